@@ -1,0 +1,1 @@
+//! The plugin host: starts, handshakes, supervises and stops plugin processes.

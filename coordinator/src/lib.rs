@@ -1,0 +1,22 @@
+//! The Switchyard coordinator: it runs provider plugins as child processes and delivers
+//! platform events through them, durably.
+//!
+//! Module map (each module owns one concern):
+//! - [`host`]: starts plugin processes, speaks the go-plugin handshake, supervises and stops them.
+//! - [`schema`]: JSON Schema checks: the meta-schema and Switchyard's `x-` key rules for plugin
+//!   schemas, validating configs with JSON paths, applying defaults.
+//! - [`secrets`]: AEAD encryption and redaction of `x-secret` fields.
+//! - [`store`]: durable state in sled behind a small trait.
+//! - [`engine`]: the delivery engine: fan-out, attempts, retries, scheduling.
+//! - [`api`]: the platform gRPC API; the one place that maps errors to gRPC status codes.
+//! - [`cfg`]: configuration: embedded defaults, a TOML file, `SWITCHYARD_*` variables.
+//! - [`cli`]: the `switchyard` command line (server and client).
+
+pub mod api;
+pub mod cfg;
+pub mod cli;
+pub mod engine;
+pub mod host;
+pub mod schema;
+pub mod secrets;
+pub mod store;

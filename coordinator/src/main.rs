@@ -1,0 +1,2 @@
+//! The `switchyard` binary: server and CLI client in one.
+fn main() {}

@@ -1,0 +1,1 @@
+//! JSON Schema checks for plugin schemas and for configs.

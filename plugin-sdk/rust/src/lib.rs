@@ -1,0 +1,1 @@
+//! The Switchyard plugin SDK for Rust.

@@ -1,0 +1,2 @@
+//! `switchyard-conformance`: run the conformance checks against a plugin binary.
+fn main() {}
