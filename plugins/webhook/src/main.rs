@@ -1,1 +1,14 @@
-fn main() {}
+//! `switchyard-plugin-webhook`: the webhook provider plugin binary. Started by the Switchyard
+//! coordinator (go-plugin handshake); run by hand, it explains itself on stderr and exits 1.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match switchyard_plugin_webhook::plugin() {
+        Ok(plugin) => switchyard_plugin_sdk::serve(plugin),
+        Err(error) => {
+            eprintln!("switchyard-plugin-webhook: cannot create the HTTP client: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

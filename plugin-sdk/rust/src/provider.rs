@@ -1,0 +1,259 @@
+//! The typed [`Provider`] trait a plugin author implements, close to the seed's
+//! `IntegrationProvider`, and the values it receives ([`DeliveryContext`], [`TestTarget`],
+//! [`OptionsRequest`]) and describes itself with ([`Documentation`], [`Capabilities`]).
+
+use std::future::Future;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use crate::result::{ConnectionOption, DeliveryResult, Diagnostic, TestConnectionResult};
+
+/// One integration provider (a webhook, Slack, Jira…), served by a plugin binary.
+///
+/// The typed `Config` is what a subscription stores; its JSON Schema is derived from the type
+/// with `schemars`, and every incoming config is validated against it and deserialized before
+/// [`deliver`](Provider::deliver) sees it. Invalid configs never reach the provider: the SDK
+/// answers them in-band with the JSON path of each problem.
+///
+/// The optional calls ([`test_connection`](Provider::test_connection),
+/// [`get_connection_options`](Provider::get_connection_options),
+/// [`migrate_config`](Provider::migrate_config)) are only routed to the provider when
+/// [`capabilities`](Provider::capabilities) declares them; otherwise the host gets
+/// `UNIMPLEMENTED`.
+pub trait Provider: Send + Sync + 'static {
+    /// The per-subscription configuration.
+    type Config: DeserializeOwned + JsonSchema + Send + Sync + 'static;
+    /// The site-wide connection config (shared credentials), or [`NoConnection`].
+    type Connection: ConnectionConfig;
+
+    /// Local id, unique within the plugin: lowercase letters, digits and `-`.
+    fn id(&self) -> &'static str;
+    /// Name shown in the UI.
+    fn display_name(&self) -> &'static str;
+    /// One-sentence description.
+    fn description(&self) -> &'static str;
+    /// A Lucide icon name, e.g. `"webhook"`.
+    fn icon(&self) -> &'static str {
+        ""
+    }
+    /// Version of the config shape, raised by one for every incompatible change.
+    fn config_version(&self) -> u32 {
+        1
+    }
+    /// Version of the connection config shape.
+    fn connection_version(&self) -> u32 {
+        1
+    }
+    /// Event types this provider handles; empty means all.
+    fn supported_events(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// User-facing help.
+    fn documentation(&self) -> Documentation {
+        Documentation::default()
+    }
+    /// The optional calls this provider implements. Undeclared ones answer `UNIMPLEMENTED`.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+    }
+
+    /// Delivers one event (one attempt). Must not panic; every failure is a [`DeliveryResult`].
+    fn deliver(
+        &self,
+        ctx: DeliveryContext<Self::Config, Self::Connection>,
+    ) -> impl Future<Output = DeliveryResult> + Send;
+
+    /// Checks a config (or a connection config) against the external system.
+    /// Declare [`Capabilities::test_connection`] when overriding it.
+    fn test_connection(
+        &self,
+        target: TestTarget<Self::Config, Self::Connection>,
+    ) -> impl Future<Output = TestConnectionResult> + Send {
+        let _ = target;
+        async { TestConnectionResult::failed("test connection is not implemented") }
+    }
+
+    /// Resolves the choices of a field carrying `x-options-resolver`.
+    /// Declare [`Capabilities::connection_options`] when overriding it.
+    /// Unknown resolver names never reach this method (the SDK answers `NOT_FOUND`).
+    fn get_connection_options(
+        &self,
+        request: OptionsRequest<Self::Connection>,
+    ) -> impl Future<Output = Result<Vec<ConnectionOption>, Vec<Diagnostic>>> + Send {
+        let _ = request;
+        async { Ok(Vec::new()) }
+    }
+
+    /// Upgrades a stored config from `from_version` to the current version, one step or many.
+    /// The SDK validates the result against the current schema.
+    /// Declare [`Capabilities::migrate_config`] when overriding it.
+    fn migrate_config(
+        &self,
+        kind: ConfigKind,
+        from_version: u32,
+        config: serde_json::Value,
+    ) -> Result<serde_json::Value, Vec<Diagnostic>> {
+        let _ = (kind, config);
+        Err(vec![Diagnostic::new(
+            "",
+            format!("no migration from version {from_version} is known"),
+        )])
+    }
+}
+
+/// A connection config type: either a schema-bearing type (any `DeserializeOwned + JsonSchema`
+/// type) or [`NoConnection`] for providers without shared connections.
+pub trait ConnectionConfig: DeserializeOwned + Send + Sync + 'static {
+    /// The JSON Schema of the connection config, or `None` when the provider has none.
+    fn connection_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema>;
+}
+
+impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ConnectionConfig for T {
+    fn connection_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        Some(generator.root_schema_for::<T>())
+    }
+}
+
+/// The `Connection` type of a provider that does not use shared connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoConnection;
+
+impl<'de> serde::Deserialize<'de> for NoConnection {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| NoConnection)
+    }
+}
+
+// `NoConnection` deliberately implements no `JsonSchema`, so the blanket impl above does not
+// cover it and this one is coherent.
+impl ConnectionConfig for NoConnection {
+    fn connection_schema(_: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        None
+    }
+}
+
+/// The optional calls a provider implements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // mirrors the wire message one to one
+pub struct Capabilities {
+    /// `test_connection` is implemented.
+    pub test_connection: bool,
+    /// `get_connection_options` is implemented.
+    pub connection_options: bool,
+    /// `migrate_config` is implemented.
+    pub migrate_config: bool,
+}
+
+impl Capabilities {
+    /// No optional call.
+    pub const NONE: Self = Self {
+        test_connection: false,
+        connection_options: false,
+        migrate_config: false,
+    };
+}
+
+/// User-facing help for a provider.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Documentation {
+    /// Setup guide in Markdown.
+    pub setup_guide: String,
+    /// An example of what the provider sends (must be valid JSON).
+    pub example_payload: Option<serde_json::Value>,
+    /// HTTP headers the provider sends.
+    pub headers: Vec<HeaderDoc>,
+    /// Link to the external system's documentation.
+    pub external_docs_url: Option<String>,
+}
+
+/// One documented HTTP header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderDoc {
+    /// Header name, e.g. `X-Delivery-Id`.
+    pub name: String,
+    /// What it carries.
+    pub description: String,
+}
+
+impl HeaderDoc {
+    /// A header with its description.
+    #[must_use]
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// One platform event as a provider sees it in one delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Fully qualified event type, e.g. `incident.incident.created`.
+    pub event_type: String,
+    /// The event payload (a JSON object; `{}` when the host sent none).
+    pub payload: serde_json::Value,
+    /// When the event happened.
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    /// Stable across the attempts of one delivery, so receivers can dedupe.
+    pub delivery_id: String,
+    /// Attempt number, starting at 1.
+    pub attempt: u32,
+}
+
+/// The subscription a delivery belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subscription {
+    /// Subscription id.
+    pub id: String,
+    /// User-defined name.
+    pub name: String,
+}
+
+/// Everything [`Provider::deliver`] needs: the event, the subscription, the validated config.
+#[derive(Debug, Clone)]
+pub struct DeliveryContext<C, K> {
+    /// The event to deliver.
+    pub event: Event,
+    /// The subscription it belongs to.
+    pub subscription: Subscription,
+    /// The subscription's config, validated and typed. Holds decrypted secrets: never log it.
+    pub config: C,
+    /// The resolved connection config ([`NoConnection`] for providers without one).
+    pub connection: K,
+}
+
+/// Which of a provider's two schemas a config belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigKind {
+    /// The per-subscription provider config.
+    Provider,
+    /// The site-wide connection config.
+    Connection,
+}
+
+/// What [`Provider::test_connection`] is asked to check.
+#[derive(Debug, Clone)]
+pub enum TestTarget<C, K> {
+    /// A provider config, with the resolved connection when the provider uses connections.
+    Config {
+        /// The config to test.
+        config: C,
+        /// Its connection ([`NoConnection`] when none).
+        connection: K,
+    },
+    /// A connection config on its own.
+    Connection(K),
+}
+
+/// A request for the choices of one resolver field.
+#[derive(Debug, Clone)]
+pub struct OptionsRequest<K> {
+    /// The resolver name (as in the schema's `x-options-resolver`), known to exist.
+    pub resolver: String,
+    /// The connection config ([`NoConnection`] when the provider has none).
+    pub connection: K,
+    /// The form's current values (a JSON object; `{}` when empty).
+    pub context: serde_json::Value,
+}

@@ -1,0 +1,408 @@
+//! Type erasure: a typed [`Provider`] wrapped with its compiled schemas into an object-safe
+//! [`ErasedProvider`], so one binary can serve several providers of different types. Each
+//! wrapper turns wire requests into typed calls and typed results into wire responses; invalid
+//! input is answered in-band, protocol errors become a [`tonic::Status`].
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+use switchyard_proto::plugin::v1 as pb;
+use tonic::Status;
+
+use crate::provider::{
+    Capabilities, ConfigKind, ConnectionConfig, DeliveryContext, Event, OptionsRequest, Provider,
+    Subscription, TestTarget,
+};
+use crate::result::{Diagnostic, TestConnectionResult};
+use crate::schema::{CompiledSchema, SchemaError, generator, parse_json_text};
+
+/// A boxed, sendable future: the erased form of the trait's async methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe face of a [`Provider`], as the gRPC service sees it.
+pub trait ErasedProvider: Send + Sync + 'static {
+    /// The provider's `Describe` entry, computed once.
+    fn descriptor(&self) -> &pb::Provider;
+    /// Handles a `Deliver` call for this provider.
+    fn deliver(
+        &self,
+        request: pb::DeliverRequest,
+    ) -> BoxFuture<'_, Result<pb::DeliverResponse, Status>>;
+    /// Handles a `TestConnection` call (capability already checked).
+    fn test_connection(
+        &self,
+        request: pb::TestConnectionRequest,
+    ) -> BoxFuture<'_, Result<pb::TestConnectionResponse, Status>>;
+    /// Handles a `GetConnectionOptions` call (capability already checked).
+    fn connection_options(
+        &self,
+        request: pb::GetConnectionOptionsRequest,
+    ) -> BoxFuture<'_, Result<pb::GetConnectionOptionsResponse, Status>>;
+    /// Handles a `MigrateConfig` call (capability already checked).
+    fn migrate_config(
+        &self,
+        request: pb::MigrateConfigRequest,
+    ) -> Result<pb::MigrateConfigResponse, Status>;
+}
+
+/// A typed provider with its compiled schemas.
+pub(crate) struct Registered<P: Provider> {
+    provider: P,
+    descriptor: pb::Provider,
+    config: CompiledSchema<P::Config>,
+    connection: Option<CompiledSchema<P::Connection>>,
+}
+
+impl<P: Provider> Registered<P> {
+    /// Derives and compiles the provider's schemas and builds its `Describe` entry.
+    pub(crate) fn new(provider: P) -> Result<Self, SchemaError> {
+        let mut generator = generator();
+        let config = CompiledSchema::new("config", generator.root_schema_for::<P::Config>())?;
+        let connection = P::Connection::connection_schema(&mut generator)
+            .map(|schema| CompiledSchema::new("connection", schema))
+            .transpose()?;
+        let descriptor = describe(&provider, &config, connection.as_ref());
+        Ok(Self {
+            provider,
+            descriptor,
+            config,
+            connection,
+        })
+    }
+
+    /// The connection config of a request: typed, or diagnostics with a `/connection` prefix.
+    fn connection(&self, text: &str) -> Result<P::Connection, Vec<Diagnostic>> {
+        let Some(schema) = &self.connection else {
+            return serde_json::from_value(Value::Null).map_err(|_| Vec::new());
+        };
+        if text.trim().is_empty() {
+            return Err(vec![Diagnostic::new(
+                "",
+                "this provider needs a connection, but no connection config was sent",
+            )]);
+        }
+        parse_json_text(text)
+            .map_err(|d| vec![d])
+            .and_then(|value| schema.parse(&value))
+    }
+
+    fn config(&self, text: &str) -> Result<P::Config, Vec<Diagnostic>> {
+        parse_json_text(text)
+            .map_err(|d| vec![d])
+            .and_then(|value| self.config.parse(&value))
+    }
+
+    /// The current version of the schema `kind` names; `None` when the provider has none.
+    fn current_version(&self, kind: ConfigKind) -> Option<u32> {
+        match kind {
+            ConfigKind::Provider => Some(self.provider.config_version()),
+            ConfigKind::Connection => self
+                .connection
+                .as_ref()
+                .map(|_| self.provider.connection_version()),
+        }
+    }
+}
+
+fn describe<C, K>(
+    provider: &impl Provider,
+    config: &CompiledSchema<C>,
+    connection: Option<&CompiledSchema<K>>,
+) -> pb::Provider {
+    let docs = provider.documentation();
+    let Capabilities {
+        test_connection,
+        connection_options,
+        migrate_config,
+    } = provider.capabilities();
+    pb::Provider {
+        id: provider.id().to_owned(),
+        display_name: provider.display_name().to_owned(),
+        description: provider.description().to_owned(),
+        icon: provider.icon().to_owned(),
+        config_schema: Some(pb::VersionedSchema {
+            version: provider.config_version(),
+            json_schema: config.text().to_owned(),
+        }),
+        connection_schema: connection.map(|c| pb::VersionedSchema {
+            version: provider.connection_version(),
+            json_schema: c.text().to_owned(),
+        }),
+        supported_events: provider.supported_events(),
+        documentation: Some(pb::Documentation {
+            setup_guide: docs.setup_guide,
+            example_payload: docs
+                .example_payload
+                .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+                .unwrap_or_default(),
+            headers: docs
+                .headers
+                .into_iter()
+                .map(|h| pb::HeaderDoc {
+                    name: h.name,
+                    description: h.description,
+                })
+                .collect(),
+            external_docs_url: docs.external_docs_url.unwrap_or_default(),
+        }),
+        capabilities: Some(pb::Capabilities {
+            test_connection,
+            connection_options,
+            migrate_config,
+        }),
+    }
+}
+
+/// The event of a `Deliver` request; protocol-level problems are `INVALID_ARGUMENT`.
+fn event_from(request: &mut pb::DeliverRequest) -> Result<(Event, Subscription), Status> {
+    let event = request
+        .event
+        .take()
+        .ok_or_else(|| Status::invalid_argument("DeliverRequest.event is required"))?;
+    let payload = if event.payload_json.trim().is_empty() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_str(&event.payload_json).map_err(|err| {
+            Status::invalid_argument(format!("Event.payload_json is not JSON: {err}"))
+        })?
+    };
+    let timestamp = event
+        .timestamp
+        .and_then(|ts| {
+            chrono::DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).unwrap_or(0))
+        })
+        .unwrap_or_else(chrono::Utc::now);
+    let subscription = request.subscription.take().unwrap_or_default();
+    Ok((
+        Event {
+            event_type: event.event_type,
+            payload,
+            timestamp,
+            delivery_id: event.delivery_id,
+            attempt: event.attempt.max(1),
+        },
+        Subscription {
+            id: subscription.id,
+            name: subscription.name,
+        },
+    ))
+}
+
+fn diagnostics_proto(diagnostics: Vec<Diagnostic>) -> Vec<pb::Diagnostic> {
+    diagnostics
+        .into_iter()
+        .map(Diagnostic::into_proto)
+        .collect()
+}
+
+/// A `Deliver` answer for an invalid config: permanent, with the diagnostics, nothing sent.
+fn invalid_config(diagnostics: Vec<Diagnostic>) -> pb::DeliverResponse {
+    let summary = diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    pb::DeliverResponse {
+        error: format!("invalid config: {summary}"),
+        outcome: pb::Outcome::Permanent.into(),
+        diagnostics: diagnostics_proto(diagnostics),
+        ..Default::default()
+    }
+}
+
+fn prefix(diagnostics: Vec<Diagnostic>, what: &str) -> Vec<Diagnostic> {
+    diagnostics
+        .into_iter()
+        .map(|d| Diagnostic::new(d.json_path, format!("{what}: {}", d.message)))
+        .collect()
+}
+
+fn test_response(result: TestConnectionResult) -> pb::TestConnectionResponse {
+    pb::TestConnectionResponse {
+        success: result.success,
+        message: result.message,
+        details_json: result.details.map(|d| d.to_string()).unwrap_or_default(),
+        diagnostics: Vec::new(),
+    }
+}
+
+fn kind_from(kind: i32) -> Result<ConfigKind, Status> {
+    match pb::ConfigKind::try_from(kind) {
+        Ok(pb::ConfigKind::Provider) => Ok(ConfigKind::Provider),
+        Ok(pb::ConfigKind::Connection) => Ok(ConfigKind::Connection),
+        _ => Err(Status::invalid_argument(
+            "kind must be CONFIG_KIND_PROVIDER or CONFIG_KIND_CONNECTION",
+        )),
+    }
+}
+
+impl<P: Provider> ErasedProvider for Registered<P> {
+    fn descriptor(&self) -> &pb::Provider {
+        &self.descriptor
+    }
+
+    fn deliver(
+        &self,
+        mut request: pb::DeliverRequest,
+    ) -> BoxFuture<'_, Result<pb::DeliverResponse, Status>> {
+        Box::pin(async move {
+            let (event, subscription) = event_from(&mut request)?;
+            let config = match self.config(&request.config_json) {
+                Ok(config) => config,
+                Err(diagnostics) => return Ok(invalid_config(diagnostics)),
+            };
+            let connection = match self.connection(&request.connection_json) {
+                Ok(connection) => connection,
+                Err(diagnostics) => return Ok(invalid_config(prefix(diagnostics, "connection"))),
+            };
+            let ctx = DeliveryContext {
+                event,
+                subscription,
+                config,
+                connection,
+            };
+            Ok(self.provider.deliver(ctx).await.into_proto())
+        })
+    }
+
+    fn test_connection(
+        &self,
+        request: pb::TestConnectionRequest,
+    ) -> BoxFuture<'_, Result<pb::TestConnectionResponse, Status>> {
+        Box::pin(async move {
+            let target = match kind_from(request.kind)? {
+                ConfigKind::Provider => self.config(&request.config_json).and_then(|config| {
+                    let connection = self
+                        .connection(&request.connection_json)
+                        .map_err(|d| prefix(d, "connection"))?;
+                    Ok(TestTarget::Config { config, connection })
+                }),
+                ConfigKind::Connection => {
+                    if self.connection.is_none() {
+                        return Err(Status::invalid_argument(
+                            "this provider has no connection schema",
+                        ));
+                    }
+                    self.connection(&request.config_json)
+                        .map(TestTarget::Connection)
+                }
+            };
+            match target {
+                Ok(target) => Ok(test_response(self.provider.test_connection(target).await)),
+                Err(diagnostics) => Ok(pb::TestConnectionResponse {
+                    success: false,
+                    message: "the config is invalid".to_owned(),
+                    details_json: String::new(),
+                    diagnostics: diagnostics_proto(diagnostics),
+                }),
+            }
+        })
+    }
+
+    fn connection_options(
+        &self,
+        request: pb::GetConnectionOptionsRequest,
+    ) -> BoxFuture<'_, Result<pb::GetConnectionOptionsResponse, Status>> {
+        Box::pin(async move {
+            let known = self.config.resolvers().contains(&request.resolver_name)
+                || self
+                    .connection
+                    .as_ref()
+                    .is_some_and(|c| c.resolvers().contains(&request.resolver_name));
+            if !known {
+                return Err(Status::not_found(format!(
+                    "provider {:?} has no resolver {:?}",
+                    self.descriptor.id, request.resolver_name
+                )));
+            }
+            let answer = |diagnostics| pb::GetConnectionOptionsResponse {
+                options: Vec::new(),
+                diagnostics: diagnostics_proto(diagnostics),
+            };
+            let connection = match self.connection(&request.connection_json) {
+                Ok(connection) => connection,
+                Err(diagnostics) => return Ok(answer(diagnostics)),
+            };
+            let context = match parse_json_text(&request.context_json) {
+                Ok(context) => context,
+                Err(diagnostic) => return Ok(answer(vec![diagnostic])),
+            };
+            let options = OptionsRequest {
+                resolver: request.resolver_name,
+                connection,
+                context,
+            };
+            match self.provider.get_connection_options(options).await {
+                Ok(options) => Ok(pb::GetConnectionOptionsResponse {
+                    options: options.into_iter().map(|o| o.into_proto()).collect(),
+                    diagnostics: Vec::new(),
+                }),
+                Err(diagnostics) => Ok(answer(diagnostics)),
+            }
+        })
+    }
+
+    fn migrate_config(
+        &self,
+        request: pb::MigrateConfigRequest,
+    ) -> Result<pb::MigrateConfigResponse, Status> {
+        let kind = kind_from(request.kind)?;
+        let current = self
+            .current_version(kind)
+            .ok_or_else(|| Status::invalid_argument("this provider has no connection schema"))?;
+        let failed = |version, diagnostics| pb::MigrateConfigResponse {
+            version,
+            config_json: String::new(),
+            diagnostics: diagnostics_proto(diagnostics),
+        };
+        if request.from_version > current {
+            let message = format!(
+                "version {} is newer than this plugin's version {current}",
+                request.from_version
+            );
+            return Ok(failed(
+                request.from_version,
+                vec![Diagnostic::new("", message)],
+            ));
+        }
+        let value = match parse_json_text(&request.config_json) {
+            Ok(value) => value,
+            Err(diagnostic) => return Ok(failed(request.from_version, vec![diagnostic])),
+        };
+        let migrated = if request.from_version == current {
+            Ok(value)
+        } else {
+            self.provider
+                .migrate_config(kind, request.from_version, value)
+        };
+        let migrated = migrated.and_then(|value| {
+            let problems = validate_against(kind, self, &value);
+            if problems.is_empty() {
+                Ok(value)
+            } else {
+                Err(problems)
+            }
+        });
+        match migrated {
+            Ok(value) => Ok(pb::MigrateConfigResponse {
+                version: current,
+                config_json: value.to_string(),
+                diagnostics: Vec::new(),
+            }),
+            Err(diagnostics) => Ok(failed(request.from_version, diagnostics)),
+        }
+    }
+}
+
+fn validate_against<P: Provider>(
+    kind: ConfigKind,
+    reg: &Registered<P>,
+    value: &Value,
+) -> Vec<Diagnostic> {
+    match (kind, &reg.connection) {
+        (ConfigKind::Provider, _) => reg.config.diagnostics(value),
+        (ConfigKind::Connection, Some(connection)) => connection.diagnostics(value),
+        (ConfigKind::Connection, None) => Vec::new(),
+    }
+}

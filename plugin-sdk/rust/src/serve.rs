@@ -1,0 +1,190 @@
+//! [`serve`]: the whole life of a plugin process, composed from the public building blocks —
+//! logging, build, handshake ([`crate::handshake`]), the services ([`crate::service`]) — plus
+//! the ways it ends: Shutdown RPC, SIGTERM/SIGINT, or the parent process dying. The socket is
+//! removed on every exit path.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use switchyard_proto::handshake::HEALTH_SERVICE_NAME;
+use tokio_stream::wrappers::UnixListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::handshake::{self, BoundSocket, HandshakeError, Negotiated};
+use crate::plugin::{BuiltPlugin, Plugin, PluginError};
+use crate::service;
+
+/// How long calls in flight may take to finish after a stop was requested. Below the 2 s a
+/// host (like go-plugin's) waits after Shutdown before it escalates to signals.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The plugin definition is broken (bad id, invalid schema…).
+    #[error("invalid plugin: {0}")]
+    Plugin(#[from] PluginError),
+    /// The handshake failed.
+    #[error("{0}")]
+    Handshake(#[from] HandshakeError),
+    /// The gRPC server failed.
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The async runtime could not be created.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Runs the plugin: installs logging, performs the handshake and serves until told to stop.
+/// Returns the process exit code (0 after a clean stop, 1 otherwise); without the magic cookie
+/// it explains on stderr what this binary is and returns 1, printing nothing on stdout.
+///
+/// ```no_run
+/// # fn demo(provider: impl switchyard_plugin_sdk::Provider) -> std::process::ExitCode {
+/// use switchyard_plugin_sdk::{Plugin, serve};
+/// serve(Plugin::new("my-plugin", env!("CARGO_PKG_VERSION")).provider(provider))
+/// # }
+/// ```
+#[must_use]
+pub fn serve(plugin: Plugin) -> ExitCode {
+    crate::log::init();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)
+        .and_then(|runtime| {
+            let result = runtime.block_on(serve_async(plugin));
+            // Do not wait for stragglers (a DNS lookup on a blocking thread): the host is
+            // waiting for us to exit.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+            result
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(ServeError::Handshake(err @ HandshakeError::NotLaunchedByHost { .. })) => {
+            // For a human: plain text, not a JSON log line.
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            tracing::error!("plugin failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// [`serve`] inside an existing tokio runtime (logging not installed).
+///
+/// # Errors
+/// [`ServeError`] when the plugin is invalid, the handshake fails or the server fails.
+pub async fn serve_async(plugin: Plugin) -> Result<(), ServeError> {
+    let negotiated = handshake::negotiate()?;
+    let plugin = plugin.build()?;
+    let stop = CancellationToken::new();
+    watch_parent(stop.clone());
+    watch_signals(stop.clone());
+    let mut socket = handshake::bind(&negotiated)?;
+    handshake::announce(&negotiated, &socket)?;
+    tracing::info!(
+        plugin = plugin.id(),
+        version = plugin.version(),
+        protocol = negotiated.protocol_version,
+        "plugin serving"
+    );
+    run_server(plugin, &negotiated, &mut socket, stop).await
+}
+
+/// Serves the plugin's services on `socket` until `stop` fires, then drains calls in flight
+/// (at most [`DRAIN_TIMEOUT`]) and removes the socket.
+///
+/// # Errors
+/// [`ServeError::Transport`] when the server fails.
+pub async fn run_server(
+    plugin: BuiltPlugin,
+    negotiated: &Negotiated,
+    socket: &mut BoundSocket,
+    stop: CancellationToken,
+) -> Result<(), ServeError> {
+    let Some(listener) = socket.take_listener() else {
+        return Ok(());
+    };
+    let (health, health_service) = service::health_service().await;
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(service::controller_service(stop.clone()))
+        .add_service(service::provider_service(
+            plugin,
+            negotiated.protocol_version,
+        ));
+    let drained = stop.clone();
+    let server =
+        router.serve_with_incoming_shutdown(UnixListenerStream::new(listener), async move {
+            drained.cancelled().await;
+            health
+                .set_service_status(HEALTH_SERVICE_NAME, tonic_health::ServingStatus::NotServing)
+                .await;
+        });
+    tokio::pin!(server);
+    let result = tokio::select! {
+        result = &mut server => result,
+        () = async { stop.cancelled().await; tokio::time::sleep(DRAIN_TIMEOUT).await } => {
+            tracing::warn!("calls still in flight after {DRAIN_TIMEOUT:?}; exiting anyway");
+            Ok(())
+        }
+    };
+    let _ = std::fs::remove_file(socket.path());
+    tracing::info!("plugin stopped");
+    result.map_err(ServeError::from)
+}
+
+/// Fires `stop` on SIGTERM or SIGINT.
+pub fn watch_signals(stop: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot install signal handlers; relying on Shutdown only");
+        return;
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+            () = stop.cancelled() => return,
+        }
+        stop.cancel();
+    });
+}
+
+/// Makes the kernel send SIGTERM when the parent dies, and fires `stop` if the parent is
+/// already gone or changes later (re-parenting to init or a subreaper).
+pub fn watch_parent(stop: CancellationToken) {
+    let parent = nix::unistd::getppid();
+    if let Err(err) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM) {
+        tracing::warn!(error = %err, "cannot set the parent-death signal");
+    }
+    // The parent may have died between reading its pid and the prctl call. (A parent that
+    // died even earlier cannot be told apart from a host running as pid 1 in a container.)
+    if nix::unistd::getppid() != parent {
+        tracing::warn!("parent process already gone; stopping");
+        stop.cancel();
+        return;
+    }
+    tokio::spawn(async move {
+        // A backstop for the signal (e.g. a parent thread, not process, that exits): a cheap
+        // syscall once a second, ending with the plugin.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.cancelled() => return,
+            }
+            if nix::unistd::getppid() != parent {
+                tracing::warn!("parent process died; stopping");
+                stop.cancel();
+                return;
+            }
+        }
+    });
+}

@@ -1,0 +1,113 @@
+//! The webhook provider's configuration (schema version 1): where to send, how, with which
+//! authentication and extra headers, and how long to wait. The JSON Schema the host sees is
+//! derived from these types; secrets are [`Secret`]s, so they carry `x-secret` and never print.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use switchyard_plugin_sdk::Secret;
+
+/// The request timeout when none is configured, in milliseconds.
+pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+
+/// A webhook subscription's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "Webhook")]
+pub struct WebhookConfig {
+    /// The http(s) URL events are sent to.
+    #[schemars(extend(
+        "format" = "uri",
+        "pattern" = "^[hH][tT][tT][pP][sS]?://",
+        "examples" = ["https://example.com/hooks/switchyard"]
+    ))]
+    pub url: String,
+    /// The HTTP method.
+    #[serde(default)]
+    pub method: Method,
+    /// How the request authenticates to the receiver.
+    #[serde(default)]
+    pub auth: Auth,
+    /// Extra headers sent with every request. They cannot replace Content-Type,
+    /// X-Delivery-Id, X-Event-Type, or Authorization when `auth` sets it.
+    #[serde(default)]
+    pub custom_headers: Vec<CustomHeader>,
+    /// How long to wait for the receiver's answer, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    #[schemars(range(min = 1000, max = 60000))]
+    pub timeout_ms: u32,
+}
+
+fn default_timeout_ms() -> u32 {
+    DEFAULT_TIMEOUT_MS
+}
+
+/// The HTTP method of the request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// `POST` (the default).
+    #[default]
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+}
+
+impl Method {
+    /// The `reqwest` method.
+    #[must_use]
+    pub fn as_reqwest(self) -> reqwest::Method {
+        match self {
+            Self::Post => reqwest::Method::POST,
+            Self::Put => reqwest::Method::PUT,
+            Self::Patch => reqwest::Method::PATCH,
+        }
+    }
+}
+
+/// Authentication to the receiver, chosen by `type`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Auth {
+    /// No authentication.
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The bearer token.
+        token: Secret,
+    },
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// A header of your choice carrying a secret, e.g. `X-Api-Key`.
+    Header {
+        /// The header name.
+        #[schemars(extend("pattern" = HEADER_NAME_PATTERN))]
+        name: String,
+        /// The header value.
+        value: Secret,
+    },
+}
+
+/// One extra header.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomHeader {
+    /// The header name, e.g. `X-Team`.
+    #[schemars(extend("pattern" = HEADER_NAME_PATTERN))]
+    pub name: String,
+    /// The header value (one line).
+    #[schemars(extend("pattern" = HEADER_VALUE_PATTERN))]
+    pub value: String,
+}
+
+/// An HTTP header name (an RFC 9110 token).
+pub const HEADER_NAME_PATTERN: &str = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+/// An HTTP header value: one line (no CR, LF or NUL).
+pub const HEADER_VALUE_PATTERN: &str = "^[^\\r\\n\\x00]*$";

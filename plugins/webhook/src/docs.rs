@@ -1,0 +1,68 @@
+//! The webhook provider's user-facing documentation: setup guide, an example body and the
+//! headers every request carries.
+
+use serde_json::json;
+use switchyard_plugin_sdk::{Documentation, HeaderDoc};
+
+const SETUP_GUIDE: &str = "\
+## Webhook
+
+Sends every matching event as an HTTP request with a JSON body to the URL you enter.
+
+1. Enter the **URL** of your receiver (`https://…`). Pick the **method** (POST by default).
+2. Choose **authentication**: none, a bearer token, basic auth (user name and password) or a
+   header of your choice (e.g. `X-Api-Key`). Tokens, passwords and header values are stored
+   encrypted and never shown again.
+3. Optionally add **custom headers** and change the **timeout** (1–60 s, 10 s by default).
+
+### What your receiver gets
+A JSON body `{id, eventType, timestamp, subscription: {id, name}, data}` where `data` is the
+event payload, and the headers listed below. `id` (and `X-Delivery-Id`) stay the same across
+retries of one delivery: use them to drop duplicates.
+
+### How answers are read
+- **2xx**: delivered. If the JSON response has `id`, `externalId` or `messageId`, it is shown as
+  the external id.
+- **429** and **503**: rate limited; the next attempt waits for `Retry-After` (60 s if absent).
+- **408**, other **5xx**, timeouts and network errors: retried with backoff.
+- **410** and other **4xx**, and redirects (3xx, not followed): permanent failure, no retry.
+";
+
+/// The provider's documentation block.
+#[must_use]
+pub fn documentation() -> Documentation {
+    Documentation {
+        setup_guide: SETUP_GUIDE.to_owned(),
+        example_payload: Some(json!({
+            "id": "0193a4c2-7f1e-7c3a-9b2d-5e8f1a2b3c4d",
+            "eventType": "incident.incident.created",
+            "timestamp": "2026-01-15T09:30:00.000Z",
+            "subscription": {"id": "sub_01", "name": "Ops webhook"},
+            "data": {
+                "incidentId": "inc_42",
+                "systemIds": ["sys_api"],
+                "title": "API latency above 2 s",
+                "severity": "major",
+                "status": "investigating",
+                "createdAt": "2026-01-15T09:29:58.000Z"
+            }
+        })),
+        headers: vec![
+            HeaderDoc::new("Content-Type", "Always `application/json`."),
+            HeaderDoc::new("User-Agent", "`switchyard-plugin/<version>`."),
+            HeaderDoc::new(
+                "X-Delivery-Id",
+                "The delivery id; the same for every retry of one delivery.",
+            ),
+            HeaderDoc::new(
+                "X-Event-Type",
+                "The event type, e.g. `incident.incident.created`.",
+            ),
+            HeaderDoc::new(
+                "Authorization",
+                "`Bearer <token>` or `Basic <credentials>` when that authentication is chosen.",
+            ),
+        ],
+        external_docs_url: None,
+    }
+}

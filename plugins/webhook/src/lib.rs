@@ -1,0 +1,29 @@
+//! The webhook provider plugin: delivers Switchyard events as JSON over HTTP to any URL, with
+//! bearer / basic / custom-header authentication, custom headers and a timeout. The binary
+//! (`src/main.rs`) serves [`WebhookProvider`] under plugin id `webhook`; the library exists so
+//! tests can call the provider in-process.
+
+mod config;
+mod docs;
+mod provider;
+
+pub use config::{Auth, CustomHeader, DEFAULT_TIMEOUT_MS, Method, WebhookConfig};
+pub use docs::documentation;
+pub use provider::{
+    Body, DELIVERY_ID_HEADER, EVENT_TYPE_HEADER, EXTERNAL_ID_KEYS, SubscriptionRef,
+    WebhookProvider, headers,
+};
+
+/// The plugin id.
+pub const PLUGIN_ID: &str = "webhook";
+
+/// The plugin definition the binary serves.
+///
+/// # Errors
+/// When the HTTP client cannot be built.
+pub fn plugin() -> Result<switchyard_plugin_sdk::Plugin, reqwest::Error> {
+    Ok(
+        switchyard_plugin_sdk::Plugin::new(PLUGIN_ID, env!("CARGO_PKG_VERSION"))
+            .provider(WebhookProvider::new()?),
+    )
+}

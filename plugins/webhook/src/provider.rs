@@ -1,0 +1,209 @@
+//! The webhook provider: sends each event as a JSON body (the seed's default shape) to the
+//! configured URL, and maps the answer to an outcome with the SDK's HTTP classification.
+//!
+//! `test_connection` is deliberately not offered: any request to an arbitrary webhook URL may
+//! trigger something on the receiver's side, so there is no harmless probe. Undeclared, the
+//! host gets `UNIMPLEMENTED` and the UI hides the button.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use switchyard_plugin_sdk::{
+    DeliveryContext, DeliveryResult, Documentation, NoConnection, Provider, http,
+};
+
+use crate::config::{Auth, WebhookConfig};
+
+/// The response keys an external id is read from, in order.
+pub const EXTERNAL_ID_KEYS: [&str; 3] = ["id", "externalId", "messageId"];
+
+/// Header carrying the delivery id (stable across retries).
+pub const DELIVERY_ID_HEADER: &str = "x-delivery-id";
+/// Header carrying the event type.
+pub const EVENT_TYPE_HEADER: &str = "x-event-type";
+
+/// The webhook provider; holds one pooled HTTP client for all deliveries.
+#[derive(Debug, Clone)]
+pub struct WebhookProvider {
+    client: reqwest::Client,
+}
+
+impl WebhookProvider {
+    /// A provider with its HTTP client. Redirects are not followed: a 3xx is a permanent
+    /// failure, so a receiver cannot bounce events (and their headers) elsewhere.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let client = http::client_builder(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self { client })
+    }
+}
+
+/// The request body: `{id, eventType, timestamp, subscription: {id, name}, data}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Body<'a> {
+    /// The delivery id.
+    pub id: &'a str,
+    /// The event type.
+    pub event_type: &'a str,
+    /// When the event happened, RFC 3339.
+    pub timestamp: String,
+    /// The subscription.
+    pub subscription: SubscriptionRef<'a>,
+    /// The event payload.
+    pub data: &'a serde_json::Value,
+}
+
+/// The subscription part of [`Body`].
+#[derive(Debug, Serialize)]
+pub struct SubscriptionRef<'a> {
+    /// Subscription id.
+    pub id: &'a str,
+    /// Subscription name.
+    pub name: &'a str,
+}
+
+impl<'a> Body<'a> {
+    /// The body for one delivery.
+    #[must_use]
+    pub fn new(ctx: &'a DeliveryContext<WebhookConfig, NoConnection>) -> Self {
+        Self {
+            id: &ctx.event.delivery_id,
+            event_type: &ctx.event.event_type,
+            timestamp: ctx
+                .event
+                .timestamp
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            subscription: SubscriptionRef {
+                id: &ctx.subscription.id,
+                name: &ctx.subscription.name,
+            },
+            data: &ctx.event.payload,
+        }
+    }
+}
+
+/// Every header of the request except `User-Agent` (set by the client). Errors name the
+/// offending field, never its value.
+///
+/// # Errors
+/// A text naming the config field whose header name or value is unusable.
+pub fn headers(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for (i, custom) in ctx.config.custom_headers.iter().enumerate() {
+        let name = HeaderName::from_bytes(custom.name.as_bytes())
+            .map_err(|_| format!("customHeaders/{i}/name is not a valid header name"))?;
+        let value = HeaderValue::from_str(&custom.value)
+            .map_err(|_| format!("customHeaders/{i}/value is not a valid header value"))?;
+        headers.append(name, value);
+    }
+    apply_auth(&ctx.config.auth, &mut headers)?;
+    let text = |value: &str, field: &str| {
+        HeaderValue::from_str(value).map_err(|_| format!("{field} cannot be sent as a header"))
+    };
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        DELIVERY_ID_HEADER,
+        text(&ctx.event.delivery_id, "the delivery id")?,
+    );
+    headers.insert(
+        EVENT_TYPE_HEADER,
+        text(&ctx.event.event_type, "the event type")?,
+    );
+    Ok(headers)
+}
+
+fn apply_auth(auth: &Auth, headers: &mut HeaderMap) -> Result<(), String> {
+    let secret = |value: String, field: &str| {
+        let mut value = HeaderValue::from_str(&value)
+            .map_err(|_| format!("{field} cannot be sent as a header value"))?;
+        value.set_sensitive(true);
+        Ok::<_, String>(value)
+    };
+    match auth {
+        Auth::None => {}
+        Auth::Bearer { token } => {
+            let value = secret(format!("Bearer {}", token.expose()), "auth/token")?;
+            headers.insert(AUTHORIZATION, value);
+        }
+        Auth::Basic { username, password } => {
+            let pair = format!("{username}:{}", password.expose());
+            let value = secret(format!("Basic {}", STANDARD.encode(pair)), "auth/password")?;
+            headers.insert(AUTHORIZATION, value);
+        }
+        Auth::Header { name, value } => {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| "auth/name is not a valid header name".to_owned())?;
+            headers.insert(name, secret(value.expose().to_owned(), "auth/value")?);
+        }
+    }
+    Ok(())
+}
+
+impl Provider for WebhookProvider {
+    type Config = WebhookConfig;
+    type Connection = NoConnection;
+
+    fn id(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn display_name(&self) -> &'static str {
+        "Webhook"
+    }
+
+    fn description(&self) -> &'static str {
+        "Sends each event as JSON over HTTP to a URL of your choice."
+    }
+
+    fn icon(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn documentation(&self) -> Documentation {
+        crate::docs::documentation()
+    }
+
+    async fn deliver(&self, ctx: DeliveryContext<WebhookConfig, NoConnection>) -> DeliveryResult {
+        let Ok(url) = reqwest::Url::parse(&ctx.config.url) else {
+            return DeliveryResult::permanent("url is not a valid URL");
+        };
+        let headers = match headers(&ctx) {
+            Ok(headers) => headers,
+            Err(error) => return DeliveryResult::permanent(error),
+        };
+        let body = match serde_json::to_vec(&Body::new(&ctx)) {
+            Ok(body) => body,
+            Err(error) => {
+                return DeliveryResult::permanent(format!("cannot encode the body: {error}"));
+            }
+        };
+        let response = self
+            .client
+            .request(ctx.config.method.as_reqwest(), url)
+            .headers(headers)
+            .timeout(Duration::from_millis(u64::from(ctx.config.timeout_ms)))
+            .body(body)
+            .send()
+            .await;
+        let result = http::delivery_result(response, |body| {
+            http::external_id_from_json(body, &EXTERNAL_ID_KEYS)
+        })
+        .await;
+        tracing::debug!(
+            delivery_id = %ctx.event.delivery_id,
+            attempt = ctx.event.attempt,
+            status = result.status_code,
+            delivered = result.is_delivered(),
+            "webhook attempt done"
+        );
+        result
+    }
+}

@@ -1,0 +1,260 @@
+//! The webhook provider called in-process against the SDK's `HttpSink`: the request it sends
+//! (method, headers, body shape, auth) and how each kind of answer maps to an outcome.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchyard_plugin_sdk::testkit::{HttpSink, RecordedRequest, ResponseSpec};
+use switchyard_plugin_sdk::{
+    DeliveryContext, DeliveryResult, Event, NoConnection, Outcome, Provider, Secret, Subscription,
+};
+use switchyard_plugin_webhook::{Auth, CustomHeader, Method, WebhookConfig, WebhookProvider};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn config(url: String) -> WebhookConfig {
+    WebhookConfig {
+        url,
+        method: Method::Post,
+        auth: Auth::None,
+        custom_headers: Vec::new(),
+        timeout_ms: 10_000,
+    }
+}
+
+fn context(config: WebhookConfig) -> DeliveryContext<WebhookConfig, NoConnection> {
+    DeliveryContext {
+        event: Event {
+            event_type: "incident.incident.created".into(),
+            payload: json!({"incidentId": "inc_1", "systemIds": ["a", "b"], "title": "Down"}),
+            timestamp: chrono::DateTime::from_timestamp(1_767_000_000, 250_000_000).unwrap(),
+            delivery_id: "dlv_123".into(),
+            attempt: 2,
+        },
+        subscription: Subscription {
+            id: "sub_9".into(),
+            name: "Ops".into(),
+        },
+        config,
+        connection: NoConnection,
+    }
+}
+
+async fn deliver_once(config: WebhookConfig) -> DeliveryResult {
+    WebhookProvider::new()
+        .unwrap()
+        .deliver(context(config))
+        .await
+}
+
+async fn only_request(sink: &HttpSink) -> RecordedRequest {
+    let requests = sink.wait_for_requests(1, WAIT).await;
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    requests.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn sends_the_default_body_and_headers() {
+    let sink = HttpSink::start().await;
+    let result = deliver_once(config(format!("{}/hooks/ops?team=a", sink.url()))).await;
+    assert_eq!(
+        result,
+        DeliveryResult::delivered(Some("1".into())).with_status(200)
+    );
+
+    let request = only_request(&sink).await;
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/hooks/ops");
+    assert_eq!(request.query.as_deref(), Some("team=a"));
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.header("x-delivery-id"), Some("dlv_123"));
+    assert_eq!(
+        request.header("x-event-type"),
+        Some("incident.incident.created")
+    );
+    assert!(
+        request
+            .header("user-agent")
+            .unwrap()
+            .starts_with("switchyard-plugin/")
+    );
+    assert_eq!(request.header("authorization"), None);
+    assert_eq!(
+        request.json(),
+        json!({
+            "id": "dlv_123",
+            "eventType": "incident.incident.created",
+            "timestamp": "2025-12-29T09:20:00.250Z",
+            "subscription": {"id": "sub_9", "name": "Ops"},
+            "data": {"incidentId": "inc_1", "systemIds": ["a", "b"], "title": "Down"}
+        })
+    );
+}
+
+#[tokio::test]
+async fn uses_the_configured_method_auth_and_custom_headers() {
+    let sink = HttpSink::start().await;
+    let cases = [
+        (
+            Method::Put,
+            Auth::Bearer {
+                token: Secret::new("tok"),
+            },
+            "Bearer tok",
+        ),
+        (
+            Method::Patch,
+            Auth::Basic {
+                username: "alice".into(),
+                password: Secret::new("pw"),
+            },
+            "Basic YWxpY2U6cHc=",
+        ),
+    ];
+    for (i, (method, auth, expected)) in cases.into_iter().enumerate() {
+        let mut config = config(sink.url());
+        config.method = method;
+        config.auth = auth;
+        config.custom_headers = vec![CustomHeader {
+            name: "X-Team".into(),
+            value: "sre".into(),
+        }];
+        assert!(deliver_once(config).await.is_delivered());
+        let request = &sink.wait_for_requests(i + 1, WAIT).await[i];
+        assert_eq!(request.method, format!("{method:?}").to_uppercase());
+        assert_eq!(request.header("authorization"), Some(expected));
+        assert_eq!(request.header("x-team"), Some("sre"));
+    }
+}
+
+#[tokio::test]
+async fn header_auth_sets_the_chosen_header_and_custom_headers_cannot_spoof_ours() {
+    let sink = HttpSink::start().await;
+    let mut config = config(sink.url());
+    config.auth = Auth::Header {
+        name: "X-Api-Key".into(),
+        value: Secret::new("k3y"),
+    };
+    config.custom_headers = vec![
+        CustomHeader {
+            name: "X-Delivery-Id".into(),
+            value: "spoofed".into(),
+        },
+        CustomHeader {
+            name: "Content-Type".into(),
+            value: "text/plain".into(),
+        },
+    ];
+    assert!(deliver_once(config).await.is_delivered());
+    let request = only_request(&sink).await;
+    assert_eq!(request.header("x-api-key"), Some("k3y"));
+    assert_eq!(request.header("x-delivery-id"), Some("dlv_123"));
+    assert_eq!(request.header("content-type"), Some("application/json"));
+}
+
+#[tokio::test]
+async fn takes_the_external_id_from_id_external_id_or_message_id() {
+    let sink = HttpSink::start().await;
+    sink.push_response(ResponseSpec::status(201).json(&json!({"externalId": "EXT-7"})));
+    sink.push_response(ResponseSpec::status(200).json(&json!({"messageId": 99})));
+    sink.push_response(ResponseSpec::status(204));
+    let provider = WebhookProvider::new().unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let result = provider.deliver(context(config(sink.url()))).await;
+        match result.outcome {
+            Outcome::Delivered { external_id } => ids.push(external_id),
+            other => panic!("not delivered: {other:?}"),
+        }
+    }
+    assert_eq!(ids, [Some("EXT-7".into()), Some("99".into()), None]);
+}
+
+#[tokio::test]
+async fn maps_statuses_to_outcomes() {
+    let sink = HttpSink::start().await;
+    let provider = WebhookProvider::new().unwrap();
+    let script = [
+        (
+            ResponseSpec::status(429).header("retry-after", "12"),
+            "rate-limited 12s",
+        ),
+        (ResponseSpec::status(503), "rate-limited 60s"),
+        (ResponseSpec::status(500).body("boom"), "retryable"),
+        (ResponseSpec::status(408), "retryable"),
+        (ResponseSpec::status(410), "permanent"),
+        (ResponseSpec::status(400).body("bad field"), "permanent"),
+        (
+            ResponseSpec::status(302).header("location", "http://elsewhere/"),
+            "permanent",
+        ),
+    ];
+    for (response, expected) in script {
+        let status = response.status;
+        sink.push_response(response);
+        let result = provider.deliver(context(config(sink.url()))).await;
+        assert_eq!(result.status_code, Some(status));
+        let got = match &result.outcome {
+            Outcome::RateLimited { retry_after, .. } => {
+                format!("rate-limited {}s", retry_after.as_secs())
+            }
+            Outcome::Retryable { .. } => "retryable".into(),
+            Outcome::Permanent { .. } => "permanent".into(),
+            Outcome::Delivered { .. } => "delivered".into(),
+        };
+        assert_eq!(got, expected, "HTTP {status}");
+        assert!(
+            result
+                .error()
+                .unwrap()
+                .starts_with(&format!("HTTP {status}")),
+            "{result:?}"
+        );
+    }
+    let requests = sink.requests();
+    assert_eq!(requests.len(), 7, "a redirect is not followed");
+}
+
+#[tokio::test]
+async fn error_text_quotes_the_body_but_never_the_credentials() {
+    let sink = HttpSink::start().await;
+    sink.push_response(ResponseSpec::status(401).body("token rejected"));
+    let mut config = config(sink.url());
+    config.auth = Auth::Bearer {
+        token: Secret::new("sup3r-s3cret"),
+    };
+    let result = deliver_once(config).await;
+    let error = result.error().unwrap();
+    assert_eq!(error, "HTTP 401 Unauthorized: token rejected");
+    assert!(!error.contains("sup3r-s3cret"));
+}
+
+#[tokio::test]
+async fn network_errors_and_timeouts_are_retryable() {
+    // A port nobody listens on: bind one, then free it.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let result = deliver_once(config(format!("http://{closed}/x?token=secret-in-url"))).await;
+    assert!(
+        matches!(result.outcome, Outcome::Retryable { .. }),
+        "{result:?}"
+    );
+    assert_eq!(result.status_code, None);
+    assert!(
+        !result.error().unwrap().contains("secret-in-url"),
+        "{result:?}"
+    );
+
+    let sink = HttpSink::start().await;
+    sink.push_response(ResponseSpec::status(200).delay(Duration::from_secs(30)));
+    let mut config = config(sink.url());
+    config.timeout_ms = 1000;
+    let result = deliver_once(config).await;
+    assert!(
+        matches!(result.outcome, Outcome::Retryable { .. }),
+        "{result:?}"
+    );
+    assert!(result.error().unwrap().contains("timed out"), "{result:?}");
+}

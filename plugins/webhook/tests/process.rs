@@ -1,0 +1,291 @@
+//! The real `switchyard-plugin-webhook` binary as the host sees it: started with the handshake
+//! variables, it announces its socket, serves health/Describe/Deliver over it, answers bad
+//! input in-band and protocol errors with their status codes, and exits cleanly (socket
+//! removed) on Shutdown or SIGTERM. Started by hand, it explains itself and exits 1.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use switchyard_plugin_sdk::testkit::HttpSink;
+use switchyard_proto::go_plugin::{Empty, grpc_controller_client::GrpcControllerClient};
+use switchyard_proto::handshake::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+use switchyard_proto::plugin::v1 as pb;
+use switchyard_proto::plugin::v1::provider_plugin_client::ProviderPluginClient;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_switchyard-plugin-webhook");
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A running plugin process with its socket directory and captured stderr.
+struct Running {
+    child: Child,
+    socket: PathBuf,
+    channel: Channel,
+    stderr: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Running {
+    let dir = tempfile::Builder::new()
+        .prefix("sy")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let mut child = Command::new(BINARY)
+        .env_clear()
+        .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "1")
+        .env("PLUGIN_UNIX_SOCKET_DIR", dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut pipe = child.stderr.take().unwrap();
+    let sink = stderr.clone();
+    tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text).await;
+        sink.lock().unwrap().push_str(&text);
+    });
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::time::timeout(WAIT, stdout.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
+    let fields: Vec<&str> = line.trim_end_matches('\n').split('|').collect();
+    assert_eq!(fields.len(), 6, "handshake line {line:?}");
+    assert_eq!(&fields[..3], ["1", "1", "unix"]);
+    assert_eq!(&fields[4..], ["grpc", ""]);
+    let socket = PathBuf::from(fields[3]);
+    assert_eq!(
+        socket.parent(),
+        Some(dir.path()),
+        "socket inside PLUGIN_UNIX_SOCKET_DIR"
+    );
+    let channel = connect(&socket).await;
+    Running {
+        child,
+        socket,
+        channel,
+        stderr,
+        _dir: dir,
+    }
+}
+
+async fn connect(socket: &Path) -> Channel {
+    let socket = socket.to_path_buf();
+    Endpoint::try_from("http://localhost")
+        .unwrap()
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await
+        .unwrap()
+}
+
+fn deliver_request(config: serde_json::Value) -> pb::DeliverRequest {
+    pb::DeliverRequest {
+        provider_id: "webhook".into(),
+        event: Some(pb::Event {
+            event_type: "incident.incident.created".into(),
+            payload_json: json!({"incidentId": "inc_7"}).to_string(),
+            timestamp: Some(prost_types::Timestamp {
+                seconds: 1_767_000_000,
+                nanos: 0,
+            }),
+            delivery_id: "dlv_e2e".into(),
+            attempt: 1,
+        }),
+        subscription: Some(pb::Subscription {
+            id: "sub_1".into(),
+            name: "E2E".into(),
+        }),
+        config_json: config.to_string(),
+        connection_json: String::new(),
+    }
+}
+
+async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("plugin exits")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serves_describe_and_deliver_then_stops_on_shutdown() {
+    let mut plugin = start().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(plugin.channel.clone());
+    let serving = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        serving.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    let mut client = ProviderPluginClient::new(plugin.channel.clone());
+    let described = client
+        .describe(pb::DescribeRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(described.plugin_id, "webhook");
+    assert_eq!(described.protocol_version, 1);
+    let provider = &described.providers[0];
+    assert_eq!(provider.id, "webhook");
+    let schema: serde_json::Value =
+        serde_json::from_str(&provider.config_schema.as_ref().unwrap().json_schema).unwrap();
+    assert!(schema.to_string().contains(r#""x-secret":true"#));
+    assert!(!provider.capabilities.unwrap().test_connection);
+
+    let sink = HttpSink::start().await;
+    let config = json!({"url": format!("{}/in", sink.url()), "auth": {"type": "bearer", "token": "tok-e2e"}});
+    let answer = client
+        .deliver(deliver_request(config))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Delivered as i32, "{answer:?}");
+    assert!(answer.success);
+    assert_eq!(answer.external_id, "1");
+    assert_eq!(answer.status_code, 200);
+    let request = &sink.wait_for_requests(1, WAIT).await[0];
+    assert_eq!(request.header("authorization"), Some("Bearer tok-e2e"));
+    assert_eq!(request.json()["data"]["incidentId"], "inc_7");
+
+    let mut controller = GrpcControllerClient::new(plugin.channel.clone());
+    controller.shutdown(Empty {}).await.unwrap();
+    let status = wait_exit(&mut plugin.child).await;
+    assert!(status.success(), "{status:?}");
+    assert!(!plugin.socket.exists(), "socket removed");
+    assert!(
+        !plugin.stderr.lock().unwrap().contains("tok-e2e"),
+        "secret leaked to stderr"
+    );
+}
+
+#[tokio::test]
+async fn answers_bad_input_in_band_and_protocol_errors_with_codes() {
+    let mut plugin = start().await;
+    let mut client = ProviderPluginClient::new(plugin.channel.clone());
+
+    let answer = client
+        .deliver(deliver_request(
+            json!({"url": "ftp-nope", "timeoutMs": 5, "auth": {"type": "bearer", "token": 7}}),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Permanent as i32);
+    let paths: Vec<&str> = answer
+        .diagnostics
+        .iter()
+        .map(|d| d.json_path.as_str())
+        .collect();
+    assert!(
+        paths.contains(&"/url") && paths.contains(&"/timeoutMs"),
+        "{answer:?}"
+    );
+
+    let mut unknown = deliver_request(json!({}));
+    unknown.provider_id = "nope".into();
+    let status = client.deliver(unknown).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+
+    let mut no_event = deliver_request(json!({}));
+    no_event.event = None;
+    let status = client.deliver(no_event).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+
+    let status = client
+        .test_connection(pb::TestConnectionRequest {
+            provider_id: "webhook".into(),
+            kind: pb::ConfigKind::Provider as i32,
+            config_json: "{}".into(),
+            connection_json: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(plugin.child.id().unwrap()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = wait_exit(&mut plugin.child).await;
+    assert!(status.success(), "{status:?}");
+    assert!(!plugin.socket.exists(), "socket removed");
+}
+
+#[tokio::test]
+async fn run_by_hand_it_explains_itself_and_exits_1() {
+    let output = Command::new(BINARY)
+        .env_remove(MAGIC_COOKIE_KEY)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "nothing on stdout");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Switchyard provider plugin"), "{stderr}");
+    assert!(stderr.contains("switchyard-conformance"), "{stderr}");
+}
+
+#[tokio::test]
+async fn exits_when_its_parent_dies() {
+    let dir = tempfile::Builder::new()
+        .prefix("sy")
+        .tempdir_in("/tmp")
+        .unwrap();
+    // `sh` is the plugin's parent; the plugin inherits its stdout pipe.
+    let mut parent = Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{BINARY}' & wait"))
+        .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "1")
+        .env("PLUGIN_UNIX_SOCKET_DIR", dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(parent.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::time::timeout(WAIT, stdout.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
+    let socket = PathBuf::from(line.split('|').nth(3).unwrap());
+    assert!(socket.exists());
+
+    parent.start_kill().unwrap();
+    parent.wait().await.unwrap();
+    // The plugin held the last write end of the pipe: EOF means it has exited.
+    let mut rest = String::new();
+    let eof = tokio::time::timeout(WAIT, stdout.read_to_string(&mut rest)).await;
+    assert!(eof.is_ok(), "plugin still running after its parent died");
+    assert_eq!(rest, "", "nothing after the handshake line on stdout");
+    assert!(!socket.exists(), "socket removed");
+}
