@@ -1,1 +1,43 @@
-//! The plugin host: starts, handshakes, supervises and stops plugin processes.
+//! The plugin host: starts plugin processes, speaks go-plugin's handshake with them, supervises
+//! them (restart with backoff after a crash) and stops them without leaving anything behind.
+//!
+//! Module map, one concern each (see `docs/handshake.md` for the wire steps):
+//! - `options`: [`PluginSpec`] and [`HostOptions`].
+//! - `socket_dir`: the private 0700 socket directory; stale ones are swept.
+//! - `spawn`: the child process (scrubbed env, own session, parent-death signal). The only
+//!   module with `unsafe`.
+//! - `handshake`: reading and checking the first stdout line.
+//! - `connect`: the tonic channel over the Unix socket (`:authority` localhost).
+//! - `stderr`: plugin log lines re-emitted through `tracing`; the tail for errors.
+//! - `describe`: health check, Describe, and the checks of its answer.
+//! - `launch`: the start sequence as a chain of those steps.
+//! - `supervisor`, `state`: crash detection, restart, graceful stop on request.
+//! - `calls`: deadline, in-flight bound, status mapping.
+//! - `stop`: Shutdown → SIGTERM → SIGKILL of the process group; always reaped.
+//! - [`Plugin`], [`Registry`]: the public handles. Errors: [`StartError`], [`CallError`].
+//!
+//! Cleanup after a SIGKILLed coordinator: plugins die with it (parent-death signal, and the
+//! SDK's own parent watch); their socket directories are removed by the next host that starts
+//! under the same `socket_root` (`sy-<pid>-*` directories whose pid is dead).
+
+mod calls;
+mod connect;
+mod describe;
+mod error;
+mod handshake;
+mod launch;
+mod options;
+mod plugin;
+mod registry;
+mod socket_dir;
+mod spawn;
+mod state;
+mod stderr;
+mod stop;
+mod supervisor;
+
+pub use error::{CallError, StartError};
+pub use options::{HostOptions, PluginSpec};
+pub use plugin::Plugin;
+pub use registry::{ProviderEntry, Registry};
+pub use socket_dir::SUN_PATH_MAX;

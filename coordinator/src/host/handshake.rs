@@ -1,0 +1,150 @@
+//! The host side of go-plugin's handshake: read the plugin's first stdout line (racing its exit
+//! and the start deadline), then parse `CORE|APP|unix|ADDR|grpc|` and check it against what we
+//! offered: core version 1, an app version we offered, a socket inside our private directory.
+//! Anything printed to stdout after that line is logged, never fatal.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use switchyard_proto::handshake::CORE_PROTOCOL_VERSION;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
+use tokio::time::Instant;
+
+/// What came first on the plugin's stdout.
+#[derive(Debug)]
+pub(crate) enum FirstLine {
+    /// A line (not yet parsed); the reader continues after it.
+    Line(String, Lines<BufReader<ChildStdout>>),
+    /// The process exited (or closed stdout) without printing a line.
+    Exited(Option<ExitStatus>),
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// Waits for the first stdout line, the child's exit, or the deadline, whichever comes first.
+pub(crate) async fn read_first_line(
+    child: &mut Child,
+    stdout: ChildStdout,
+    deadline: Instant,
+) -> FirstLine {
+    let mut lines = BufReader::new(stdout).lines();
+    tokio::select! {
+        line = lines.next_line() => match line {
+            Ok(Some(line)) => FirstLine::Line(line, lines),
+            // stdout closed: the process is exiting; collect its status (briefly).
+            Ok(None) | Err(_) => FirstLine::Exited(exit_status(child, deadline).await),
+        },
+        status = child.wait() => FirstLine::Exited(status.ok()),
+        () = tokio::time::sleep_until(deadline) => FirstLine::TimedOut,
+    }
+}
+
+async fn exit_status(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+    tokio::time::timeout_at(deadline, child.wait())
+        .await
+        .ok()?
+        .ok()
+}
+
+/// A parsed and checked handshake line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Announcement {
+    /// The negotiated app protocol version.
+    pub(crate) version: u32,
+    /// The plugin's Unix socket.
+    pub(crate) socket: PathBuf,
+}
+
+/// Why a handshake line was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LineProblem {
+    /// The line does not have the handshake's shape; the text says which part is wrong.
+    Malformed(String),
+    /// The app version is not one we offered.
+    Version(u32),
+}
+
+/// Parses `CORE|APP|NETWORK|ADDR|PROTOCOL|SERVERCERT` and checks each part.
+pub(crate) fn parse_line(
+    line: &str,
+    offered: &[u32],
+    socket_dir: &Path,
+) -> Result<Announcement, LineProblem> {
+    let malformed = |why: &str| LineProblem::Malformed(why.to_owned());
+    let parts: Vec<&str> = line.trim_end_matches(['\r', '\n']).split('|').collect();
+    if parts.len() < 5 {
+        return Err(malformed("expected at least 5 `|`-separated fields"));
+    }
+    match parts[0].parse::<u32>() {
+        Ok(CORE_PROTOCOL_VERSION) => {}
+        Ok(_) => return Err(malformed("the core protocol version (field 1) must be 1")),
+        Err(_) => return Err(malformed("field 1 (core protocol version) is not a number")),
+    }
+    let version = parts[1]
+        .parse::<u32>()
+        .map_err(|_| malformed("field 2 (app protocol version) is not a number"))?;
+    if parts[2] != "unix" {
+        return Err(malformed("field 3 (network) must be `unix`"));
+    }
+    if parts[4] != "grpc" {
+        return Err(malformed("field 5 (protocol) must be `grpc`"));
+    }
+    let socket = PathBuf::from(parts[3]);
+    if socket.parent() != Some(socket_dir) {
+        return Err(malformed(
+            "field 4 (socket path) is not inside the directory given in PLUGIN_UNIX_SOCKET_DIR",
+        ));
+    }
+    if !offered.contains(&version) {
+        return Err(LineProblem::Version(version));
+    }
+    Ok(Announcement { version, socket })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIR: &str = "/tmp/sy-1-2";
+
+    fn parse(line: &str) -> Result<Announcement, LineProblem> {
+        parse_line(line, &[1, 2], Path::new(DIR))
+    }
+
+    #[test]
+    fn a_go_plugin_line_parses() {
+        let ok = parse("1|2|unix|/tmp/sy-1-2/plugin.sock|grpc|\n").unwrap();
+        assert_eq!(
+            ok,
+            Announcement {
+                version: 2,
+                socket: PathBuf::from("/tmp/sy-1-2/plugin.sock")
+            }
+        );
+    }
+
+    #[test]
+    fn an_unoffered_version_is_a_version_problem() {
+        assert_eq!(
+            parse("1|99|unix|/tmp/sy-1-2/p.sock|grpc|"),
+            Err(LineProblem::Version(99))
+        );
+    }
+
+    #[test]
+    fn malformed_lines_say_which_field() {
+        for (line, field) in [
+            ("hello world", "5 `|`"),
+            ("2|1|unix|/tmp/sy-1-2/p.sock|grpc|", "field 1"),
+            ("1|x|unix|/tmp/sy-1-2/p.sock|grpc|", "field 2"),
+            ("1|1|tcp|127.0.0.1:1234|grpc|", "field 3"),
+            ("1|1|unix|/tmp/sy-1-2/p.sock|netrpc|", "field 5"),
+            ("1|1|unix|/elsewhere/p.sock|grpc|", "field 4"),
+        ] {
+            match parse(line) {
+                Err(LineProblem::Malformed(why)) => assert!(why.contains(field), "{line}: {why}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Starting the plugin process: a scrubbed environment (only the handshake variables and the
+//! spec's explicit `env`), stdin closed, stdout/stderr piped, its own session and process group,
+//! and a parent-death signal (SIGKILL) so it cannot outlive the coordinator.
+//!
+//! This is the one module that may use `unsafe`: the pre-exec hook runs between fork and exec.
+//! Note: Linux sends the parent-death signal when the *thread* that forked exits. Plugins are
+//! spawned from tokio worker threads, which live as long as the runtime, so the signal fires when
+//! the coordinator's runtime (or the whole process) goes away.
+#![allow(unsafe_code)]
+
+use super::options::{HostOptions, PluginSpec};
+use std::path::Path;
+use std::process::Stdio;
+use switchyard_proto::handshake;
+use tokio::process::{Child, Command};
+
+/// Spawns the plugin with the handshake environment pointing at `socket_dir`.
+pub(crate) fn spawn(
+    spec: &PluginSpec,
+    opts: &HostOptions,
+    socket_dir: &Path,
+) -> std::io::Result<Child> {
+    let mut cmd = Command::new(&spec.command);
+    cmd.args(&spec.args)
+        .env_clear()
+        .envs(&spec.env)
+        // The handshake variables come last so a spec cannot override them by accident.
+        .envs(handshake_env(opts, socket_dir))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // A safety net only: the supervisor always reaps explicitly.
+        .kill_on_drop(true);
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec. It calls only async-signal-safe
+    // functions (setsid, prctl, getppid, _exit), allocates nothing and touches no locks.
+    unsafe {
+        cmd.pre_exec(move || detach_and_bind_to_parent(parent));
+    }
+    cmd.spawn()
+}
+
+/// The go-plugin handshake variables.
+fn handshake_env(opts: &HostOptions, socket_dir: &Path) -> [(String, String); 3] {
+    let versions = opts
+        .protocol_versions
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    [
+        (
+            handshake::MAGIC_COOKIE_KEY.to_owned(),
+            handshake::MAGIC_COOKIE_VALUE.to_owned(),
+        ),
+        (handshake::PROTOCOL_VERSIONS_ENV.to_owned(), versions),
+        (
+            handshake::UNIX_SOCKET_DIR_ENV.to_owned(),
+            socket_dir.to_string_lossy().into_owned(),
+        ),
+    ]
+}
+
+/// In the child: a new session (so terminal signals and our process group leave it alone, and
+/// the whole group can be signalled at once), then SIGKILL when the parent dies.
+fn detach_and_bind_to_parent(parent: u32) -> std::io::Result<()> {
+    // SAFETY: setsid has no memory-safety preconditions; it fails only if we already lead a
+    // process group, which a freshly forked child does not.
+    if unsafe { libc::setsid() } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // The parent may have died between fork and prctl; then the signal will never come.
+    // SAFETY: getppid cannot fail; _exit never returns and is async-signal-safe.
+    unsafe {
+        if libc::getppid() != parent as libc::pid_t {
+            libc::_exit(1);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! Validating an instance (a provider config) against its schema. Every problem carries the
+//! instance JSON Pointer; messages never quote the offending value, because it may be a secret.
+
+use super::SchemaProblem;
+use serde_json::Value;
+
+/// Validates `instance` against `schema` (draft 2020-12, `format` checked). `Err` lists every
+/// problem with the instance JSON Pointer and what to fix. A schema that does not compile is
+/// reported as one problem at `""` (check schemas with [`super::check_schema`] first).
+pub fn validate(schema: &Value, instance: &Value) -> Result<(), Vec<SchemaProblem>> {
+    let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .map_err(|err| {
+            vec![SchemaProblem::new(
+                "",
+                format!("the provider's schema is invalid ({err}); this is a plugin bug"),
+            )]
+        })?;
+    let problems: Vec<SchemaProblem> = validator
+        .iter_errors(instance)
+        .map(|err| SchemaProblem::new(err.instance_path.as_str(), err.masked().to_string()))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "url": {"type": "string", "format": "uri"},
+                "auth": {"type": "object", "properties": {"token": {"type": "string", "x-secret": true}}},
+                "retries": {"type": "integer", "minimum": 0}
+            },
+            "required": ["url"]
+        })
+    }
+
+    #[test]
+    fn a_valid_config_passes() {
+        let config = json!({"url": "https://example.com/hook", "retries": 2});
+        assert_eq!(validate(&schema(), &config), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_instance_path() {
+        let config = json!({"url": "not a uri", "auth": {"token": 42}, "retries": -1});
+        let mut paths: Vec<String> = validate(&schema(), &config)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.json_path)
+            .collect();
+        paths.sort();
+        assert_eq!(paths, ["/auth/token", "/retries", "/url"]);
+    }
+
+    #[test]
+    fn a_missing_required_field_names_it() {
+        let problems = validate(&schema(), &json!({})).unwrap_err();
+        assert_eq!(problems[0].json_path, "");
+        assert!(problems[0].message.contains("\"url\""), "{problems:?}");
+    }
+
+    #[test]
+    fn messages_do_not_quote_the_value() {
+        let problems = validate(&schema(), &json!({"url": "s3cr3t-value"})).unwrap_err();
+        assert!(!problems[0].message.contains("s3cr3t"), "{problems:?}");
+    }
+}

@@ -1,0 +1,448 @@
+//! The harness's own plugin launcher. Unlike the coordinator's `Plugin::start` it gives the
+//! checks low-level control: start with or without the magic cookie, offer any version list,
+//! start through an intermediate shell (to kill the plugin's parent), signal the process, and
+//! watch its stdout and stderr. Every process started here is killed (its whole process group)
+//! and reaped, and its socket directory removed, when the [`Launched`] is dropped at the latest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use switchyard_proto::handshake;
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+use crate::output::{Captured, LineWait};
+
+/// The plugin executable and how to run it.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// The executable (a path, or a name looked up in `PATH`).
+    pub path: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Variables passed to the plugin besides `PATH` and the handshake variables; nothing else
+    /// of the harness's environment reaches it (as with the coordinator's host).
+    pub env: BTreeMap<String, String>,
+}
+
+impl Program {
+    /// The command line, for reports.
+    #[must_use]
+    pub fn display(&self) -> String {
+        let mut s = self.path.display().to_string();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+}
+
+/// How one launch deviates from a host's normal start.
+#[derive(Debug, Clone)]
+pub(crate) struct LaunchMode {
+    /// Set the magic cookie variable.
+    pub cookie: bool,
+    /// The value of `PLUGIN_PROTOCOL_VERSIONS`.
+    pub versions: String,
+    /// Start the plugin through `sh`, which stays its parent (for the parent-death check).
+    pub via_shell: bool,
+}
+
+impl LaunchMode {
+    /// What a host does: cookie set, every version this build speaks offered.
+    pub(crate) fn normal() -> LaunchMode {
+        let versions: Vec<String> = switchyard_proto::PLUGIN_PROTOCOL_VERSIONS
+            .iter()
+            .map(u32::to_string)
+            .collect();
+        LaunchMode {
+            cookie: true,
+            versions: versions.join(","),
+            via_shell: false,
+        }
+    }
+}
+
+/// A parsed go-plugin handshake line, `1|<version>|unix|<socket>|grpc|`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HandshakeLine {
+    /// The negotiated app protocol version.
+    pub version: u32,
+    /// The Unix socket the plugin serves on.
+    pub socket: PathBuf,
+}
+
+impl HandshakeLine {
+    /// Parses exactly `1|<ver>|unix|<path>|grpc|`; the error says which field is wrong.
+    pub(crate) fn parse(line: &str) -> Result<HandshakeLine, String> {
+        if line.ends_with('\r') {
+            return Err("the line ends with `\\r`; end it with `\\n` only".to_owned());
+        }
+        let fields: Vec<&str> = line.split('|').collect();
+        let [core, version, network, addr, protocol, cert] = fields[..] else {
+            return Err(format!(
+                "expected 6 `|`-separated fields, found {}",
+                fields.len()
+            ));
+        };
+        if core != handshake::CORE_PROTOCOL_VERSION.to_string() {
+            return Err(format!("core protocol version must be 1, found {core:?}"));
+        }
+        let version = version
+            .parse::<u32>()
+            .map_err(|_| format!("app protocol version must be a number, found {version:?}"))?;
+        if network != "unix" {
+            return Err(format!("network must be `unix`, found {network:?}"));
+        }
+        if !addr.starts_with('/') {
+            return Err(format!(
+                "address must be an absolute socket path, found {addr:?}"
+            ));
+        }
+        if protocol != "grpc" {
+            return Err(format!("protocol must be `grpc`, found {protocol:?}"));
+        }
+        if !cert.is_empty() {
+            return Err(format!(
+                "the server-certificate field must be empty, found {cert:?}"
+            ));
+        }
+        Ok(HandshakeLine {
+            version,
+            socket: PathBuf::from(addr),
+        })
+    }
+}
+
+/// Why a plugin could not be brought up to a handshake.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    /// The executable could not be started.
+    #[error("could not start {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    /// It exited (or closed stdout) before a complete first line.
+    #[error(
+        "the plugin exited before printing a handshake line (stdout: {stdout:?}; stderr: {stderr:?})"
+    )]
+    ExitedEarly { stdout: String, stderr: String },
+    /// No first line within the start timeout.
+    #[error("no handshake line within {timeout:?} (stdout so far: {stdout:?}; stderr: {stderr:?})")]
+    Timeout {
+        timeout: Duration,
+        stdout: String,
+        stderr: String,
+    },
+    /// The first line is not a handshake line.
+    #[error("malformed handshake line {line:?}: {why}")]
+    Malformed { line: String, why: String },
+}
+
+/// Process-wide count of launches that need this process to be a child subreaper.
+static SUBREAPER_USERS: Mutex<usize> = Mutex::new(0);
+
+/// A started plugin process (or the shell wrapping it) with its captured output.
+#[derive(Debug)]
+pub(crate) struct Launched {
+    child: Child,
+    status: Option<ExitStatus>,
+    /// Process group of everything started (the child leads it).
+    pgid: Pid,
+    /// Started through the shell: the plugin is then the shell's child.
+    via_shell: bool,
+    /// The plugin itself when started through the shell, once known.
+    grandchild: Option<Pid>,
+    dir: TempDir,
+    /// The plugin's stdout.
+    pub stdout: Captured,
+    /// The plugin's stderr.
+    pub stderr: Captured,
+}
+
+impl Launched {
+    /// Starts `program` as `mode` says, in its own process group with stdin closed and a fresh
+    /// private socket directory.
+    pub(crate) fn spawn(
+        program: &Program,
+        mode: &LaunchMode,
+        socket_root: Option<&Path>,
+    ) -> Result<Launched, StartError> {
+        let spawn_err = |source| StartError::Spawn {
+            program: program.display(),
+            source,
+        };
+        let dir = socket_dir(socket_root).map_err(spawn_err)?;
+        let mut cmd = if mode.via_shell {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c")
+                .arg("\"$@\" & wait")
+                .arg("sh")
+                .arg(&program.path);
+            c
+        } else {
+            Command::new(&program.path)
+        };
+        cmd.args(&program.args).env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        cmd.envs(&program.env)
+            .env(handshake::PROTOCOL_VERSIONS_ENV, &mode.versions)
+            .env(handshake::UNIX_SOCKET_DIR_ENV, dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if mode.cookie {
+            cmd.env(handshake::MAGIC_COOKIE_KEY, handshake::MAGIC_COOKIE_VALUE);
+        }
+        if mode.via_shell {
+            subreaper(true);
+        }
+        let spawned = cmd.spawn();
+        if mode.via_shell && spawned.is_err() {
+            subreaper(false);
+        }
+        let mut child = spawned.map_err(spawn_err)?;
+        let raw = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .unwrap_or(0);
+        let stdout = child.stdout.take().map(Captured::drain).unwrap_or_default();
+        let stderr = child.stderr.take().map(Captured::drain).unwrap_or_default();
+        Ok(Launched {
+            child,
+            status: None,
+            pgid: Pid::from_raw(raw),
+            via_shell: mode.via_shell,
+            grandchild: None,
+            dir,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Reads and parses the handshake line.
+    pub(crate) async fn handshake(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<HandshakeLine, StartError> {
+        let line = match self.stdout.first_line(timeout).await {
+            Ok(line) => line,
+            Err(LineWait::Eof(stdout)) => {
+                let stderr = self.stderr_tail_after_exit().await;
+                return Err(StartError::ExitedEarly { stdout, stderr });
+            }
+            Err(LineWait::Timeout(stdout)) => {
+                let stderr = self.stderr.tail(2000);
+                return Err(StartError::Timeout {
+                    timeout,
+                    stdout,
+                    stderr,
+                });
+            }
+        };
+        if self.via_shell && self.grandchild.is_none() {
+            self.grandchild = child_of(self.pgid);
+        }
+        HandshakeLine::parse(&line).map_err(|why| StartError::Malformed { line, why })
+    }
+
+    async fn stderr_tail_after_exit(&self) -> String {
+        // The process is gone or going; give its stderr a moment to drain completely.
+        self.stderr.wait_eof(Duration::from_secs(2)).await;
+        self.stderr.tail(2000)
+    }
+
+    /// The private directory passed as `PLUGIN_UNIX_SOCKET_DIR`.
+    pub(crate) fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The plugin's pid (the shell's child when started through the shell).
+    pub(crate) fn plugin_pid(&self) -> Option<Pid> {
+        if self.via_shell {
+            self.grandchild
+        } else {
+            Some(self.pgid)
+        }
+    }
+
+    /// Sends `signal` to the direct child only.
+    pub(crate) fn signal_child(&self, signal: Signal) {
+        let _ = kill(self.pgid, signal);
+    }
+
+    /// The exit status if the direct child has exited (reaping it), without waiting.
+    pub(crate) fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status
+    }
+
+    /// Waits up to `timeout` for the direct child to exit; its status, or None if still running.
+    pub(crate) async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        if self.status.is_none()
+            && let Ok(Ok(status)) = tokio::time::timeout(timeout, self.child.wait()).await
+        {
+            self.status = Some(status);
+        }
+        self.status
+    }
+
+    /// Waits up to `timeout` for the plugin started through the shell to be gone.
+    pub(crate) async fn wait_grandchild_gone(&self, timeout: Duration) -> bool {
+        let Some(pid) = self.grandchild else {
+            return true;
+        };
+        let deadline = Instant::now() + timeout;
+        // Not our child (or only by subreaping), so there is no exit event to await: poll.
+        while Instant::now() < deadline {
+            if pid_gone(pid) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        pid_gone(pid)
+    }
+
+    /// Kills the whole process group and reaps everything.
+    pub(crate) async fn kill(&mut self) {
+        let _ = killpg(self.pgid, Signal::SIGKILL);
+        self.wait_exit(Duration::from_secs(5)).await;
+        self.reap_grandchild();
+    }
+
+    fn reap_grandchild(&mut self) {
+        if let Some(pid) = self.grandchild {
+            let _ = kill(pid, Signal::SIGKILL);
+            // Reaps it if the subreaper made it ours; otherwise its new parent does.
+            let _ = waitpid(pid, None);
+        }
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if self.try_status().is_none() {
+            let _ = killpg(self.pgid, Signal::SIGKILL);
+            // SIGKILL takes effect at once; reap synchronously so no zombie outlives us.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.try_status().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        } else {
+            let _ = killpg(self.pgid, Signal::SIGKILL);
+        }
+        self.reap_grandchild();
+        if self.via_shell {
+            subreaper(false);
+        }
+    }
+}
+
+/// A fresh 0700 socket directory with a short path (the `sun_path` limit is 108 bytes), under
+/// `root` if given, else the temp dir (or `/tmp` when that path is long).
+fn socket_dir(root: Option<&Path>) -> std::io::Result<TempDir> {
+    let tmp = std::env::temp_dir();
+    let base = match root {
+        Some(root) => root.to_path_buf(),
+        None if tmp.as_os_str().len() <= 60 => tmp,
+        None => PathBuf::from("/tmp"),
+    };
+    tempfile::Builder::new().prefix("swyc-").tempdir_in(base)
+}
+
+/// Makes this process a child subreaper while any launch needs it, so a plugin whose parent
+/// shell was killed is re-parented to us and can be reaped (instead of lingering as a zombie
+/// under an init that does not reap).
+fn subreaper(on: bool) {
+    let mut users = SUBREAPER_USERS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let before = *users;
+    *users = if on {
+        before + 1
+    } else {
+        before.saturating_sub(1)
+    };
+    if (before == 0) != (*users == 0) {
+        let _ = nix::sys::prctl::set_child_subreaper(*users > 0);
+    }
+}
+
+/// The first child process of `parent`, from /proc.
+fn child_of(parent: Pid) -> Option<Pid> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    entries.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        (proc_stat(&stat)?.1 == parent.as_raw()).then(|| Pid::from_raw(pid))
+    })
+}
+
+/// (state, ppid) from a /proc/<pid>/stat line; the command name may contain spaces and `)`.
+fn proc_stat(stat: &str) -> Option<(char, i32)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// True when `pid` has exited: reaped now, already gone, or a zombie awaiting another parent.
+fn pid_gone(pid: Pid) -> bool {
+    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) => false,
+        Ok(_) => true,
+        Err(_) => match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => proc_stat(&stat).is_some_and(|(state, _)| matches!(state, 'Z' | 'X')),
+            Err(_) => true,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_good_line() {
+        let line = HandshakeLine::parse("1|1|unix|/tmp/x/plugin.sock|grpc|").expect("valid");
+        assert_eq!(line.version, 1);
+        assert_eq!(line.socket, PathBuf::from("/tmp/x/plugin.sock"));
+    }
+
+    #[test]
+    fn rejects_bad_lines() {
+        for bad in [
+            "hello",
+            "2|1|unix|/tmp/s|grpc|",
+            "1|x|unix|/tmp/s|grpc|",
+            "1|1|tcp|127.0.0.1:5|grpc|",
+            "1|1|unix|rel/s|grpc|",
+            "1|1|unix|/tmp/s|netrpc|",
+            "1|1|unix|/tmp/s|grpc|CERT",
+            "1|1|unix|/tmp/s|grpc",
+            "1|1|unix|/tmp/s|grpc|\r",
+        ] {
+            assert!(HandshakeLine::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn reads_proc_stat() {
+        assert_eq!(proc_stat("12 (a) b) S 7 12 12"), Some(('S', 7)));
+    }
+}

@@ -1,0 +1,145 @@
+//! The end-to-end test kit shared by every module of the `it` test binary (and the host bench):
+//! finding the workspace's built binaries, host options suited to tests (a short private socket
+//! root, generous timeouts for a loaded machine), request builders, and `/proc` checks for
+//! processes that must be gone.
+//!
+//! Binaries of other packages are found next to the running test executable
+//! (`target/<profile>/`); build them first with `cargo build --workspace --bins`.
+
+/// Running the real `switchyard serve` in tests: [`coordinator::Coordinator`] and API helpers.
+pub mod coordinator;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use switchyard::host::{HostOptions, PluginSpec};
+use switchyard_proto::plugin::v1::{DeliverRequest, Event, Subscription};
+
+/// The fixture plugin binary's name.
+pub const FIXTURE: &str = "switchyard-fixture-plugin";
+/// The webhook plugin binary's name.
+pub const WEBHOOK: &str = "switchyard-plugin-webhook";
+/// The stand-in coordinator binary's name.
+pub const E2E_HOST: &str = "switchyard-e2e-host";
+
+/// The path of a workspace binary in the same target directory and profile as the running
+/// executable. Panics with the command to run when it has not been built.
+#[must_use]
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running test executable");
+    // target/<profile>/deps/<test> or target/<profile>/<bin>: look in both directories.
+    for dir in exe.ancestors().skip(1).take(2) {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "binary {name:?} not found next to {}: run `cargo build --workspace --bins` first \
+         (add --release for benchmarks)",
+        exe.display()
+    );
+}
+
+/// A spec for the fixture plugin in `mode`.
+#[must_use]
+pub fn fixture(mode: &str) -> PluginSpec {
+    PluginSpec {
+        command: binary(FIXTURE),
+        args: vec![mode.to_owned()],
+        env: BTreeMap::new(),
+    }
+}
+
+/// A spec for the real webhook plugin.
+#[must_use]
+pub fn webhook() -> PluginSpec {
+    PluginSpec::new(binary(WEBHOOK))
+}
+
+/// A private, short socket root for one test (removed when dropped); every socket directory
+/// the host makes lives under it, so a test can check that nothing is left.
+#[must_use]
+pub fn socket_root() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("sy-e2e.")
+        .tempdir_in("/tmp")
+        .expect("create a socket root under /tmp")
+}
+
+/// Host options for tests: the given socket root, fast restarts, timeouts generous enough for
+/// a loaded 2-core machine.
+#[must_use]
+pub fn options(root: &Path) -> HostOptions {
+    HostOptions {
+        start_timeout: Duration::from_secs(20),
+        call_timeout: Duration::from_secs(20),
+        restart_backoff_min: Duration::from_millis(50),
+        restart_backoff_max: Duration::from_secs(1),
+        stop_grace: Duration::from_secs(2),
+        socket_root: root.to_path_buf(),
+        ..HostOptions::default()
+    }
+}
+
+/// The entries left under a socket root (empty when the host cleaned up).
+#[must_use]
+pub fn leftovers(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        found.push(entry.path());
+        if entry.path().is_dir() {
+            found.extend(leftovers(&entry.path()));
+        }
+    }
+    found
+}
+
+/// A Deliver request for `provider` with `config`, as the engine would send it.
+#[must_use]
+pub fn deliver_request(provider: &str, config: &serde_json::Value) -> DeliverRequest {
+    DeliverRequest {
+        provider_id: provider.to_owned(),
+        event: Some(Event {
+            event_type: "incident.incident.created".to_owned(),
+            payload_json: serde_json::json!({"incidentId": "inc-1", "systemIds": ["sys-1"], "title": "Disk full"})
+                .to_string(),
+            timestamp: Some(prost_types::Timestamp { seconds: 1_790_000_000, nanos: 0 }),
+            delivery_id: "dlv-0001".to_owned(),
+            attempt: 1,
+        }),
+        subscription: Some(Subscription { id: "sub-1".to_owned(), name: "On-call hook".to_owned() }),
+        config_json: config.to_string(),
+        connection_json: String::new(),
+    }
+}
+
+/// Whether `/proc/<pid>` exists: a live process or a zombie (an unreaped child).
+#[must_use]
+pub fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Waits up to `limit` for `/proc/<pid>` to disappear; true when it did. (Polls: the death of
+/// a process we are not the parent of cannot be awaited.)
+pub async fn wait_gone(pid: u32, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while process_exists(pid) {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+/// Sends logs (plugin stderr included) to the test harness's captured output; idempotent.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_test_writer()
+        .try_init();
+}
