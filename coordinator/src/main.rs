@@ -1,2 +1,8 @@
-//! The `switchyard` binary: server and CLI client in one.
-fn main() {}
+//! The `switchyard` binary: `switchyard serve` runs the coordinator; every other subcommand is
+//! a client of a running coordinator's platform API. All the work is in [`switchyard::cli`].
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    switchyard::cli::main()
+}

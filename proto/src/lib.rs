@@ -20,6 +20,14 @@ pub mod plugin {
     }
 }
 
+/// `switchyard.coordinator.v1`: the platform API.
+pub mod coordinator {
+    /// Version 1 of the platform API.
+    pub mod v1 {
+        tonic::include_proto!("switchyard.coordinator.v1");
+    }
+}
+
 /// `plugin`: go-plugin's controller and stdio services.
 pub mod go_plugin {
     tonic::include_proto!("plugin");

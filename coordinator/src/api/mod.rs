@@ -1,1 +1,56 @@
-//! The platform gRPC API.
+//! The platform gRPC API (`switchyard.coordinator.v1`): one file per resource
+//! ([`providers`], [`event_types`], [`connections`], [`subscriptions`], [`events`],
+//! [`deliveries`]), each handler shaped decode → validate → apply → encode, and [`status`], the
+//! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
+//! socket + TCP) with bearer-token checks, gRPC health and server reflection.
+//!
+//! Handlers validate everything before the first write, so a rejected call stores nothing.
+//! They reach the state through [`ApiContext`]: the store for records, the engine for publish,
+//! redelivery, watching and cancellation, the host registry for plugin calls, and the secrets
+//! module for configs. Configs in responses are always redacted.
+
+pub mod configs;
+pub mod connections;
+pub mod convert;
+pub mod deliveries;
+pub mod event_types;
+pub mod events;
+pub mod payload;
+pub mod providers;
+pub mod server;
+pub mod status;
+pub mod subscriptions;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+use crate::host::Registry;
+use crate::secrets::Secrets;
+use crate::store::Store;
+
+pub use server::{ApiServer, ServeError};
+pub use status::{ApiError, ApiResult};
+
+/// What every handler needs; cheap to clone (everything inside is shared).
+#[derive(Debug, Clone)]
+pub struct ApiContext {
+    /// Durable records.
+    pub store: Arc<dyn Store>,
+    /// The running plugins.
+    pub registry: Registry,
+    /// Encryption and redaction of `x-secret` values.
+    pub secrets: Arc<Secrets>,
+    /// The delivery engine.
+    pub engine: Engine,
+    /// Largest accepted payload (JSON text bytes).
+    pub max_payload_bytes: usize,
+    /// Jitter of a subscription's retry policy when the request leaves it out.
+    pub default_jitter: f64,
+    /// Compiled payload schemas of the event types.
+    pub payload_validators: payload::PayloadValidators,
+    /// Cancelled at shutdown: ends the `WatchDeliveries` streams, so that the listeners'
+    /// graceful shutdown is not held up by clients that never hang up.
+    pub shutdown: CancellationToken,
+}

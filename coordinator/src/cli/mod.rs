@@ -1,1 +1,120 @@
-//! The command line.
+//! The `switchyard` command line: `serve` (the coordinator itself) and the client commands
+//! (`providers`, `event-types`, `connections`, `subscriptions`, `events publish`,
+//! `deliveries list|show|watch|redeliver`, `stats`). Client commands print readable tables, or
+//! the API's messages as JSON with `--json` for scripts. Arguments are parsed by clap here;
+//! each command lives in its own module and talks to the API only through [`client`].
+
+pub mod client;
+mod commands;
+mod output;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use commands::{
+    ConnectionsCmd, DeliveriesCmd, EventTypesCmd, EventsCmd, ProvidersCmd, SubscriptionsCmd,
+};
+
+/// Switchyard: delivers monitoring-platform events to Slack, Jira, webhooks... through
+/// out-of-process plugins.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about)]
+pub struct Cli {
+    /// The coordinator's API: `unix:PATH` or `http://host:port`.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHYARD_ADDR",
+        default_value = "unix:./switchyard-data/switchyard.sock"
+    )]
+    pub addr: String,
+    /// Bearer token for a coordinator that requires one.
+    #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the coordinator.
+    Serve(ServeArgs),
+    /// Providers served by the running plugins.
+    #[command(subcommand)]
+    Providers(ProvidersCmd),
+    /// The event type catalogue.
+    #[command(subcommand, name = "event-types")]
+    EventTypes(EventTypesCmd),
+    /// Connections (shared credentials of a provider).
+    #[command(subcommand)]
+    Connections(ConnectionsCmd),
+    /// Subscriptions.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCmd),
+    /// Publish events.
+    #[command(subcommand)]
+    Events(EventsCmd),
+    /// Inspect, watch and replay deliveries.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCmd),
+    /// Delivery counts of the last hours by status, event type and provider.
+    Stats {
+        /// The window in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+    },
+}
+
+/// Arguments of `switchyard serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// A TOML file overriding the embedded defaults (see --print-default-config).
+    #[arg(long, short, env = "SWITCHYARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the embedded default configuration, with a comment on every key, and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
+}
+
+/// Runs the command line; the binary's whole `main`.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchyard: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("switchyard: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    if let Command::Serve(args) = cli.command {
+        return serve::run(args).await.map_err(|e| e.to_string());
+    }
+    let clients = client::connect(&cli.addr, cli.token.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let out = output::Output::new(cli.json);
+    commands::run(cli.command, clients, out).await
+}

@@ -1,0 +1,134 @@
+//! Provider configs and connection configs on their way in and out of the API: picking the
+//! provider's schema, applying defaults and validating (every problem with its JSON path),
+//! merging an update over the stored form (the redaction marker keeps a secret), encrypting for
+//! storage, decrypting for a plugin call, and redacting for a response.
+
+use serde_json::Value;
+
+use super::ApiContext;
+use super::status::{ApiError, ApiResult};
+use crate::host::ProviderEntry;
+use crate::model::{Connection, ConnectionId};
+use crate::secrets::redact;
+
+/// Which of a provider's schemas a config follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The per-subscription config.
+    Provider,
+    /// The site-wide connection config.
+    Connection,
+}
+
+/// A provider schema, parsed, with its version.
+#[derive(Debug, Clone)]
+pub(crate) struct Schema {
+    /// The JSON Schema document.
+    pub(crate) doc: Value,
+    /// The config shape version.
+    pub(crate) version: u32,
+}
+
+/// The provider's schema of `kind`; FAILED_PRECONDITION when it uses no connections.
+pub(crate) fn schema(entry: &ProviderEntry, kind: Kind) -> ApiResult<Schema> {
+    let p = &entry.provider;
+    let versioned = match kind {
+        Kind::Provider => p.config_schema.as_ref(),
+        Kind::Connection => p.connection_schema.as_ref(),
+    };
+    let versioned = versioned.ok_or_else(|| {
+        ApiError::FailedPrecondition(format!(
+            "provider {} uses no connections (it declares no connection schema)",
+            entry.qualified_id
+        ))
+    })?;
+    // The host checked every schema at start, so this only fails on a host bug.
+    let doc = serde_json::from_str(&versioned.json_schema).map_err(|e| {
+        ApiError::Internal(format!("schema of {} is not JSON: {e}", entry.qualified_id))
+    })?;
+    Ok(Schema {
+        doc,
+        version: versioned.version,
+    })
+}
+
+/// Applies the schema's defaults to a plaintext config and validates it; INVALID_ARGUMENT
+/// lists every problem with its JSON path within `field`.
+pub(crate) fn complete_and_validate(
+    schema: &Schema,
+    field: &str,
+    config: &mut Value,
+) -> ApiResult<()> {
+    crate::schema::apply_defaults(&schema.doc, config);
+    crate::schema::validate(&schema.doc, config).map_err(|p| ApiError::schema(field, &p))
+}
+
+/// A plaintext config in its stored form (secrets encrypted).
+pub(crate) fn encrypt(ctx: &ApiContext, schema: &Schema, mut config: Value) -> ApiResult<Value> {
+    ctx.secrets.encrypt_secrets(&schema.doc, &mut config)?;
+    Ok(config)
+}
+
+/// A stored config in plaintext, for a plugin call only.
+pub(crate) fn decrypt(ctx: &ApiContext, schema: &Schema, stored: &Value) -> ApiResult<Value> {
+    let mut config = stored.clone();
+    ctx.secrets.decrypt_secrets(&schema.doc, &mut config)?;
+    Ok(config)
+}
+
+/// Merges an update over the stored config: the marker or an absent secret keeps the stored
+/// value. Returns the plaintext result (not yet validated).
+pub(crate) fn merge(
+    ctx: &ApiContext,
+    schema: &Schema,
+    stored: &Value,
+    mut new: Value,
+) -> ApiResult<Value> {
+    ctx.secrets.merge_update(&schema.doc, stored, &mut new)?;
+    Ok(new)
+}
+
+/// A config as JSON text for a response, every secret replaced by the marker.
+pub(crate) fn redacted_text(schema: Option<&Schema>, stored: &Value) -> String {
+    let mut config = stored.clone();
+    match schema {
+        Some(schema) => redact(&schema.doc, &mut config),
+        // The provider is gone, so we cannot tell secrets apart: show nothing rather than leak.
+        None => config = Value::Object(serde_json::Map::new()),
+    }
+    config.to_string()
+}
+
+/// The stored connection `id`, which must belong to provider `provider_id`.
+pub(crate) fn connection_of(
+    ctx: &ApiContext,
+    provider_id: &str,
+    field: &str,
+    id: &str,
+) -> ApiResult<Connection> {
+    let id: ConnectionId = super::convert::parse_id(field, id)?;
+    let conn = ctx
+        .store
+        .get_connection(id)?
+        .ok_or_else(|| ApiError::NotFound(format!("{field}: connection {id} does not exist")))?;
+    if conn.provider_id != provider_id {
+        return Err(ApiError::field(
+            field,
+            format!(
+                "connection {id} belongs to provider {}, not {provider_id}",
+                conn.provider_id
+            ),
+        ));
+    }
+    Ok(conn)
+}
+
+/// The decrypted connection config as JSON text, for a plugin call.
+pub(crate) fn connection_json(
+    ctx: &ApiContext,
+    entry: &ProviderEntry,
+    conn: &Connection,
+) -> ApiResult<String> {
+    let schema = schema(entry, Kind::Connection)?;
+    Ok(decrypt(ctx, &schema, &conn.config)?.to_string())
+}

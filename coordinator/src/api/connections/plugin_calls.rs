@@ -1,0 +1,244 @@
+//! The two ConnectionService calls that reach into a plugin. Both check locally first what the
+//! coordinator can know (the provider exists, declares the capability, declares the resolver,
+//! the config is valid), so a plugin is never asked a question whose answer is "bad input", and
+//! a provider without the capability is never reported as a success.
+
+use serde_json::Value;
+use switchyard_proto::coordinator::v1 as api;
+use switchyard_proto::plugin::v1 as plugin;
+
+use super::context_or_empty;
+use crate::api::ApiContext;
+use crate::api::configs::{self, Kind};
+use crate::api::convert::parse_json_object;
+use crate::api::providers::resolve;
+use crate::api::status::{ApiError, ApiResult};
+use crate::host::ProviderEntry;
+
+/// TestConnection: an unsaved config, a saved connection, or an unsaved config over a saved one.
+pub(super) async fn test(
+    ctx: &ApiContext,
+    req: api::TestConnectionRequest,
+) -> ApiResult<api::TestConnectionResponse> {
+    let entry = resolve(ctx, &req.provider_id)?;
+    if !entry
+        .provider
+        .capabilities
+        .unwrap_or_default()
+        .test_connection
+    {
+        return Err(ApiError::FailedPrecondition(format!(
+            "connection tests are not supported by provider {}",
+            entry.qualified_id
+        )));
+    }
+    let (kind, config, connection_json) = match api::ConfigKind::try_from(req.kind) {
+        Ok(api::ConfigKind::Connection) => (
+            plugin::ConfigKind::Connection,
+            connection_config(ctx, &entry, &req)?,
+            String::new(),
+        ),
+        Ok(api::ConfigKind::Provider) => provider_config(ctx, &entry, &req)?,
+        _ => {
+            return Err(ApiError::field(
+                "kind",
+                "must be CONFIG_KIND_PROVIDER or CONFIG_KIND_CONNECTION",
+            ));
+        }
+    };
+    let call = plugin::TestConnectionRequest {
+        provider_id: entry.local_id().to_owned(),
+        kind: kind.into(),
+        config_json: config.to_string(),
+        connection_json,
+    };
+    let r = entry.plugin.test_connection(call).await?;
+    Ok(api::TestConnectionResponse {
+        success: r.success && r.diagnostics.is_empty(),
+        message: r.message,
+        details_json: r.details_json,
+        problems: problems(r.diagnostics),
+    })
+}
+
+/// The connection config to test, plaintext, defaults applied and validated.
+fn connection_config(
+    ctx: &ApiContext,
+    entry: &ProviderEntry,
+    req: &api::TestConnectionRequest,
+) -> ApiResult<Value> {
+    let schema = configs::schema(entry, Kind::Connection)?;
+    let mut config = match (
+        req.connection_id.is_empty(),
+        req.config_json.trim().is_empty(),
+    ) {
+        (true, true) => {
+            return Err(ApiError::field(
+                "config_json",
+                "is required when no connection_id is given",
+            ));
+        }
+        (true, false) => parse_json_object("config_json", &req.config_json)?,
+        (false, true) => {
+            let conn = configs::connection_of(
+                ctx,
+                &entry.qualified_id,
+                "connection_id",
+                &req.connection_id,
+            )?;
+            configs::decrypt(ctx, &schema, &conn.config)?
+        }
+        (false, false) => {
+            let conn = configs::connection_of(
+                ctx,
+                &entry.qualified_id,
+                "connection_id",
+                &req.connection_id,
+            )?;
+            let new = parse_json_object("config_json", &req.config_json)?;
+            configs::merge(ctx, &schema, &conn.config, new)?
+        }
+    };
+    configs::complete_and_validate(&schema, "config_json", &mut config)?;
+    Ok(config)
+}
+
+/// The provider config to test and its decrypted connection (if the provider uses one).
+fn provider_config(
+    ctx: &ApiContext,
+    entry: &ProviderEntry,
+    req: &api::TestConnectionRequest,
+) -> ApiResult<(plugin::ConfigKind, Value, String)> {
+    let schema = configs::schema(entry, Kind::Provider)?;
+    let mut config = parse_json_object("config_json", &req.config_json)?;
+    configs::complete_and_validate(&schema, "config_json", &mut config)?;
+    let from_config = config
+        .get("connectionId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let conn_id = if req.connection_id.is_empty() {
+        from_config
+    } else {
+        req.connection_id.as_str()
+    };
+    let connection_json = if entry.provider.connection_schema.is_some() && !conn_id.is_empty() {
+        let conn = configs::connection_of(ctx, &entry.qualified_id, "connection_id", conn_id)?;
+        configs::connection_json(ctx, entry, &conn)?
+    } else {
+        String::new()
+    };
+    Ok((plugin::ConfigKind::Provider, config, connection_json))
+}
+
+/// GetConnectionOptions: the resolver must be declared in the provider's schemas.
+pub(super) async fn options(
+    ctx: &ApiContext,
+    req: api::GetConnectionOptionsRequest,
+) -> ApiResult<api::GetConnectionOptionsResponse> {
+    let entry = resolve(ctx, &req.provider_id)?;
+    if req.resolver_name.is_empty() {
+        return Err(ApiError::field(
+            "resolver_name",
+            "is required (the schema's x-options-resolver value)",
+        ));
+    }
+    let declared = declared_resolvers(&entry);
+    if !declared.contains(&req.resolver_name) {
+        return Err(ApiError::NotFound(format!(
+            "provider {} declares no options resolver {:?}; declared: {}",
+            entry.qualified_id,
+            req.resolver_name,
+            if declared.is_empty() {
+                "none".to_owned()
+            } else {
+                declared.join(", ")
+            }
+        )));
+    }
+    if !entry
+        .provider
+        .capabilities
+        .unwrap_or_default()
+        .connection_options
+    {
+        return Err(ApiError::FailedPrecondition(format!(
+            "provider {} does not support connection options",
+            entry.qualified_id
+        )));
+    }
+    let connection_json = if entry.provider.connection_schema.is_some() {
+        if req.connection_id.is_empty() {
+            return Err(ApiError::field(
+                "connection_id",
+                format!(
+                    "is required: provider {} uses connections",
+                    entry.qualified_id
+                ),
+            ));
+        }
+        let conn = configs::connection_of(
+            ctx,
+            &entry.qualified_id,
+            "connection_id",
+            &req.connection_id,
+        )?;
+        configs::connection_json(ctx, &entry, &conn)?
+    } else {
+        String::new()
+    };
+    let call = plugin::GetConnectionOptionsRequest {
+        provider_id: entry.local_id().to_owned(),
+        resolver_name: req.resolver_name,
+        connection_json,
+        context_json: context_or_empty(&req.context_json)?.to_string(),
+    };
+    let r = entry.plugin.get_connection_options(call).await?;
+    Ok(api::GetConnectionOptionsResponse {
+        options: r
+            .options
+            .into_iter()
+            .map(|o| api::ConnectionOption {
+                value: o.value,
+                label: o.label,
+                description: o.description,
+            })
+            .collect(),
+        problems: problems(r.diagnostics),
+    })
+}
+
+/// Every `x-options-resolver` name in the provider's config and connection schemas.
+fn declared_resolvers(entry: &ProviderEntry) -> Vec<String> {
+    let mut names = Vec::new();
+    for kind in [Kind::Provider, Kind::Connection] {
+        if let Ok(schema) = configs::schema(entry, kind) {
+            collect_resolvers(&schema.doc, &mut names);
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn collect_resolvers(node: &Value, out: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(name) = map.get("x-options-resolver").and_then(Value::as_str) {
+                out.push(name.to_owned());
+            }
+            map.values().for_each(|v| collect_resolvers(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_resolvers(v, out)),
+        _ => {}
+    }
+}
+
+fn problems(diagnostics: Vec<plugin::Diagnostic>) -> Vec<api::ConfigProblem> {
+    diagnostics
+        .into_iter()
+        .map(|d| api::ConfigProblem {
+            json_path: d.json_path,
+            message: d.message,
+        })
+        .collect()
+}

@@ -1,0 +1,108 @@
+//! `ProviderService`: the providers of the running plugins, straight from the host's registry
+//! (each plugin's Describe answer, schemas already checked by the host).
+
+use switchyard_proto::coordinator::v1 as api;
+use switchyard_proto::coordinator::v1::provider_service_server::ProviderService;
+use switchyard_proto::plugin::v1 as plugin;
+use tonic::{Request, Response, Status};
+
+use super::ApiContext;
+use super::status::{ApiError, ApiResult};
+use crate::host::ProviderEntry;
+
+/// Serves `ProviderService`.
+#[derive(Debug, Clone)]
+pub struct Providers(pub(crate) ApiContext);
+
+#[tonic::async_trait]
+impl ProviderService for Providers {
+    async fn list_providers(
+        &self,
+        _req: Request<api::ListProvidersRequest>,
+    ) -> Result<Response<api::ListProvidersResponse>, Status> {
+        let mut providers: Vec<api::Provider> =
+            self.0.registry.providers().iter().map(to_api).collect();
+        providers.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Response::new(api::ListProvidersResponse { providers }))
+    }
+
+    async fn get_provider(
+        &self,
+        req: Request<api::GetProviderRequest>,
+    ) -> Result<Response<api::GetProviderResponse>, Status> {
+        let entry = resolve(&self.0, &req.into_inner().id)?;
+        Ok(Response::new(api::GetProviderResponse {
+            provider: Some(to_api(&entry)),
+        }))
+    }
+}
+
+/// The provider with this qualified id, or NOT_FOUND naming the known ones.
+pub(crate) fn resolve(ctx: &ApiContext, id: &str) -> ApiResult<ProviderEntry> {
+    if id.is_empty() {
+        return Err(ApiError::field(
+            "provider_id",
+            "is required, e.g. \"webhook.webhook\"",
+        ));
+    }
+    ctx.registry.resolve(id).ok_or_else(|| {
+        let mut known: Vec<String> = ctx
+            .registry
+            .providers()
+            .into_iter()
+            .map(|p| p.qualified_id)
+            .collect();
+        known.sort();
+        ApiError::NotFound(format!(
+            "unknown provider {id:?}; known providers: {}",
+            if known.is_empty() {
+                "none (no plugin is running)".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ))
+    })
+}
+
+fn to_api(entry: &ProviderEntry) -> api::Provider {
+    let p = &entry.provider;
+    let describe = entry.plugin.describe();
+    let schema = |s: &plugin::VersionedSchema| api::VersionedSchema {
+        version: s.version,
+        json_schema: s.json_schema.clone(),
+    };
+    let caps = p.capabilities.unwrap_or_default();
+    api::Provider {
+        id: entry.qualified_id.clone(),
+        plugin_id: describe.plugin_id.clone(),
+        plugin_version: describe.plugin_version.clone(),
+        display_name: p.display_name.clone(),
+        description: p.description.clone(),
+        icon: p.icon.clone(),
+        config_schema: p.config_schema.as_ref().map(schema),
+        connection_schema: p.connection_schema.as_ref().map(schema),
+        supported_events: p.supported_events.clone(),
+        documentation: p
+            .documentation
+            .as_ref()
+            .map(|d| api::ProviderDocumentation {
+                setup_guide: d.setup_guide.clone(),
+                example_payload: d.example_payload.clone(),
+                headers: d
+                    .headers
+                    .iter()
+                    .map(|h| api::HeaderDocumentation {
+                        name: h.name.clone(),
+                        description: h.description.clone(),
+                    })
+                    .collect(),
+                external_docs_url: d.external_docs_url.clone(),
+            }),
+        capabilities: Some(api::ProviderCapabilities {
+            test_connection: caps.test_connection,
+            connection_options: caps.connection_options,
+            migrate_config: caps.migrate_config,
+        }),
+        running: entry.plugin.is_running(),
+    }
+}

@@ -1,0 +1,421 @@
+//! Configuration: the embedded, commented defaults (`default.toml`, which doubles as the
+//! reference documentation), overridden by an optional TOML file, then by `SWITCHYARD_*`
+//! environment variables. Everything is validated once, here, into typed values (`Duration`,
+//! `NonZero*`, enums, resolved paths); the rest of the coordinator receives an `Arc<Config>` and
+//! never parses a string again. This module reads the environment it is handed and never
+//! writes the process environment.
+
+mod env;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The embedded default configuration, with a comment on every key.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// The environment variable that may carry the secret-encryption key (base64 of 32 bytes).
+pub const SECRET_KEY_ENV: &str = "SWITCHYARD_SECRET_KEY";
+
+/// Why the configuration could not be loaded. Each message names the key or variable to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A TOML document is malformed or has unknown keys or wrong types.
+    #[error("invalid configuration in {origin}: {message}")]
+    Syntax {
+        /// "the embedded defaults", the file name, or "the environment".
+        origin: String,
+        /// The parser's message (with line and column for files).
+        message: String,
+    },
+    /// A `SWITCHYARD_*` variable names no key or has a value of the wrong type.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable name.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value parsed but is not allowed.
+    #[error("configuration key `{key}`: {message}")]
+    Invalid {
+        /// Dotted key, e.g. `delivery.retry_delays`.
+        key: String,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+}
+
+/// The validated configuration of one coordinator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Root of all state.
+    pub data_dir: PathBuf,
+    /// The platform API listeners.
+    pub api: ApiConfig,
+    /// Plugin discovery and host limits.
+    pub plugins: PluginsConfig,
+    /// The default delivery policy and engine limits.
+    pub delivery: DeliveryConfig,
+    /// Where the secret key comes from.
+    pub secrets: SecretsConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// The platform API listeners.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The Unix socket path (resolved against the data dir).
+    pub socket: PathBuf,
+    /// The TCP address, if any.
+    pub tcp_listen: Option<SocketAddr>,
+    /// The bearer token calls must carry, if any.
+    pub auth_token: Option<AuthToken>,
+    /// Largest accepted event payload in bytes.
+    pub max_payload_bytes: NonZeroUsize,
+}
+
+/// A bearer token; its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthToken(String);
+
+impl AuthToken {
+    /// Wraps a token; `None` when it is empty.
+    #[must_use]
+    pub fn new(token: &str) -> Option<Self> {
+        (!token.is_empty()).then(|| Self(token.to_owned()))
+    }
+
+    /// The token text, for comparison with a request's header.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthToken(********)")
+    }
+}
+
+/// Plugin discovery and host limits.
+#[derive(Debug, Clone)]
+pub struct PluginsConfig {
+    /// Start every `switchyard-plugin-*` next to the binary.
+    pub discover_next_to_binary: bool,
+    /// More directories searched for `switchyard-plugin-*`.
+    pub search_dirs: Vec<PathBuf>,
+    /// Handshake + Describe deadline.
+    pub start_timeout: Duration,
+    /// Default per-call deadline.
+    pub call_timeout: Duration,
+    /// Calls in flight per plugin.
+    pub max_in_flight: NonZeroUsize,
+    /// Grace period of each stop step.
+    pub stop_grace: Duration,
+    /// Explicitly configured plugins.
+    pub extra: Vec<PluginEntry>,
+}
+
+/// One explicitly configured plugin.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginEntry {
+    /// The executable.
+    pub command: PathBuf,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The only environment variables it gets (besides the handshake's).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// The default delivery policy and engine limits.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Delays before each retry.
+    pub retry_delays: Vec<Duration>,
+    /// Jitter as a fraction of each delay, in `0.0..=1.0`.
+    pub jitter: f64,
+    /// Cap of a plugin's retry-after hint.
+    pub max_retry_after: Duration,
+    /// Deadline of rate-limited deferrals, from the delivery's creation.
+    pub delivery_deadline: Duration,
+    /// Attempts in flight per subscription.
+    pub max_in_flight_per_subscription: NonZeroUsize,
+    /// How long finished deliveries are kept.
+    pub retention: Duration,
+}
+
+/// Where the secret key comes from.
+#[derive(Debug, Clone)]
+pub struct SecretsConfig {
+    /// The key file (resolved against the data dir); `None` for `<data_dir>/secret.key`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// Logging.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// EnvFilter directives.
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+// === raw (unvalidated) shape, mirroring default.toml ===
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    data_dir: PathBuf,
+    api: RawApi,
+    plugins: RawPlugins,
+    delivery: RawDelivery,
+    secrets: RawSecrets,
+    log: RawLog,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    socket: PathBuf,
+    tcp_listen: String,
+    auth_token: String,
+    max_payload_bytes: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugins {
+    discover_next_to_binary: bool,
+    search_dirs: Vec<PathBuf>,
+    start_timeout: String,
+    call_timeout: String,
+    max_in_flight: usize,
+    stop_grace: String,
+    #[serde(default)]
+    extra: Vec<PluginEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    retry_delays: Vec<String>,
+    jitter: f64,
+    max_retry_after: String,
+    delivery_deadline: String,
+    max_in_flight_per_subscription: usize,
+    retention: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecrets {
+    key_file: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: String,
+    format: LogFormat,
+}
+
+// === loading ===
+
+/// Loads the configuration: embedded defaults, then `file` if given, then the `SWITCHYARD_*`
+/// variables among `env` (pass `std::env::vars()`; tests pass their own).
+///
+/// # Errors
+/// A [`ConfigError`] naming the file, key or variable to fix.
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let mut table = parse_toml(DEFAULT_TOML, "the embedded defaults")?;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let overrides = parse_toml(&text, &path.display().to_string())?;
+        merge(&mut table, overrides);
+    }
+    env::apply(&mut table, env)?;
+    let origin = file.map_or_else(
+        || "the defaults and environment".to_owned(),
+        |p| format!("{} or the environment", p.display()),
+    );
+    let raw: Raw = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Syntax {
+            origin,
+            message: e.message().to_owned(),
+        })?;
+    validate(raw)
+}
+
+fn parse_toml(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// Deep-merges `over` into `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn validate(raw: Raw) -> Result<Config, ConfigError> {
+    let data_dir = raw.data_dir;
+    let api = validate_api(raw.api, &data_dir)?;
+    Ok(Config {
+        api,
+        plugins: validate_plugins(raw.plugins)?,
+        delivery: validate_delivery(raw.delivery)?,
+        secrets: SecretsConfig {
+            key_file: (!raw.secrets.key_file.as_os_str().is_empty())
+                .then(|| data_dir.join(&raw.secrets.key_file)),
+        },
+        log: LogConfig {
+            level: raw.log.level,
+            format: raw.log.format,
+        },
+        data_dir,
+    })
+}
+
+fn validate_api(raw: RawApi, data_dir: &Path) -> Result<ApiConfig, ConfigError> {
+    let tcp_listen = if raw.tcp_listen.is_empty() {
+        None
+    } else {
+        Some(raw.tcp_listen.parse::<SocketAddr>().map_err(|e| {
+            invalid(
+                "api.tcp_listen",
+                format!(
+                    "{:?} is not an address like \"127.0.0.1:7400\": {e}",
+                    raw.tcp_listen
+                ),
+            )
+        })?)
+    };
+    let auth_token = AuthToken::new(&raw.auth_token);
+    if let Some(addr) = tcp_listen
+        && !addr.ip().is_loopback()
+        && auth_token.is_none()
+    {
+        return Err(invalid(
+            "api.tcp_listen",
+            format!(
+                "{addr} is not a loopback address, so the API would be open to the network; \
+                 set api.auth_token (or SWITCHYARD_API__AUTH_TOKEN) to require a bearer token"
+            ),
+        ));
+    }
+    Ok(ApiConfig {
+        socket: data_dir.join(raw.socket),
+        tcp_listen,
+        auth_token,
+        max_payload_bytes: non_zero("api.max_payload_bytes", raw.max_payload_bytes)?,
+    })
+}
+
+fn validate_plugins(raw: RawPlugins) -> Result<PluginsConfig, ConfigError> {
+    Ok(PluginsConfig {
+        discover_next_to_binary: raw.discover_next_to_binary,
+        search_dirs: raw.search_dirs,
+        start_timeout: duration("plugins.start_timeout", &raw.start_timeout)?,
+        call_timeout: duration("plugins.call_timeout", &raw.call_timeout)?,
+        max_in_flight: non_zero("plugins.max_in_flight", raw.max_in_flight)?,
+        stop_grace: duration("plugins.stop_grace", &raw.stop_grace)?,
+        extra: raw.extra,
+    })
+}
+
+fn validate_delivery(raw: RawDelivery) -> Result<DeliveryConfig, ConfigError> {
+    let retry_delays = raw
+        .retry_delays
+        .iter()
+        .map(|d| duration("delivery.retry_delays", d))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !(0.0..=1.0).contains(&raw.jitter) {
+        return Err(invalid(
+            "delivery.jitter",
+            format!("{} is not a fraction between 0.0 and 1.0", raw.jitter),
+        ));
+    }
+    Ok(DeliveryConfig {
+        retry_delays,
+        jitter: raw.jitter,
+        max_retry_after: duration("delivery.max_retry_after", &raw.max_retry_after)?,
+        delivery_deadline: duration("delivery.delivery_deadline", &raw.delivery_deadline)?,
+        max_in_flight_per_subscription: non_zero(
+            "delivery.max_in_flight_per_subscription",
+            raw.max_in_flight_per_subscription,
+        )?,
+        retention: duration("delivery.retention", &raw.retention)?,
+    })
+}
+
+/// Parses a humantime duration such as "250ms" or "1m 30s".
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming `key`.
+pub fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text).map_err(|e| {
+        invalid(
+            key,
+            format!("{text:?} is not a duration like \"250ms\", \"5s\" or \"1m 30s\": {e}"),
+        )
+    })
+}
+
+fn non_zero(key: &str, value: usize) -> Result<NonZeroUsize, ConfigError> {
+    NonZeroUsize::new(value).ok_or_else(|| invalid(key, "must be at least 1".to_owned()))
+}
+
+fn invalid(key: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! `switchyard serve`: loads the configuration, opens the data dir (store, secret key), starts
+//! the plugins, the engine and the API listeners, and on SIGTERM/SIGINT shuts them down in
+//! order: stop accepting API calls, let the engine finish or hand back in-flight deliveries,
+//! stop the plugins. One `CancellationToken` made here is passed down; nothing is global.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::ServeArgs;
+use crate::api::{ApiContext, ApiServer};
+use crate::cfg::{self, Config, LogFormat};
+use crate::engine::{Engine, EngineConfig};
+use crate::host::{HostOptions, PluginSpec, Registry};
+use crate::model::RetryPolicy;
+use crate::secrets::Secrets;
+use crate::store::{SledStore, Store};
+
+mod plugins;
+
+/// Why the coordinator could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeFailure {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] cfg::ConfigError),
+    /// Logging could not be set up.
+    #[error("invalid log configuration (log.level): {0}")]
+    Log(String),
+    /// The data dir could not be created.
+    #[error("cannot create the data dir {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The secret key could not be loaded.
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
+    /// The store could not be opened.
+    #[error("cannot open the database in {path}: {source}")]
+    Store {
+        /// The database directory.
+        path: PathBuf,
+        /// The store's error.
+        source: crate::store::StoreError,
+    },
+    /// Plugin discovery failed.
+    #[error("cannot list plugins in {path}: {source}")]
+    Discover {
+        /// The directory searched.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The engine could not start.
+    #[error("the delivery engine could not start: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+    /// The API could not be served.
+    #[error(transparent)]
+    Api(#[from] crate::api::ServeError),
+}
+
+/// Runs the coordinator until SIGTERM or SIGINT.
+///
+/// # Errors
+/// [`ServeFailure`] naming what to fix.
+pub(super) async fn run(args: ServeArgs) -> Result<(), ServeFailure> {
+    if args.print_default_config {
+        print!("{}", cfg::DEFAULT_TOML);
+        return Ok(());
+    }
+    let cfg = Arc::new(cfg::load(args.config.as_deref(), std::env::vars())?);
+    init_logging(&cfg)?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    run_with(cfg, shutdown).await
+}
+
+/// Runs the coordinator with a loaded configuration until `shutdown` is cancelled.
+///
+/// # Errors
+/// [`ServeFailure`] naming what to fix.
+pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(), ServeFailure> {
+    create_private_dir(&cfg.data_dir)?;
+    let secret_env = std::env::var(cfg::SECRET_KEY_ENV).ok();
+    let secrets = Arc::new(Secrets::load_or_generate(
+        &cfg.data_dir,
+        cfg.secrets.key_file.as_deref(),
+        secret_env,
+    )?);
+    let db = cfg.data_dir.join("db");
+    let store: Arc<dyn Store> =
+        Arc::new(SledStore::open(&db).map_err(|source| ServeFailure::Store { path: db, source })?);
+
+    let specs = plugins::discover(&cfg.plugins)?;
+    tracing::info!(plugins = specs.len(), "starting plugins");
+    let (registry, failures) = Registry::start(specs, host_options(&cfg)).await;
+    for (path, err) in failures {
+        tracing::error!(plugin = %path.display(), error = %err, "plugin failed to start; its providers are unavailable");
+    }
+
+    let engine = Engine::start(
+        store.clone(),
+        registry.clone(),
+        secrets.clone(),
+        engine_config(&cfg),
+        shutdown.child_token(),
+    )
+    .await?;
+    let ctx = ApiContext {
+        store: store.clone(),
+        registry: registry.clone(),
+        secrets,
+        engine: engine.clone(),
+        max_payload_bytes: cfg.api.max_payload_bytes.get(),
+        default_jitter: cfg.delivery.jitter,
+        payload_validators: crate::api::payload::PayloadValidators::default(),
+        shutdown: shutdown.clone(),
+    };
+    let server = ApiServer::bind(ctx, &cfg.api).await?;
+    tracing::info!(socket = %cfg.api.socket.display(), tcp = ?server.tcp_addr(), "switchyard is listening");
+    let served = server.serve(shutdown.clone()).await;
+
+    // The API has stopped accepting; now the deliveries, then the plugins they need.
+    tracing::info!("shutting down: finishing in-flight deliveries");
+    shutdown.cancel();
+    engine.stopped().await;
+    registry.stop_all().await;
+    if let Err(e) = store.flush() {
+        tracing::error!(error = %e, "final flush of the database failed");
+    }
+    tracing::info!("switchyard stopped");
+    served.map_err(ServeFailure::from)
+}
+
+fn host_options(cfg: &Config) -> HostOptions {
+    HostOptions {
+        start_timeout: cfg.plugins.start_timeout,
+        call_timeout: cfg.plugins.call_timeout,
+        max_in_flight: cfg.plugins.max_in_flight.get(),
+        stop_grace: cfg.plugins.stop_grace,
+        ..HostOptions::default()
+    }
+}
+
+fn engine_config(cfg: &Config) -> EngineConfig {
+    let d = &cfg.delivery;
+    EngineConfig {
+        retry: RetryPolicy {
+            delays: d.retry_delays.clone(),
+            jitter: d.jitter,
+        },
+        retry_after_cap: d.max_retry_after,
+        delivery_deadline: d.delivery_deadline,
+        plugin_concurrency: cfg.plugins.max_in_flight.get(),
+        subscription_concurrency: d.max_in_flight_per_subscription.get(),
+        retention: d.retention,
+        payload_limit: cfg.api.max_payload_bytes.get(),
+        ..EngineConfig::default()
+    }
+}
+
+/// Creates the data dir, private to this user (it holds the key and the database).
+fn create_private_dir(path: &Path) -> Result<(), ServeFailure> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| ServeFailure::DataDir {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+fn init_logging(cfg: &Config) -> Result<(), ServeFailure> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(directives)
+        }
+        _ => tracing_subscriber::EnvFilter::try_new(&cfg.log.level),
+    }
+    .map_err(|e| ServeFailure::Log(e.to_string()))?;
+    // Colours only for a person at a terminal, never into files or log collectors.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    let result = match cfg.log.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| ServeFailure::Log(e.to_string()))
+}
+
+/// Cancels `shutdown` on the first SIGTERM or SIGINT.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the coordinator with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+        () = shutdown.cancelled() => return,
+    }
+    shutdown.cancel();
+}
+
+/// The spec of one configured plugin.
+fn spec_of(entry: &cfg::PluginEntry) -> PluginSpec {
+    PluginSpec {
+        command: entry.command.clone(),
+        args: entry.args.clone(),
+        env: entry.env.clone(),
+    }
+}

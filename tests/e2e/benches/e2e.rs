@@ -1,0 +1,125 @@
+//! End-to-end benchmark of the real coordinator: durable deliveries per second (publish →
+//! sled → webhook plugin → local HTTP server → recorded) with 1 and with 100 subscriptions,
+//! and the latency of `PublishEvent` (which returns only once the event and its deliveries
+//! are durable), p50 and p99.
+//!
+//! Run: `cargo build --release --workspace --bins && cargo bench -p switchyard-e2e --bench e2e`.
+//! Figures go to docs/benchmarks.md ("End to end"). Not a test: nothing here asserts a speed.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use switchyard::cli::client::Clients;
+use switchyard_e2e::coordinator::{
+    Coordinator, CoordinatorOptions, INCIDENT, create_subscription, register_incident,
+    webhook_subscription,
+};
+use switchyard_plugin_sdk::testkit::HttpSink;
+use switchyard_proto::coordinator::v1 as api;
+
+/// Concurrent publishers (the platform's API clients) unless `E2E_BENCH_PUBLISHERS` says.
+const PUBLISHERS: usize = 64;
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes `--bench`; under `cargo test --all-targets` this is only a smoke run
+    // that checks the benchmark still works, with figures that mean nothing.
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let events = env_usize("E2E_BENCH_EVENTS", if measuring { 20_000 } else { 200 });
+    let publishers = env_usize("E2E_BENCH_PUBLISHERS", PUBLISHERS).max(1);
+    println!(
+        "# switchyard end-to-end benchmark ({publishers} concurrent publishers){}",
+        if measuring {
+            ""
+        } else {
+            " -- smoke run, use `cargo bench`"
+        }
+    );
+    run("publish only (no subscription)", 0, events, publishers).await;
+    run("1 subscription", 1, events, publishers).await;
+    run("100 subscriptions", 100, (events / 100).max(1), publishers).await;
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn run(label: &str, subscriptions: usize, events: usize, publishers: usize) {
+    let coord = Coordinator::start(CoordinatorOptions {
+        env: vec![
+            ("RUST_LOG".into(), "warn".into()),
+            (
+                "SWITCHYARD_DELIVERY__MAX_IN_FLIGHT_PER_SUBSCRIPTION".into(),
+                "64".into(),
+            ),
+            ("SWITCHYARD_PLUGINS__MAX_IN_FLIGHT".into(), "256".into()),
+        ],
+        ..CoordinatorOptions::default()
+    })
+    .await;
+    let mut c = coord.clients().await;
+    let sink = HttpSink::start().await;
+    register_incident(&mut c).await;
+    for n in 0..subscriptions {
+        create_subscription(
+            &mut c,
+            webhook_subscription(&format!("bench-{n}"), &sink.url()),
+        )
+        .await;
+    }
+    let expected = events * subscriptions;
+
+    let start = Instant::now();
+    let mut latencies = publish_all(&coord, events, publishers).await;
+    let published_in = start.elapsed();
+    let received = sink
+        .wait_for_requests(expected, Duration::from_secs(600))
+        .await
+        .len();
+    let delivered_in = start.elapsed();
+    assert_eq!(received, expected, "not every delivery arrived");
+
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
+    println!(
+        "{label}: {expected} deliveries of {events} events in {:.2} s = {:.0} deliveries/s end to end; \
+         publishing took {:.2} s ({:.0} events/s); PublishEvent latency p50 {:.2} ms, p99 {:.2} ms",
+        delivered_in.as_secs_f64(),
+        expected as f64 / delivered_in.as_secs_f64(),
+        published_in.as_secs_f64(),
+        events as f64 / published_in.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+    );
+}
+
+/// Publishes `events` events from `publishers` concurrent clients; returns each call's latency.
+async fn publish_all(coord: &Coordinator, events: usize, publishers: usize) -> Vec<Duration> {
+    let mut tasks = Vec::new();
+    for worker in 0..publishers {
+        let mut c: Clients = coord.clients().await;
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for n in (worker..events).step_by(publishers) {
+                let req = api::PublishEventRequest {
+                    event_type: INCIDENT.into(),
+                    payload_json: json!({"incidentId": format!("inc-{n}"), "title": "bench", "severity": "major"}).to_string(),
+                    idempotency_key: String::new(),
+                    timestamp: None,
+                };
+                let t = Instant::now();
+                c.events.publish_event(req).await.expect("publish");
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::with_capacity(events);
+    for t in tasks {
+        all.extend(t.await.expect("publisher task"));
+    }
+    all
+}

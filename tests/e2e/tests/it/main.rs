@@ -1,0 +1,17 @@
+//! Switchyard's end-to-end tests: one integration-test binary, one module per feature. They
+//! run the real binaries (`cargo build --workspace --bins` first) through the real host.
+
+mod api_bad_input;
+mod api_lists;
+mod api_plugin_calls;
+mod api_secrets;
+mod coordinator_crash;
+mod coordinator_delivery;
+mod coordinator_serve;
+mod deliver;
+mod env;
+mod handshake;
+mod lifecycle;
+mod registry;
+mod restart;
+mod schema;
