@@ -144,7 +144,10 @@ fn config_file_values_reach_the_configs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("conformance.toml");
     // A value of the wrong type: the harness must refuse to use the merged config, naming why.
-    std::fs::write(&config, "[providers.echo.config]\ndelayMs = \"soon\"\n").expect("write config");
+    // Both of the fixture's providers get one, so that no provider is left to deliver.
+    let toml =
+        "[providers.echo.config]\ndelayMs = \"soon\"\n[providers.linked.config]\nproject = 5\n";
+    std::fs::write(&config, toml).expect("write config");
     let fixture = fixture();
     let out = harness(&[
         "--json",

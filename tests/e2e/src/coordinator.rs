@@ -452,3 +452,41 @@ pub async fn count_deliveries(c: &mut Clients, status: api::DeliveryStatus) -> u
         .into_inner()
         .total
 }
+
+// === Plugins with arguments, changed between runs ===
+
+impl Coordinator {
+    /// The options the next [`Coordinator::restart`] writes its config file from: change the
+    /// plugins' arguments (e.g. a fixture's `--config-version`) between two runs on one data dir.
+    pub fn options_mut(&mut self) -> &mut CoordinatorOptions {
+        &mut self.opts
+    }
+}
+
+/// Options with the fixture plugin (`switchyard-fixture-plugin`) started with `args`, besides
+/// the webhook plugin.
+#[must_use]
+pub fn with_fixture_args(args: &[&str]) -> CoordinatorOptions {
+    CoordinatorOptions {
+        extra_plugins: vec![(
+            crate::FIXTURE.to_owned(),
+            args.iter().map(|a| (*a).to_owned()).collect(),
+        )],
+        ..CoordinatorOptions::default()
+    }
+}
+
+/// Asserts that `needle` occurs in no regular file below the coordinator's data dir (the raw
+/// database files and the key file included).
+///
+/// # Panics
+/// When the data dir is empty or a file holds `needle`.
+pub fn assert_not_in_data_dir(coord: &Coordinator, needle: &str) {
+    let files = coord.data_files();
+    assert!(!files.is_empty(), "the data dir holds no files");
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(!found, "the plaintext secret is in {}", file.display());
+    }
+}

@@ -2,11 +2,13 @@
 //! run the real binaries (`cargo build --workspace --bins` first) through the real host.
 
 mod api_bad_input;
+mod api_connections;
 mod api_lists;
 mod api_plugin_calls;
 mod api_secrets;
 mod coordinator_crash;
 mod coordinator_delivery;
+mod coordinator_migrate;
 mod coordinator_serve;
 mod deliver;
 mod env;

@@ -17,7 +17,7 @@ async fn plugins_start_together_and_providers_resolve_by_qualified_id() {
         .into_iter()
         .map(|e| e.qualified_id)
         .collect();
-    assert_eq!(ids, ["fixture.echo", "webhook.webhook"]);
+    assert_eq!(ids, ["fixture.echo", "fixture.linked", "webhook.webhook"]);
     let entry = registry.resolve("fixture.echo").expect("resolve");
     assert_eq!(entry.local_id(), "echo");
     assert_eq!(entry.plugin.id(), "fixture");
