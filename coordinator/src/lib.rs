@@ -5,6 +5,7 @@
 //! - [`host`]: starts plugin processes, speaks the go-plugin handshake, supervises and stops them.
 //! - [`schema`]: JSON Schema checks: the meta-schema and Switchyard's `x-` key rules for plugin
 //!   schemas, validating configs with JSON paths, applying defaults.
+//! - [`model`]: the domain types (ids, subscriptions, events, deliveries, attempts, filters).
 //! - [`secrets`]: AEAD encryption and redaction of `x-secret` fields.
 //! - [`store`]: durable state in sled behind a small trait.
 //! - [`engine`]: the delivery engine: fan-out, attempts, retries, scheduling.
@@ -17,6 +18,7 @@ pub mod cfg;
 pub mod cli;
 pub mod engine;
 pub mod host;
+pub mod model;
 pub mod schema;
 pub mod secrets;
 pub mod store;

@@ -1,1 +1,464 @@
-//! The delivery engine.
+//! The delivery engine: fan-out of published events into deliveries, the dispatcher that pulls
+//! due work from the store's schedule index, one task per attempt bounded per plugin and per
+//! subscription, retries by the pure policy in [`retry`], crash recovery, retention purges, and
+//! config upgrades ([`migrate`]).
+//!
+//! It depends on `store`, `secrets`, `schema` and (through the [`Providers`] seam) on the
+//! plugin host; it never sees the API layer or tonic. Shutdown comes from the caller's
+//! `CancellationToken`; the engine cancels only at safe points (waits for work, for a permit,
+//! for a retry) and never between a plugin's answer and the durable write of its result.
+//!
+//! Guarantees: `publish` returns after the event and its deliveries are flushed (group
+//! commit); every accepted delivery ends succeeded, failed or cancelled, at least once
+//! attempted unless cancelled — deliveries in flight at a crash are resumed at the next start.
+
+mod attempt;
+mod clock;
+mod commit;
+mod dispatch;
+mod fanout;
+mod host_adapter;
+mod limits;
+mod migrate;
+mod providers;
+pub mod retry;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use clock::Clock;
+pub use providers::{BoxFuture, PluginCallError, ProviderHandle, Providers};
+
+use crate::model::{
+    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event, EventId, NewEvent,
+    PageRequest, RetryPolicy, Stats, SubscriptionId,
+};
+use crate::secrets::Secrets;
+use crate::store::{InsertEvent, Store, StoreError};
+use commit::GroupCommit;
+use limits::Limits;
+use providers::ProviderCache;
+
+/// Tunables of the engine. Durations are `Duration`s (the config layer parses "250ms").
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// The default retry policy (a subscription's own policy overrides it).
+    pub retry: RetryPolicy,
+    /// Upper bound for a plugin's retry-after hint.
+    pub retry_after_cap: Duration,
+    /// How long after its creation a delivery may still be attempted; bounds rate-limited
+    /// deferrals (which do not use up the retry budget).
+    pub delivery_deadline: Duration,
+    /// Concurrent attempts per plugin.
+    pub plugin_concurrency: usize,
+    /// Concurrent attempts per subscription.
+    pub subscription_concurrency: usize,
+    /// Deliveries claimed from the store and not yet finished, at most (memory bound).
+    pub max_claimed: usize,
+    /// Deliveries claimed per dispatcher round.
+    pub dispatch_batch: usize,
+    /// Finished deliveries and their events are purged after this age.
+    pub retention: Duration,
+    /// How often the purge runs.
+    pub purge_interval: Duration,
+    /// Largest accepted payload, in bytes of JSON text.
+    pub payload_limit: usize,
+    /// Capacity of the `watch()` channel; slow watchers miss updates beyond it (lagged).
+    pub watch_capacity: usize,
+    /// Group commit: flushes (fsyncs) start at most this often; concurrent publishes within a
+    /// window share one. Zero flushes as soon as the previous flush is done.
+    pub commit_window: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            retry_after_cap: Duration::from_secs(3600),
+            delivery_deadline: Duration::from_secs(24 * 3600),
+            plugin_concurrency: 64,
+            subscription_concurrency: 32,
+            max_claimed: 50_000,
+            dispatch_batch: 512,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            purge_interval: Duration::from_secs(3600),
+            payload_limit: 512 * 1024,
+            watch_capacity: 4096,
+            commit_window: Duration::from_millis(2),
+        }
+    }
+}
+
+/// Errors of the engine's operations.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The payload is larger than the configured limit.
+    #[error("the payload is {size} bytes, more than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// Size of the payload's JSON text.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The payload is not a JSON object.
+    #[error("the payload must be a JSON object, not {found}")]
+    PayloadNotObject {
+        /// What it was ("array", "string", ...).
+        found: &'static str,
+    },
+    /// The engine is shutting down and takes no new work.
+    #[error("the coordinator is shutting down")]
+    ShuttingDown,
+    /// The accepted writes could not be made durable.
+    #[error("could not make the write durable: {0}")]
+    Durability(String),
+    /// A store error (`NotFound`, `Conflict`, I/O ...).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The result of [`Engine::publish`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The event (the earlier one, for a duplicate).
+    pub event: Event,
+    /// Its deliveries, one per matching enabled subscription.
+    pub deliveries: Vec<Delivery>,
+    /// True when the idempotency key was seen before and nothing was created.
+    pub duplicate: bool,
+}
+
+/// A delivery's new state, broadcast by [`Engine::watch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryUpdate {
+    /// The delivery after the change.
+    pub delivery: Delivery,
+    /// The attempt that caused it, if any.
+    pub attempt: Option<Attempt>,
+}
+
+/// Shared state of the engine's tasks.
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    providers: ProviderCache,
+    secrets: Arc<Secrets>,
+    cfg: EngineConfig,
+    clock: Clock,
+    wake: Notify,
+    updates: broadcast::Sender<DeliveryUpdate>,
+    commit: GroupCommit,
+    limits: Limits,
+    claimed: Arc<tokio::sync::Semaphore>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    rng: Mutex<StdRng>,
+    sub_index: Mutex<SubIndex>,
+}
+
+/// Subscriptions by id over the store's snapshot, rebuilt when the snapshot changes (saves
+/// decoding a subscription from the store twice per attempt).
+#[derive(Debug, Default)]
+struct SubIndex {
+    snapshot: Option<Arc<[crate::model::Subscription]>>,
+    by_id: std::collections::HashMap<SubscriptionId, usize>,
+}
+
+impl Inner {
+    fn publish_update(&self, delivery: &Delivery, attempt: Option<&Attempt>) {
+        if self.updates.receiver_count() > 0 {
+            let _ = self.updates.send(DeliveryUpdate {
+                delivery: delivery.clone(),
+                attempt: attempt.cloned(),
+            });
+        }
+    }
+
+    /// The current state of a subscription (`None`: deleted).
+    fn subscription(
+        &self,
+        id: SubscriptionId,
+    ) -> Result<Option<crate::model::Subscription>, StoreError> {
+        let snapshot = self.store.subscriptions()?;
+        let mut index = self
+            .sub_index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !index
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &snapshot))
+        {
+            index.by_id = snapshot
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id, i))
+                .collect();
+            index.snapshot = Some(Arc::clone(&snapshot));
+        }
+        Ok(index.by_id.get(&id).and_then(|&i| snapshot.get(i)).cloned())
+    }
+
+    fn policy_for(&self, sub: Option<&crate::model::Subscription>) -> RetryPolicy {
+        sub.and_then(|s| s.retry_policy.clone())
+            .unwrap_or_else(|| self.cfg.retry.clone())
+    }
+}
+
+/// Handle to the running engine. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Starts the engine over the plugins of `registry`: upgrades stored configs whose schema
+    /// version is older than the provider's ([`migrate`]), resumes deliveries that a crash left
+    /// in flight, then starts the dispatcher and the retention purge. Stops when `shutdown` is
+    /// cancelled; await [`Engine::stopped`] afterwards.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        registry: crate::host::Registry,
+        secrets: Arc<Secrets>,
+        cfg: EngineConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Engine, EngineError> {
+        let providers: Arc<dyn Providers> =
+            Arc::new(host_adapter::RegistryProviders::new(registry));
+        Self::start_with(store, providers, secrets, cfg, shutdown).await
+    }
+
+    /// [`Engine::start`] over any [`Providers`] (tests use in-process fakes).
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        providers: Arc<dyn Providers>,
+        secrets: Arc<Secrets>,
+        cfg: EngineConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Engine, EngineError> {
+        let (updates, _) = broadcast::channel(cfg.watch_capacity.max(16));
+        let inner = Arc::new(Inner {
+            commit: GroupCommit::start(Arc::clone(&store), cfg.commit_window),
+            limits: Limits::new(cfg.plugin_concurrency, cfg.subscription_concurrency),
+            claimed: Arc::new(tokio::sync::Semaphore::new(cfg.max_claimed.max(1))),
+            providers: ProviderCache::new(providers),
+            clock: Clock::new(),
+            wake: Notify::new(),
+            rng: Mutex::new(StdRng::from_os_rng()),
+            sub_index: Mutex::new(SubIndex::default()),
+            tracker: TaskTracker::new(),
+            store,
+            secrets,
+            cfg,
+            updates,
+            shutdown,
+        });
+        migrate::upgrade_all(&inner).await;
+        inner.tracker.spawn(dispatch::run(Arc::clone(&inner)));
+        inner
+            .tracker
+            .spawn(dispatch::purge_loop(Arc::clone(&inner)));
+        Ok(Engine { inner })
+    }
+
+    /// Accepts an event: one delivery per matching enabled subscription (event type patterns,
+    /// system filter, the provider's supported events). Returns once the event and its
+    /// deliveries are durable. The same idempotency key again returns the earlier event and
+    /// deliveries and creates nothing.
+    pub async fn publish(&self, new: NewEvent) -> Result<Published, EngineError> {
+        let inner = &self.inner;
+        if inner.shutdown.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        fanout::check_payload(&new.payload, inner.cfg.payload_limit)?;
+        if let Some(key) = &new.idempotency_key
+            && let Some((event, deliveries)) = inner.store.find_by_idempotency_key(key)?
+        {
+            inner
+                .commit
+                .flush()
+                .await
+                .map_err(EngineError::Durability)?;
+            return Ok(Published {
+                event,
+                deliveries,
+                duplicate: true,
+            });
+        }
+        let now = inner.clock.now();
+        let event = fanout::event(new, now);
+        let subs = inner.store.subscriptions()?;
+        let deliveries = fanout::plan(&subs, &event, &inner.providers, now);
+        let outcome = inner.store.insert_event(&event, &deliveries)?;
+        inner
+            .commit
+            .flush()
+            .await
+            .map_err(EngineError::Durability)?;
+        match outcome {
+            InsertEvent::Inserted => {
+                inner.wake.notify_one();
+                for d in &deliveries {
+                    inner.publish_update(d, None);
+                }
+                Ok(Published {
+                    event,
+                    deliveries,
+                    duplicate: false,
+                })
+            }
+            InsertEvent::Duplicate { event, deliveries } => Ok(Published {
+                event,
+                deliveries,
+                duplicate: true,
+            }),
+        }
+    }
+
+    /// Starts a manual attempt of one delivery (whatever its status, unless an attempt is in
+    /// flight: `Conflict`). It is appended to the delivery's history; it never schedules
+    /// retries, and a pending scheduled retry is kept if it fails. Returns the delivery, now in
+    /// flight; the result arrives through [`Engine::watch`] and the attempts list.
+    pub async fn redeliver(&self, id: DeliveryId) -> Result<Delivery, EngineError> {
+        let inner = &self.inner;
+        if inner.shutdown.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let claimed = inner.store.claim(id, inner.clock.now())?;
+        let delivery = claimed.delivery.clone();
+        inner.publish_update(&delivery, None);
+        let permit = Arc::clone(&inner.claimed).acquire_owned().await.ok();
+        inner
+            .tracker
+            .spawn(attempt::run_manual(Arc::clone(inner), claimed, permit));
+        Ok(delivery)
+    }
+
+    /// Manually redelivers every failed delivery of a subscription created in `[from, to)`.
+    /// Returns the ids of the deliveries started.
+    pub async fn bulk_redeliver(
+        &self,
+        subscription: SubscriptionId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<DeliveryId>, EngineError> {
+        let filter = DeliveryFilter {
+            subscription_id: Some(subscription),
+            status: Some(DeliveryStatus::Failed),
+            from,
+            to,
+            ..DeliveryFilter::default()
+        };
+        let mut ids = Vec::new();
+        let mut page = PageRequest {
+            offset: 0,
+            limit: PageRequest::MAX_LIMIT,
+        };
+        loop {
+            let p = self.inner.store.list_deliveries(&filter, page)?;
+            ids.extend(p.items.iter().map(|d| d.id));
+            match p.next_offset {
+                Some(next) => page.offset = next,
+                None => break,
+            }
+        }
+        let mut started = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.redeliver(id).await {
+                Ok(d) => started.push(d.id),
+                Err(EngineError::Store(StoreError::Conflict(_) | StoreError::NotFound { .. })) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(started)
+    }
+
+    /// Status changes of every delivery, as they happen.
+    pub fn watch(&self) -> broadcast::Receiver<DeliveryUpdate> {
+        self.inner.updates.subscribe()
+    }
+
+    /// Cancels the pending and retrying deliveries of a subscription (call it when the
+    /// subscription is deleted or disabled). Attempts in flight finish; they schedule no retry.
+    /// Returns how many were cancelled.
+    pub async fn cancel_subscription_deliveries(
+        &self,
+        subscription: SubscriptionId,
+    ) -> Result<usize, EngineError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let mut n = 0;
+        for mut d in inner.store.scheduled_of_subscription(subscription)? {
+            let expected = d.status;
+            d.status = DeliveryStatus::Cancelled;
+            d.next_attempt_at = None;
+            d.updated_at = now;
+            d.last_error = Some("cancelled: the subscription was deleted or disabled".into());
+            match inner.store.save_delivery(&d, None, expected) {
+                Ok(()) => {
+                    n += 1;
+                    inner.publish_update(&d, None);
+                }
+                // Claimed meanwhile: the attempt task sees the subscription's state at settle.
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if inner.store.get_subscription(subscription)?.is_none() {
+            inner.limits.forget_subscription(subscription);
+        }
+        Ok(n)
+    }
+
+    /// Delivery counts over the last `hours` hours, by status, event type and provider.
+    pub fn stats(&self, hours: u32) -> Result<Stats, EngineError> {
+        let since = self
+            .inner
+            .clock
+            .now()
+            .checked_sub_signed(chrono::Duration::hours(i64::from(hours)))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Ok(self.inner.store.stats(since)?)
+    }
+
+    /// The event with its deliveries (convenience for the API).
+    pub fn event(&self, id: EventId) -> Result<Option<(Event, Vec<Delivery>)>, EngineError> {
+        let store = &self.inner.store;
+        match store.get_event(id)? {
+            Some(e) => Ok(Some((e, store.event_deliveries(id)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The store the engine writes to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.cfg
+    }
+
+    /// The engine's clock (wall time driven by `tokio::time`).
+    pub fn clock(&self) -> Clock {
+        self.inner.clock
+    }
+
+    /// Waits until every engine task has ended after the shutdown token was cancelled: the
+    /// dispatcher has stopped, attempts in flight have written their results, and deliveries
+    /// waiting for a permit have been handed back to the schedule.
+    pub async fn stopped(&self) {
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+}

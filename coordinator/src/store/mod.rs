@@ -1,1 +1,202 @@
-//! Durable state in sled.
+//! Durable state behind a small trait: event types, connections, subscriptions, events,
+//! deliveries, attempts, and the time-ordered schedule index the engine pulls due work from.
+//!
+//! [`Store`] is object-safe so that a shared database can later back several coordinators; the
+//! one implementation today is [`SledStore`]. Every state change is atomic (one sled
+//! transaction across trees). The store keeps its indexes (schedule, per subscription,
+//! idempotency keys) consistent with the records itself, from each delivery's `status` and
+//! `next_attempt_at`, so callers cannot forget one. It never sees
+//! tonic, and it only ever holds configs in their stored (secrets-encrypted) form.
+//!
+//! Writes are not flushed one by one: callers that need durability call [`Store::flush`],
+//! which the engine shares among many concurrent publishes (group commit).
+
+mod keys;
+mod sled_store;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use sled_store::SledStore;
+
+use crate::model::{
+    Attempt, Connection, ConnectionId, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event,
+    EventId, EventType, Page, PageRequest, Stats, Subscription, SubscriptionFilter, SubscriptionId,
+};
+
+/// Errors of the store. `NotFound`/`AlreadyExists`/`Conflict` are about the request; `Io` and
+/// `Corrupt` are internal and should be logged, not shown in detail.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record does not exist.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// Kind of record, e.g. "subscription".
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A record with that id already exists.
+    #[error("{kind} {id} already exists")]
+    AlreadyExists {
+        /// Kind of record.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The record changed under us or the status machine forbids the change (e.g. redelivering a
+    /// delivery that is in flight).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("storage error: {0}")]
+    Io(#[from] sled::Error),
+    /// A stored record could not be decoded.
+    #[error("corrupt record in {tree}: {message}")]
+    Corrupt {
+        /// The tree (table) holding it.
+        tree: &'static str,
+        /// What failed to decode.
+        message: String,
+    },
+}
+
+/// Result alias for the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What [`Store::insert_event`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertEvent {
+    /// The event and its deliveries were written.
+    Inserted,
+    /// An event with the same idempotency key exists; nothing was written. Carries that event
+    /// and its deliveries.
+    Duplicate {
+        /// The earlier event.
+        event: Event,
+        /// Its deliveries.
+        deliveries: Vec<Delivery>,
+    },
+}
+
+/// A delivery the engine has taken out of the schedule (now `InFlight`), with the state it had
+/// before, so a manual attempt can restore a pending retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    /// The delivery, status `InFlight`.
+    pub delivery: Delivery,
+    /// Its status before the claim.
+    pub previous_status: DeliveryStatus,
+    /// Its due time before the claim (`None` if it was not scheduled).
+    pub previous_due: Option<DateTime<Utc>>,
+}
+
+/// What [`Store::purge_finished`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Events removed (with their payloads).
+    pub events: usize,
+    /// Deliveries removed (with their attempts).
+    pub deliveries: usize,
+}
+
+/// Durable state of one coordinator. Object-safe; `Arc<dyn Store>` is what the engine and the
+/// API hold. All methods are synchronous and fast (no fsync) except [`Store::flush`].
+pub trait Store: Send + Sync + std::fmt::Debug {
+    // ---- event types ----
+    /// Registers an event type, replacing one with the same id (keeps its `created_at`).
+    fn put_event_type(&self, event_type: &EventType) -> StoreResult<EventType>;
+    /// One event type.
+    fn get_event_type(&self, id: &str) -> StoreResult<Option<EventType>>;
+    /// Every event type, ordered by id.
+    fn list_event_types(&self) -> StoreResult<Vec<EventType>>;
+
+    // ---- connections ----
+    /// Stores a new connection (`AlreadyExists` if the id is taken).
+    fn insert_connection(&self, connection: &Connection) -> StoreResult<()>;
+    /// Replaces a connection (`NotFound` if absent).
+    fn update_connection(&self, connection: &Connection) -> StoreResult<()>;
+    /// One connection.
+    fn get_connection(&self, id: ConnectionId) -> StoreResult<Option<Connection>>;
+    /// Connections, optionally of one provider, oldest first.
+    fn list_connections(&self, provider_id: Option<&str>) -> StoreResult<Vec<Connection>>;
+    /// Deletes a connection; false if it did not exist.
+    fn delete_connection(&self, id: ConnectionId) -> StoreResult<bool>;
+
+    // ---- subscriptions ----
+    /// Stores a new subscription (`AlreadyExists` if the id is taken).
+    fn insert_subscription(&self, subscription: &Subscription) -> StoreResult<()>;
+    /// Replaces a subscription (`NotFound` if absent).
+    fn update_subscription(&self, subscription: &Subscription) -> StoreResult<()>;
+    /// One subscription.
+    fn get_subscription(&self, id: SubscriptionId) -> StoreResult<Option<Subscription>>;
+    /// Deletes a subscription (its deliveries stay, for history); false if it did not exist.
+    fn delete_subscription(&self, id: SubscriptionId) -> StoreResult<bool>;
+    /// Subscriptions matching `filter`, oldest first, one page; `total` counts every match.
+    fn list_subscriptions(
+        &self,
+        filter: &SubscriptionFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Subscription>>;
+    /// Every subscription, from an in-memory snapshot refreshed on each change (for fan-out).
+    fn subscriptions(&self) -> StoreResult<Arc<[Subscription]>>;
+
+    // ---- events and deliveries ----
+    /// Atomically stores an event with its deliveries (scheduled at their `next_attempt_at`),
+    /// unless its idempotency key is taken: then nothing is written and the earlier event is
+    /// returned.
+    fn insert_event(&self, event: &Event, deliveries: &[Delivery]) -> StoreResult<InsertEvent>;
+    /// One event.
+    fn get_event(&self, id: EventId) -> StoreResult<Option<Event>>;
+    /// The event stored under an idempotency key, with its deliveries.
+    fn find_by_idempotency_key(&self, key: &str) -> StoreResult<Option<(Event, Vec<Delivery>)>>;
+    /// The deliveries of an event.
+    fn event_deliveries(&self, id: EventId) -> StoreResult<Vec<Delivery>>;
+    /// One delivery.
+    fn get_delivery(&self, id: DeliveryId) -> StoreResult<Option<Delivery>>;
+    /// Deliveries matching `filter`, newest first, one page; `total` counts every match.
+    fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Delivery>>;
+    /// The attempts of a delivery, in order.
+    fn attempts(&self, id: DeliveryId) -> StoreResult<Vec<Attempt>>;
+    /// Counts of deliveries created since `since`, by status, event type and provider.
+    fn stats(&self, since: DateTime<Utc>) -> StoreResult<Stats>;
+
+    // ---- engine: scheduling and state changes ----
+    /// Claims up to `limit` deliveries due at or before `now` that this store handle has not
+    /// claimed yet: each becomes `InFlight` (its schedule entry stays, so a crash before its
+    /// result is saved leaves it due: at-least-once). Includes deliveries a previous process
+    /// left `InFlight`. Cost is O(claimed + in flight), not O(all scheduled).
+    fn claim_due(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Delivery>>;
+    /// Claims one delivery for a manual attempt, whatever its status, unless this handle has it
+    /// claimed already (`Conflict`). A delivery that had no due time gets `now`, so that a crash
+    /// during the manual attempt resumes it.
+    fn claim(&self, id: DeliveryId, now: DateTime<Utc>) -> StoreResult<Claimed>;
+    /// The earliest due time in the schedule, if any.
+    fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Writes a delivery's new state (and appends the attempt that led to it, if any)
+    /// atomically, keeping the schedule index in step: a delivery is scheduled exactly when it
+    /// is `Pending`, `Retrying` or `InFlight` with a `next_attempt_at`. `expected` guards
+    /// against races: the stored status must equal it (`Conflict` otherwise). Saving a claimed
+    /// delivery in another status than `InFlight` releases the claim. A new due time must not
+    /// lie in the past (use `now` instead).
+    fn save_delivery(
+        &self,
+        delivery: &Delivery,
+        attempt: Option<&Attempt>,
+        expected: DeliveryStatus,
+    ) -> StoreResult<()>;
+    /// The deliveries of a subscription that are `Pending` or `Retrying`.
+    fn scheduled_of_subscription(&self, id: SubscriptionId) -> StoreResult<Vec<Delivery>>;
+    /// Deletes events received before `before` whose deliveries are all final, with their
+    /// deliveries, attempts and payloads.
+    fn purge_finished(&self, before: DateTime<Utc>) -> StoreResult<Purged>;
+    /// Makes every write so far durable (fsync). Slow: share one call among many writers.
+    fn flush(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,475 @@
+//! One attempt of one claimed delivery, as a task: wait for the subscription's and the
+//! plugin's permits (a safe point: on shutdown the delivery is handed back), load and decrypt
+//! what the plugin needs (in memory only), call the plugin, and settle: the retry decision and
+//! the attempt record are written in one store transaction right after the call returns, with
+//! no cancellation point in between.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use switchyard_proto::plugin::v1 as pb;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::Inner;
+use super::providers::Resolved;
+use super::retry::{self, Decision, GiveUp, Outcome};
+use crate::model::{
+    Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryStatus, Subscription, to_millis,
+};
+use crate::store::Claimed;
+
+/// How a plugin call (or the preparation for one) ended.
+#[derive(Debug, Clone)]
+pub(super) struct CallResult {
+    pub(super) outcome: Outcome,
+    pub(super) error: Option<String>,
+    pub(super) status_code: Option<u32>,
+    pub(super) external_id: Option<String>,
+    pub(super) retry_after_ms: Option<u64>,
+    pub(super) started_at: DateTime<Utc>,
+    pub(super) ended_at: DateTime<Utc>,
+}
+
+impl CallResult {
+    /// A failure found before calling the plugin (provider gone, config unreadable...).
+    fn without_call(outcome: Outcome, error: String, at: DateTime<Utc>) -> Self {
+        Self {
+            outcome,
+            error: Some(error),
+            status_code: None,
+            external_id: None,
+            retry_after_ms: None,
+            started_at: at,
+            ended_at: at,
+        }
+    }
+}
+
+/// Why an attempt stops before the plugin call.
+enum Stop {
+    /// The subscription is gone or disabled: cancel, no attempt recorded.
+    Cancel(String),
+    /// Record a failed attempt with this outcome and reason.
+    Fail(Outcome, String),
+}
+
+/// A claimed (`InFlight`) delivery. Settling consumes it, so it happens exactly once.
+pub(super) struct InFlight {
+    inner: Arc<Inner>,
+    delivery: Delivery,
+    trigger: AttemptTrigger,
+    /// For a manual attempt: the status and due time to restore if it fails.
+    restore: Option<(DeliveryStatus, Option<DateTime<Utc>>)>,
+    _claim: Option<OwnedSemaphorePermit>,
+}
+
+/// Runs the scheduled attempt of a delivery the dispatcher claimed.
+pub(super) async fn run_scheduled(
+    inner: Arc<Inner>,
+    delivery: Delivery,
+    claim: Option<OwnedSemaphorePermit>,
+) {
+    let flight = InFlight {
+        inner,
+        delivery,
+        trigger: AttemptTrigger::Scheduled,
+        restore: None,
+        _claim: claim,
+    };
+    run(flight).await;
+}
+
+/// Runs a manual attempt (redeliver).
+pub(super) async fn run_manual(
+    inner: Arc<Inner>,
+    claimed: Claimed,
+    claim: Option<OwnedSemaphorePermit>,
+) {
+    let flight = InFlight {
+        inner,
+        delivery: claimed.delivery,
+        trigger: AttemptTrigger::Manual,
+        restore: Some((claimed.previous_status, claimed.previous_due)),
+        _claim: claim,
+    };
+    run(flight).await;
+}
+
+async fn run(flight: InFlight) {
+    let inner = Arc::clone(&flight.inner);
+    let d = &flight.delivery;
+    let permits = tokio::select! {
+        biased;
+        () = inner.shutdown.cancelled() => return flight.hand_back(),
+        p = inner.limits.acquire(&d.provider_id, d.subscription_id) => p,
+    };
+    let sub = inner.subscription(d.subscription_id);
+    let prepared = match &sub {
+        Ok(sub) => prepare(&inner, d, sub.as_ref(), flight.trigger).await,
+        Err(e) => {
+            tracing::error!(delivery = %d.id, error = %e, "cannot read the subscription");
+            let retry = Outcome::Retryable { retry_after: None };
+            Err(Stop::Fail(
+                retry,
+                "internal error: cannot read the subscription".into(),
+            ))
+        }
+    };
+    let result = match prepared {
+        Ok((provider, req)) => call(&inner, &provider, req).await,
+        Err(Stop::Cancel(reason)) => return flight.cancel(reason),
+        Err(Stop::Fail(outcome, reason)) => {
+            CallResult::without_call(outcome, reason, inner.clock.now())
+        }
+    };
+    drop(permits);
+    // Re-read: the subscription may have been disabled or deleted during the call.
+    let sub = inner.subscription(d.subscription_id).or(sub).ok().flatten();
+    flight.settle(&result, sub.as_ref());
+}
+
+/// Loads, migrates and decrypts what the plugin call needs.
+async fn prepare(
+    inner: &Inner,
+    d: &Delivery,
+    sub: Option<&Subscription>,
+    trigger: AttemptTrigger,
+) -> Result<(Arc<Resolved>, pb::DeliverRequest), Stop> {
+    let Some(sub) = sub else {
+        return Err(Stop::Cancel(
+            "cancelled: the subscription was deleted".into(),
+        ));
+    };
+    if !sub.enabled && trigger == AttemptTrigger::Scheduled {
+        return Err(Stop::Cancel(
+            "cancelled: the subscription is disabled".into(),
+        ));
+    }
+    let Some(provider) = inner.providers.get(&sub.provider_id) else {
+        return Err(Stop::Fail(
+            Outcome::Permanent,
+            format!(
+                "provider {} is not available: no loaded plugin serves it",
+                sub.provider_id
+            ),
+        ));
+    };
+    let mut sub = sub.clone();
+    if sub.schema_version < provider.config_version {
+        sub = super::migrate::subscription(inner, sub, &provider)
+            .await
+            .map_err(|reason| Stop::Fail(Outcome::Permanent, reason))?;
+    }
+    let internal = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!(delivery = %d.id, error = %e, "{what}");
+        Stop::Fail(
+            Outcome::Retryable { retry_after: None },
+            format!("internal error: {what}"),
+        )
+    };
+    let event = match inner.store.get_event(d.event_id) {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            return Err(Stop::Fail(
+                Outcome::Permanent,
+                "the event was purged".into(),
+            ));
+        }
+        Err(e) => return Err(internal("cannot read the event", &e)),
+    };
+    let mut config = sub.config.clone();
+    inner
+        .secrets
+        .decrypt_secrets(&provider.config_schema, &mut config)
+        .map_err(|e| Stop::Fail(Outcome::Permanent, e.to_string()))?;
+    let connection_json = connection_json(inner, &sub, &provider)?;
+    let req = pb::DeliverRequest {
+        provider_id: provider.provider().id.clone(),
+        event: Some(pb::Event {
+            event_type: event.event_type.clone(),
+            payload_json: event.payload.to_string(),
+            timestamp: Some(timestamp(event.timestamp)),
+            delivery_id: d.id.to_string(),
+            attempt: d.attempts.saturating_add(1),
+        }),
+        subscription: Some(pb::Subscription {
+            id: sub.id.to_string(),
+            name: sub.name.clone(),
+        }),
+        config_json: config.to_string(),
+        connection_json,
+    };
+    Ok((provider, req))
+}
+
+/// The decrypted connection config named by the subscription's `connectionId`, as JSON text;
+/// empty when there is none.
+fn connection_json(inner: &Inner, sub: &Subscription, provider: &Resolved) -> Result<String, Stop> {
+    let Some(id) = sub.connection_id() else {
+        return Ok(String::new());
+    };
+    let conn = match inner.store.get_connection(id) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Err(Stop::Fail(
+                Outcome::Permanent,
+                format!("connection {id} does not exist"),
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read connection {id}");
+            let retry = Outcome::Retryable { retry_after: None };
+            return Err(Stop::Fail(
+                retry,
+                "internal error: cannot read the connection".into(),
+            ));
+        }
+    };
+    let mut config = conn.config;
+    if let Some(schema) = &provider.connection_schema {
+        inner
+            .secrets
+            .decrypt_secrets(schema, &mut config)
+            .map_err(|e| Stop::Fail(Outcome::Permanent, format!("connection {id}: {e}")))?;
+    }
+    Ok(config.to_string())
+}
+
+fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// Calls the plugin and classifies the answer.
+async fn call(inner: &Inner, provider: &Resolved, req: pb::DeliverRequest) -> CallResult {
+    let started_at = inner.clock.now();
+    let answer = provider.handle.deliver(req).await;
+    let ended_at = inner.clock.now();
+    match answer {
+        Ok(resp) => classify(&resp, started_at, ended_at),
+        Err(e) => {
+            let outcome = if e.retryable {
+                Outcome::Retryable { retry_after: None }
+            } else {
+                Outcome::Permanent
+            };
+            CallResult::without_call(outcome, e.message, started_at).ended(ended_at)
+        }
+    }
+}
+
+impl CallResult {
+    fn ended(mut self, at: DateTime<Utc>) -> Self {
+        self.ended_at = at;
+        self
+    }
+}
+
+/// Maps a `DeliverResponse` to an outcome; diagnostics make it permanent.
+pub(super) fn classify(
+    resp: &pb::DeliverResponse,
+    started_at: DateTime<Utc>,
+    ended_at: DateTime<Utc>,
+) -> CallResult {
+    let retry_after = resp.retry_after_ms.map(std::time::Duration::from_millis);
+    let mut outcome = match resp.outcome() {
+        pb::Outcome::Delivered => Outcome::Delivered,
+        pb::Outcome::RateLimited => Outcome::RateLimited { retry_after },
+        pb::Outcome::Permanent => Outcome::Permanent,
+        pb::Outcome::Retryable | pb::Outcome::Unspecified => Outcome::Retryable { retry_after },
+    };
+    let mut error = (!resp.error.is_empty()).then(|| resp.error.clone());
+    if !resp.diagnostics.is_empty() {
+        outcome = Outcome::Permanent;
+        let diags: Vec<String> = resp
+            .diagnostics
+            .iter()
+            .map(|d| {
+                format!(
+                    "at {}: {}",
+                    if d.json_path.is_empty() {
+                        "(root)"
+                    } else {
+                        &d.json_path
+                    },
+                    d.message
+                )
+            })
+            .collect();
+        error = Some(format!("invalid config: {}", diags.join("; ")));
+    }
+    if outcome != Outcome::Delivered && error.is_none() {
+        error = Some("the plugin reported a failure without a reason".into());
+    }
+    CallResult {
+        outcome,
+        error,
+        status_code: (resp.status_code != 0).then_some(resp.status_code),
+        external_id: (!resp.external_id.is_empty()).then(|| resp.external_id.clone()),
+        retry_after_ms: resp.retry_after_ms,
+        started_at,
+        ended_at,
+    }
+}
+
+/// `at + delay`, saturating.
+fn after(at: DateTime<Utc>, delay: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn attempt_outcome(o: Outcome) -> AttemptOutcome {
+    match o {
+        Outcome::Delivered => AttemptOutcome::Delivered,
+        Outcome::Retryable { .. } => AttemptOutcome::Retryable,
+        Outcome::RateLimited { .. } => AttemptOutcome::RateLimited,
+        Outcome::Permanent => AttemptOutcome::Permanent,
+    }
+}
+
+impl InFlight {
+    /// The retry decision for `result`, given the subscription's current state.
+    fn decide(&self, result: &CallResult, sub: Option<&Subscription>) -> Decision {
+        let inner = &self.inner;
+        let policy = inner.policy_for(sub);
+        let deadline = chrono::Duration::from_std(inner.cfg.delivery_deadline)
+            .ok()
+            .and_then(|d| self.delivery.created_at.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let ctx = retry::Context {
+            trigger: self.trigger,
+            budget_used: self.delivery.budget_used,
+            policy: &policy,
+            retry_after_cap: inner.cfg.retry_after_cap,
+            deadline_left: (deadline - result.ended_at).to_std().unwrap_or_default(),
+        };
+        match inner.rng.lock() {
+            Ok(mut rng) => retry::decide(&ctx, result.outcome, &mut *rng),
+            Err(_) => retry::decide(&ctx, result.outcome, &mut rand::rng()),
+        }
+    }
+
+    /// Writes the attempt and the delivery's next state in one transaction.
+    fn settle(self, result: &CallResult, sub: Option<&Subscription>) {
+        let decision = self.decide(result, sub);
+        let now = result.ended_at;
+        let mut d = self.delivery.clone();
+        d.attempts = d.attempts.saturating_add(1);
+        d.updated_at = now;
+        d.next_attempt_at = None;
+        d.last_error.clone_from(&result.error);
+        match decision {
+            Decision::Succeed => {
+                d.status = DeliveryStatus::Succeeded;
+                d.last_error = None;
+            }
+            Decision::Retry { delay, counted } => {
+                d.budget_used += u32::from(counted);
+                match sub {
+                    Some(s) if s.enabled => {
+                        d.status = DeliveryStatus::Retrying;
+                        d.next_attempt_at = Some(after(now, delay));
+                    }
+                    _ => {
+                        d.status = DeliveryStatus::Cancelled;
+                        d.last_error =
+                            Some("cancelled: the subscription was deleted or disabled".into());
+                    }
+                }
+            }
+            Decision::GiveUp(GiveUp::ManualFailed) => self.restore_after_manual(&mut d, now),
+            Decision::GiveUp(why) => {
+                d.status = DeliveryStatus::Failed;
+                let err = result.error.as_deref().unwrap_or("no reason given");
+                d.last_error = Some(format!("{why}: {err}"));
+            }
+        }
+        let attempt = self.attempt_record(result, &d);
+        self.write(&d, Some(&attempt));
+    }
+
+    /// After a failed manual attempt: keep a scheduled retry if there was one (due no earlier
+    /// than now: the store wants no due time in the past), else failed.
+    fn restore_after_manual(&self, d: &mut Delivery, now: DateTime<Utc>) {
+        match self.restore {
+            Some((DeliveryStatus::Pending | DeliveryStatus::Retrying, Some(due))) => {
+                d.status = DeliveryStatus::Retrying;
+                d.next_attempt_at = Some(due.max(now));
+            }
+            _ => d.status = DeliveryStatus::Failed,
+        }
+    }
+
+    fn attempt_record(&self, r: &CallResult, d: &Delivery) -> Attempt {
+        let duration_ms = to_millis(r.ended_at).saturating_sub(to_millis(r.started_at));
+        Attempt {
+            delivery_id: d.id,
+            number: d.attempts,
+            trigger: self.trigger,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            duration_ms,
+            outcome: attempt_outcome(r.outcome),
+            error: r.error.clone(),
+            status_code: r.status_code,
+            external_id: r.external_id.clone(),
+            retry_after_ms: r.retry_after_ms,
+            next_attempt_at: d.next_attempt_at,
+        }
+    }
+
+    /// Cancels without an attempt (the subscription is gone or disabled).
+    fn cancel(self, reason: String) {
+        let mut d = self.delivery.clone();
+        d.status = DeliveryStatus::Cancelled;
+        d.next_attempt_at = None;
+        d.updated_at = self.inner.clock.now();
+        d.last_error = Some(reason);
+        self.write(&d, None);
+    }
+
+    /// Gives the delivery back to the schedule, due now (shutdown before the call).
+    fn hand_back(self) {
+        let mut d = self.delivery.clone();
+        let now = self.inner.clock.now();
+        d.updated_at = now;
+        match self.restore {
+            Some((status, due)) => {
+                d.status = status;
+                d.next_attempt_at = due.map(|due| due.max(now));
+            }
+            None => {
+                d.status = if d.attempts == 0 {
+                    DeliveryStatus::Pending
+                } else {
+                    DeliveryStatus::Retrying
+                };
+                d.next_attempt_at = Some(now);
+            }
+        }
+        self.write(&d, None);
+    }
+
+    fn write(&self, d: &Delivery, attempt: Option<&Attempt>) {
+        let inner = &self.inner;
+        match inner
+            .store
+            .save_delivery(d, attempt, DeliveryStatus::InFlight)
+        {
+            Ok(()) => {
+                inner.publish_update(d, attempt);
+                if d.next_attempt_at.is_some() {
+                    inner.wake.notify_one();
+                }
+            }
+            // The in-flight record stays; the next start resumes it (at-least-once).
+            Err(e) => {
+                tracing::error!(delivery = %d.id, error = %e, "cannot record the attempt's result")
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Fan-out: which subscriptions get a delivery of an event. One delivery per enabled
+//! subscription whose event type patterns match, whose system filter lets the payload through
+//! (`payload.systemId` or any of `payload.systemIds[]`), and whose provider supports the event
+//! type. A subscription whose provider is not loaded still gets a delivery, which then fails
+//! with that reason instead of vanishing silently.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::EngineError;
+use super::providers::ProviderCache;
+use crate::model::{Delivery, DeliveryId, DeliveryStatus, Event, EventId, NewEvent, Subscription};
+
+/// Rejects payloads that are not objects or are larger than `limit` bytes of JSON text.
+pub(super) fn check_payload(payload: &Value, limit: usize) -> Result<(), EngineError> {
+    let found = match payload {
+        Value::Object(_) => None,
+        Value::Null => Some("null"),
+        Value::Bool(_) => Some("a boolean"),
+        Value::Number(_) => Some("a number"),
+        Value::String(_) => Some("a string"),
+        Value::Array(_) => Some("an array"),
+    };
+    if let Some(found) = found {
+        return Err(EngineError::PayloadNotObject { found });
+    }
+    let size = serde_json::to_vec(payload).map_or(usize::MAX, |v| v.len());
+    if size > limit {
+        return Err(EngineError::PayloadTooLarge { size, limit });
+    }
+    Ok(())
+}
+
+/// The event record for a publish accepted at `now`.
+pub(super) fn event(new: NewEvent, now: DateTime<Utc>) -> Event {
+    Event {
+        id: EventId::new_at(now),
+        event_type: new.event_type,
+        payload: new.payload,
+        idempotency_key: new.idempotency_key,
+        timestamp: new.timestamp.unwrap_or(now),
+        received_at: now,
+    }
+}
+
+/// Whether `sub` gets a delivery of `event`.
+pub(super) fn wants(sub: &Subscription, event: &Event, providers: &ProviderCache) -> bool {
+    sub.enabled
+        && sub.matches_event_type(&event.event_type)
+        && sub.matches_systems(&event.payload)
+        && providers
+            .get(&sub.provider_id)
+            .is_none_or(|p| p.supports(&event.event_type))
+}
+
+/// The deliveries of `event`, all pending and due at once.
+pub(super) fn plan(
+    subs: &[Subscription],
+    event: &Event,
+    providers: &ProviderCache,
+    now: DateTime<Utc>,
+) -> Vec<Delivery> {
+    subs.iter()
+        .filter(|s| wants(s, event, providers))
+        .map(|s| Delivery {
+            id: DeliveryId::new_at(now),
+            event_id: event.id,
+            event_type: event.event_type.clone(),
+            subscription_id: s.id,
+            provider_id: s.provider_id.clone(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            budget_used: 0,
+            next_attempt_at: Some(now),
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect()
+}

@@ -1,0 +1,194 @@
+//! Config versions: a stored subscription or connection config whose schema version is older
+//! than its provider's is upgraded — decrypt (every stored envelope: the old schema that said
+//! what was secret is gone) → the plugin's `MigrateConfig` (or, for a provider without that
+//! capability, the config as it is) → defaults → `schema::validate` → encrypt under the current
+//! schema → one atomic write of the record. Runs at engine start for everything, and before a
+//! delivery whose subscription is still behind.
+//!
+//! A failed upgrade never touches the stored config: the subscription is disabled with the
+//! reason stored on it (a connection gets `migration_error`). Reasons never quote secret values.
+
+use serde_json::Value;
+use switchyard_proto::plugin::v1 as pb;
+
+use super::Inner;
+use super::providers::Resolved;
+use crate::model::{Connection, Subscription};
+use crate::schema;
+use crate::secrets;
+
+/// Upgrades every subscription and connection that is behind its provider's schema version.
+pub(super) async fn upgrade_all(inner: &Inner) {
+    let subs = match inner.store.subscriptions() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list subscriptions for config migration");
+            return;
+        }
+    };
+    for sub in subs.iter() {
+        if let Some(p) = inner.providers.get(&sub.provider_id)
+            && sub.schema_version < p.config_version
+        {
+            let _ = subscription(inner, sub.clone(), &p).await;
+        }
+    }
+    let conns = inner.store.list_connections(None).unwrap_or_default();
+    for conn in conns {
+        if let Some(p) = inner.providers.get(&conn.provider_id)
+            && p.connection_schema.is_some()
+            && conn.schema_version < p.connection_version
+        {
+            connection(inner, conn, &p).await;
+        }
+    }
+}
+
+/// Upgrades one subscription's config and stores it; on failure disables the subscription
+/// with the reason and returns that reason.
+pub(super) async fn subscription(
+    inner: &Inner,
+    mut sub: Subscription,
+    p: &Resolved,
+) -> Result<Subscription, String> {
+    let (from, to) = (sub.schema_version, p.config_version);
+    let kind = pb::ConfigKind::Provider;
+    match upgrade(inner, p, kind, from, &sub.config, &p.config_schema, to).await {
+        Ok(config) => {
+            sub.config = config;
+            sub.schema_version = to;
+            sub.updated_at = inner.clock.now();
+            inner
+                .store
+                .update_subscription(&sub)
+                .map_err(|e| e.to_string())?;
+            tracing::info!(subscription = %sub.id, from, to, "subscription config migrated");
+            Ok(sub)
+        }
+        Err(problem) => {
+            let reason = format!("config migration from version {from} to {to} failed: {problem}");
+            tracing::warn!(subscription = %sub.id, %reason, "disabling subscription");
+            sub.enabled = false;
+            sub.disabled_reason = Some(reason.clone());
+            sub.updated_at = inner.clock.now();
+            if let Err(e) = inner.store.update_subscription(&sub) {
+                tracing::error!(subscription = %sub.id, error = %e, "cannot disable subscription");
+            }
+            Err(reason)
+        }
+    }
+}
+
+async fn connection(inner: &Inner, mut conn: Connection, p: &Resolved) {
+    let Some(schema) = &p.connection_schema else {
+        return;
+    };
+    let (from, to) = (conn.schema_version, p.connection_version);
+    let kind = pb::ConfigKind::Connection;
+    match upgrade(inner, p, kind, from, &conn.config, schema, to).await {
+        Ok(config) => {
+            conn.config = config;
+            conn.schema_version = to;
+            conn.migration_error = None;
+        }
+        Err(problem) => {
+            let reason = format!("config migration from version {from} to {to} failed: {problem}");
+            tracing::warn!(connection = %conn.id, %reason, "connection config not migrated");
+            conn.migration_error = Some(reason);
+        }
+    }
+    conn.updated_at = inner.clock.now();
+    if let Err(e) = inner.store.update_connection(&conn) {
+        tracing::error!(connection = %conn.id, error = %e, "cannot store connection migration");
+    }
+}
+
+/// The upgraded config in stored (encrypted) form, or why it could not be upgraded.
+async fn upgrade(
+    inner: &Inner,
+    p: &Resolved,
+    kind: pb::ConfigKind,
+    from: u32,
+    stored: &Value,
+    schema: &Value,
+    to: u32,
+) -> Result<Value, String> {
+    let mut plain = stored.clone();
+    inner
+        .secrets
+        .decrypt_envelopes(&mut plain)
+        .map_err(|e| e.to_string())?;
+    let mut migrated = if p.can_migrate() {
+        call_migrate(p, kind, from, &plain, to).await?
+    } else {
+        plain
+    };
+    schema::apply_defaults(schema, &mut migrated);
+    if let Err(problems) = schema::validate(schema, &migrated) {
+        return Err(describe_problems(schema, &migrated, &problems));
+    }
+    inner
+        .secrets
+        .encrypt_secrets(schema, &mut migrated)
+        .map_err(|e| e.to_string())?;
+    Ok(migrated)
+}
+
+async fn call_migrate(
+    p: &Resolved,
+    kind: pb::ConfigKind,
+    from: u32,
+    plain: &Value,
+    to: u32,
+) -> Result<Value, String> {
+    let req = pb::MigrateConfigRequest {
+        provider_id: p.provider().id.clone(),
+        kind: kind as i32,
+        from_version: from,
+        config_json: plain.to_string(),
+    };
+    let resp = p
+        .handle
+        .migrate_config(req)
+        .await
+        .map_err(|e| format!("the plugin's MigrateConfig failed: {e}"))?;
+    if !resp.diagnostics.is_empty() {
+        let list: Vec<String> = resp
+            .diagnostics
+            .iter()
+            .map(|d| format!("at {}: {}", pointer_or_root(&d.json_path), d.message))
+            .collect();
+        return Err(list.join("; "));
+    }
+    if resp.version != to {
+        return Err(format!(
+            "the plugin returned version {} instead of {to}",
+            resp.version
+        ));
+    }
+    serde_json::from_str(&resp.config_json)
+        .map_err(|e| format!("the plugin returned a config that is not JSON: {e}"))
+}
+
+fn pointer_or_root(p: &str) -> &str {
+    if p.is_empty() { "(root)" } else { p }
+}
+
+/// Schema problems as text; problems at secret values are named without their message, which
+/// may quote the value.
+fn describe_problems(schema: &Value, config: &Value, problems: &[schema::SchemaProblem]) -> String {
+    let secret = secrets::secret_pointers(schema, config);
+    problems
+        .iter()
+        .map(|pr| {
+            let is_secret = secret.iter().any(|s| pr.json_path.starts_with(s.as_str()));
+            let msg = if is_secret {
+                "invalid secret value"
+            } else {
+                pr.message.as_str()
+            };
+            format!("at {}: {msg}", pointer_or_root(&pr.json_path))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

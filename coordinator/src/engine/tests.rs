@@ -1,0 +1,773 @@
+//! Engine behaviour against a real sled store and scripted in-process providers (the
+//! end-to-end tests with the real webhook plugin live in tests/e2e). Every wait is on the
+//! engine's own update stream, with a generous timeout; nothing sleeps to synchronise.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchyard_proto::plugin::v1 as pb;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::model::{
+    AttemptOutcome, AttemptTrigger, Delivery, DeliveryStatus, NewEvent, Subscription,
+    SubscriptionId,
+};
+use crate::store::SledStore;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+type Answer = Result<pb::DeliverResponse, PluginCallError>;
+
+/// A provider whose answers are scripted; it records every request.
+#[derive(Debug)]
+struct Fake {
+    provider: pb::Provider,
+    script: Mutex<VecDeque<Answer>>,
+    requests: Mutex<Vec<pb::DeliverRequest>>,
+    /// When set, `deliver` waits for a notification before answering.
+    gate: Option<Arc<Notify>>,
+    migrate: Mutex<Option<pb::MigrateConfigResponse>>,
+}
+
+impl Fake {
+    fn new(local_id: &str, schema: Value, version: u32) -> Self {
+        Self {
+            provider: pb::Provider {
+                id: local_id.into(),
+                config_schema: Some(pb::VersionedSchema {
+                    version,
+                    json_schema: schema.to_string(),
+                }),
+                capabilities: Some(pb::Capabilities {
+                    migrate_config: true,
+                    ..pb::Capabilities::default()
+                }),
+                ..pb::Provider::default()
+            },
+            script: Mutex::new(VecDeque::new()),
+            requests: Mutex::new(Vec::new()),
+            gate: None,
+            migrate: Mutex::new(None),
+        }
+    }
+
+    fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.script.lock().expect("lock").extend(answers);
+    }
+
+    fn requests(&self) -> Vec<pb::DeliverRequest> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+fn answer(outcome: pb::Outcome, status: u32, retry_after_ms: Option<u64>) -> Answer {
+    Ok(pb::DeliverResponse {
+        success: outcome == pb::Outcome::Delivered,
+        outcome: outcome as i32,
+        status_code: status,
+        retry_after_ms,
+        error: if outcome == pb::Outcome::Delivered {
+            String::new()
+        } else {
+            format!("HTTP {status}")
+        },
+        external_id: if outcome == pb::Outcome::Delivered {
+            "ext-1".into()
+        } else {
+            String::new()
+        },
+        diagnostics: vec![],
+    })
+}
+
+impl ProviderHandle for Fake {
+    fn provider(&self) -> &pb::Provider {
+        &self.provider
+    }
+
+    fn deliver(&self, req: pb::DeliverRequest) -> BoxFuture<'_, Answer> {
+        Box::pin(async move {
+            if let Some(gate) = &self.gate {
+                gate.notified().await;
+            }
+            self.requests.lock().expect("lock").push(req);
+            let next = self.script.lock().expect("lock").pop_front();
+            next.unwrap_or_else(|| answer(pb::Outcome::Delivered, 200, None))
+        })
+    }
+
+    fn migrate_config(
+        &self,
+        req: pb::MigrateConfigRequest,
+    ) -> BoxFuture<'_, Result<pb::MigrateConfigResponse, PluginCallError>> {
+        Box::pin(async move {
+            let scripted = self.migrate.lock().expect("lock").clone();
+            Ok(scripted.unwrap_or(pb::MigrateConfigResponse {
+                version: 2,
+                config_json: req.config_json,
+                diagnostics: vec![],
+            }))
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct FakeProviders {
+    map: Mutex<HashMap<String, Arc<Fake>>>,
+}
+
+impl FakeProviders {
+    fn add(&self, qualified: &str, fake: Fake) -> Arc<Fake> {
+        let fake = Arc::new(fake);
+        self.map
+            .lock()
+            .expect("lock")
+            .insert(qualified.into(), Arc::clone(&fake));
+        fake
+    }
+}
+
+impl Providers for FakeProviders {
+    fn resolve(&self, qualified_id: &str) -> Option<Arc<dyn ProviderHandle>> {
+        let fake = self.map.lock().expect("lock").get(qualified_id).cloned()?;
+        Some(fake)
+    }
+}
+
+fn secret_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "url": {"type": "string"},
+        "token": {"type": "string", "x-secret": true}
+    }})
+}
+
+fn fast_config() -> EngineConfig {
+    EngineConfig {
+        retry: RetryPolicy {
+            delays: vec![
+                Duration::from_millis(20),
+                Duration::from_millis(20),
+                Duration::from_millis(20),
+            ],
+            jitter: 0.1,
+        },
+        ..EngineConfig::default()
+    }
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    secrets: Arc<Secrets>,
+    engine: Engine,
+    shutdown: CancellationToken,
+    updates: broadcast::Receiver<DeliveryUpdate>,
+}
+
+impl Harness {
+    async fn start(providers: Arc<FakeProviders>, cfg: EngineConfig) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("open"));
+        Self::start_on(dir, store, providers, cfg, |_| {}).await
+    }
+
+    async fn start_on(
+        dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        providers: Arc<FakeProviders>,
+        cfg: EngineConfig,
+        before: impl FnOnce(&Arc<dyn Store>),
+    ) -> Self {
+        let secrets = Arc::new(Secrets::from_key([5; 32]));
+        before(&store);
+        let shutdown = CancellationToken::new();
+        let dyn_providers: Arc<dyn Providers> = providers.clone();
+        let engine = Engine::start_with(
+            Arc::clone(&store),
+            dyn_providers,
+            Arc::clone(&secrets),
+            cfg,
+            shutdown.clone(),
+        )
+        .await
+        .expect("start");
+        let updates = engine.watch();
+        Self {
+            _dir: dir,
+            store,
+            secrets,
+            engine,
+            shutdown,
+            updates,
+        }
+    }
+
+    fn subscribe(
+        &self,
+        provider: &str,
+        patterns: &[&str],
+        systems: &[&str],
+        enabled: bool,
+    ) -> Subscription {
+        let now = chrono::Utc::now();
+        let mut config = json!({"url": "https://example.test/hook", "token": "tok-SECRET"});
+        self.secrets
+            .encrypt_secrets(&secret_schema(), &mut config)
+            .expect("encrypt");
+        let sub = Subscription {
+            id: SubscriptionId::new(),
+            name: "ops".into(),
+            description: String::new(),
+            provider_id: provider.into(),
+            config,
+            schema_version: 1,
+            event_types: patterns.iter().map(|p| (*p).to_owned()).collect(),
+            system_ids: systems.iter().map(|p| (*p).to_owned()).collect(),
+            enabled,
+            disabled_reason: None,
+            retry_policy: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_subscription(&sub).expect("insert");
+        sub
+    }
+
+    async fn publish(&self, event_type: &str, payload: Value) -> Published {
+        self.engine
+            .publish(NewEvent {
+                event_type: event_type.into(),
+                payload,
+                idempotency_key: None,
+                timestamp: None,
+            })
+            .await
+            .expect("publish")
+    }
+
+    /// Waits until the delivery reaches `status` (checking the store first).
+    async fn wait_status(
+        &mut self,
+        id: crate::model::DeliveryId,
+        status: DeliveryStatus,
+    ) -> Delivery {
+        let wait = async {
+            loop {
+                if let Some(d) = self.store.get_delivery(id).expect("get")
+                    && d.status == status
+                {
+                    return d;
+                }
+                match self.updates.recv().await {
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => panic!("engine stopped"),
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, wait).await.unwrap_or_else(|_| {
+            let d = self.store.get_delivery(id).expect("get");
+            panic!("delivery never became {status}: {d:?}")
+        })
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(WAIT, self.engine.stopped())
+            .await
+            .expect("engine stops");
+    }
+}
+
+fn providers_with_webhook() -> (Arc<FakeProviders>, Arc<Fake>) {
+    let providers = Arc::new(FakeProviders::default());
+    let fake = providers.add("webhook.webhook", Fake::new("webhook", secret_schema(), 1));
+    (providers, fake)
+}
+
+#[tokio::test]
+async fn a_published_event_is_delivered_with_the_decrypted_config_in_memory_only() {
+    let (providers, fake) = providers_with_webhook();
+    let mut h = Harness::start(providers, fast_config()).await;
+    let sub = h.subscribe("webhook.webhook", &["incident.*"], &[], true);
+    let published = h
+        .publish("incident.incident.created", json!({"incidentId": "i-1"}))
+        .await;
+    assert_eq!(published.deliveries.len(), 1);
+    let id = published.deliveries[0].id;
+    let d = h.wait_status(id, DeliveryStatus::Succeeded).await;
+    assert_eq!(d.attempts, 1);
+    let req = &fake.requests()[0];
+    assert_eq!(req.provider_id, "webhook");
+    let config: Value = serde_json::from_str(&req.config_json).expect("json");
+    assert_eq!(config["token"], "tok-SECRET");
+    let ev = req.event.as_ref().expect("event");
+    assert_eq!(ev.delivery_id, id.to_string());
+    assert_eq!(ev.attempt, 1);
+    assert_eq!(
+        req.subscription.as_ref().expect("sub").id,
+        sub.id.to_string()
+    );
+    let attempts = h.store.attempts(id).expect("attempts");
+    assert_eq!(attempts[0].external_id.as_deref(), Some("ext-1"));
+    assert_eq!(attempts[0].trigger, AttemptTrigger::Scheduled);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn retryable_failures_are_retried_with_the_same_delivery_id_until_success() {
+    let (providers, fake) = providers_with_webhook();
+    fake.script([
+        answer(pb::Outcome::Retryable, 503, None),
+        answer(pb::Outcome::Retryable, 500, None),
+    ]);
+    let mut h = Harness::start(providers, fast_config()).await;
+    h.subscribe("webhook.webhook", &["*"], &[], true);
+    let id = h
+        .publish("incident.incident.created", json!({}))
+        .await
+        .deliveries[0]
+        .id;
+    let d = h.wait_status(id, DeliveryStatus::Succeeded).await;
+    assert_eq!(d.attempts, 3);
+    let reqs = fake.requests();
+    let ids: Vec<&str> = reqs
+        .iter()
+        .map(|r| r.event.as_ref().expect("event").delivery_id.as_str())
+        .collect();
+    assert!(ids.iter().all(|i| *i == id.to_string()));
+    let numbers: Vec<u32> = reqs
+        .iter()
+        .map(|r| r.event.as_ref().expect("event").attempt)
+        .collect();
+    assert_eq!(numbers, vec![1, 2, 3]);
+    let attempts = h.store.attempts(id).expect("attempts");
+    assert_eq!(attempts[0].status_code, Some(503));
+    assert_eq!(attempts[0].outcome, AttemptOutcome::Retryable);
+    assert!(attempts[0].next_attempt_at.is_some());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_stops_at_once() {
+    let (providers, fake) = providers_with_webhook();
+    fake.script([answer(pb::Outcome::Permanent, 404, None)]);
+    let mut h = Harness::start(providers, fast_config()).await;
+    h.subscribe("webhook.webhook", &["*"], &[], true);
+    let id = h
+        .publish("incident.incident.created", json!({}))
+        .await
+        .deliveries[0]
+        .id;
+    let d = h.wait_status(id, DeliveryStatus::Failed).await;
+    assert_eq!(d.attempts, 1);
+    assert!(
+        d.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("permanent")),
+        "{d:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn retries_exhausted_after_four_attempts_fail_the_delivery() {
+    let (providers, fake) = providers_with_webhook();
+    fake.script((0..10).map(|_| answer(pb::Outcome::Retryable, 500, None)));
+    let mut h = Harness::start(providers, fast_config()).await;
+    h.subscribe("webhook.webhook", &["*"], &[], true);
+    let id = h
+        .publish("incident.incident.created", json!({}))
+        .await
+        .deliveries[0]
+        .id;
+    let d = h.wait_status(id, DeliveryStatus::Failed).await;
+    assert_eq!(d.attempts, 4);
+    assert!(
+        d.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("exhausted")),
+        "{d:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limited_attempts_do_not_use_up_the_retry_budget() {
+    let (providers, fake) = providers_with_webhook();
+    let limited = || answer(pb::Outcome::RateLimited, 429, Some(10));
+    fake.script([
+        limited(),
+        limited(),
+        limited(),
+        limited(),
+        answer(pb::Outcome::Retryable, 503, None),
+    ]);
+    let cfg = EngineConfig {
+        retry: RetryPolicy {
+            delays: vec![Duration::from_millis(10)],
+            jitter: 0.0,
+        },
+        ..EngineConfig::default()
+    };
+    let mut h = Harness::start(providers, cfg).await;
+    h.subscribe("webhook.webhook", &["*"], &[], true);
+    let id = h
+        .publish("incident.incident.created", json!({}))
+        .await
+        .deliveries[0]
+        .id;
+    let d = h.wait_status(id, DeliveryStatus::Succeeded).await;
+    assert_eq!(d.attempts, 6);
+    assert_eq!(d.budget_used, 1);
+    let attempts = h.store.attempts(id).expect("attempts");
+    assert_eq!(attempts[0].outcome, AttemptOutcome::RateLimited);
+    assert_eq!(attempts[0].retry_after_ms, Some(10));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limited_deferrals_end_at_the_delivery_deadline() {
+    let (providers, fake) = providers_with_webhook();
+    fake.script((0..50).map(|_| answer(pb::Outcome::RateLimited, 429, Some(60_000))));
+    let cfg = EngineConfig {
+        delivery_deadline: Duration::from_secs(30),
+        ..fast_config()
+    };
+    let mut h = Harness::start(providers, cfg).await;
+    h.subscribe("webhook.webhook", &["*"], &[], true);
+    let id = h
+        .publish("incident.incident.created", json!({}))
+        .await
+        .deliveries[0]
+        .id;
+    let d = h.wait_status(id, DeliveryStatus::Failed).await;
+    assert!(
+        d.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("deadline")),
+        "{d:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_crash_is_retryable_and_a_vanished_provider_fails_with_the_reason() {
+    let (providers, fake) = providers_with_webhook();
+    fake.script([Err(PluginCallError {
+        retryable: true,
+        message: "the plugin process exited during the call".into(),
+    })]);
+    let mut h = Harness::start(providers, fast_config()).await;
+    h.subscribe("webhook.webhook", &["*"], &[], true);
+    h.subscribe("gone.gone", &["*"], &[], true);
+    let published = h.publish("incident.incident.created", json!({})).await;
+    assert_eq!(published.deliveries.len(), 2);
+    for d in &published.deliveries {
+        if d.provider_id == "gone.gone" {
+            let done = h.wait_status(d.id, DeliveryStatus::Failed).await;
+            assert!(
+                done.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("gone.gone is not available")),
+                "{done:?}"
+            );
+        } else {
+            let done = h.wait_status(d.id, DeliveryStatus::Succeeded).await;
+            assert_eq!(done.attempts, 2);
+        }
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn fan_out_respects_enabled_patterns_system_filter_and_idempotency() {
+    let (providers, _fake) = providers_with_webhook();
+    let h = Harness::start(providers, fast_config()).await;
+    let wanted = h.subscribe("webhook.webhook", &["incident.*"], &["sys-1"], true);
+    h.subscribe("webhook.webhook", &["incident.*"], &[], false);
+    h.subscribe("webhook.webhook", &["maintenance.*"], &[], true);
+    let by_array = h
+        .publish(
+            "incident.incident.created",
+            json!({"systemIds": ["sys-0", "sys-1"]}),
+        )
+        .await;
+    assert_eq!(by_array.deliveries.len(), 1);
+    assert_eq!(by_array.deliveries[0].subscription_id, wanted.id);
+    let other = h
+        .publish("incident.incident.created", json!({"systemId": "sys-9"}))
+        .await;
+    assert!(other.deliveries.is_empty());
+    let new = || NewEvent {
+        event_type: "incident.incident.created".into(),
+        payload: json!({"systemId": "sys-1"}),
+        idempotency_key: Some("evt-42".into()),
+        timestamp: None,
+    };
+    let first = h.engine.publish(new()).await.expect("publish");
+    let again = h.engine.publish(new()).await.expect("publish again");
+    assert!(!first.duplicate && again.duplicate);
+    assert_eq!(first.event.id, again.event.id);
+    assert_eq!(
+        first.deliveries.iter().map(|d| d.id).collect::<Vec<_>>(),
+        again.deliveries.iter().map(|d| d.id).collect::<Vec<_>>()
+    );
+    let big = json!({"blob": "x".repeat(600 * 1024)});
+    let err = h
+        .engine
+        .publish(NewEvent {
+            payload: big,
+            ..new()
+        })
+        .await
+        .expect_err("too large");
+    assert!(matches!(err, EngineError::PayloadTooLarge { .. }));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries() {
+    let (providers, fake) = providers_with_webhook();
+    fake.script([
+        answer(pb::Outcome::Permanent, 400, None),
+        answer(pb::Outcome::Retryable, 503, None),
+    ]);
+    let mut h = Harness::start(providers, fast_config()).await;
+    h.subscribe("webhook.webhook", &["*"], &[], true);
+    let id = h
+        .publish("incident.incident.created", json!({}))
+        .await
+        .deliveries[0]
+        .id;
+    h.wait_status(id, DeliveryStatus::Failed).await;
+    let started = h.engine.redeliver(id).await.expect("redeliver");
+    assert_eq!(started.status, DeliveryStatus::InFlight);
+    let d = h.wait_status(id, DeliveryStatus::Failed).await;
+    assert_eq!(d.attempts, 2);
+    assert_eq!(d.next_attempt_at, None);
+    h.engine.redeliver(id).await.expect("redeliver again");
+    let d = h.wait_status(id, DeliveryStatus::Succeeded).await;
+    assert_eq!(d.attempts, 3);
+    let triggers: Vec<AttemptTrigger> = h
+        .store
+        .attempts(id)
+        .expect("attempts")
+        .iter()
+        .map(|a| a.trigger)
+        .collect();
+    assert_eq!(
+        triggers,
+        vec![
+            AttemptTrigger::Scheduled,
+            AttemptTrigger::Manual,
+            AttemptTrigger::Manual
+        ]
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_provider_does_not_delay_deliveries_to_others() {
+    let providers = Arc::new(FakeProviders::default());
+    let gate = Arc::new(Notify::new());
+    let mut slow = Fake::new("slow", secret_schema(), 1);
+    slow.gate = Some(Arc::clone(&gate));
+    providers.add("slow.slow", slow);
+    providers.add("webhook.webhook", Fake::new("webhook", secret_schema(), 1));
+    let cfg = EngineConfig {
+        plugin_concurrency: 2,
+        ..fast_config()
+    };
+    let mut h = Harness::start(providers, cfg).await;
+    h.subscribe("slow.slow", &["*"], &[], true);
+    h.subscribe("webhook.webhook", &["*"], &[], true);
+    let mut fast_ids = Vec::new();
+    for _ in 0..20 {
+        let p = h.publish("incident.incident.created", json!({})).await;
+        fast_ids.extend(
+            p.deliveries
+                .iter()
+                .filter(|d| d.provider_id == "webhook.webhook")
+                .map(|d| d.id),
+        );
+    }
+    for id in fast_ids {
+        h.wait_status(id, DeliveryStatus::Succeeded).await;
+    }
+    h.shutdown.cancel();
+    // Attempts in flight finish before the engine stops; release the stuck ones.
+    let releaser = tokio::spawn(async move {
+        loop {
+            gate.notify_waiters();
+            tokio::task::yield_now().await;
+        }
+    });
+    tokio::time::timeout(WAIT, h.engine.stopped())
+        .await
+        .expect("engine stops");
+    releaser.abort();
+}
+
+#[tokio::test]
+async fn deliveries_in_flight_at_a_crash_are_resumed_at_start() {
+    let (providers, fake) = providers_with_webhook();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = Secrets::from_key([5; 32]);
+    let delivery_id = {
+        // A previous run: accepted an event, claimed its delivery, and died before a result.
+        let store = SledStore::open(dir.path()).expect("open");
+        let sub = sub_v1(&secrets);
+        store.insert_subscription(&sub).expect("insert");
+        let now = chrono::Utc::now();
+        let new = NewEvent {
+            event_type: "a.b.c".into(),
+            payload: json!({}),
+            idempotency_key: None,
+            timestamp: None,
+        };
+        let event = fanout::event(new, now);
+        let cache = ProviderCache::new(providers.clone());
+        let deliveries = fanout::plan(std::slice::from_ref(&sub), &event, &cache, now);
+        store.insert_event(&event, &deliveries).expect("insert");
+        assert_eq!(store.claim_due(now, 10).expect("claim").len(), 1);
+        store.flush().expect("flush");
+        deliveries[0].id
+    };
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("reopen"));
+    // Claims live in memory: after the crash the durable record is simply due again.
+    assert_eq!(
+        store
+            .get_delivery(delivery_id)
+            .expect("get")
+            .map(|d| d.status),
+        Some(DeliveryStatus::Pending)
+    );
+    let mut h = Harness::start_on(dir, store, providers, fast_config(), |_| {}).await;
+    let d = h.wait_status(delivery_id, DeliveryStatus::Succeeded).await;
+    assert_eq!(d.attempts, 1);
+    assert_eq!(fake.requests().len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn cancelling_a_subscription_cancels_its_scheduled_deliveries() {
+    let (providers, fake) = providers_with_webhook();
+    fake.script([answer(pb::Outcome::Retryable, 503, None)]);
+    let cfg = EngineConfig {
+        retry: RetryPolicy {
+            delays: vec![Duration::from_secs(3600)],
+            jitter: 0.0,
+        },
+        ..EngineConfig::default()
+    };
+    let mut h = Harness::start(providers, cfg).await;
+    let sub = h.subscribe("webhook.webhook", &["*"], &[], true);
+    let id = h
+        .publish("incident.incident.created", json!({}))
+        .await
+        .deliveries[0]
+        .id;
+    h.wait_status(id, DeliveryStatus::Retrying).await;
+    assert!(h.store.delete_subscription(sub.id).expect("delete"));
+    assert_eq!(
+        h.engine
+            .cancel_subscription_deliveries(sub.id)
+            .await
+            .expect("cancel"),
+        1
+    );
+    let d = h.wait_status(id, DeliveryStatus::Cancelled).await;
+    assert_eq!(d.next_attempt_at, None);
+    assert_eq!(h.store.next_due().expect("next"), None);
+    h.stop().await;
+}
+
+fn sub_v1(secrets: &Secrets) -> Subscription {
+    let now = chrono::Utc::now();
+    let mut config = json!({"url": "https://example.test", "token": "tok-OLD"});
+    secrets
+        .encrypt_secrets(&secret_schema(), &mut config)
+        .expect("encrypt");
+    Subscription {
+        id: SubscriptionId::new(),
+        name: "old".into(),
+        description: String::new(),
+        provider_id: "webhook.webhook".into(),
+        config,
+        schema_version: 1,
+        event_types: vec!["*".into()],
+        system_ids: vec![],
+        enabled: true,
+        disabled_reason: None,
+        retry_policy: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[tokio::test]
+async fn configs_behind_the_schema_version_are_migrated_and_failures_disable_with_a_reason() {
+    let v2 = json!({"type": "object", "required": ["endpoint"], "properties": {
+        "endpoint": {"type": "string"},
+        "token": {"type": "string", "x-secret": true}
+    }});
+    let providers = Arc::new(FakeProviders::default());
+    let fake = providers.add("webhook.webhook", Fake::new("webhook", v2, 2));
+    *fake.migrate.lock().expect("lock") = Some(pb::MigrateConfigResponse {
+        version: 2,
+        config_json: json!({"endpoint": "https://example.test", "token": "tok-OLD"}).to_string(),
+        diagnostics: vec![],
+    });
+    let secrets = Secrets::from_key([5; 32]);
+    let (good, bad) = (sub_v1(&secrets), sub_v1(&secrets));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("open"));
+    store.insert_subscription(&good).expect("insert");
+    let h = Harness::start_on(dir, store, Arc::clone(&providers), fast_config(), |_| {}).await;
+    let migrated = h
+        .store
+        .get_subscription(good.id)
+        .expect("get")
+        .expect("exists");
+    assert_eq!(migrated.schema_version, 2);
+    assert!(!migrated.config.to_string().contains("tok-OLD"));
+    let mut plain = migrated.config.clone();
+    h.secrets
+        .decrypt_secrets(
+            &json!({"properties": {"token": {"x-secret": true}}}),
+            &mut plain,
+        )
+        .expect("decrypt");
+    assert_eq!(plain["token"], "tok-OLD");
+    h.stop().await;
+
+    *fake.migrate.lock().expect("lock") = Some(pb::MigrateConfigResponse {
+        version: 2,
+        config_json: String::new(),
+        diagnostics: vec![pb::Diagnostic {
+            json_path: "/url".into(),
+            message: "unknown version".into(),
+        }],
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("open"));
+    store.insert_subscription(&bad).expect("insert");
+    let h = Harness::start_on(dir, store, providers, fast_config(), |_| {}).await;
+    let disabled = h
+        .store
+        .get_subscription(bad.id)
+        .expect("get")
+        .expect("exists");
+    assert!(!disabled.enabled);
+    let reason = disabled.disabled_reason.clone().expect("reason");
+    assert!(
+        reason.contains("version 1 to 2") && reason.contains("/url"),
+        "{reason}"
+    );
+    assert_eq!(disabled.config, bad.config, "the stored config is kept");
+    h.stop().await;
+}

@@ -1,0 +1,409 @@
+//! Behaviour of the sled store against a real database in a temporary directory.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::*;
+use crate::model::{
+    AttemptOutcome, AttemptTrigger, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event,
+    EventId, PageRequest, Subscription, SubscriptionFilter, SubscriptionId, from_millis,
+};
+
+fn open() -> (tempfile::TempDir, SledStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path()).expect("open");
+    (dir, store)
+}
+
+fn sub(provider: &str, patterns: &[&str], enabled: bool) -> Subscription {
+    let now = Utc::now();
+    Subscription {
+        id: SubscriptionId::new(),
+        name: "s".into(),
+        description: String::new(),
+        provider_id: provider.into(),
+        config: json!({}),
+        schema_version: 1,
+        event_types: patterns.iter().map(|p| (*p).to_owned()).collect(),
+        system_ids: vec![],
+        enabled,
+        disabled_reason: None,
+        retry_policy: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn event_at(at: DateTime<Utc>, key: Option<&str>) -> Event {
+    Event {
+        id: EventId::new_at(at),
+        event_type: "incident.incident.created".into(),
+        payload: json!({"incidentId": "i-1"}),
+        idempotency_key: key.map(str::to_owned),
+        timestamp: at,
+        received_at: at,
+    }
+}
+
+fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -> Delivery {
+    Delivery {
+        id: DeliveryId::new_at(event.received_at),
+        event_id: event.id,
+        event_type: event.event_type.clone(),
+        subscription_id: sub,
+        provider_id: "webhook.webhook".into(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        budget_used: 0,
+        next_attempt_at: Some(due),
+        last_error: None,
+        created_at: event.received_at,
+        updated_at: event.received_at,
+    }
+}
+
+#[test]
+fn the_same_idempotency_key_returns_the_first_event_and_writes_nothing() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let sub = SubscriptionId::new();
+    let first = event_at(now, Some("k1"));
+    let d1 = delivery(&first, sub, now);
+    assert_eq!(
+        store
+            .insert_event(&first, std::slice::from_ref(&d1))
+            .expect("insert"),
+        InsertEvent::Inserted
+    );
+    let second = event_at(now, Some("k1"));
+    let d2 = delivery(&second, sub, now);
+    match store
+        .insert_event(&second, std::slice::from_ref(&d2))
+        .expect("insert again")
+    {
+        InsertEvent::Duplicate { event, deliveries } => {
+            assert_eq!(event.id, first.id);
+            assert_eq!(deliveries, vec![d1]);
+        }
+        InsertEvent::Inserted => panic!("duplicate was inserted"),
+    }
+    assert!(store.get_event(second.id).expect("get").is_none());
+    assert!(store.get_delivery(d2.id).expect("get").is_none());
+}
+
+#[test]
+fn claiming_takes_only_due_work_and_marks_it_in_flight() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let ev = event_at(now, None);
+    let sub = SubscriptionId::new();
+    let due = delivery(&ev, sub, now);
+    let later = delivery(&ev, sub, now + chrono::Duration::minutes(5));
+    store
+        .insert_event(&ev, &[due.clone(), later.clone()])
+        .expect("insert");
+    assert_eq!(
+        store
+            .next_due()
+            .expect("next")
+            .map(|t| t.timestamp_millis()),
+        Some(now.timestamp_millis())
+    );
+    let claimed = store.claim_due(now, 10).expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, due.id);
+    assert_eq!(claimed[0].status, DeliveryStatus::InFlight);
+    assert!(store.claim_due(now, 10).expect("claim again").is_empty());
+    let next = store
+        .next_due()
+        .expect("next")
+        .map(|t| t.timestamp_millis());
+    assert_eq!(
+        next,
+        later.next_attempt_at.map(|t| t.timestamp_millis()),
+        "claimed work is not due again"
+    );
+    assert!(matches!(
+        store.claim(due.id, now),
+        Err(StoreError::Conflict(_))
+    ));
+    let at_later = store
+        .claim_due(now + chrono::Duration::minutes(5), 10)
+        .expect("claim later");
+    assert_eq!(at_later.len(), 1);
+    assert_eq!(store.next_due().expect("next"), None);
+}
+
+#[test]
+fn saving_checks_the_expected_status_and_moves_the_indexes() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let ev = event_at(now, None);
+    let d = delivery(&ev, SubscriptionId::new(), now);
+    store
+        .insert_event(&ev, std::slice::from_ref(&d))
+        .expect("insert");
+    let mut claimed = store.claim_due(now, 1).expect("claim").remove(0);
+    let err = store.save_delivery(&claimed, None, DeliveryStatus::Pending);
+    assert!(matches!(err, Err(StoreError::Conflict(_))));
+    claimed.status = DeliveryStatus::Retrying;
+    claimed.attempts = 1;
+    claimed.next_attempt_at = Some(now + chrono::Duration::seconds(60));
+    let attempt = crate::model::Attempt {
+        delivery_id: d.id,
+        number: 1,
+        trigger: AttemptTrigger::Scheduled,
+        started_at: now,
+        ended_at: now,
+        duration_ms: 0,
+        outcome: AttemptOutcome::Retryable,
+        error: Some("HTTP 503".into()),
+        status_code: Some(503),
+        external_id: None,
+        retry_after_ms: None,
+        next_attempt_at: claimed.next_attempt_at,
+    };
+    store
+        .save_delivery(&claimed, Some(&attempt), DeliveryStatus::InFlight)
+        .expect("save");
+    assert_eq!(
+        store.get_delivery(d.id).expect("get").map(|d| d.status),
+        Some(DeliveryStatus::Retrying)
+    );
+    assert_eq!(store.attempts(d.id).expect("attempts"), vec![attempt]);
+    assert!(store.claim_due(now, 10).expect("claim").is_empty());
+    assert_eq!(
+        store
+            .claim_due(now + chrono::Duration::seconds(60), 10)
+            .expect("claim")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn subscription_list_total_counts_matches_after_filtering() {
+    let (_dir, store) = open();
+    for i in 0..7 {
+        let provider = if i % 2 == 0 {
+            "webhook.webhook"
+        } else {
+            "slack.slack"
+        };
+        store
+            .insert_subscription(&sub(provider, &["incident.*"], i != 0))
+            .expect("insert");
+    }
+    store
+        .insert_subscription(&sub("webhook.webhook", &["maintenance.*"], true))
+        .expect("insert");
+    let filter = SubscriptionFilter {
+        provider_id: Some("webhook.webhook".into()),
+        event_type: Some("incident.incident.created".into()),
+        enabled: Some(true),
+    };
+    let page = store
+        .list_subscriptions(
+            &filter,
+            PageRequest {
+                offset: 0,
+                limit: 2,
+            },
+        )
+        .expect("list");
+    assert_eq!(page.total, 3);
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.next_offset, Some(2));
+    assert!(
+        page.items
+            .iter()
+            .all(|s| s.provider_id == "webhook.webhook" && s.enabled)
+    );
+    let s = sub("x.y", &["*"], true);
+    assert!(matches!(
+        store
+            .insert_subscription(&s)
+            .and_then(|()| store.insert_subscription(&s)),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+}
+
+#[test]
+fn delivery_list_filters_by_subscription_status_and_time_newest_first() {
+    let (_dir, store) = open();
+    let (a, b) = (SubscriptionId::new(), SubscriptionId::new());
+    let base = from_millis(1_700_000_000_000);
+    for i in 0..10 {
+        let at = base + chrono::Duration::seconds(i);
+        let ev = event_at(at, None);
+        store
+            .insert_event(&ev, &[delivery(&ev, a, at), delivery(&ev, b, at)])
+            .expect("insert");
+    }
+    let filter = DeliveryFilter {
+        subscription_id: Some(a),
+        from: Some(base + chrono::Duration::seconds(2)),
+        to: Some(base + chrono::Duration::seconds(8)),
+        ..DeliveryFilter::default()
+    };
+    let page = store
+        .list_deliveries(
+            &filter,
+            PageRequest {
+                offset: 0,
+                limit: 4,
+            },
+        )
+        .expect("list");
+    assert_eq!(page.total, 6);
+    assert_eq!(page.items.len(), 4);
+    assert!(page.items[0].created_at > page.items[1].created_at);
+    assert!(page.items.iter().all(|d| d.subscription_id == a));
+    let failed = DeliveryFilter {
+        status: Some(DeliveryStatus::Failed),
+        ..DeliveryFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_deliveries(&failed, PageRequest::default())
+            .expect("list")
+            .total,
+        0
+    );
+    let stats = store
+        .stats(base + chrono::Duration::seconds(5))
+        .expect("stats");
+    assert_eq!(stats.overall.get(DeliveryStatus::Pending), 10);
+    assert_eq!(stats.by_provider["webhook.webhook"].total, 10);
+}
+
+#[test]
+fn work_in_flight_at_a_crash_is_due_again_after_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = Utc::now();
+    let id = {
+        let store = SledStore::open(dir.path()).expect("open");
+        let ev = event_at(now, None);
+        let d = delivery(&ev, SubscriptionId::new(), now);
+        store
+            .insert_event(&ev, std::slice::from_ref(&d))
+            .expect("insert");
+        store.claim_due(now, 1).expect("claim");
+        store.flush().expect("flush");
+        d.id
+    };
+    let store = SledStore::open(dir.path()).expect("reopen");
+    let resumed = store.claim_due(Utc::now(), 10).expect("claim");
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].id, id);
+}
+
+#[test]
+fn purge_removes_old_events_whose_deliveries_are_all_final() {
+    let (_dir, store) = open();
+    let old = from_millis(1_600_000_000_000);
+    let sub = SubscriptionId::new();
+    let done_ev = event_at(old, Some("done"));
+    let mut done = delivery(&done_ev, sub, old);
+    store
+        .insert_event(&done_ev, std::slice::from_ref(&done))
+        .expect("insert");
+    let busy_ev = event_at(old, None);
+    store
+        .insert_event(
+            &busy_ev,
+            &[delivery(&busy_ev, sub, old + chrono::Duration::days(3650))],
+        )
+        .expect("insert");
+    let claimed = store.claim_due(old, 10).expect("claim");
+    assert_eq!(claimed.len(), 1);
+    done.status = DeliveryStatus::Succeeded;
+    done.next_attempt_at = None;
+    store
+        .save_delivery(&done, None, DeliveryStatus::InFlight)
+        .expect("save");
+    let purged = store.purge_finished(Utc::now()).expect("purge");
+    assert_eq!(
+        purged,
+        Purged {
+            events: 1,
+            deliveries: 1
+        }
+    );
+    assert!(store.get_event(done_ev.id).expect("get").is_none());
+    assert!(store.get_delivery(done.id).expect("get").is_none());
+    assert!(
+        store
+            .find_by_idempotency_key("done")
+            .expect("find")
+            .is_none()
+    );
+    assert!(store.get_event(busy_ev.id).expect("get").is_some());
+}
+
+#[test]
+fn the_subscription_snapshot_follows_changes() {
+    let (_dir, store) = open();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let mut s = sub("webhook.webhook", &["*"], true);
+    store.insert_subscription(&s).expect("insert");
+    assert_eq!(store.subscriptions().expect("snapshot").len(), 1);
+    s.enabled = false;
+    store.update_subscription(&s).expect("update");
+    assert!(!store.subscriptions().expect("snapshot")[0].enabled);
+    assert!(store.delete_subscription(s.id).expect("delete"));
+    assert!(store.subscriptions().expect("snapshot").is_empty());
+    assert!(matches!(
+        store.update_subscription(&s),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn an_entry_written_behind_the_scan_cursor_is_still_claimed() {
+    let (_dir, store) = open();
+    let sub = SubscriptionId::new();
+    let t = |s: i64| from_millis(1_700_000_000_000) + chrono::Duration::seconds(s);
+    let ev = event_at(t(0), None);
+    store
+        .insert_event(&ev, &[delivery(&ev, sub, t(50))])
+        .expect("insert");
+    assert_eq!(store.claim_due(t(50), 10).expect("claim").len(), 1);
+    // A writer whose clock lagged: its entry is due before the cursor.
+    let late_ev = event_at(t(1), None);
+    let late = delivery(&late_ev, sub, t(10));
+    store
+        .insert_event(&late_ev, std::slice::from_ref(&late))
+        .expect("insert late");
+    assert!(store.next_due().expect("next").is_some_and(|d| d <= t(50)));
+    let claimed = store.claim_due(t(51), 10).expect("claim");
+    assert_eq!(
+        claimed.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![late.id]
+    );
+    assert!(store.claim_due(t(52), 10).expect("claim").is_empty());
+}
+
+#[test]
+fn the_status_machine_is_enforced_on_save() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let ev = event_at(now, None);
+    let mut d = delivery(&ev, SubscriptionId::new(), now + chrono::Duration::hours(1));
+    store
+        .insert_event(&ev, std::slice::from_ref(&d))
+        .expect("insert");
+    d.status = DeliveryStatus::Succeeded;
+    d.next_attempt_at = None;
+    let err = store.save_delivery(&d, None, DeliveryStatus::Pending);
+    assert!(
+        matches!(err, Err(StoreError::Conflict(m)) if m.contains("cannot go from pending to succeeded"))
+    );
+    d.status = DeliveryStatus::Cancelled;
+    store
+        .save_delivery(&d, None, DeliveryStatus::Pending)
+        .expect("pending → cancelled");
+    assert_eq!(store.next_due().expect("next"), None);
+}
