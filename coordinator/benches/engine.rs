@@ -3,7 +3,10 @@
 //! ```text
 //! cargo bench -p switchyard --bench engine -- due          # cost of finding due work
 //! cargo bench -p switchyard --bench engine -- throughput   # publish → deliver → record
+//! cargo bench -p switchyard --bench engine -- ops          # cost per store operation
 //! ```
+//!
+//! `BENCH_COMMIT_WINDOW_MS` overrides the group-commit window for `throughput` experiments.
 //!
 //! `due`: a store holding 1,000 and then 1,000,000 scheduled retries (due hours ahead) plus
 //! 10 that are due now; the median over repeated runs of claiming the due ones, and of reading
@@ -351,6 +354,10 @@ async fn run(subs: usize, events: usize, publishers: usize) -> Run {
         watch_capacity: total * 4 + 1024,
         plugin_concurrency: 256,
         subscription_concurrency: 256,
+        commit_window: std::env::var("BENCH_COMMIT_WINDOW_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(EngineConfig::default().commit_window, Duration::from_millis),
         ..EngineConfig::default()
     };
     let shutdown = CancellationToken::new();

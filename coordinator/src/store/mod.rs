@@ -170,9 +170,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // ---- engine: scheduling and state changes ----
     /// Claims up to `limit` deliveries due at or before `now` that this store handle has not
-    /// claimed yet: each becomes `InFlight` (its schedule entry stays, so a crash before its
-    /// result is saved leaves it due: at-least-once). Includes deliveries a previous process
-    /// left `InFlight`. Cost is O(claimed + in flight), not O(all scheduled).
+    /// claimed yet, and returns them as `InFlight`. The claim is held in memory (reads show the
+    /// delivery `InFlight` until its result is saved); the durable record stays due, so a crash
+    /// before the result is saved leaves it due for the next start: at-least-once. Cost is
+    /// O(claimed), not O(all scheduled).
     fn claim_due(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Delivery>>;
     /// Claims one delivery for a manual attempt, whatever its status, unless this handle has it
     /// claimed already (`Conflict`). A delivery that had no due time gets `now`, so that a crash

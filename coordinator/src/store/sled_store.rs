@@ -34,6 +34,7 @@ use super::{Claimed, InsertEvent, Purged, Store, StoreError, StoreResult};
 use crate::model::{
     Attempt, Connection, ConnectionId, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event,
     EventId, EventType, Page, PageRequest, Stats, Subscription, SubscriptionFilter, SubscriptionId,
+    to_millis,
 };
 
 /// The scan starts from the beginning of the schedule this often (belt and braces: entries
@@ -696,8 +697,10 @@ impl Store for SledStore {
                 continue;
             };
             let mut d = stored.delivery;
-            let due = schedule_key(&d).and(d.next_attempt_at);
-            if due.is_none_or(|due| due > now) {
+            // Compared in whole milliseconds, as the schedule keys are: an entry the scan
+            // passed must be claimed now, or the cursor would leave it behind.
+            let due = schedule_key(&d).and(d.next_attempt_at).map(to_millis);
+            if due.is_none_or(|due| due > to_millis(now)) {
                 continue;
             }
             d.status = DeliveryStatus::InFlight;

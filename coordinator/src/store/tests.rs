@@ -407,3 +407,28 @@ fn the_status_machine_is_enforced_on_save() {
         .expect("pending → cancelled");
     assert_eq!(store.next_due().expect("next"), None);
 }
+
+#[test]
+fn an_entry_due_later_within_the_same_millisecond_is_not_left_behind() {
+    let (_dir, store) = open();
+    let base = from_millis(1_700_000_000_000);
+    let ev = event_at(base, None);
+    let sub = SubscriptionId::new();
+    let us = chrono::Duration::microseconds;
+    // Same millisecond; `later` sorts first (smaller id) but is due after `now`.
+    let mut later = delivery(&ev, sub, base + us(700));
+    let mut sooner = delivery(&ev, sub, base + us(100));
+    if later.id > sooner.id {
+        std::mem::swap(&mut later.id, &mut sooner.id);
+    }
+    store
+        .insert_event(&ev, &[later.clone(), sooner.clone()])
+        .expect("insert");
+    let first = store.claim_due(base + us(300), 10).expect("claim");
+    let second = store.claim_due(base + us(1500), 10).expect("claim");
+    let mut ids: Vec<DeliveryId> = first.iter().chain(&second).map(|d| d.id).collect();
+    ids.sort();
+    let mut want = vec![later.id, sooner.id];
+    want.sort();
+    assert_eq!(ids, want, "each claimed exactly once, none left behind");
+}
