@@ -5,5 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== cargo build --workspace --bins (end-to-end tests run the built plugin binaries)"
+cargo build --workspace --bins
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets
+
+# Python plugin SDK: a project-local venv with pinned packages, stubs generated from proto/.
+echo "== Python plugin SDK: setup"
+plugin-sdk/python/scripts/setup.sh
+echo "== Python plugin SDK: pytest"
+# Any non-zero status fails the run, including pytest's 5 ("no tests ran").
+plugin-sdk/python/.venv-py/bin/python -m pytest -p no:cacheprovider -q plugin-sdk/python/tests
+echo "== conformance harness: Python example plugin"
+cargo build -p switchyard-conformance
+target/debug/switchyard-conformance plugin-sdk/python/switchyard-plugin-pyexample
+echo "== conformance harness: bundled plugins"; for p in target/debug/switchyard-plugin-*; do [[ "$p" == *.d ]] || target/debug/switchyard-conformance "$p"; done

@@ -2,9 +2,15 @@
 //! one: [`negotiate`] (magic cookie and app protocol version, from the environment), [`bind`]
 //! (the Unix socket inside `PLUGIN_UNIX_SOCKET_DIR`) and [`announce`] (the one stdout line
 //! `1|<version>|unix|<socket path>|grpc|`). Nothing else is ever written to stdout.
+//!
+//! The socket is removed on every way out, followed by its directory if that is then empty
+//! (never recursively): by [`BoundSocket`]'s drop, and — when the process must exit at once
+//! because its parent died — by [`remove_live_socket`], which finds it through a process-wide
+//! record that [`bind`] keeps.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use switchyard_proto::PLUGIN_PROTOCOL_VERSIONS;
 use switchyard_proto::handshake::{
@@ -151,8 +157,33 @@ impl BoundSocket {
 
 impl Drop for BoundSocket {
     fn drop(&mut self) {
-        // Ignore errors: the host may already have removed its directory.
-        let _ = std::fs::remove_file(&self.path);
+        remove_socket(&self.path);
+        let mut live = LIVE_SOCKET.lock().unwrap_or_else(PoisonError::into_inner);
+        if live.as_deref() == Some(self.path.as_path()) {
+            *live = None;
+        }
+    }
+}
+
+/// The socket this process listens on, for [`remove_live_socket`].
+static LIVE_SOCKET: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Removes the socket `path`, then its directory if it is now empty. Errors are ignored: the
+/// host may have removed either already, and a directory still holding files is the host's.
+pub fn remove_socket(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    if let Some(dir) = path.parent() {
+        // `remove_dir` only removes an empty directory: nothing but the socket is ever lost.
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+/// Removes the socket of the live [`BoundSocket`] (and its directory, if then empty), for a
+/// process about to exit without running destructors. Does nothing when none is bound.
+pub fn remove_live_socket() {
+    let live = LIVE_SOCKET.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(path) = live.as_deref() {
+        remove_socket(path);
     }
 }
 
@@ -175,6 +206,7 @@ pub fn bind(negotiated: &Negotiated) -> Result<BoundSocket, HandshakeError> {
         path: path.clone(),
         source,
     })?;
+    *LIVE_SOCKET.lock().unwrap_or_else(PoisonError::into_inner) = Some(path.clone());
     Ok(BoundSocket {
         listener: Some(listener),
         path,

@@ -81,6 +81,7 @@
 //! calls are answered `UNIMPLEMENTED` without reaching the provider; resolver names not used
 //! by any `x-options-resolver` in the schemas get `NOT_FOUND`.
 
+mod deferred;
 pub mod handshake;
 pub mod http;
 pub mod log;

@@ -1,7 +1,10 @@
-//! Type erasure: a typed [`Provider`] wrapped with its compiled schemas into an object-safe
-//! [`ErasedProvider`], so one binary can serve several providers of different types. Each
-//! wrapper turns wire requests into typed calls and typed results into wire responses; invalid
-//! input is answered in-band, protocol errors become a [`tonic::Status`].
+//! Type erasure: a typed [`Provider`] wrapped with its schemas into an object-safe
+//! [`ErasedProvider`], so one binary can serve several providers of different types. The
+//! schemas are generated when the provider is registered (`Describe` needs their text) and
+//! checked and compiled later, off the start-up path ([`ErasedProvider::check_schemas`]); every
+//! call that uses a config waits for that. Each wrapper turns wire requests into typed calls and
+//! typed results into wire responses; invalid input is answered in-band, protocol errors
+//! become a [`tonic::Status`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +13,7 @@ use serde_json::Value;
 use switchyard_proto::plugin::v1 as pb;
 use tonic::Status;
 
+use crate::deferred::Deferred;
 use crate::provider::{
     Capabilities, ConfigKind, ConnectionConfig, DeliveryContext, Event, OptionsRequest, Provider,
     Subscription, TestTarget,
@@ -44,33 +48,107 @@ pub trait ErasedProvider: Send + Sync + 'static {
         &self,
         request: pb::MigrateConfigRequest,
     ) -> Result<pb::MigrateConfigResponse, Status>;
+    /// Checks the provider's schemas against the meta-schema and compiles them, unless done
+    /// already (then it returns the earlier outcome at once). Blocking: call it off the async
+    /// runtime (`Plugin::build` does, on a background thread).
+    ///
+    /// # Errors
+    /// What is wrong with a schema.
+    fn check_schemas(&self) -> Result<(), SchemaError>;
 }
 
-/// A typed provider with its compiled schemas.
+/// A typed provider with its schemas: generated (for `Describe`) when registered, compiled
+/// later (see [`Registered::check_schemas`]).
 pub(crate) struct Registered<P: Provider> {
     provider: P,
     descriptor: pb::Provider,
+    config_json: Value,
+    connection_json: Option<Value>,
+    compiled: Deferred<Result<Schemas<P>, SchemaError>>,
+}
+
+/// A provider's compiled schemas.
+struct Schemas<P: Provider> {
     config: CompiledSchema<P::Config>,
     connection: Option<CompiledSchema<P::Connection>>,
 }
 
 impl<P: Provider> Registered<P> {
-    /// Derives and compiles the provider's schemas and builds its `Describe` entry.
-    pub(crate) fn new(provider: P) -> Result<Self, SchemaError> {
+    /// Derives the provider's schemas and builds its `Describe` entry. Cheap: checking and
+    /// compiling the schemas is left to [`ErasedProvider::check_schemas`].
+    pub(crate) fn new(provider: P) -> Self {
         let mut generator = generator();
-        let config = CompiledSchema::new("config", generator.root_schema_for::<P::Config>())?;
-        let connection = P::Connection::connection_schema(&mut generator)
-            .map(|schema| CompiledSchema::new("connection", schema))
-            .transpose()?;
-        let descriptor = describe(&provider, &config, connection.as_ref());
-        Ok(Self {
+        let config_json = generator.root_schema_for::<P::Config>().to_value();
+        let connection_json =
+            P::Connection::connection_schema(&mut generator).map(|schema| schema.to_value());
+        let descriptor = describe(&provider, &config_json, connection_json.as_ref());
+        Self {
             provider,
             descriptor,
-            config,
-            connection,
+            config_json,
+            connection_json,
+            compiled: Deferred::new(),
+        }
+    }
+
+    /// Checks the schemas against the meta-schema and compiles them.
+    fn compile(&self) -> Result<Schemas<P>, SchemaError> {
+        let compile = || {
+            let config = CompiledSchema::from_value("config", self.config_json.clone())?;
+            let connection = self
+                .connection_json
+                .clone()
+                .map(|json| CompiledSchema::from_value("connection", json))
+                .transpose()?;
+            Ok(Schemas { config, connection })
+        };
+        // A panic on a background thread would leave every call waiting forever.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(compile)).unwrap_or_else(|_| {
+            Err(SchemaError::Compile {
+                what: "config",
+                message: "the schema compiler panicked".to_owned(),
+            })
         })
     }
 
+    /// The compiled schemas, waiting for the background check if it is still running; a
+    /// broken schema refuses the call with `FAILED_PRECONDITION`.
+    async fn schemas(&self) -> Result<&Schemas<P>, Status> {
+        let compiled = match self.compiled.get() {
+            Some(compiled) => compiled,
+            None => self.compiled.wait().await,
+        };
+        compiled.as_ref().map_err(|err| self.refusal(err))
+    }
+
+    /// [`Registered::schemas`] for sync callers (compiles on this thread if nobody has yet).
+    fn schemas_now(&self) -> Result<&Schemas<P>, Status> {
+        self.compiled
+            .get_or_compute(|| self.compile())
+            .as_ref()
+            .map_err(|err| self.refusal(err))
+    }
+
+    /// The current version of the schema `kind` names; `None` when the provider has none.
+    fn current_version(&self, kind: ConfigKind) -> Option<u32> {
+        match kind {
+            ConfigKind::Provider => Some(self.provider.config_version()),
+            ConfigKind::Connection => self
+                .connection_json
+                .as_ref()
+                .map(|_| self.provider.connection_version()),
+        }
+    }
+
+    fn refusal(&self, err: &SchemaError) -> Status {
+        Status::failed_precondition(format!(
+            "provider {:?} cannot validate configs: {err}",
+            self.descriptor.id
+        ))
+    }
+}
+
+impl<P: Provider> Schemas<P> {
     /// The connection config of a request: typed, or diagnostics with a `/connection` prefix.
     fn connection(&self, text: &str) -> Result<P::Connection, Vec<Diagnostic>> {
         let Some(schema) = &self.connection else {
@@ -93,23 +171,16 @@ impl<P: Provider> Registered<P> {
             .and_then(|value| self.config.parse(&value))
     }
 
-    /// The current version of the schema `kind` names; `None` when the provider has none.
-    fn current_version(&self, kind: ConfigKind) -> Option<u32> {
-        match kind {
-            ConfigKind::Provider => Some(self.provider.config_version()),
-            ConfigKind::Connection => self
+    fn has_resolver(&self, name: &str) -> bool {
+        self.config.resolvers().contains(name)
+            || self
                 .connection
                 .as_ref()
-                .map(|_| self.provider.connection_version()),
-        }
+                .is_some_and(|c| c.resolvers().contains(name))
     }
 }
 
-fn describe<C, K>(
-    provider: &impl Provider,
-    config: &CompiledSchema<C>,
-    connection: Option<&CompiledSchema<K>>,
-) -> pb::Provider {
+fn describe(provider: &impl Provider, config: &Value, connection: Option<&Value>) -> pb::Provider {
     let docs = provider.documentation();
     let Capabilities {
         test_connection,
@@ -123,11 +194,11 @@ fn describe<C, K>(
         icon: provider.icon().to_owned(),
         config_schema: Some(pb::VersionedSchema {
             version: provider.config_version(),
-            json_schema: config.text().to_owned(),
+            json_schema: config.to_string(),
         }),
         connection_schema: connection.map(|c| pb::VersionedSchema {
             version: provider.connection_version(),
-            json_schema: c.text().to_owned(),
+            json_schema: c.to_string(),
         }),
         supported_events: provider.supported_events(),
         documentation: Some(pb::Documentation {
@@ -242,17 +313,25 @@ impl<P: Provider> ErasedProvider for Registered<P> {
         &self.descriptor
     }
 
+    fn check_schemas(&self) -> Result<(), SchemaError> {
+        match self.compiled.get_or_compute(|| self.compile()) {
+            Ok(_) => Ok(()),
+            Err(err) => Err(err.clone()),
+        }
+    }
+
     fn deliver(
         &self,
         mut request: pb::DeliverRequest,
     ) -> BoxFuture<'_, Result<pb::DeliverResponse, Status>> {
         Box::pin(async move {
             let (event, subscription) = event_from(&mut request)?;
-            let config = match self.config(&request.config_json) {
+            let schemas = self.schemas().await?;
+            let config = match schemas.config(&request.config_json) {
                 Ok(config) => config,
                 Err(diagnostics) => return Ok(invalid_config(diagnostics)),
             };
-            let connection = match self.connection(&request.connection_json) {
+            let connection = match schemas.connection(&request.connection_json) {
                 Ok(connection) => connection,
                 Err(diagnostics) => return Ok(invalid_config(prefix(diagnostics, "connection"))),
             };
@@ -271,20 +350,23 @@ impl<P: Provider> ErasedProvider for Registered<P> {
         request: pb::TestConnectionRequest,
     ) -> BoxFuture<'_, Result<pb::TestConnectionResponse, Status>> {
         Box::pin(async move {
-            let target = match kind_from(request.kind)? {
-                ConfigKind::Provider => self.config(&request.config_json).and_then(|config| {
-                    let connection = self
+            let kind = kind_from(request.kind)?;
+            let schemas = self.schemas().await?;
+            let target = match kind {
+                ConfigKind::Provider => schemas.config(&request.config_json).and_then(|config| {
+                    let connection = schemas
                         .connection(&request.connection_json)
                         .map_err(|d| prefix(d, "connection"))?;
                     Ok(TestTarget::Config { config, connection })
                 }),
                 ConfigKind::Connection => {
-                    if self.connection.is_none() {
+                    if schemas.connection.is_none() {
                         return Err(Status::invalid_argument(
                             "this provider has no connection schema",
                         ));
                     }
-                    self.connection(&request.config_json)
+                    schemas
+                        .connection(&request.config_json)
                         .map(TestTarget::Connection)
                 }
             };
@@ -305,12 +387,8 @@ impl<P: Provider> ErasedProvider for Registered<P> {
         request: pb::GetConnectionOptionsRequest,
     ) -> BoxFuture<'_, Result<pb::GetConnectionOptionsResponse, Status>> {
         Box::pin(async move {
-            let known = self.config.resolvers().contains(&request.resolver_name)
-                || self
-                    .connection
-                    .as_ref()
-                    .is_some_and(|c| c.resolvers().contains(&request.resolver_name));
-            if !known {
+            let schemas = self.schemas().await?;
+            if !schemas.has_resolver(&request.resolver_name) {
                 return Err(Status::not_found(format!(
                     "provider {:?} has no resolver {:?}",
                     self.descriptor.id, request.resolver_name
@@ -320,7 +398,7 @@ impl<P: Provider> ErasedProvider for Registered<P> {
                 options: Vec::new(),
                 diagnostics: diagnostics_proto(diagnostics),
             };
-            let connection = match self.connection(&request.connection_json) {
+            let connection = match schemas.connection(&request.connection_json) {
                 Ok(connection) => connection,
                 Err(diagnostics) => return Ok(answer(diagnostics)),
             };
@@ -351,6 +429,8 @@ impl<P: Provider> ErasedProvider for Registered<P> {
         let current = self
             .current_version(kind)
             .ok_or_else(|| Status::invalid_argument("this provider has no connection schema"))?;
+        // Sync (the trait method is): blocks only if the background check is mid-compile.
+        let schemas = self.schemas_now()?;
         let failed = |version, diagnostics| pb::MigrateConfigResponse {
             version,
             config_json: String::new(),
@@ -377,7 +457,7 @@ impl<P: Provider> ErasedProvider for Registered<P> {
                 .migrate_config(kind, request.from_version, value)
         };
         let migrated = migrated.and_then(|value| {
-            let problems = validate_against(kind, self, &value);
+            let problems = validate_against(kind, schemas, &value);
             if problems.is_empty() {
                 Ok(value)
             } else {
@@ -397,11 +477,11 @@ impl<P: Provider> ErasedProvider for Registered<P> {
 
 fn validate_against<P: Provider>(
     kind: ConfigKind,
-    reg: &Registered<P>,
+    schemas: &Schemas<P>,
     value: &Value,
 ) -> Vec<Diagnostic> {
-    match (kind, &reg.connection) {
-        (ConfigKind::Provider, _) => reg.config.diagnostics(value),
+    match (kind, &schemas.connection) {
+        (ConfigKind::Provider, _) => schemas.config.diagnostics(value),
         (ConfigKind::Connection, Some(connection)) => connection.diagnostics(value),
         (ConfigKind::Connection, None) => Vec::new(),
     }

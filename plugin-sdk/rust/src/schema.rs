@@ -13,8 +13,11 @@
 //! | `x-editor-types` | `#[schemars(extend("x-editor-types" = ["json", "yaml"]))]` |
 //! | `x-color` | `#[schemars(extend("x-color" = true))]` |
 //!
-//! Each schema is checked against the 2020-12 meta-schema and compiled into a validator once, at
-//! start-up ([`CompiledSchema::new`]); per call only validation and deserialization run.
+//! Each schema is checked against the 2020-12 meta-schema and compiled into a validator once
+//! ([`CompiledSchema::new`]). A plugin does this right after announcing its handshake, on a
+//! background thread (compiling costs milliseconds and megabytes of heap, and would otherwise
+//! delay the handshake); every call that uses a config waits for it. Per call only validation
+//! and deserialization run.
 //! Every problem becomes a [`Diagnostic`] with the instance's JSON Pointer. Messages never quote
 //! the offending value (it may be a secret).
 
@@ -26,8 +29,9 @@ use serde_json::Value;
 
 use crate::result::Diagnostic;
 
-/// Why a provider's schema is unusable; reported at start-up, before the handshake.
-#[derive(Debug, thiserror::Error)]
+/// Why a provider's schema is unusable. A plugin reports it at start-up: `Describe` is refused
+/// with it and the plugin exits with status 1.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SchemaError {
     /// The generated schema does not conform to the JSON Schema 2020-12 meta-schema.
     #[error("the {what} schema is not valid JSON Schema 2020-12 at {path}: {message}")]
@@ -104,7 +108,14 @@ impl<T: DeserializeOwned> CompiledSchema<T> {
     /// # Errors
     /// [`SchemaError`] when the schema is invalid or cannot be compiled.
     pub fn new(what: &'static str, schema: schemars::Schema) -> Result<Self, SchemaError> {
-        let json = schema.to_value();
+        Self::from_value(what, schema.to_value())
+    }
+
+    /// [`CompiledSchema::new`] for a schema already turned into JSON.
+    ///
+    /// # Errors
+    /// [`SchemaError`] when the schema is invalid or cannot be compiled.
+    pub fn from_value(what: &'static str, json: Value) -> Result<Self, SchemaError> {
         if let Err(err) = jsonschema::draft202012::meta::validate(&json) {
             return Err(SchemaError::MetaSchema {
                 what,

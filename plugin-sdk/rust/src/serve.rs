@@ -75,6 +75,13 @@ pub fn serve(plugin: Plugin) -> ExitCode {
 
 /// [`serve`] inside an existing tokio runtime (logging not installed).
 ///
+/// The handshake is announced before the schemas are checked: that check runs on a background
+/// thread, started right after the announcement, while the host connects. Calls that use a
+/// config wait for it; if a schema is broken, the problem is logged, `Describe` is refused with
+/// `FAILED_PRECONDITION` from then on, and this returns [`ServeError::Plugin`] (exit status 1)
+/// after a graceful stop. (`Describe` does not wait for the check: the host checks the schemas
+/// against the meta-schema itself, and what only compiling finds ends the plugin moments later.)
+///
 /// # Errors
 /// [`ServeError`] when the plugin is invalid, the handshake fails or the server fails.
 pub async fn serve_async(plugin: Plugin) -> Result<(), ServeError> {
@@ -91,7 +98,29 @@ pub async fn serve_async(plugin: Plugin) -> Result<(), ServeError> {
         protocol = negotiated.protocol_version,
         "plugin serving"
     );
-    run_server(plugin, &negotiated, &mut socket, stop).await
+    // Only now: checking the schemas must not delay the handshake line.
+    plugin.start_schema_check();
+    let checker = stop_on_broken_schemas(plugin.clone(), stop.clone());
+    let result = run_server(plugin.clone(), &negotiated, &mut socket, stop).await;
+    checker.abort();
+    // The outcome is recorded before the checker stops the server, so this cannot miss it.
+    if let Some(Err(err)) = plugin.schema_check_outcome() {
+        return Err(ServeError::Plugin(err.clone()));
+    }
+    result
+}
+
+/// Waits for the background schema check; a broken schema is logged and stops the plugin.
+fn stop_on_broken_schemas(
+    plugin: BuiltPlugin,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(err) = plugin.schemas_checked().await {
+            tracing::error!("invalid plugin, stopping: {err}");
+            stop.cancel();
+        }
+    })
 }
 
 /// Serves the plugin's services on `socket` until `stop` fires, then drains calls in flight
@@ -132,7 +161,7 @@ pub async fn run_server(
             Ok(())
         }
     };
-    let _ = std::fs::remove_file(socket.path());
+    handshake::remove_socket(socket.path());
     tracing::info!("plugin stopped");
     result.map_err(ServeError::from)
 }
@@ -157,34 +186,58 @@ pub fn watch_signals(stop: CancellationToken) {
     });
 }
 
-/// Makes the kernel send SIGTERM when the parent dies, and fires `stop` if the parent is
-/// already gone or changes later (re-parenting to init or a subreaper).
+/// Makes the kernel send SIGTERM when the parent dies, and exits the process at once when the
+/// parent is gone: nobody is left to answer, so there is nothing to drain. Before exiting it
+/// removes the socket (and its directory, if then empty; [`handshake::remove_live_socket`])
+/// and fires `stop`. The exit status is 1.
+///
+/// The parent's death shows as a SIGTERM (the parent-death signal) after which `getppid`
+/// has changed; a SIGTERM while the parent lives is left to [`watch_signals`] (a graceful
+/// stop). A once-a-second `getppid` poll backs the signal up (e.g. for a parent *thread*, not
+/// process, that exits, or a plugin that ignores SIGTERM).
 pub fn watch_parent(stop: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
     let parent = nix::unistd::getppid();
+    // Listen before re-arming the signal, so that a parent dying right now is heard.
+    let mut term = signal(SignalKind::terminate()).ok();
     if let Err(err) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM) {
         tracing::warn!(error = %err, "cannot set the parent-death signal");
     }
     // The parent may have died between reading its pid and the prctl call. (A parent that
     // died even earlier cannot be told apart from a host running as pid 1 in a container.)
     if nix::unistd::getppid() != parent {
-        tracing::warn!("parent process already gone; stopping");
-        stop.cancel();
-        return;
+        exit_orphaned(&stop);
     }
     tokio::spawn(async move {
-        // A backstop for the signal (e.g. a parent thread, not process, that exits): a cheap
-        // syscall once a second, ending with the plugin.
+        // Watches until the process ends, drains included: the parent may die during one.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = stop.cancelled() => return,
+                () = next_signal(&mut term) => {}
             }
             if nix::unistd::getppid() != parent {
-                tracing::warn!("parent process died; stopping");
-                stop.cancel();
-                return;
+                exit_orphaned(&stop);
             }
         }
     });
+}
+
+/// The next delivery of `signal`; never, if there is no handler.
+async fn next_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
+    let delivered = match signal {
+        Some(signal) => signal.recv().await.is_some(),
+        None => false,
+    };
+    if !delivered {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The parent died: remove the socket and exit without draining.
+fn exit_orphaned(stop: &CancellationToken) -> ! {
+    tracing::warn!("parent process died; removing the socket and exiting at once");
+    stop.cancel();
+    handshake::remove_live_socket();
+    std::process::exit(1);
 }

@@ -1,7 +1,8 @@
 //! The gRPC services a plugin serves: `ProviderPlugin` (routing each call to its provider and
 //! enforcing the error model: unknown provider → `NOT_FOUND`, undeclared capability →
-//! `UNIMPLEMENTED`), go-plugin's `GRPCController` (Shutdown) and the health service.
-//! Each is a building block: `serve` composes them, a test fixture may swap one out.
+//! `UNIMPLEMENTED`, a broken own schema → `FAILED_PRECONDITION`, for `Describe` too),
+//! go-plugin's `GRPCController` (Shutdown) and the health service. Each is a building block:
+//! `serve` composes them, a test fixture may swap one out.
 
 use std::sync::Arc;
 
@@ -81,6 +82,14 @@ impl ProviderPlugin for ProviderService {
         &self,
         _request: Request<pb::DescribeRequest>,
     ) -> Result<Response<pb::DescribeResponse>, Status> {
+        // Refused once the background check found a broken schema (the plugin is exiting
+        // then). Not waited for: the host checks the schemas against the meta-schema itself,
+        // and the check must not add to every start.
+        if let Some(Err(err)) = self.plugin.schema_check_outcome() {
+            return Err(Status::failed_precondition(format!(
+                "invalid plugin: {err}"
+            )));
+        }
         Ok(Response::new(self.plugin.describe(self.protocol_version)))
     }
 

@@ -449,3 +449,83 @@ fn a_broken_definition_is_refused_with_a_clear_error() {
         Err(PluginError::NoProviders)
     ));
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct BrokenConfig {
+    /// `"type": "nonsense"` violates the 2020-12 meta-schema.
+    #[expect(dead_code, reason = "only its schema matters here")]
+    #[schemars(extend("type" = "nonsense"))]
+    field: String,
+}
+
+/// A provider whose own config schema is invalid.
+struct Broken;
+
+impl Provider for Broken {
+    type Config = BrokenConfig;
+    type Connection = NoConnection;
+
+    fn id(&self) -> &'static str {
+        "broken"
+    }
+    fn display_name(&self) -> &'static str {
+        "Broken"
+    }
+    fn description(&self) -> &'static str {
+        "Has an invalid schema."
+    }
+    async fn deliver(&self, _ctx: DeliveryContext<BrokenConfig, NoConnection>) -> DeliveryResult {
+        DeliveryResult::delivered(None)
+    }
+}
+
+#[tokio::test]
+async fn a_broken_own_schema_refuses_describe_and_every_config_use() {
+    // Building is cheap and succeeds; the schema check runs in the background.
+    let plugin = Plugin::new("p", "1")
+        .provider(Broken)
+        .build()
+        .expect("ids are fine");
+    let checked = tokio::time::timeout(Duration::from_secs(30), plugin.schemas_checked())
+        .await
+        .expect("the check finishes");
+    let Err(PluginError::Schema { provider, source }) = checked else {
+        panic!("expected a schema error, got {checked:?}");
+    };
+    assert_eq!(provider, "broken");
+    assert!(source.to_string().contains("/properties/field"), "{source}");
+    assert!(matches!(
+        plugin.check_schemas(),
+        Err(PluginError::Schema { .. })
+    ));
+
+    let service = ProviderService::new(plugin, 1);
+    let describe = service
+        .describe(Request::new(pb::DescribeRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(describe.code(), Code::FailedPrecondition);
+    assert!(describe.message().contains("broken"), "{describe:?}");
+    let deliver = service
+        .deliver(deliver("broken", json!({"field": "x"}), None))
+        .await
+        .unwrap_err();
+    assert_eq!(deliver.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn calls_wait_for_the_background_schema_check() {
+    let plugin = Plugin::new("p", "1")
+        .provider(Tracker)
+        .build()
+        .expect("valid plugin");
+    // Straight after build: the check may still be running; the call must still validate.
+    let service = ProviderService::new(plugin, 1);
+    let answer = service
+        .deliver(deliver("tracker", json!({"projectKey": 7}), None))
+        .await
+        .expect("answered in-band")
+        .into_inner();
+    assert!(!answer.success);
+    assert_eq!(answer.diagnostics[0].json_path, "/projectKey");
+}
