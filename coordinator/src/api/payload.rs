@@ -39,29 +39,13 @@ impl PayloadValidators {
         let validator = match self.cached(event_type) {
             Some(v) => v,
             None => {
-                let compiled = jsonschema::draft202012::options()
-                    .should_validate_formats(true)
-                    .build(schema)
-                    // Registration checked the schema; fall back to the shared path's report.
-                    .map_err(|_| {
-                        crate::schema::validate(schema, payload)
-                            .err()
-                            .unwrap_or_default()
-                    })?;
+                let compiled = crate::schema::compile(schema).map_err(|problem| vec![problem])?;
                 let compiled = Arc::new(compiled);
                 self.store(event_type, Arc::clone(&compiled));
                 compiled
             }
         };
-        let problems: Vec<SchemaProblem> = validator
-            .iter_errors(payload)
-            .map(|err| SchemaProblem::new(err.instance_path.as_str(), err.masked().to_string()))
-            .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::schema::problems(&validator, payload)
     }
 
     fn cached(&self, event_type: &EventType) -> Option<Arc<jsonschema::Validator>> {

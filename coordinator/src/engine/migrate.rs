@@ -6,7 +6,10 @@
 //! delivery whose subscription is still behind.
 //!
 //! A failed upgrade never touches the stored config: the subscription is disabled with the
-//! reason stored on it (a connection gets `migration_error`). Reasons never quote secret values.
+//! reason stored on it; a connection gets `migration_error`, and every subscription using it
+//! (its provider config's `connectionId`) is disabled with a reason naming the connection,
+//! since the old config's secrets may not be where the current schema expects them. Reasons
+//! never quote secret values.
 
 use serde_json::Value;
 use switchyard_proto::plugin::v1 as pb;
@@ -72,34 +75,84 @@ pub(super) async fn subscription(
             sub.disabled_reason = Some(reason.clone());
             sub.updated_at = inner.clock.now();
             if let Err(e) = inner.store.update_subscription(&sub) {
-                tracing::error!(subscription = %sub.id, error = %e, "cannot disable subscription");
+                let id = sub.id;
+                tracing::error!(subscription = %id, error = %e, "cannot disable subscription");
             }
             Err(reason)
         }
     }
 }
 
+/// Upgrades one connection's config and stores it. On failure the stored config stays as it
+/// was (old version, old data) with `migration_error` set, and every subscription using the
+/// connection is disabled: its secrets may not be where the current schema puts them.
 async fn connection(inner: &Inner, mut conn: Connection, p: &Resolved) {
     let Some(schema) = &p.connection_schema else {
         return;
     };
     let (from, to) = (conn.schema_version, p.connection_version);
     let kind = pb::ConfigKind::Connection;
-    match upgrade(inner, p, kind, from, &conn.config, schema, to).await {
+    let failed = match upgrade(inner, p, kind, from, &conn.config, schema, to).await {
         Ok(config) => {
             conn.config = config;
             conn.schema_version = to;
             conn.migration_error = None;
+            tracing::info!(connection = %conn.id, from, to, "connection config migrated");
+            false
         }
         Err(problem) => {
             let reason = format!("config migration from version {from} to {to} failed: {problem}");
             tracing::warn!(connection = %conn.id, %reason, "connection config not migrated");
             conn.migration_error = Some(reason);
+            true
         }
-    }
+    };
     conn.updated_at = inner.clock.now();
     if let Err(e) = inner.store.update_connection(&conn) {
         tracing::error!(connection = %conn.id, error = %e, "cannot store connection migration");
+    }
+    if failed {
+        disable_users(inner, &conn);
+    }
+}
+
+/// Disables every subscription whose provider config names `conn` (which failed to migrate),
+/// with a reason naming the connection and the problem. A subscription already disabled with
+/// a reason keeps the first one (e.g. its own failed migration).
+fn disable_users(inner: &Inner, conn: &Connection) {
+    let subs = match inner.store.subscriptions() {
+        Ok(s) => s,
+        Err(e) => {
+            let id = conn.id;
+            tracing::error!(connection = %id, error = %e, "cannot list subscriptions to disable");
+            return;
+        }
+    };
+    let problem = conn
+        .migration_error
+        .as_deref()
+        .unwrap_or("config migration failed");
+    let reason = format!(
+        "connection {} ({:?}) cannot be used: its {problem}; fix the connection (update its \
+         config), then enable this subscription again",
+        conn.id, conn.name
+    );
+    let users = subs.iter().filter(|s| s.connection_id() == Some(conn.id));
+    for sub in users.filter(|s| s.enabled || s.disabled_reason.is_none()) {
+        let mut sub = sub.clone();
+        sub.enabled = false;
+        sub.disabled_reason = Some(reason.clone());
+        sub.updated_at = inner.clock.now();
+        match inner.store.update_subscription(&sub) {
+            Ok(()) => {
+                let (id, connection) = (sub.id, conn.id);
+                tracing::warn!(subscription = %id, %connection, "disabled: connection not current");
+            }
+            Err(e) => {
+                let id = sub.id;
+                tracing::error!(subscription = %id, error = %e, "cannot disable subscription");
+            }
+        }
     }
 }
 

@@ -11,7 +11,7 @@ mod meta;
 mod xkeys;
 
 pub use defaults::apply_defaults;
-pub use instance::validate;
+pub use instance::{compile, problems, validate};
 
 use serde_json::Value;
 

@@ -17,13 +17,10 @@ pub use provider::{
 /// The plugin id.
 pub const PLUGIN_ID: &str = "webhook";
 
-/// The plugin definition the binary serves.
-///
-/// # Errors
-/// When the HTTP client cannot be built.
-pub fn plugin() -> Result<switchyard_plugin_sdk::Plugin, reqwest::Error> {
-    Ok(
-        switchyard_plugin_sdk::Plugin::new(PLUGIN_ID, env!("CARGO_PKG_VERSION"))
-            .provider(WebhookProvider::new()?),
-    )
+/// The plugin definition the binary serves. Cheap: the HTTP client is built on the first
+/// delivery, after the handshake.
+#[must_use]
+pub fn plugin() -> switchyard_plugin_sdk::Plugin {
+    switchyard_plugin_sdk::Plugin::new(PLUGIN_ID, env!("CARGO_PKG_VERSION"))
+        .provider(WebhookProvider::new())
 }

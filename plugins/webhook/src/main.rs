@@ -4,11 +4,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match switchyard_plugin_webhook::plugin() {
-        Ok(plugin) => switchyard_plugin_sdk::serve(plugin),
-        Err(error) => {
-            eprintln!("switchyard-plugin-webhook: cannot create the HTTP client: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    switchyard_plugin_sdk::serve(switchyard_plugin_webhook::plugin())
 }

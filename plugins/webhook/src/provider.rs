@@ -5,6 +5,7 @@
 //! trigger something on the receiver's side, so there is no harmless probe. Undeclared, the
 //! host gets `UNIMPLEMENTED` and the UI hides the button.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -14,6 +15,7 @@ use serde::Serialize;
 use switchyard_plugin_sdk::{
     DeliveryContext, DeliveryResult, Documentation, NoConnection, Provider, http,
 };
+use tokio::sync::OnceCell;
 
 use crate::config::{Auth, WebhookConfig};
 
@@ -25,23 +27,39 @@ pub const DELIVERY_ID_HEADER: &str = "x-delivery-id";
 /// Header carrying the event type.
 pub const EVENT_TYPE_HEADER: &str = "x-event-type";
 
-/// The webhook provider; holds one pooled HTTP client for all deliveries.
-#[derive(Debug, Clone)]
+/// The webhook provider; holds one pooled HTTP client for all deliveries (and all clones).
+///
+/// The client is built on first use, not at start: building it (TLS backend, root
+/// certificates) is the costliest part of the plugin's start, and the host waits for the
+/// handshake line. It is built once and then shared, so connections are reused.
+#[derive(Debug, Clone, Default)]
 pub struct WebhookProvider {
-    client: reqwest::Client,
+    client: Arc<OnceCell<reqwest::Client>>,
 }
 
 impl WebhookProvider {
-    /// A provider with its HTTP client. Redirects are not followed: a 3xx is a permanent
-    /// failure, so a receiver cannot bounce events (and their headers) elsewhere.
+    /// A provider whose HTTP client is built on the first delivery. Redirects are not
+    /// followed: a 3xx is a permanent failure, so a receiver cannot bounce events (and their
+    /// headers) elsewhere.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The shared client, built by the first caller (others wait for it). A failure is not
+    /// kept: the next delivery tries again.
     ///
     /// # Errors
     /// When the TLS backend cannot be initialised.
-    pub fn new() -> Result<Self, reqwest::Error> {
-        let client = http::client_builder(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { client })
+    pub async fn client(&self) -> Result<&reqwest::Client, reqwest::Error> {
+        // Building is synchronous and takes a few milliseconds, once: not worth a blocking task.
+        self.client
+            .get_or_try_init(|| async {
+                http::client_builder(Duration::from_secs(60))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+            })
+            .await
     }
 }
 
@@ -185,8 +203,14 @@ impl Provider for WebhookProvider {
                 return DeliveryResult::permanent(format!("cannot encode the body: {error}"));
             }
         };
-        let response = self
-            .client
+        let client = match self.client().await {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::error!(%error, "cannot build the HTTP client");
+                return DeliveryResult::retryable("the plugin cannot build its HTTP client");
+            }
+        };
+        let response = client
             .request(ctx.config.method.as_reqwest(), url)
             .headers(headers)
             .timeout(Duration::from_millis(u64::from(ctx.config.timeout_ms)))

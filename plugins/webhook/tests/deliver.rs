@@ -41,10 +41,7 @@ fn context(config: WebhookConfig) -> DeliveryContext<WebhookConfig, NoConnection
 }
 
 async fn deliver_once(config: WebhookConfig) -> DeliveryResult {
-    WebhookProvider::new()
-        .unwrap()
-        .deliver(context(config))
-        .await
+    WebhookProvider::new().deliver(context(config)).await
 }
 
 async fn only_request(sink: &HttpSink) -> RecordedRequest {
@@ -158,7 +155,7 @@ async fn takes_the_external_id_from_id_external_id_or_message_id() {
     sink.push_response(ResponseSpec::status(201).json(&json!({"externalId": "EXT-7"})));
     sink.push_response(ResponseSpec::status(200).json(&json!({"messageId": 99})));
     sink.push_response(ResponseSpec::status(204));
-    let provider = WebhookProvider::new().unwrap();
+    let provider = WebhookProvider::new();
     let mut ids = Vec::new();
     for _ in 0..3 {
         let result = provider.deliver(context(config(sink.url()))).await;
@@ -173,7 +170,7 @@ async fn takes_the_external_id_from_id_external_id_or_message_id() {
 #[tokio::test]
 async fn maps_statuses_to_outcomes() {
     let sink = HttpSink::start().await;
-    let provider = WebhookProvider::new().unwrap();
+    let provider = WebhookProvider::new();
     let script = [
         (
             ResponseSpec::status(429).header("retry-after", "12"),
@@ -257,4 +254,13 @@ async fn network_errors_and_timeouts_are_retryable() {
         "{result:?}"
     );
     assert!(result.error().unwrap().contains("timed out"), "{result:?}");
+}
+
+#[tokio::test]
+async fn builds_one_http_client_on_first_use_shared_by_clones() {
+    let provider = WebhookProvider::new();
+    let clone = provider.clone();
+    let first = provider.client().await.expect("the client builds");
+    let again = clone.client().await.expect("the client builds");
+    assert!(std::ptr::eq(first, again), "one pooled client for all");
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use switchyard_proto::coordinator::v1 as api;
 use switchyard_proto::plugin::v1 as plugin;
 
-use super::context_or_empty;
+use super::{context_or_empty, ensure_current};
 use crate::api::ApiContext;
 use crate::api::configs::{self, Kind};
 use crate::api::convert::parse_json_object;
@@ -86,6 +86,7 @@ fn connection_config(
                 "connection_id",
                 &req.connection_id,
             )?;
+            ensure_current(&conn)?;
             configs::decrypt(ctx, &schema, &conn.config)?
         }
         (false, false) => {
@@ -123,6 +124,7 @@ fn provider_config(
     };
     let connection_json = if entry.provider.connection_schema.is_some() && !conn_id.is_empty() {
         let conn = configs::connection_of(ctx, &entry.qualified_id, "connection_id", conn_id)?;
+        ensure_current(&conn)?;
         configs::connection_json(ctx, entry, &conn)?
     } else {
         String::new()
@@ -182,6 +184,7 @@ pub(super) async fn options(
             "connection_id",
             &req.connection_id,
         )?;
+        ensure_current(&conn)?;
         configs::connection_json(ctx, &entry, &conn)?
     } else {
         String::new()

@@ -3,6 +3,12 @@
 //! the plugin at version 2 (`labels`). A config the plugin can migrate is stored upgraded, with
 //! version 2, and deliveries use it; one it refuses leaves its subscription disabled with the
 //! reason visible through the API and the stored config untouched.
+//!
+//! Connections likewise: created while `linked` reports connection version 1 (`apiToken`),
+//! upgraded on a restart at version 2 (`accessToken`) with every secret still encrypted at rest,
+//! redacted in responses and handed to the plugin decrypted at its new path; a connection the
+//! plugin refuses keeps its old version and data, shows `migration_error` through the API, and
+//! every subscription using it is disabled with the reason until the connection is fixed.
 
 use std::time::Duration;
 
@@ -268,4 +274,262 @@ async fn a_refused_config_is_migrated_again_when_enabled_and_fixed_by_an_update(
     let after = deliver_one(&mut c, &sink, "z").await;
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].header("x-linked-labels"), Some("needs-review"));
+}
+
+// === Connection config versions ===
+
+const EXTRA: &str = "tok-MIGRATE-NESTED-PLAINTEXT-7c21";
+const LISTED: &str = "tok-MIGRATE-ARRAY-PLAINTEXT-e5d0";
+const OTHER_TOKEN: &str = "tok-MIGRATE-OTHER-PLAINTEXT-42f8";
+const CONN_SECRETS: [&str; 4] = [TOKEN, EXTRA, LISTED, OTHER_TOKEN];
+
+/// A version 1 `linked` connection config (`apiToken`) to `sink` in `region`, with a nested
+/// and an array-item secret.
+fn v1_connection(sink: &HttpSink, token: &str, region: &str) -> Value {
+    json!({
+        "baseUrl": sink.url(),
+        "apiToken": token,
+        "nested": {"region": region, "extraSecret": EXTRA},
+        "tokens": [{"name": "backup", "value": LISTED}],
+    })
+}
+
+async fn create_connection(c: &mut Clients, name: &str, config: &Value) -> api::Connection {
+    let req = api::CreateConnectionRequest {
+        provider_id: "fixture.linked".into(),
+        name: name.into(),
+        config_json: config.to_string(),
+    };
+    c.connections
+        .create_connection(req)
+        .await
+        .expect("create the connection")
+        .into_inner()
+        .connection
+        .expect("a connection")
+}
+
+async fn get_connection(c: &mut Clients, id: &str) -> api::Connection {
+    let conn = c
+        .connections
+        .get_connection(api::GetConnectionRequest { id: id.into() })
+        .await
+        .expect("get the connection")
+        .into_inner()
+        .connection
+        .expect("a connection");
+    assert_no_secret("GetConnection", &format!("{conn:?}"));
+    conn
+}
+
+/// No plaintext secret and no encrypted value in `text`.
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in CONN_SECRETS {
+        assert!(!text.contains(secret), "a secret leaked in {what}: {text}");
+    }
+    assert!(
+        !text.contains("$enc:"),
+        "an encrypted value in {what}: {text}"
+    );
+}
+
+/// Starts with `linked` at connection version 1 (config version 2).
+async fn start_connection_v1() -> (Coordinator, Clients) {
+    let coord = Coordinator::start(with_fixture_args(&["good"])).await;
+    let mut c = coord.clients().await;
+    register_incident(&mut c).await;
+    (coord, c)
+}
+
+/// Stops the coordinator and starts it again on the same data dir with `linked` at connection
+/// version 2.
+async fn restart_connection_v2(coord: &mut Coordinator) -> Clients {
+    let status = coord.terminate().await;
+    assert!(status.success(), "{status}");
+    coord.options_mut().extra_plugins =
+        with_fixture_args(&["good", "--connection-version", "2"]).extra_plugins;
+    coord.restart().await;
+    coord.clients().await
+}
+
+/// Tests the saved connection `id` and returns the verdict and the `/check` request.
+async fn test_saved(
+    c: &mut Clients,
+    sink: &HttpSink,
+    id: &str,
+) -> (api::TestConnectionResponse, RecordedRequest) {
+    let before = sink.request_count();
+    let verdict = c
+        .connections
+        .test_connection(saved_test(id))
+        .await
+        .expect("test the connection")
+        .into_inner();
+    let requests = sink.wait_for_requests(before + 1, WAIT).await;
+    (verdict, requests[before].clone())
+}
+
+fn saved_test(id: &str) -> api::TestConnectionRequest {
+    api::TestConnectionRequest {
+        provider_id: "fixture.linked".into(),
+        kind: api::ConfigKind::Connection.into(),
+        config_json: String::new(),
+        connection_id: id.into(),
+    }
+}
+
+/// Stops the coordinator and checks that no secret reached its logs or its raw files.
+async fn assert_secrets_kept(coord: &mut Coordinator) {
+    let status = coord.terminate().await;
+    assert!(status.success(), "{status}");
+    for secret in CONN_SECRETS {
+        assert!(!coord.stderr().contains(secret), "a secret is in the logs");
+        assert_not_in_data_dir(coord, secret);
+    }
+}
+
+#[tokio::test]
+async fn a_v1_connection_is_migrated_on_restart_with_its_secrets_at_their_new_paths() {
+    let sink = HttpSink::start().await;
+    let (mut coord, mut c) = start_connection_v1().await;
+    let conn = create_connection(&mut c, "linked", &v1_connection(&sink, TOKEN, "eu")).await;
+    assert_eq!(conn.config_version, 1);
+    let config = json!({"connectionId": conn.id, "project": "alpha", "labels": ["x"]});
+    let sub = linked_subscription(&mut c, "uses the connection", config).await;
+    drop(c);
+
+    let mut c = restart_connection_v2(&mut coord).await;
+    let migrated = get_connection(&mut c, &conn.id).await;
+    assert_eq!(migrated.config_version, 2, "{migrated:?}");
+    assert!(migrated.migration_error.is_empty(), "{migrated:?}");
+    let stored: Value = serde_json::from_str(&migrated.config_json).expect("JSON");
+    assert_eq!(stored["accessToken"], json!("[REDACTED]"), "{stored}");
+    assert!(stored.get("apiToken").is_none(), "{stored}");
+    assert_eq!(stored["nested"]["extraSecret"], json!("[REDACTED]"));
+    assert_eq!(stored["nested"]["region"], json!("eu"));
+    assert_eq!(stored["tokens"][0]["value"], json!("[REDACTED]"));
+
+    // The plugin gets the migrated config decrypted: in a connection test and in a delivery.
+    let (verdict, check) = test_saved(&mut c, &sink, &conn.id).await;
+    assert!(verdict.success, "{verdict:?}");
+    assert_eq!(check.path, "/check");
+    assert_eq!(check.header("x-api-token"), Some(TOKEN));
+    assert_eq!(check.header("x-extra-secret"), Some(EXTRA));
+    assert_eq!(check.header("x-token-backup"), Some(LISTED));
+    assert!(get_subscription(&mut c, &sub.id).await.enabled);
+    let delivered = deliver_one(&mut c, &sink, "after").await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].header("x-api-token"), Some(TOKEN));
+
+    // Stored once: another restart finds nothing left to migrate.
+    drop(c);
+    let mut c = restart_connection_v2(&mut coord).await;
+    let again = get_connection(&mut c, &conn.id).await;
+    assert_eq!(
+        (again.config_version, again.config_json),
+        (2, migrated.config_json)
+    );
+    drop(c);
+    assert_secrets_kept(&mut coord).await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_disables_its_subscriptions_until_it_is_fixed() {
+    let (bad_sink, good_sink) = (HttpSink::start().await, HttpSink::start().await);
+    let (mut coord, mut c) = start_connection_v1().await;
+    let bad_config = v1_connection(&bad_sink, TOKEN, "eu west");
+    let bad = create_connection(&mut c, "spaced region", &bad_config).await;
+    let good = create_connection(&mut c, "ok", &v1_connection(&good_sink, OTHER_TOKEN, "eu")).await;
+    let config = |id: &str| json!({"connectionId": id, "project": "alpha"});
+    let blocked = linked_subscription(&mut c, "blocked", config(&bad.id)).await;
+    let fine = linked_subscription(&mut c, "fine", config(&good.id)).await;
+    drop(c);
+
+    let mut c = restart_connection_v2(&mut coord).await;
+    assert_refused(&mut c, &bad, &bad_config).await;
+    let disabled = get_subscription(&mut c, &blocked.id).await;
+    assert!(!disabled.enabled, "{disabled:?}");
+    let reason = &disabled.disabled_reason;
+    for part in [bad.id.as_str(), "/nested/region", "from version 1 to 2"] {
+        assert!(reason.contains(part), "{part:?} not in {reason}");
+    }
+    assert!(get_subscription(&mut c, &fine.id).await.enabled);
+
+    // Nothing reaches the refused connection's server: no delivery, no connection test.
+    let sent = deliver_one(&mut c, &good_sink, "after").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].header("x-api-token"), Some(OTHER_TOKEN));
+    let refused = c.connections.test_connection(saved_test(&bad.id)).await;
+    let status = refused.expect_err("a connection that was not migrated is not tested");
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("/nested/region"), "{status:?}");
+    assert_eq!(bad_sink.request_count(), 0);
+
+    fix_and_enable(&mut c, &bad.id, &blocked.id, &bad_sink).await;
+    drop(c);
+    assert_secrets_kept(&mut coord).await;
+}
+
+/// The refused connection: its reason through Get and List, its old version and data kept.
+async fn assert_refused(c: &mut Clients, bad: &api::Connection, old: &Value) {
+    let kept = get_connection(c, &bad.id).await;
+    let error = &kept.migration_error;
+    for part in ["from version 1 to 2", "/nested/region", "whitespace"] {
+        assert!(error.contains(part), "{part:?} not in {error}");
+    }
+    assert_eq!(kept.config_version, 1, "the stored config stays as it was");
+    let config: Value = serde_json::from_str(&kept.config_json).expect("JSON");
+    assert_eq!(config["nested"]["region"], old["nested"]["region"]);
+    assert_eq!(config["baseUrl"], old["baseUrl"]);
+    assert_eq!(config["apiToken"], json!("[REDACTED]"), "{config}");
+    let list = c
+        .connections
+        .list_connections(api::ListConnectionsRequest::default())
+        .await
+        .expect("list connections")
+        .into_inner();
+    assert_no_secret("ListConnections", &format!("{list:?}"));
+    let listed = list.connections.iter().find(|l| l.id == bad.id);
+    assert_eq!(
+        listed.map(|l| l.migration_error.as_str()),
+        Some(error.as_str())
+    );
+}
+
+/// Updates the refused connection with a version 2 config (clears `migration_error`), enables
+/// its subscription again and sees a delivery reach its server.
+async fn fix_and_enable(c: &mut Clients, conn: &str, sub: &str, sink: &HttpSink) {
+    let fixed = json!({
+        "baseUrl": sink.url(),
+        "accessToken": TOKEN,
+        "nested": {"region": "eu-west", "extraSecret": EXTRA},
+    });
+    let req = api::UpdateConnectionRequest {
+        id: conn.into(),
+        name: String::new(),
+        config_json: fixed.to_string(),
+    };
+    let updated = c
+        .connections
+        .update_connection(req)
+        .await
+        .expect("update with a version 2 config")
+        .into_inner()
+        .connection
+        .expect("a connection");
+    assert_eq!(updated.config_version, 2, "{updated:?}");
+    assert!(updated.migration_error.is_empty(), "{updated:?}");
+    assert_no_secret("UpdateConnection", &format!("{updated:?}"));
+    c.subscriptions
+        .enable_subscription(api::EnableSubscriptionRequest { id: sub.into() })
+        .await
+        .expect("enable");
+    let before = sink.request_count();
+    let published = publish(c, json!({"incidentId": "fixed", "title": "t"}), "").await;
+    for d in &published.deliveries {
+        let d = wait_final(c, &d.id).await;
+        assert_eq!(d.status(), api::DeliveryStatus::Succeeded, "{d:?}");
+    }
+    let got = sink.wait_for_requests(before + 1, WAIT).await;
+    assert_eq!(got[before].header("x-api-token"), Some(TOKEN));
 }
