@@ -264,6 +264,19 @@ pub fn redact(schema: &Value, config: &mut Value) {
     }
 }
 
+/// Replaces every value in the stored form ([`ENVELOPE_PREFIX`]) anywhere in `config` by
+/// [`REDACTED`], whatever a schema says. For responses about a config whose migration failed:
+/// it still follows an older schema, whose secrets may sit at paths the current one does not
+/// mark secret, so [`redact`] alone would let their encrypted text through.
+pub fn redact_envelopes(config: &mut Value) {
+    match config {
+        Value::String(s) if s.starts_with(ENVELOPE_PREFIX) => *s = REDACTED.to_owned(),
+        Value::Object(map) => map.values_mut().for_each(redact_envelopes),
+        Value::Array(items) => items.iter_mut().for_each(redact_envelopes),
+        _ => {}
+    }
+}
+
 /// Whether the schema marks anything `x-secret` (cheap check before copying configs around).
 pub fn has_secrets(schema: &Value) -> bool {
     match schema {
@@ -559,6 +572,22 @@ mod tests {
         assert_eq!(c["mode"]["apiKey"], REDACTED);
         assert_eq!(c["headers"][1]["name"], "X-B");
         assert!(!c.to_string().contains("PLAIN"));
+    }
+
+    #[test]
+    fn envelopes_are_redacted_wherever_they_sit() {
+        let s = key(5);
+        let mut c = config();
+        s.encrypt_secrets(&schema(), &mut c).expect("encrypt");
+        // As if an older schema had put the secrets there: the current one knows none of it.
+        let mut moved = json!({
+            "old": {"list": [c["token"].clone()], "key": c["auth"]["password"].clone()},
+            "plain": "kept",
+        });
+        redact_envelopes(&mut moved);
+        assert_eq!(moved["old"]["list"][0], REDACTED);
+        assert_eq!(moved["old"]["key"], REDACTED);
+        assert_eq!(moved["plain"], "kept");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::ApiContext;
 use super::status::{ApiError, ApiResult};
 use crate::host::ProviderEntry;
 use crate::model::{Connection, ConnectionId};
-use crate::secrets::redact;
+use crate::secrets::{redact, redact_envelopes};
 
 /// Which of a provider's schemas a config follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,11 +88,17 @@ pub(crate) fn merge(
     Ok(new)
 }
 
-/// A config as JSON text for a response, every secret replaced by the marker.
+/// A config as JSON text for a response, every secret replaced by the marker. Besides the
+/// current schema's secrets, every encrypted value is replaced too: a config whose migration
+/// failed still follows an older schema, whose secrets may sit at paths the current one does
+/// not mark secret.
 pub(crate) fn redacted_text(schema: Option<&Schema>, stored: &Value) -> String {
     let mut config = stored.clone();
     match schema {
-        Some(schema) => redact(&schema.doc, &mut config),
+        Some(schema) => {
+            redact(&schema.doc, &mut config);
+            redact_envelopes(&mut config);
+        }
         // The provider is gone, so we cannot tell secrets apart: show nothing rather than leak.
         None => config = Value::Object(serde_json::Map::new()),
     }

@@ -179,7 +179,7 @@ fn to_api(ctx: &ApiContext, c: &Connection) -> api::Connection {
         id: c.id.to_string(),
         provider_id: c.provider_id.clone(),
         name: c.name.clone(),
-        config_json: redacted_config(schema.as_ref(), c),
+        config_json: configs::redacted_text(schema.as_ref(), &c.config),
         config_version: c.schema_version,
         created_at: Some(timestamp(c.created_at)),
         updated_at: Some(timestamp(c.updated_at)),
@@ -187,33 +187,9 @@ fn to_api(ctx: &ApiContext, c: &Connection) -> api::Connection {
     }
 }
 
-/// The config for a response. Besides the current schema's secrets, every encrypted value is
-/// replaced by the marker: a config whose migration failed still follows an older schema, whose
-/// secrets may sit at paths the current one does not mark secret.
-fn redacted_config(schema: Option<&configs::Schema>, c: &Connection) -> String {
-    let Some(schema) = schema else {
-        return configs::redacted_text(None, &c.config);
-    };
-    let mut config = c.config.clone();
-    crate::secrets::redact(&schema.doc, &mut config);
-    redact_envelopes(&mut config);
-    config.to_string()
-}
-
-fn redact_envelopes(value: &mut Value) {
-    match value {
-        Value::String(s) if s.starts_with(crate::secrets::ENVELOPE_PREFIX) => {
-            *s = crate::secrets::REDACTED.to_owned();
-        }
-        Value::Object(map) => map.values_mut().for_each(redact_envelopes),
-        Value::Array(items) => items.iter_mut().for_each(redact_envelopes),
-        _ => {}
-    }
-}
-
 /// Refuses to hand a plugin a connection whose config could not be migrated: it follows an
 /// older schema, so its secrets may not be where the plugin looks for them.
-fn ensure_current(conn: &Connection) -> ApiResult<()> {
+pub(super) fn ensure_current(conn: &Connection) -> ApiResult<()> {
     match &conn.migration_error {
         None => Ok(()),
         Some(problem) => Err(ApiError::FailedPrecondition(format!(

@@ -2,7 +2,9 @@
 //! respects the filters, enable/disable. The config is validated against the provider's config
 //! schema with defaults applied and stored with the schema version, secrets encrypted; a
 //! connection-based provider's `connectionId` must name one of its connections. Disabling or
-//! deleting a subscription cancels its pending deliveries through the engine.
+//! deleting a subscription cancels its pending deliveries through the engine. A subscription
+//! cannot be enabled while its connection's config migration failed. Configs in responses are
+//! redacted, including encrypted values an older schema version marked secret.
 
 use std::time::Duration;
 
@@ -50,6 +52,9 @@ impl SubscriptionService for Subscriptions {
             updated_at: now,
         };
         apply_input(&self.0, &mut sub, input, None)?;
+        if sub.enabled {
+            ensure_connection_current(&self.0, &sub)?;
+        }
         self.0
             .store
             .insert_subscription(&sub)
@@ -166,10 +171,11 @@ async fn set_enabled(
     mut sub: Subscription,
     enabled: bool,
 ) -> ApiResult<(Subscription, usize)> {
-    sub.enabled = enabled;
     if enabled {
+        ensure_connection_current(ctx, &sub)?;
         sub.disabled_reason = None;
     }
+    sub.enabled = enabled;
     sub.updated_at = chrono::Utc::now();
     ctx.store.update_subscription(&sub)?;
     let mut cancelled = 0;
@@ -179,6 +185,24 @@ async fn set_enabled(
         tracing::info!(subscription = %sub.id, cancelled, "subscription disabled");
     }
     Ok((sub, cancelled))
+}
+
+/// Refuses to enable `sub` while the connection its config names failed to migrate: the
+/// coordinator disabled it for that reason, and deliveries would only fail again. The error
+/// names the connection, its problem and what to fix.
+fn ensure_connection_current(ctx: &ApiContext, sub: &Subscription) -> ApiResult<()> {
+    let Some(conn) = sub.connection_id() else {
+        return Ok(());
+    };
+    let Some(conn) = ctx.store.get_connection(conn)? else {
+        return Ok(());
+    };
+    super::connections::ensure_current(&conn).map_err(|e| {
+        ApiError::FailedPrecondition(format!(
+            "subscription {} cannot be enabled: {e}; then enable the subscription",
+            sub.id
+        ))
+    })
 }
 
 /// Validates the user-settable fields of `input` into `sub` (`old`: the stored subscription on

@@ -1,5 +1,6 @@
 //! `switchyard connections`: CRUD and test of connections. Configs are printed as the API
-//! returns them, secrets already redacted.
+//! returns them, secrets already redacted; a connection whose config migration failed shows
+//! why (`MIGRATION ERROR`, `migrationError`).
 
 use serde_json::{Value, json};
 use switchyard_proto::coordinator::v1::{
@@ -9,7 +10,7 @@ use switchyard_proto::coordinator::v1::{
 
 use super::{ConnectionsCmd, api_err, json_arg};
 use crate::cli::client::Clients;
-use crate::cli::output::{Output, json_text, ts, ts_json};
+use crate::cli::output::{Output, dash, json_text, ts, ts_json};
 
 pub(super) async fn run(cmd: ConnectionsCmd, mut c: Clients, out: Output) -> Result<(), String> {
     let api = &mut c.connections;
@@ -93,11 +94,13 @@ async fn list(
         .iter()
         .map(|c| {
             let updated = ts(c.updated_at.as_ref());
-            vec![c.id.clone(), c.provider_id.clone(), c.name.clone(), updated]
+            let (id, provider, name) = (c.id.clone(), c.provider_id.clone(), c.name.clone());
+            vec![id, provider, name, updated, dash(&c.migration_error)]
         })
         .collect();
     let json = Value::Array(list.iter().map(connection_json).collect());
-    out.table(&["ID", "PROVIDER", "NAME", "UPDATED"], &rows, &json);
+    let headers = ["ID", "PROVIDER", "NAME", "UPDATED", "MIGRATION ERROR"];
+    out.table(&headers, &rows, &json);
     Ok(())
 }
 
@@ -153,6 +156,7 @@ fn print(conn: &Connection, out: Output) {
         ("name", conn.name.clone()),
         ("config", format!("{:#}", json_text(&conn.config_json))),
         ("config version", conn.config_version.to_string()),
+        ("migration error", dash(&conn.migration_error)),
         ("updated", ts(conn.updated_at.as_ref())),
     ];
     out.record(&fields, &connection_json(conn));
@@ -162,6 +166,27 @@ fn connection_json(c: &Connection) -> Value {
     json!({
         "id": c.id, "providerId": c.provider_id, "name": c.name,
         "config": json_text(&c.config_json), "configVersion": c.config_version,
+        "migrationError": c.migration_error,
         "createdAt": ts_json(c.created_at.as_ref()), "updatedAt": ts_json(c.updated_at.as_ref()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_migration_shows_in_json() {
+        let conn = Connection {
+            id: "c1".into(),
+            migration_error: "config migration from version 1 to 2 failed".into(),
+            ..Connection::default()
+        };
+        let json = connection_json(&conn);
+        assert_eq!(json["migrationError"], conn.migration_error);
+        assert_eq!(
+            connection_json(&Connection::default())["migrationError"],
+            ""
+        );
+    }
 }

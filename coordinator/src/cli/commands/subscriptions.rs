@@ -1,5 +1,5 @@
 //! `switchyard subscriptions`: list (with filters and paging), show, create, delete, enable and
-//! disable.
+//! disable. The list shows why the coordinator disabled a subscription (`DISABLED REASON`).
 
 use serde_json::{Value, json};
 use switchyard_proto::coordinator::v1::{
@@ -148,6 +148,7 @@ fn print_list(list: &[Subscription], total: u64, next: &str, out: Output) {
                 s.provider_id.clone(),
                 s.event_types.join(","),
                 if s.enabled { "yes" } else { "no" }.to_owned(),
+                dash(&s.disabled_reason),
             ]
         })
         .collect();
@@ -156,7 +157,14 @@ fn print_list(list: &[Subscription], total: u64, next: &str, out: Output) {
         "total": total, "nextPageToken": next,
     });
     out.table(
-        &["ID", "NAME", "PROVIDER", "EVENT TYPES", "ENABLED"],
+        &[
+            "ID",
+            "NAME",
+            "PROVIDER",
+            "EVENT TYPES",
+            "ENABLED",
+            "DISABLED REASON",
+        ],
         &rows,
         &json,
     );

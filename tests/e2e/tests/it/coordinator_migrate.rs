@@ -8,7 +8,9 @@
 //! upgraded on a restart at version 2 (`accessToken`) with every secret still encrypted at rest,
 //! redacted in responses and handed to the plugin decrypted at its new path; a connection the
 //! plugin refuses keeps its old version and data, shows `migration_error` through the API, and
-//! every subscription using it is disabled with the reason until the connection is fixed.
+//! every subscription using it is disabled with the reason until the connection is fixed (enabling
+//! one is refused, naming the connection). A refused config's secrets at paths only its old
+//! version marked secret stay out of every response, encrypted or not.
 
 use std::time::Duration;
 
@@ -465,6 +467,7 @@ async fn a_refused_connection_disables_its_subscriptions_until_it_is_fixed() {
     assert!(status.message().contains("/nested/region"), "{status:?}");
     assert_eq!(bad_sink.request_count(), 0);
 
+    assert_enable_refused(&mut c, &bad.id, &blocked).await;
     fix_and_enable(&mut c, &bad.id, &blocked.id, &bad_sink).await;
     drop(c);
     assert_secrets_kept(&mut coord).await;
@@ -532,4 +535,130 @@ async fn fix_and_enable(c: &mut Clients, conn: &str, sub: &str, sink: &HttpSink)
     }
     let got = sink.wait_for_requests(before + 1, WAIT).await;
     assert_eq!(got[before].header("x-api-token"), Some(TOKEN));
+}
+
+// === Responses and enabling after failed migrations ===
+
+const TAG_KEY: &str = "tok-MIGRATE-TAGKEY-PLAINTEXT-93d1";
+
+/// No encrypted value and none of `secrets` in `text`.
+fn assert_no_envelope(what: &str, text: &str, secrets: &[&str]) {
+    assert!(
+        !text.contains("$enc:"),
+        "an encrypted value in {what}: {text}"
+    );
+    for secret in secrets {
+        assert!(!text.contains(secret), "a secret leaked in {what}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_config_keeps_its_old_secrets_out_of_every_response() {
+    let sink = HttpSink::start().await;
+    let (mut coord, mut c, conn) = start_at_v1(&sink).await;
+    let config = json!({
+        "connectionId": conn, "project": "beta", "tag": "needs review",
+        "signingKey": SIGNING_KEY, "tagKey": TAG_KEY,
+    });
+    let sub = linked_subscription(&mut c, "old secrets", config).await;
+    assert_eq!(config_of(&sub)["tagKey"], json!("[REDACTED]"));
+    drop(c);
+
+    // Version 2 no longer marks `tagKey` secret (it drops it), but the refused config keeps it.
+    let mut c = restart_at_v2(&mut coord).await;
+    let secrets = [TOKEN, SIGNING_KEY, TAG_KEY];
+    let refused = get_subscription(&mut c, &sub.id).await;
+    assert!(
+        !refused.enabled && refused.config_version == 1,
+        "{refused:?}"
+    );
+    assert_no_envelope("GetSubscription", &format!("{refused:?}"), &secrets);
+    let kept = config_of(&refused);
+    assert_eq!(kept["tagKey"], json!("[REDACTED]"), "{kept}");
+    assert_eq!(kept["signingKey"], json!("[REDACTED]"), "{kept}");
+    assert_eq!(kept["tag"], json!("needs review"), "{kept}");
+    let list = c
+        .subscriptions
+        .list_subscriptions(api::ListSubscriptionsRequest::default())
+        .await
+        .expect("list subscriptions")
+        .into_inner();
+    assert_no_envelope("ListSubscriptions", &format!("{list:?}"), &secrets);
+    let disabled = c
+        .subscriptions
+        .disable_subscription(api::DisableSubscriptionRequest { id: sub.id.clone() })
+        .await
+        .expect("disable")
+        .into_inner();
+    assert_no_envelope("DisableSubscription", &format!("{disabled:?}"), &secrets);
+    drop(c);
+    let status = coord.terminate().await;
+    assert!(status.success(), "{status}");
+    for secret in secrets {
+        assert!(!coord.stderr().contains(secret), "a secret is in the logs");
+        assert_not_in_data_dir(&coord, secret);
+    }
+}
+
+/// While the connection `conn` is not migrated, its subscription `sub` cannot be enabled (by
+/// Enable or by an update), nor an enabled one created on it; each refusal names the
+/// connection and what to fix, and stores nothing.
+async fn assert_enable_refused(c: &mut Clients, conn: &str, sub: &api::Subscription) {
+    let check = |what: &str, status: tonic::Status| {
+        assert_eq!(
+            status.code(),
+            tonic::Code::FailedPrecondition,
+            "{what}: {status:?}"
+        );
+        let message = status.message();
+        for part in [
+            conn,
+            "/nested/region",
+            "update it",
+            "enable the subscription",
+        ] {
+            assert!(message.contains(part), "{what}: {part:?} not in {message}");
+        }
+    };
+    let id = sub.id.clone();
+    let enable = c
+        .subscriptions
+        .enable_subscription(api::EnableSubscriptionRequest { id: id.clone() })
+        .await;
+    check("EnableSubscription", enable.expect_err("enable is refused"));
+    let stored = get_subscription(c, &id).await;
+    let mut update = stored.clone();
+    update.enabled = true;
+    update.description = "changed".into();
+    let req = api::UpdateSubscriptionRequest {
+        subscription: Some(update),
+    };
+    let updated = c.subscriptions.update_subscription(req).await;
+    check(
+        "UpdateSubscription",
+        updated.expect_err("update is refused"),
+    );
+    let after = get_subscription(c, &id).await;
+    assert_eq!(after, stored, "a refused call stores nothing");
+    assert!(
+        !after.enabled && after.disabled_reason.contains(conn),
+        "{after:?}"
+    );
+    let config = json!({"connectionId": conn, "project": "alpha"});
+    let new = api::Subscription {
+        name: "new on a broken connection".into(),
+        provider_id: "fixture.linked".into(),
+        config_json: config.to_string(),
+        event_types: vec!["incident.*".into()],
+        enabled: true,
+        ..api::Subscription::default()
+    };
+    let req = api::CreateSubscriptionRequest {
+        subscription: Some(new),
+    };
+    let created = c.subscriptions.create_subscription(req).await;
+    check(
+        "CreateSubscription",
+        created.expect_err("create is refused"),
+    );
 }
