@@ -11,12 +11,13 @@ use switchyard_proto::plugin::v1 as pb;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Inner;
+use super::payloads::EventText;
 use super::providers::Resolved;
 use super::retry::{self, Decision, GiveUp, Outcome};
 use crate::model::{
     Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryStatus, Subscription, to_millis,
 };
-use crate::store::Claimed;
+use crate::store::{Claimed, SaveDelivery};
 
 /// How a plugin call (or the preparation for one) ended.
 #[derive(Debug, Clone)]
@@ -100,12 +101,12 @@ async fn run(flight: InFlight) {
     let d = &flight.delivery;
     let permits = tokio::select! {
         biased;
-        () = inner.shutdown.cancelled() => return flight.hand_back(),
+        () = inner.shutdown.cancelled() => return flight.hand_back().await,
         p = inner.limits.acquire(&d.provider_id, d.subscription_id) => p,
     };
     let sub = inner.subscription(d.subscription_id);
     let prepared = match &sub {
-        Ok(sub) => prepare(&inner, d, sub.as_ref(), flight.trigger).await,
+        Ok(sub) => prepare(&inner, d, sub.as_deref(), flight.trigger).await,
         Err(e) => {
             tracing::error!(delivery = %d.id, error = %e, "cannot read the subscription");
             let retry = Outcome::Retryable { retry_after: None };
@@ -117,7 +118,7 @@ async fn run(flight: InFlight) {
     };
     let result = match prepared {
         Ok((provider, req)) => call(&inner, &provider, req).await,
-        Err(Stop::Cancel(reason)) => return flight.cancel(reason),
+        Err(Stop::Cancel(reason)) => return flight.cancel(reason).await,
         Err(Stop::Fail(outcome, reason)) => {
             CallResult::without_call(outcome, reason, inner.clock.now())
         }
@@ -125,7 +126,7 @@ async fn run(flight: InFlight) {
     drop(permits);
     // Re-read: the subscription may have been disabled or deleted during the call.
     let sub = inner.subscription(d.subscription_id).or(sub).ok().flatten();
-    flight.settle(&result, sub.as_ref());
+    flight.settle(&result, sub.as_deref()).await;
 }
 
 /// Loads, migrates and decrypts what the plugin call needs.
@@ -154,40 +155,27 @@ async fn prepare(
             ),
         ));
     };
-    let mut sub = sub.clone();
-    if sub.schema_version < provider.config_version {
-        sub = super::migrate::subscription(inner, sub, &provider)
+    let migrated;
+    let sub = if sub.schema_version < provider.config_version {
+        migrated = super::migrate::subscription(inner, sub.clone(), &provider)
             .await
             .map_err(|reason| Stop::Fail(Outcome::Permanent, reason))?;
-    }
-    let internal = |what: &str, e: &dyn std::fmt::Display| {
-        tracing::error!(delivery = %d.id, error = %e, "{what}");
-        Stop::Fail(
-            Outcome::Retryable { retry_after: None },
-            format!("internal error: {what}"),
-        )
+        &migrated
+    } else {
+        sub
     };
-    let event = match inner.store.get_event(d.event_id) {
-        Ok(Some(e)) => e,
-        Ok(None) => {
-            return Err(Stop::Fail(
-                Outcome::Permanent,
-                "the event was purged".into(),
-            ));
-        }
-        Err(e) => return Err(internal("cannot read the event", &e)),
-    };
+    let event = event_text(inner, d)?;
     let mut config = sub.config.clone();
     inner
         .secrets
         .decrypt_secrets(&provider.config_schema, &mut config)
         .map_err(|e| Stop::Fail(Outcome::Permanent, e.to_string()))?;
-    let connection_json = connection_json(inner, &sub, &provider)?;
+    let connection_json = connection_json(inner, sub, &provider)?;
     let req = pb::DeliverRequest {
         provider_id: provider.provider().id.clone(),
         event: Some(pb::Event {
             event_type: event.event_type.clone(),
-            payload_json: event.payload.to_string(),
+            payload_json: event.payload_json.clone(),
             timestamp: Some(timestamp(event.timestamp)),
             delivery_id: d.id.to_string(),
             attempt: d.attempts.saturating_add(1),
@@ -200,6 +188,27 @@ async fn prepare(
         connection_json,
     };
     Ok((provider, req))
+}
+
+/// The event as the plugin sees it: from the cache of recent publishes, else from the store.
+fn event_text(inner: &Inner, d: &Delivery) -> Result<Arc<EventText>, Stop> {
+    if let Some(text) = inner.payloads.take(d.event_id) {
+        return Ok(text);
+    }
+    match inner.store.get_event(d.event_id) {
+        Ok(Some(e)) => Ok(Arc::new(EventText::of(&e))),
+        Ok(None) => Err(Stop::Fail(
+            Outcome::Permanent,
+            "the event was purged".into(),
+        )),
+        Err(e) => {
+            tracing::error!(delivery = %d.id, error = %e, "cannot read the event");
+            Err(Stop::Fail(
+                Outcome::Retryable { retry_after: None },
+                "internal error: cannot read the event".into(),
+            ))
+        }
+    }
 }
 
 /// The decrypted connection config named by the subscription's `connectionId`, as JSON text;
@@ -354,7 +363,7 @@ impl InFlight {
     }
 
     /// Writes the attempt and the delivery's next state in one transaction.
-    fn settle(self, result: &CallResult, sub: Option<&Subscription>) {
+    async fn settle(self, result: &CallResult, sub: Option<&Subscription>) {
         let decision = self.decide(result, sub);
         let now = result.ended_at;
         let mut d = self.delivery.clone();
@@ -389,7 +398,7 @@ impl InFlight {
             }
         }
         let attempt = self.attempt_record(result, &d);
-        self.write(&d, Some(&attempt));
+        self.write(d, Some(attempt)).await;
     }
 
     /// After a failed manual attempt: keep a scheduled retry if there was one (due no earlier
@@ -423,17 +432,17 @@ impl InFlight {
     }
 
     /// Cancels without an attempt (the subscription is gone or disabled).
-    fn cancel(self, reason: String) {
+    async fn cancel(self, reason: String) {
         let mut d = self.delivery.clone();
         d.status = DeliveryStatus::Cancelled;
         d.next_attempt_at = None;
         d.updated_at = self.inner.clock.now();
         d.last_error = Some(reason);
-        self.write(&d, None);
+        self.write(d, None).await;
     }
 
     /// Gives the delivery back to the schedule, due now (shutdown before the call).
-    fn hand_back(self) {
+    async fn hand_back(self) {
         let mut d = self.delivery.clone();
         let now = self.inner.clock.now();
         d.updated_at = now;
@@ -451,24 +460,33 @@ impl InFlight {
                 d.next_attempt_at = Some(now);
             }
         }
-        self.write(&d, None);
+        self.write(d, None).await;
     }
 
-    fn write(&self, d: &Delivery, attempt: Option<&Attempt>) {
+    /// Records the new state (batched, durable when it returns), then tells the watchers.
+    async fn write(&self, delivery: Delivery, attempt: Option<Attempt>) {
         let inner = &self.inner;
-        match inner
-            .store
-            .save_delivery(d, attempt, DeliveryStatus::InFlight)
-        {
+        let write = SaveDelivery {
+            delivery,
+            attempt,
+            expected: DeliveryStatus::InFlight,
+        };
+        let (id, rescheduled) = (write.delivery.id, write.delivery.next_attempt_at.is_some());
+        // Copied for the watchers only when someone watches.
+        let watched = (inner.updates.receiver_count() > 0)
+            .then(|| (write.delivery.clone(), write.attempt.clone()));
+        match inner.recorder.save(write).await {
             Ok(()) => {
-                inner.publish_update(d, attempt);
-                if d.next_attempt_at.is_some() {
+                if let Some((d, attempt)) = watched {
+                    inner.publish_update(&d, attempt.as_ref());
+                }
+                if rescheduled {
                     inner.wake.notify_one();
                 }
             }
             // The in-flight record stays; the next start resumes it (at-least-once).
             Err(e) => {
-                tracing::error!(delivery = %d.id, error = %e, "cannot record the attempt's result")
+                tracing::error!(delivery = %id, error = %e, "cannot record the attempt's result")
             }
         }
     }

@@ -11,8 +11,9 @@ use super::EngineError;
 use super::providers::ProviderCache;
 use crate::model::{Delivery, DeliveryId, DeliveryStatus, Event, EventId, NewEvent, Subscription};
 
-/// Rejects payloads that are not objects or are larger than `limit` bytes of JSON text.
-pub(super) fn check_payload(payload: &Value, limit: usize) -> Result<(), EngineError> {
+/// Rejects payloads that are not objects or are larger than `limit` bytes of JSON text;
+/// returns the JSON text (made once per event, handed to every delivery's plugin call).
+pub(super) fn check_payload(payload: &Value, limit: usize) -> Result<String, EngineError> {
     let found = match payload {
         Value::Object(_) => None,
         Value::Null => Some("null"),
@@ -24,11 +25,14 @@ pub(super) fn check_payload(payload: &Value, limit: usize) -> Result<(), EngineE
     if let Some(found) = found {
         return Err(EngineError::PayloadNotObject { found });
     }
-    let size = serde_json::to_vec(payload).map_or(usize::MAX, |v| v.len());
-    if size > limit {
-        return Err(EngineError::PayloadTooLarge { size, limit });
+    let text = payload.to_string();
+    if text.len() > limit {
+        return Err(EngineError::PayloadTooLarge {
+            size: text.len(),
+            limit,
+        });
     }
-    Ok(())
+    Ok(text)
 }
 
 /// The event record for a publish accepted at `now`.

@@ -9,7 +9,9 @@
 //! for a retry) and never between a plugin's answer and the durable write of its result.
 //!
 //! Guarantees: `publish` returns after the event and its deliveries are flushed (group
-//! commit); every accepted delivery ends succeeded, failed or cancelled, at least once
+//! commit); an attempt's result is written in a batch with others and flushed (the same group
+//! commit) before it counts as settled — before `watch` reports it and its claim is released
+//! ([`record`]); every accepted delivery ends succeeded, failed or cancelled, at least once
 //! attempted unless cancelled — deliveries in flight at a crash are resumed at the next start.
 
 mod attempt;
@@ -20,7 +22,9 @@ mod fanout;
 mod host_adapter;
 mod limits;
 mod migrate;
+mod payloads;
 mod providers;
+mod record;
 pub mod retry;
 #[cfg(test)]
 mod tests;
@@ -46,7 +50,9 @@ use crate::secrets::Secrets;
 use crate::store::{InsertEvent, Store, StoreError};
 use commit::GroupCommit;
 use limits::Limits;
+use payloads::Payloads;
 use providers::ProviderCache;
+use record::Recorder;
 
 /// Tunables of the engine. Durations are `Duration`s (the config layer parses "250ms").
 #[derive(Debug, Clone, PartialEq)]
@@ -157,12 +163,30 @@ struct Inner {
     wake: Notify,
     updates: broadcast::Sender<DeliveryUpdate>,
     commit: GroupCommit,
+    recorder: Recorder,
+    payloads: Payloads,
     limits: Limits,
     claimed: Arc<tokio::sync::Semaphore>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     rng: Mutex<StdRng>,
     sub_index: Mutex<SubIndex>,
+}
+
+/// A subscription inside the store's snapshot (no copy of its config per attempt).
+#[derive(Debug, Clone)]
+struct SubRef {
+    snapshot: Arc<[crate::model::Subscription]>,
+    /// A valid index into `snapshot` (made by [`Inner::subscription`] from the same snapshot).
+    index: usize,
+}
+
+impl std::ops::Deref for SubRef {
+    type Target = crate::model::Subscription;
+
+    fn deref(&self) -> &Self::Target {
+        &self.snapshot[self.index]
+    }
 }
 
 /// Subscriptions by id over the store's snapshot, rebuilt when the snapshot changes (saves
@@ -184,10 +208,7 @@ impl Inner {
     }
 
     /// The current state of a subscription (`None`: deleted).
-    fn subscription(
-        &self,
-        id: SubscriptionId,
-    ) -> Result<Option<crate::model::Subscription>, StoreError> {
+    fn subscription(&self, id: SubscriptionId) -> Result<Option<SubRef>, StoreError> {
         let snapshot = self.store.subscriptions()?;
         let mut index = self
             .sub_index
@@ -205,7 +226,10 @@ impl Inner {
                 .collect();
             index.snapshot = Some(Arc::clone(&snapshot));
         }
-        Ok(index.by_id.get(&id).and_then(|&i| snapshot.get(i)).cloned())
+        let found = index.by_id.get(&id).copied();
+        Ok(found
+            .filter(|&i| i < snapshot.len())
+            .map(|index| SubRef { snapshot, index }))
     }
 
     fn policy_for(&self, sub: Option<&crate::model::Subscription>) -> RetryPolicy {
@@ -246,8 +270,11 @@ impl Engine {
         shutdown: CancellationToken,
     ) -> Result<Engine, EngineError> {
         let (updates, _) = broadcast::channel(cfg.watch_capacity.max(16));
+        let commit = GroupCommit::start(Arc::clone(&store), cfg.commit_window);
         let inner = Arc::new(Inner {
-            commit: GroupCommit::start(Arc::clone(&store), cfg.commit_window),
+            recorder: Recorder::start(Arc::clone(&store), commit.clone()),
+            payloads: Payloads::default(),
+            commit,
             limits: Limits::new(cfg.plugin_concurrency, cfg.subscription_concurrency),
             claimed: Arc::new(tokio::sync::Semaphore::new(cfg.max_claimed.max(1))),
             providers: ProviderCache::new(providers),
@@ -279,7 +306,7 @@ impl Engine {
         if inner.shutdown.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
-        fanout::check_payload(&new.payload, inner.cfg.payload_limit)?;
+        let payload_json = fanout::check_payload(&new.payload, inner.cfg.payload_limit)?;
         if let Some(key) = &new.idempotency_key
             && let Some((event, deliveries)) = inner.store.find_by_idempotency_key(key)?
         {
@@ -298,7 +325,15 @@ impl Engine {
         let event = fanout::event(new, now);
         let subs = inner.store.subscriptions()?;
         let deliveries = fanout::plan(&subs, &event, &inner.providers, now);
-        let outcome = inner.store.insert_event(&event, &deliveries)?;
+        // Cached before the write, so the dispatcher finds it whenever it claims a delivery.
+        inner
+            .payloads
+            .insert(&event, payload_json, deliveries.len());
+        let outcome = inner.store.insert_event(&event, &deliveries);
+        if !matches!(outcome, Ok(InsertEvent::Inserted)) {
+            inner.payloads.forget(event.id);
+        }
+        let outcome = outcome?;
         inner
             .commit
             .flush()

@@ -94,6 +94,18 @@ pub struct Claimed {
     pub previous_due: Option<DateTime<Utc>>,
 }
 
+/// One write of [`Store::save_deliveries`]: a delivery's new state, the attempt that led to it
+/// (if any) and the status the stored record must have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaveDelivery {
+    /// The delivery's new state.
+    pub delivery: Delivery,
+    /// The attempt to append, if any.
+    pub attempt: Option<Attempt>,
+    /// The status the stored delivery must have (`Conflict` otherwise).
+    pub expected: DeliveryStatus,
+}
+
 /// What [`Store::purge_finished`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -193,6 +205,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         attempt: Option<&Attempt>,
         expected: DeliveryStatus,
     ) -> StoreResult<()>;
+    /// [`Store::save_delivery`] for many deliveries at once, in one atomic write where the store
+    /// can (the engine records attempt results in batches). Each write is checked on its own:
+    /// the result at index `i` is that of `writes[i]`, and a conflicting write is skipped without
+    /// failing the others. An I/O error fails every write.
+    fn save_deliveries(&self, writes: &[SaveDelivery]) -> Vec<StoreResult<()>> {
+        writes
+            .iter()
+            .map(|w| self.save_delivery(&w.delivery, w.attempt.as_ref(), w.expected))
+            .collect()
+    }
     /// The deliveries of a subscription that are `Pending` or `Retrying`.
     fn scheduled_of_subscription(&self, id: SubscriptionId) -> StoreResult<Vec<Delivery>>;
     /// Deletes events received before `before` whose deliveries are all final, with their

@@ -12,7 +12,9 @@
 //! (record with the attempt appended, schedule entry moved or removed). Claiming a due delivery
 //! writes nothing: the claim lives in memory and reads show the delivery as `InFlight`, while
 //! the durable record stays due — exactly what a crash needs (the next start finds it due).
-//! A scan cursor keeps the dispatcher from re-reading claimed entries over and over. A manual
+//! A scan cursor keeps the dispatcher from re-reading claimed entries over and over. The
+//! engine saves attempt results in batches ([`Store::save_deliveries`]): one transaction per
+//! batch, each write checked on its own. A manual
 //! claim is written (`InFlight`, due now at the latest), so a crash cannot lose it either.
 
 use std::collections::HashSet;
@@ -30,7 +32,7 @@ use sled::transaction::{
 use sled::{Transactional, Tree};
 
 use super::keys;
-use super::{Claimed, InsertEvent, Purged, Store, StoreError, StoreResult};
+use super::{Claimed, InsertEvent, Purged, SaveDelivery, Store, StoreError, StoreResult};
 use crate::model::{
     Attempt, Connection, ConnectionId, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event,
     EventId, EventType, Page, PageRequest, Stats, Subscription, SubscriptionFilter, SubscriptionId,
@@ -83,6 +85,15 @@ impl Claims {
             }
         }
     }
+
+    /// After a delivery's new state was written: a final or rescheduled delivery is no longer
+    /// claimed, and its schedule entry may have landed behind the cursor.
+    fn saved(&mut self, delivery: &Delivery) {
+        if delivery.status != DeliveryStatus::InFlight {
+            self.set.remove(&delivery.id);
+        }
+        self.note_scheduled(schedule_key(delivery));
+    }
 }
 
 /// The sled-backed store. Share it behind an `Arc`.
@@ -98,6 +109,8 @@ pub struct SledStore {
     schedule: Tree,
     /// Snapshot of every subscription for fan-out; `None` after a change.
     subs_cache: Mutex<Option<Arc<[Subscription]>>>,
+    /// Event types read so far (every publish looks its type up); cleared on a change.
+    event_types_cache: Mutex<std::collections::HashMap<String, EventType>>,
     claims: Mutex<Claims>,
 }
 
@@ -146,6 +159,32 @@ fn schedule_key(d: &Delivery) -> Option<[u8; 24]> {
         .map(|due| keys::schedule(due, d.id))
 }
 
+/// Opens the sled database. A store dropped in this same process may still hold the
+/// directory's lock for a moment (sled's I/O threads finish their last write after the drop), so
+/// a lock conflict is retried for up to 2 s; another process holding it still fails (after 2 s).
+fn open_db(path: &Path) -> StoreResult<sled::Db> {
+    let config = sled::Config::new()
+        .path(path)
+        .cache_capacity(256 * 1024 * 1024)
+        // `Mode::HighThroughput` was measured and did not help (engine bench), so the default
+        // `LowSpace` stays.
+        // The engine flushes what it must itself (group commit); this bounds how long a
+        // configuration write (event types, connections, subscriptions) waits for disk.
+        .flush_every_ms(Some(1000));
+    let deadline = Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// The delivery-state trees inside one transaction.
 struct Tx<'a> {
     events: &'a TransactionalTree,
@@ -189,6 +228,44 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Checks the status machine and writes one delivery's new state (with its attempt).
+    /// `claimed`: this process holds the claim, so the stored status counts as `InFlight`.
+    /// The inner `Err` is a refused write (`NotFound`, `Conflict`) that wrote nothing; the outer
+    /// one is the transaction's own (sled retries its conflicts; storage errors end it).
+    fn save(
+        &self,
+        delivery: &Delivery,
+        attempt: Option<&Attempt>,
+        expected: DeliveryStatus,
+        claimed: bool,
+    ) -> TxResult<Result<(), StoreError>> {
+        let Some(mut stored) = self.delivery(delivery.id)? else {
+            return Ok(Err(not_found("delivery", delivery.id)));
+        };
+        let old = stored.delivery.clone();
+        let status = if claimed {
+            DeliveryStatus::InFlight
+        } else {
+            old.status
+        };
+        if status != expected {
+            return Ok(Err(StoreError::Conflict(format!(
+                "delivery {} is {status} (expected {expected})",
+                delivery.id
+            ))));
+        }
+        if status != delivery.status && !status.can_become(delivery.status) {
+            return Ok(Err(StoreError::Conflict(format!(
+                "delivery {} cannot go from {status} to {}",
+                delivery.id, delivery.status
+            ))));
+        }
+        stored.delivery = delivery.clone();
+        stored.attempts.extend(attempt.cloned());
+        self.put_delivery(Some(&old), &stored)?;
+        Ok(Ok(()))
+    }
+
     /// Removes a final delivery with its index entry.
     fn remove_delivery(&self, d: &Delivery) -> TxResult<()> {
         let id = d.id.to_bytes();
@@ -202,11 +279,7 @@ impl Tx<'_> {
 impl SledStore {
     /// Opens (or creates) the database in directory `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(256 * 1024 * 1024)
-            .flush_every_ms(Some(1000))
-            .open()?;
+        let db = open_db(path)?;
         let t = |name: &str| db.open_tree(name);
         Ok(Self {
             event_types: t("event_types")?,
@@ -218,6 +291,7 @@ impl SledStore {
             by_subscription: t("by_subscription")?,
             schedule: t("schedule")?,
             subs_cache: Mutex::new(None),
+            event_types_cache: Mutex::new(std::collections::HashMap::new()),
             claims: Mutex::new(Claims {
                 set: HashSet::new(),
                 cursor: [0; 24],
@@ -259,6 +333,15 @@ impl SledStore {
         // A panic while holding the lock cannot leave the set inconsistent with the store in a
         // harmful way (at worst a claim is forgotten and the delivery is attempted again).
         self.claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn event_types_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, EventType>> {
+        // A cache: whatever a panic left behind is still consistent enough to clear or read.
+        self.event_types_cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -452,12 +535,28 @@ impl Store for SledStore {
         if let Some(old) = Self::get_json::<EventType>(&self.event_types, "event_types", key)? {
             stored.created_at = old.created_at;
         }
+        // Under the cache's lock, so that no reader caches the old version after the clear.
+        let mut cache = self.event_types_cache();
         self.event_types.insert(key, enc(&stored)?)?;
+        cache.clear();
         Ok(stored)
     }
 
     fn get_event_type(&self, id: &str) -> StoreResult<Option<EventType>> {
-        Self::get_json(&self.event_types, "event_types", id.as_bytes())
+        let mut cache = self.event_types_cache();
+        if let Some(t) = cache.get(id) {
+            return Ok(Some(t.clone()));
+        }
+        let found: Option<EventType> =
+            Self::get_json(&self.event_types, "event_types", id.as_bytes())?;
+        if let Some(t) = &found {
+            // Types are few; the bound only guards against a flood of distinct ids.
+            if cache.len() >= 10_000 {
+                cache.clear();
+            }
+            cache.insert(id.to_owned(), t.clone());
+        }
+        Ok(found)
     }
 
     fn list_event_types(&self) -> StoreResult<Vec<EventType>> {
@@ -763,35 +862,49 @@ impl Store for SledStore {
         // Held across the write, so that a claim cannot slip in between the check and it.
         let mut claims = self.claims();
         let claimed = claims.set.contains(&delivery.id);
-        self.tx(|t| {
-            let mut stored = t.existing(delivery.id)?;
-            let old = stored.delivery.clone();
-            let status = if claimed {
-                DeliveryStatus::InFlight
-            } else {
-                old.status
-            };
-            if status != expected {
-                return Err(abort(StoreError::Conflict(format!(
-                    "delivery {} is {status} (expected {expected})",
-                    delivery.id
-                ))));
-            }
-            if status != delivery.status && !status.can_become(delivery.status) {
-                return Err(abort(StoreError::Conflict(format!(
-                    "delivery {} cannot go from {status} to {}",
-                    delivery.id, delivery.status
-                ))));
-            }
-            stored.delivery = delivery.clone();
-            stored.attempts.extend(attempt.cloned());
-            t.put_delivery(Some(&old), &stored)
-        })?;
-        if delivery.status != DeliveryStatus::InFlight {
-            claims.set.remove(&delivery.id);
-        }
-        claims.note_scheduled(schedule_key(delivery));
+        self.tx(|t| t.save(delivery, attempt, expected, claimed)?.map_err(abort))?;
+        claims.saved(delivery);
         Ok(())
+    }
+
+    fn save_deliveries(&self, writes: &[SaveDelivery]) -> Vec<StoreResult<()>> {
+        // One transaction for the whole batch: the per-transaction cost (locks, log
+        // reservation) is paid once. A conflicting write is skipped, not fatal to the others.
+        let mut claims = self.claims();
+        let claimed: Vec<bool> = writes
+            .iter()
+            .map(|w| claims.set.contains(&w.delivery.id))
+            .collect();
+        let outcome = self.tx(|t| {
+            let mut results = Vec::with_capacity(writes.len());
+            for (w, &claimed) in writes.iter().zip(&claimed) {
+                results.push(t.save(&w.delivery, w.attempt.as_ref(), w.expected, claimed)?);
+            }
+            Ok(results)
+        });
+        match outcome {
+            Ok(results) => {
+                for (w, r) in writes.iter().zip(&results) {
+                    if r.is_ok() {
+                        claims.saved(&w.delivery);
+                    }
+                }
+                results
+            }
+            // Nothing was written; every write gets the error.
+            Err(e) => writes
+                .iter()
+                .map(|_| {
+                    Err(match &e {
+                        StoreError::Io(io) => StoreError::Io(io.clone()),
+                        other => StoreError::Corrupt {
+                            tree: "deliveries",
+                            message: other.to_string(),
+                        },
+                    })
+                })
+                .collect(),
+        }
     }
 
     fn scheduled_of_subscription(&self, id: SubscriptionId) -> StoreResult<Vec<Delivery>> {

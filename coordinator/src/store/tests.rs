@@ -432,3 +432,70 @@ fn an_entry_due_later_within_the_same_millisecond_is_not_left_behind() {
     want.sort();
     assert_eq!(ids, want, "each claimed exactly once, none left behind");
 }
+
+#[test]
+fn batched_saves_check_each_write_on_its_own() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let ev = event_at(now, None);
+    let sub_id = SubscriptionId::new();
+    let (a, b) = (delivery(&ev, sub_id, now), delivery(&ev, sub_id, now));
+    store
+        .insert_event(&ev, &[a.clone(), b.clone()])
+        .expect("insert");
+    let claimed = store.claim_due(now, 10).expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let done = |d: &Delivery, expected| SaveDelivery {
+        delivery: Delivery {
+            status: DeliveryStatus::Succeeded,
+            next_attempt_at: None,
+            attempts: 1,
+            ..d.clone()
+        },
+        attempt: None,
+        expected,
+    };
+    // The first write is right; the second expects the wrong status; the third names a
+    // delivery that does not exist.
+    let ghost = delivery(&ev, sub_id, now);
+    let results = store.save_deliveries(&[
+        done(&a, DeliveryStatus::InFlight),
+        done(&b, DeliveryStatus::Pending),
+        done(&ghost, DeliveryStatus::InFlight),
+    ]);
+    assert!(results[0].is_ok());
+    assert!(matches!(results[1], Err(StoreError::Conflict(_))));
+    assert!(matches!(results[2], Err(StoreError::NotFound { .. })));
+    let status = |id| store.get_delivery(id).expect("get").map(|d| d.status);
+    assert_eq!(status(a.id), Some(DeliveryStatus::Succeeded));
+    // Still claimed, so still shown in flight, and not claimable again.
+    assert_eq!(status(b.id), Some(DeliveryStatus::InFlight));
+    assert!(store.claim_due(now, 10).expect("claim").is_empty());
+    assert!(status(ghost.id).is_none());
+}
+
+#[test]
+fn event_types_are_read_through_a_cache_that_follows_changes() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let mut t = crate::model::EventType {
+        id: "incident.incident.created".into(),
+        display_name: "Incident created".into(),
+        description: String::new(),
+        category: "incident".into(),
+        payload_schema: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.put_event_type(&t).expect("put");
+    let read = |s: &SledStore| {
+        s.get_event_type(&t.id)
+            .expect("get")
+            .map(|t| t.display_name)
+    };
+    assert_eq!(read(&store).as_deref(), Some("Incident created"));
+    t.display_name = "Incident opened".into();
+    store.put_event_type(&t).expect("put again");
+    assert_eq!(read(&store).as_deref(), Some("Incident opened"));
+    assert!(store.get_event_type("nope").expect("get").is_none());
+}
