@@ -31,6 +31,12 @@ use switchyard::store::{SaveDelivery, SledStore, Store};
 use switchyard_proto::plugin::v1 as pb;
 use tokio_util::sync::CancellationToken;
 
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it, in the
+/// debug profile, where only a smoke run with tiny sizes makes sense.
+fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -146,7 +152,12 @@ fn due_work() {
     println!("## finding due work (10 due, N scheduled for later), median of 201 runs");
     println!("| scheduled retries | fill time | claim the 10 due | next due time |");
     println!("|---:|---:|---:|---:|");
-    for pending in [1_000usize, 1_000_000] {
+    let sizes: &[usize] = if measuring() {
+        &[1_000, 1_000_000]
+    } else {
+        &[100]
+    };
+    for &pending in sizes {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SledStore::open(dir.path()).expect("open");
         let fill_time = fill(&store, pending);
@@ -471,7 +482,12 @@ async fn throughput() {
         "| subscriptions | events | publishers | deliveries | deliveries/s | publish p50 | publish p99 |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
-    for (subs, events, publishers) in [(1, 20_000, 64), (100, 500, 16)] {
+    let scenarios: &[(usize, usize, usize)] = if measuring() {
+        &[(1, 20_000, 64), (100, 500, 16)]
+    } else {
+        &[(1, 50, 4), (10, 5, 2)]
+    };
+    for &(subs, events, publishers) in scenarios {
         let r = run(subs, events, publishers).await;
         println!(
             "| {subs} | {events} | {publishers} | {} | {:.0} | {:.2} ms | {:.2} ms |",
