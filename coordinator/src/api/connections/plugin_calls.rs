@@ -21,17 +21,7 @@ pub(super) async fn test(
     req: api::TestConnectionRequest,
 ) -> ApiResult<api::TestConnectionResponse> {
     let entry = resolve(ctx, &req.provider_id)?;
-    if !entry
-        .provider
-        .capabilities
-        .unwrap_or_default()
-        .test_connection
-    {
-        return Err(ApiError::FailedPrecondition(format!(
-            "connection tests are not supported by provider {}",
-            entry.qualified_id
-        )));
-    }
+    require(&entry, |c| c.test_connection, "connection tests")?;
     let (kind, config, connection_json) = match api::ConfigKind::try_from(req.kind) {
         Ok(api::ConfigKind::Connection) => (
             plugin::ConfigKind::Connection,
@@ -157,17 +147,7 @@ pub(super) async fn options(
             }
         )));
     }
-    if !entry
-        .provider
-        .capabilities
-        .unwrap_or_default()
-        .connection_options
-    {
-        return Err(ApiError::FailedPrecondition(format!(
-            "provider {} does not support connection options",
-            entry.qualified_id
-        )));
-    }
+    require(&entry, |c| c.connection_options, "connection options")?;
     let connection_json = if entry.provider.connection_schema.is_some() {
         if req.connection_id.is_empty() {
             return Err(ApiError::field(
@@ -244,4 +224,21 @@ fn problems(diagnostics: Vec<plugin::Diagnostic>) -> Vec<api::ConfigProblem> {
             message: d.message,
         })
         .collect()
+}
+
+/// Refuses a call the provider does not declare: "not supported", never a fake success (the
+/// in-process design reported success for providers without a connection test).
+fn require(
+    entry: &ProviderEntry,
+    declared: impl Fn(&plugin::Capabilities) -> bool,
+    what: &str,
+) -> ApiResult<()> {
+    if declared(&entry.provider.capabilities.unwrap_or_default()) {
+        Ok(())
+    } else {
+        Err(ApiError::FailedPrecondition(format!(
+            "{what} are not supported by provider {}",
+            entry.qualified_id
+        )))
+    }
 }
