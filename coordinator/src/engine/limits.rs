@@ -41,7 +41,7 @@ impl Limits {
     pub(crate) async fn acquire(&self, provider_id: &str, sub: SubscriptionId) -> Permits {
         let plugin = provider_id.split('.').next().unwrap_or(provider_id);
         let sub_sem = semaphore(&self.subscriptions, sub, self.per_subscription);
-        let plugin_sem = semaphore(&self.plugins, plugin.to_owned(), self.per_plugin);
+        let plugin_sem = plugin_semaphore(&self.plugins, plugin, self.per_plugin);
         // The semaphores are never closed, so acquiring cannot fail.
         let s = sub_sem.acquire_owned().await.ok();
         let p = plugin_sem.acquire_owned().await.ok();
@@ -69,6 +69,27 @@ fn semaphore<K: std::hash::Hash + Eq>(
             m.entry(key)
                 .or_insert_with(|| Arc::new(Semaphore::new(size))),
         ),
+        Err(_) => Arc::new(Semaphore::new(size)),
+    }
+}
+
+/// Like [`semaphore`], keyed by a borrowed plugin name: the hot path only looks up, so it
+/// allocates the owned key once per plugin instead of once per delivery.
+fn plugin_semaphore(
+    map: &Mutex<HashMap<String, Arc<Semaphore>>>,
+    plugin: &str,
+    size: usize,
+) -> Arc<Semaphore> {
+    match map.lock() {
+        Ok(mut m) => {
+            if let Some(sem) = m.get(plugin) {
+                return Arc::clone(sem);
+            }
+            Arc::clone(
+                m.entry(plugin.to_owned())
+                    .or_insert_with(|| Arc::new(Semaphore::new(size))),
+            )
+        }
         Err(_) => Arc::new(Semaphore::new(size)),
     }
 }

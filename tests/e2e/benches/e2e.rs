@@ -20,6 +20,11 @@ use switchyard_e2e::coordinator::{
 use switchyard_plugin_sdk::testkit::HttpSink;
 use switchyard_proto::coordinator::v1 as api;
 
+// The load generator competes with the coordinator and the plugin for the same cores, so it
+// uses a cheaper allocator than the system one.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Concurrent publishers (the platform's API clients) unless `E2E_BENCH_PUBLISHERS` says.
 const PUBLISHERS: usize = 64;
 
