@@ -2,25 +2,11 @@
 //! focus/skip selection, the config file, and exit statuses. Runs the real binary against the
 //! fixture plugin (build the workspace's binaries first: `cargo build --workspace --bins`).
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Output};
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_switchyard-conformance");
-
-fn fixture() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("a target directory");
-    let path = dir.join("switchyard-fixture-plugin");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
-}
 
 fn harness(args: &[&str]) -> Output {
     Command::new(HARNESS)
@@ -37,7 +23,7 @@ fn text(bytes: &[u8]) -> String {
 fn junit_output_parses_as_junit_with_failures_and_skips() {
     let dir = tempfile::tempdir().expect("tempdir");
     let xml_path = dir.path().join("report.xml");
-    let fixture = fixture();
+    let fixture = common::fixture();
     let out = harness(&[
         "--junit",
         xml_path.to_str().expect("utf-8 path"),
@@ -101,7 +87,7 @@ fn junit_output_parses_as_junit_with_failures_and_skips() {
 
 #[test]
 fn json_output_honours_focus_and_skip() {
-    let fixture = fixture();
+    let fixture = common::fixture();
     let out = harness(&[
         "--json",
         "--focus",
@@ -148,7 +134,7 @@ fn config_file_values_reach_the_configs() {
     let toml =
         "[providers.echo.config]\ndelayMs = \"soon\"\n[providers.linked.config]\nproject = 5\n";
     std::fs::write(&config, toml).expect("write config");
-    let fixture = fixture();
+    let fixture = common::fixture();
     let out = harness(&[
         "--json",
         "--focus",

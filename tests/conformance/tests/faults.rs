@@ -3,34 +3,14 @@
 //! breaks — nothing more, nothing less. Needs the workspace's binaries built
 //! (`cargo build --workspace --bins`; `scripts/test.sh` does that).
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
 use switchyard_conformance::{Options, Report, run};
 
-/// `target/debug` (or wherever this test binary was built), where the plugin binaries live.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // target/debug/deps/faults-<hash> → target/debug
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("a target directory")
-        .to_path_buf()
-}
-
-/// The path of a workspace binary, with a clear message when it has not been built.
-fn binary(name: &str) -> PathBuf {
-    let path = bin_dir().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
-}
-
 fn fixture(mode: &str) -> Options {
-    Options::command(binary("switchyard-fixture-plugin")).arg(mode)
+    Options::command(common::fixture()).arg(mode)
 }
 
 /// Asserts that exactly `expected` failed, showing the whole report otherwise.
@@ -72,7 +52,9 @@ fn passes_the_good_fixture_with_every_capability_exercised() {
 
 #[test]
 fn passes_the_webhook_plugin() {
-    let report = run(Options::command(binary("switchyard-plugin-webhook")));
+    let report = run(Options::command(common::binary(
+        "switchyard-plugin-webhook",
+    )));
     assert_fails_exactly(&report, &[]);
     for name in [
         "deliver/answers",

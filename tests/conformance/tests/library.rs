@@ -2,27 +2,13 @@
 //! promise that every process it starts is gone and every socket directory removed when `run`
 //! returns, even after checks failed and the plugin crashed.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use switchyard_conformance::{Options, report, run};
 use switchyard_proto::handshake;
-
-fn fixture() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("a target directory");
-    let path = dir.join("switchyard-fixture-plugin");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
-}
 
 /// A fixture started the way a host starts it; killed and reaped on drop.
 struct Started(Child);
@@ -37,7 +23,7 @@ impl Drop for Started {
 #[test]
 fn checks_an_already_running_plugin_through_its_socket() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(fixture())
+    let mut child = Command::new(common::fixture())
         .arg("good")
         .env(handshake::MAGIC_COOKIE_KEY, handshake::MAGIC_COOKIE_VALUE)
         .env(handshake::PROTOCOL_VERSIONS_ENV, "1")
@@ -115,7 +101,7 @@ fn leaves_no_process_or_socket_directory_behind() {
     ] {
         let root = tempfile::tempdir().expect("tempdir");
         let tag_value = format!("{mode}-{}", std::process::id());
-        let opts = Options::command(fixture())
+        let opts = Options::command(common::fixture())
             .arg(mode)
             .env("CONFORMANCE_TEST_TAG", &tag_value);
         let mut opts = opts.focus(focus).expect("valid regex");
