@@ -253,7 +253,7 @@ fn store_ops() {
     raw_sled(dir.path(), n);
     println!(
         "insert_event {:.1} µs, claim_due {:.1} µs, get_event {:.1} µs, save_delivery {:.1} µs, \
-         save_deliveries (batches of 256) {:.1} µs per delivery; flush median {:.2} ms",
+         write_batch saves (batches of 256) {:.1} µs per delivery; flush median {:.2} ms",
         per(insert),
         per(claim),
         per(get),
@@ -263,7 +263,7 @@ fn store_ops() {
     );
 }
 
-/// `n` more deliveries published, claimed and saved through `save_deliveries` in batches of
+/// `n` more deliveries published, claimed and saved through `write_batch` in batches of
 /// 256 (as the engine's result recorder does); returns the time of the saves.
 fn time_batched_saves(store: &SledStore, n: usize) -> Duration {
     let now = Utc::now();
@@ -294,7 +294,7 @@ fn time_batched_saves(store: &SledStore, n: usize) -> Duration {
         .collect();
     let t = Instant::now();
     for chunk in writes.chunks(256) {
-        for r in store.save_deliveries(chunk) {
+        for r in store.write_batch(&[], chunk).saves {
             r.expect("save");
         }
     }

@@ -87,7 +87,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => Self::NotFound(err.to_string()),
             StoreError::AlreadyExists { .. } => Self::AlreadyExists(err.to_string()),
             StoreError::Conflict(message) => Self::FailedPrecondition(message),
-            StoreError::Io(_) | StoreError::Corrupt { .. } => Self::Internal(err.to_string()),
+            StoreError::Io(_) | StoreError::NotDurable(_) | StoreError::Corrupt { .. } => {
+                Self::Internal(err.to_string())
+            }
         }
     }
 }
@@ -99,7 +101,6 @@ impl From<EngineError> for ApiError {
                 Self::InvalidArgument(format!("payload_json: {err}"))
             }
             EngineError::ShuttingDown => Self::Unavailable(format!("{err}; try again later")),
-            EngineError::Durability(_) => Self::Internal(err.to_string()),
             EngineError::Store(e) => e.into(),
         }
     }

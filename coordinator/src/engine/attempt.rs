@@ -475,7 +475,7 @@ impl InFlight {
         // Copied for the watchers only when someone watches.
         let watched = (inner.updates.receiver_count() > 0)
             .then(|| (write.delivery.clone(), write.attempt.clone()));
-        match inner.recorder.save(write).await {
+        match inner.writer.save(write).await {
             Ok(()) => {
                 if let Some((d, attempt)) = watched {
                     inner.publish_update(&d, attempt.as_ref());

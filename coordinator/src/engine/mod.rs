@@ -8,15 +8,14 @@
 //! `CancellationToken`; the engine cancels only at safe points (waits for work, for a permit,
 //! for a retry) and never between a plugin's answer and the durable write of its result.
 //!
-//! Guarantees: `publish` returns after the event and its deliveries are flushed (group
-//! commit); an attempt's result is written in a batch with others and flushed (the same group
-//! commit) before it counts as settled — before `watch` reports it and its claim is released
-//! ([`record`]); every accepted delivery ends succeeded, failed or cancelled, at least once
+//! Guarantees: `publish` returns after the event and its deliveries are flushed; an attempt's
+//! result is flushed before it counts as settled — before `watch` reports it and its claim is
+//! released. Both go through the [`writer`], which writes whatever is queued in one
+//! transaction and flushes it once (group commit); every accepted delivery ends succeeded, failed or cancelled, at least once
 //! attempted unless cancelled — deliveries in flight at a crash are resumed at the next start.
 
 mod attempt;
 mod clock;
-mod commit;
 mod dispatch;
 mod fanout;
 mod host_adapter;
@@ -24,10 +23,10 @@ mod limits;
 mod migrate;
 mod payloads;
 mod providers;
-mod record;
 pub mod retry;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,12 +46,11 @@ use crate::model::{
     PageRequest, RetryPolicy, Stats, SubscriptionId,
 };
 use crate::secrets::Secrets;
-use crate::store::{InsertEvent, Store, StoreError};
-use commit::GroupCommit;
+use crate::store::{InsertEvent, NewEventRecord, Store, StoreError};
 use limits::Limits;
 use payloads::Payloads;
 use providers::ProviderCache;
-use record::Recorder;
+use writer::Writer;
 
 /// Tunables of the engine. Durations are `Duration`s (the config layer parses "250ms").
 #[derive(Debug, Clone, PartialEq)]
@@ -80,8 +78,9 @@ pub struct EngineConfig {
     pub payload_limit: usize,
     /// Capacity of the `watch()` channel; slow watchers miss updates beyond it (lagged).
     pub watch_capacity: usize,
-    /// Group commit: flushes (fsyncs) start at most this often; concurrent publishes within a
-    /// window share one. Zero flushes as soon as the previous flush is done.
+    /// Group commit: write rounds (one transaction and one flush for whatever publishes and
+    /// results are queued) start at most this often. Zero starts a round as soon as the
+    /// previous one is done.
     pub commit_window: Duration,
 }
 
@@ -124,9 +123,6 @@ pub enum EngineError {
     /// The engine is shutting down and takes no new work.
     #[error("the coordinator is shutting down")]
     ShuttingDown,
-    /// The accepted writes could not be made durable.
-    #[error("could not make the write durable: {0}")]
-    Durability(String),
     /// A store error (`NotFound`, `Conflict`, I/O ...).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -162,8 +158,8 @@ struct Inner {
     clock: Clock,
     wake: Notify,
     updates: broadcast::Sender<DeliveryUpdate>,
-    commit: GroupCommit,
-    recorder: Recorder,
+    /// Writes publishes and attempt results in batches, durably ([`writer`]).
+    writer: Writer,
     payloads: Payloads,
     limits: Limits,
     claimed: Arc<tokio::sync::Semaphore>,
@@ -270,11 +266,9 @@ impl Engine {
         shutdown: CancellationToken,
     ) -> Result<Engine, EngineError> {
         let (updates, _) = broadcast::channel(cfg.watch_capacity.max(16));
-        let commit = GroupCommit::start(Arc::clone(&store), cfg.commit_window);
         let inner = Arc::new(Inner {
-            recorder: Recorder::start(Arc::clone(&store), commit.clone()),
+            writer: Writer::start(Arc::clone(&store), cfg.commit_window),
             payloads: Payloads::default(),
-            commit,
             limits: Limits::new(cfg.plugin_concurrency, cfg.subscription_concurrency),
             claimed: Arc::new(tokio::sync::Semaphore::new(cfg.max_claimed.max(1))),
             providers: ProviderCache::new(providers),
@@ -310,11 +304,7 @@ impl Engine {
         if let Some(key) = &new.idempotency_key
             && let Some((event, deliveries)) = inner.store.find_by_idempotency_key(key)?
         {
-            inner
-                .commit
-                .flush()
-                .await
-                .map_err(EngineError::Durability)?;
+            inner.writer.flush().await?;
             return Ok(Published {
                 event,
                 deliveries,
@@ -329,18 +319,20 @@ impl Engine {
         inner
             .payloads
             .insert(&event, payload_json, deliveries.len());
-        let outcome = inner.store.insert_event(&event, &deliveries);
-        if !matches!(outcome, Ok(InsertEvent::Inserted)) {
-            inner.payloads.forget(event.id);
+        let event_id = event.id;
+        let written = inner
+            .writer
+            .publish(NewEventRecord { event, deliveries })
+            .await;
+        let stored = matches!(
+            written,
+            Ok((_, InsertEvent::Inserted)) | Err(StoreError::NotDurable(_))
+        );
+        if !stored {
+            inner.payloads.forget(event_id);
         }
-        let outcome = outcome?;
-        inner
-            .commit
-            .flush()
-            .await
-            .map_err(EngineError::Durability)?;
-        match outcome {
-            InsertEvent::Inserted => {
+        match written? {
+            (NewEventRecord { event, deliveries }, InsertEvent::Inserted) => {
                 inner.wake.notify_one();
                 for d in &deliveries {
                     inner.publish_update(d, None);
@@ -351,7 +343,7 @@ impl Engine {
                     duplicate: false,
                 })
             }
-            InsertEvent::Duplicate { event, deliveries } => Ok(Published {
+            (_, InsertEvent::Duplicate { event, deliveries }) => Ok(Published {
                 event,
                 deliveries,
                 duplicate: true,

@@ -54,6 +54,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("storage error: {0}")]
     Io(#[from] sled::Error),
+    /// The write was made but could not be made durable (the flush failed).
+    #[error("the write could not be made durable: {0}")]
+    NotDurable(String),
     /// A stored record could not be decoded.
     #[error("corrupt record in {tree}: {message}")]
     Corrupt {
@@ -94,7 +97,7 @@ pub struct Claimed {
     pub previous_due: Option<DateTime<Utc>>,
 }
 
-/// One write of [`Store::save_deliveries`]: a delivery's new state, the attempt that led to it
+/// One save of [`Store::write_batch`]: a delivery's new state, the attempt that led to it
 /// (if any) and the status the stored record must have.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SaveDelivery {
@@ -104,6 +107,24 @@ pub struct SaveDelivery {
     pub attempt: Option<Attempt>,
     /// The status the stored delivery must have (`Conflict` otherwise).
     pub expected: DeliveryStatus,
+}
+
+/// One new event of [`Store::write_batch`], with its deliveries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEventRecord {
+    /// The event.
+    pub event: Event,
+    /// Its deliveries, scheduled at their `next_attempt_at`.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// What [`Store::write_batch`] did, write by write, in the order given.
+#[derive(Debug)]
+pub struct BatchResults {
+    /// One per event.
+    pub events: Vec<StoreResult<InsertEvent>>,
+    /// One per save.
+    pub saves: Vec<StoreResult<()>>,
 }
 
 /// What [`Store::purge_finished`] removed.
@@ -205,15 +226,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         attempt: Option<&Attempt>,
         expected: DeliveryStatus,
     ) -> StoreResult<()>;
-    /// [`Store::save_delivery`] for many deliveries at once, in one atomic write where the store
-    /// can (the engine records attempt results in batches). Each write is checked on its own:
-    /// the result at index `i` is that of `writes[i]`, and a conflicting write is skipped without
-    /// failing the others. An I/O error fails every write.
-    fn save_deliveries(&self, writes: &[SaveDelivery]) -> Vec<StoreResult<()>> {
-        writes
-            .iter()
-            .map(|w| self.save_delivery(&w.delivery, w.attempt.as_ref(), w.expected))
-            .collect()
+    /// Stores new events with their deliveries (as [`Store::insert_event`]) and saves
+    /// deliveries' new states (as [`Store::save_delivery`]), all in one transaction if the store
+    /// can: the engine writes whatever its callers queued meanwhile as one batch. Each write is
+    /// checked on its own: a refused one (a duplicate idempotency key — also of an event earlier
+    /// in the batch —, a conflicting save) does not fail the others. An I/O error fails every
+    /// write.
+    fn write_batch(&self, events: &[NewEventRecord], saves: &[SaveDelivery]) -> BatchResults {
+        BatchResults {
+            events: events
+                .iter()
+                .map(|n| self.insert_event(&n.event, &n.deliveries))
+                .collect(),
+            saves: saves
+                .iter()
+                .map(|w| self.save_delivery(&w.delivery, w.attempt.as_ref(), w.expected))
+                .collect(),
+        }
     }
     /// The deliveries of a subscription that are `Pending` or `Retrying`.
     fn scheduled_of_subscription(&self, id: SubscriptionId) -> StoreResult<Vec<Delivery>>;

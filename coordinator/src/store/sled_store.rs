@@ -13,8 +13,8 @@
 //! writes nothing: the claim lives in memory and reads show the delivery as `InFlight`, while
 //! the durable record stays due — exactly what a crash needs (the next start finds it due).
 //! A scan cursor keeps the dispatcher from re-reading claimed entries over and over. The
-//! engine saves attempt results in batches ([`Store::save_deliveries`]): one transaction per
-//! batch, each write checked on its own. A manual
+//! engine writes publishes and attempt results in batches ([`Store::write_batch`]): one
+//! transaction per batch, each write checked on its own. A manual
 //! claim is written (`InFlight`, due now at the latest), so a crash cannot lose it either.
 
 use std::collections::HashSet;
@@ -32,7 +32,10 @@ use sled::transaction::{
 use sled::{Transactional, Tree};
 
 use super::keys;
-use super::{Claimed, InsertEvent, Purged, SaveDelivery, Store, StoreError, StoreResult};
+use super::{
+    BatchResults, Claimed, InsertEvent, NewEventRecord, Purged, SaveDelivery, Store, StoreError,
+    StoreResult,
+};
 use crate::model::{
     Attempt, Connection, ConnectionId, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event,
     EventId, EventType, Page, PageRequest, Stats, Subscription, SubscriptionFilter, SubscriptionId,
@@ -55,6 +58,39 @@ struct StoredEvent {
 struct StoredDelivery {
     delivery: Delivery,
     attempts: Vec<Attempt>,
+}
+
+/// An event and its deliveries encoded for [`Tx::insert_event`].
+struct EncodedEvent {
+    event: Vec<u8>,
+    deliveries: Vec<StoredDelivery>,
+}
+
+impl EncodedEvent {
+    fn new(new: &NewEventRecord) -> StoreResult<Self> {
+        let stored = StoredEvent {
+            event: new.event.clone(),
+            deliveries: new.deliveries.iter().map(|d| d.id).collect(),
+        };
+        Ok(Self {
+            event: enc(&stored)?,
+            deliveries: new
+                .deliveries
+                .iter()
+                .map(|d| StoredDelivery {
+                    delivery: d.clone(),
+                    attempts: Vec::new(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// What [`Tx::insert_event`] did.
+enum Written {
+    Inserted,
+    /// The idempotency key was taken by this event id (key bytes of the `events` tree).
+    Duplicate(sled::IVec),
 }
 
 /// This process's claims: deliveries handed to the engine and not saved since, and where the
@@ -266,6 +302,24 @@ impl Tx<'_> {
         Ok(Ok(()))
     }
 
+    /// Writes an event with its deliveries unless its idempotency key is taken (also by an
+    /// event earlier in this transaction).
+    fn insert_event(&self, event: &Event, enc: &EncodedEvent) -> TxResult<Written> {
+        if let Some(key) = &event.idempotency_key {
+            if let Some(id) = self.idempotency.get(key.as_bytes())? {
+                return Ok(Written::Duplicate(id));
+            }
+            self.idempotency
+                .insert(key.as_bytes(), &event.id.to_bytes()[..])?;
+        }
+        self.events
+            .insert(&event.id.to_bytes()[..], enc.event.clone())?;
+        for r in &enc.deliveries {
+            self.put_delivery(None, r)?;
+        }
+        Ok(Written::Inserted)
+    }
+
     /// Removes a final delivery with its index entry.
     fn remove_delivery(&self, d: &Delivery) -> TxResult<()> {
         let id = d.id.to_bytes();
@@ -470,6 +524,21 @@ impl SledStore {
         })
     }
 
+    /// The earlier event an idempotency key points to (by its `events` key), with its
+    /// deliveries.
+    fn duplicate_of(&self, event_key: &[u8]) -> StoreResult<InsertEvent> {
+        let earlier: StoredEvent =
+            Self::get_json(&self.events, "events", event_key)?.ok_or(StoreError::Corrupt {
+                tree: "idempotency",
+                message: "key points to a missing event".into(),
+            })?;
+        let deliveries = self.deliveries_by_id(&earlier.deliveries)?;
+        Ok(InsertEvent::Duplicate {
+            event: earlier.event,
+            deliveries,
+        })
+    }
+
     /// Schedule entries due at or before `now` that are not claimed yet, at most `limit`: the
     /// late ones first, then a scan from the cursor, which moves along.
     fn unclaimed_due(
@@ -509,6 +578,22 @@ impl SledStore {
         }
         Ok(picked)
     }
+}
+
+/// The results of a batch whose transaction failed: nothing was written, every write gets the
+/// error.
+fn fail_all<T>(e: &StoreError, n: usize, tree: &'static str) -> Vec<StoreResult<T>> {
+    (0..n)
+        .map(|_| {
+            Err(match e {
+                StoreError::Io(io) => StoreError::Io(io.clone()),
+                other => StoreError::Corrupt {
+                    tree,
+                    message: other.to_string(),
+                },
+            })
+        })
+        .collect()
 }
 
 /// Whether a delivery passes every field of `filter`.
@@ -660,48 +745,14 @@ impl Store for SledStore {
     }
 
     fn insert_event(&self, event: &Event, deliveries: &[Delivery]) -> StoreResult<InsertEvent> {
-        let stored = StoredEvent {
+        let one = NewEventRecord {
             event: event.clone(),
-            deliveries: deliveries.iter().map(|d| d.id).collect(),
+            deliveries: deliveries.to_vec(),
         };
-        let event_bytes = enc(&stored)?;
-        let records: Vec<StoredDelivery> = deliveries
-            .iter()
-            .map(|d| StoredDelivery {
-                delivery: d.clone(),
-                attempts: Vec::new(),
-            })
-            .collect();
-        let existing = self.tx(|t| {
-            if let Some(key) = &event.idempotency_key {
-                if let Some(id) = t.idempotency.get(key.as_bytes())? {
-                    return Ok(Some(id));
-                }
-                t.idempotency
-                    .insert(key.as_bytes(), &event.id.to_bytes()[..])?;
-            }
-            t.events
-                .insert(&event.id.to_bytes()[..], event_bytes.clone())?;
-            for r in &records {
-                t.put_delivery(None, r)?;
-            }
-            Ok(None)
-        })?;
-        let Some(id) = existing else {
-            self.claims()
-                .note_scheduled(deliveries.iter().filter_map(schedule_key));
-            return Ok(InsertEvent::Inserted);
-        };
-        let earlier: StoredEvent =
-            Self::get_json(&self.events, "events", &id)?.ok_or(StoreError::Corrupt {
-                tree: "idempotency",
-                message: "key points to a missing event".into(),
-            })?;
-        let deliveries = self.deliveries_by_id(&earlier.deliveries)?;
-        Ok(InsertEvent::Duplicate {
-            event: earlier.event,
-            deliveries,
-        })
+        self.write_batch(std::slice::from_ref(&one), &[])
+            .events
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Conflict("nothing was written".into())))
     }
 
     fn get_event(&self, id: EventId) -> StoreResult<Option<Event>> {
@@ -867,43 +918,63 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn save_deliveries(&self, writes: &[SaveDelivery]) -> Vec<StoreResult<()>> {
-        // One transaction for the whole batch: the per-transaction cost (locks, log
-        // reservation) is paid once. A conflicting write is skipped, not fatal to the others.
+    fn write_batch(&self, events: &[NewEventRecord], saves: &[SaveDelivery]) -> BatchResults {
+        // Encoded before the transaction, which sled may run more than once.
+        let encoded: Vec<StoreResult<EncodedEvent>> =
+            events.iter().map(EncodedEvent::new).collect();
+        // Held across the write, so that a claim cannot slip in between a save's check and it.
         let mut claims = self.claims();
-        let claimed: Vec<bool> = writes
+        let claimed: Vec<bool> = saves
             .iter()
             .map(|w| claims.set.contains(&w.delivery.id))
             .collect();
-        let outcome = self.tx(|t| {
-            let mut results = Vec::with_capacity(writes.len());
-            for (w, &claimed) in writes.iter().zip(&claimed) {
-                results.push(t.save(&w.delivery, w.attempt.as_ref(), w.expected, claimed)?);
+        let written = self.tx(|t| {
+            let mut inserted = Vec::with_capacity(events.len());
+            for (new, enc) in events.iter().zip(&encoded) {
+                inserted.push(match enc {
+                    Ok(enc) => Some(t.insert_event(&new.event, enc)?),
+                    Err(_) => None,
+                });
             }
-            Ok(results)
+            let mut saved = Vec::with_capacity(saves.len());
+            for (w, &claimed) in saves.iter().zip(&claimed) {
+                saved.push(t.save(&w.delivery, w.attempt.as_ref(), w.expected, claimed)?);
+            }
+            Ok((inserted, saved))
         });
-        match outcome {
-            Ok(results) => {
-                for (w, r) in writes.iter().zip(&results) {
-                    if r.is_ok() {
-                        claims.saved(&w.delivery);
-                    }
-                }
-                results
+        let (inserted, saved) = match written {
+            Ok(written) => written,
+            Err(e) => {
+                return BatchResults {
+                    events: fail_all(&e, events.len(), "events"),
+                    saves: fail_all(&e, saves.len(), "deliveries"),
+                };
             }
-            // Nothing was written; every write gets the error.
-            Err(e) => writes
-                .iter()
-                .map(|_| {
-                    Err(match &e {
-                        StoreError::Io(io) => StoreError::Io(io.clone()),
-                        other => StoreError::Corrupt {
-                            tree: "deliveries",
-                            message: other.to_string(),
-                        },
-                    })
-                })
-                .collect(),
+        };
+        for (w, r) in saves.iter().zip(&saved) {
+            if r.is_ok() {
+                claims.saved(&w.delivery);
+            }
+        }
+        for (new, w) in events.iter().zip(&inserted) {
+            if matches!(w, Some(Written::Inserted)) {
+                claims.note_scheduled(new.deliveries.iter().filter_map(schedule_key));
+            }
+        }
+        drop(claims);
+        let events = encoded
+            .into_iter()
+            .zip(inserted)
+            .map(|(enc, written)| match (enc, written) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Some(Written::Inserted)) => Ok(InsertEvent::Inserted),
+                (Ok(_), Some(Written::Duplicate(id))) => self.duplicate_of(&id),
+                (Ok(_), None) => Err(StoreError::Conflict("the event was not written".into())),
+            })
+            .collect();
+        BatchResults {
+            events,
+            saves: saved,
         }
     }
 

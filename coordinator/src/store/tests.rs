@@ -458,11 +458,16 @@ fn batched_saves_check_each_write_on_its_own() {
     // The first write is right; the second expects the wrong status; the third names a
     // delivery that does not exist.
     let ghost = delivery(&ev, sub_id, now);
-    let results = store.save_deliveries(&[
-        done(&a, DeliveryStatus::InFlight),
-        done(&b, DeliveryStatus::Pending),
-        done(&ghost, DeliveryStatus::InFlight),
-    ]);
+    let results = store
+        .write_batch(
+            &[],
+            &[
+                done(&a, DeliveryStatus::InFlight),
+                done(&b, DeliveryStatus::Pending),
+                done(&ghost, DeliveryStatus::InFlight),
+            ],
+        )
+        .saves;
     assert!(results[0].is_ok());
     assert!(matches!(results[1], Err(StoreError::Conflict(_))));
     assert!(matches!(results[2], Err(StoreError::NotFound { .. })));
@@ -498,4 +503,79 @@ fn event_types_are_read_through_a_cache_that_follows_changes() {
     store.put_event_type(&t).expect("put again");
     assert_eq!(read(&store).as_deref(), Some("Incident opened"));
     assert!(store.get_event_type("nope").expect("get").is_none());
+}
+
+#[test]
+fn a_batch_checks_each_event_on_its_own_even_against_an_earlier_one_in_the_batch() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let sub = SubscriptionId::new();
+    let record = |key: Option<&str>| {
+        let event = event_at(now, key);
+        let deliveries = vec![delivery(&event, sub, now)];
+        NewEventRecord { event, deliveries }
+    };
+    let (first, twin, plain) = (record(Some("k")), record(Some("k")), record(None));
+    let results = store
+        .write_batch(&[first.clone(), twin.clone(), plain.clone()], &[])
+        .events;
+    assert!(matches!(results[0], Ok(InsertEvent::Inserted)));
+    match &results[1] {
+        Ok(InsertEvent::Duplicate { event, deliveries }) => {
+            assert_eq!(event.id, first.event.id);
+            assert_eq!(deliveries, &first.deliveries);
+        }
+        other => panic!("the twin should be a duplicate of the first, got {other:?}"),
+    }
+    assert!(matches!(results[2], Ok(InsertEvent::Inserted)));
+    assert!(store.get_event(twin.event.id).expect("get").is_none());
+    assert!(
+        store
+            .get_delivery(twin.deliveries[0].id)
+            .expect("get")
+            .is_none()
+    );
+    // Both inserted events' deliveries are due now.
+    let due: Vec<DeliveryId> = store
+        .claim_due(now, 10)
+        .expect("claim")
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(due.len(), 2);
+    assert!(due.contains(&first.deliveries[0].id) && due.contains(&plain.deliveries[0].id));
+}
+
+#[test]
+fn a_batch_writes_new_events_and_results_together() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let sub = SubscriptionId::new();
+    let old = event_at(now, None);
+    let d = delivery(&old, sub, now);
+    store
+        .insert_event(&old, std::slice::from_ref(&d))
+        .expect("insert");
+    let claimed = store.claim_due(now, 1).expect("claim").remove(0);
+    let mut done = claimed.clone();
+    done.status = DeliveryStatus::Succeeded;
+    done.next_attempt_at = None;
+    let new = event_at(now, None);
+    let fresh = delivery(&new, sub, now);
+    let results = store.write_batch(
+        &[NewEventRecord {
+            event: new.clone(),
+            deliveries: vec![fresh.clone()],
+        }],
+        &[SaveDelivery {
+            delivery: done,
+            attempt: None,
+            expected: DeliveryStatus::InFlight,
+        }],
+    );
+    assert!(matches!(results.events[..], [Ok(InsertEvent::Inserted)]));
+    assert!(matches!(results.saves[..], [Ok(())]));
+    let status = |id| store.get_delivery(id).expect("get").map(|d| d.status);
+    assert_eq!(status(d.id), Some(DeliveryStatus::Succeeded));
+    assert_eq!(status(fresh.id), Some(DeliveryStatus::Pending));
 }

@@ -1,0 +1,177 @@
+//! The writer: group commit for what the engine writes at volume. Publishes (events with their
+//! deliveries), attempt results and bare durability requests queue here; each round takes
+//! everything queued, writes it in one store transaction ([`Store::write_batch`], each write
+//! checked on its own), flushes (fsync) once, and only then answers every caller. Rounds run
+//! back to back on the blocking pool and start at most once per `window` (like PostgreSQL's
+//! `commit_delay`), so a round's size follows the load: under load one transaction and one
+//! fsync cover dozens of writes; a lone write waits for its own round only.
+//!
+//! Why one transaction per round: a sled transaction rolls the log buffer twice (two log
+//! writes, each waking all of sled's I/O threads) and takes a store-wide write lock. One per
+//! publish or per result cost more than the writes in it (docs/benchmarks.md, "End to end").
+//!
+//! A crash before the answer loses nothing that was answered: an unanswered publish was never
+//! acknowledged, and an unanswered result leaves its delivery due, so it is attempted again
+//! (at-least-once).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::store::{InsertEvent, NewEventRecord, SaveDelivery, Store, StoreError, StoreResult};
+
+/// Most requests taken into one round (bounds the transaction's size and latency).
+const MAX_ROUND: usize = 1024;
+
+/// What a publish gets back: its record (moved through the writer, not copied) and outcome.
+type Published = StoreResult<(NewEventRecord, InsertEvent)>;
+
+enum Request {
+    Publish(NewEventRecord, oneshot::Sender<Published>),
+    Save(SaveDelivery, oneshot::Sender<StoreResult<()>>),
+    Flush(oneshot::Sender<StoreResult<()>>),
+}
+
+/// Handle to the writer task; the task ends when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+fn stopped() -> StoreError {
+    StoreError::NotDurable("the writer has stopped".into())
+}
+
+impl Writer {
+    /// Starts the writer task for `store`; rounds start at most once per `window`.
+    pub(crate) fn start(store: Arc<dyn Store>, window: Duration) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(store, window, rx));
+        Self { tx }
+    }
+
+    /// Stores an event with its deliveries ([`Store::insert_events`]); returns the record with
+    /// the outcome once durable.
+    pub(crate) async fn publish(&self, record: NewEventRecord) -> Published {
+        self.ask(|answer| Request::Publish(record, answer)).await?
+    }
+
+    /// Writes one delivery's new state ([`Store::save_deliveries`]); returns once durable.
+    pub(crate) async fn save(&self, write: SaveDelivery) -> StoreResult<()> {
+        self.ask(|answer| Request::Save(write, answer)).await?
+    }
+
+    /// Returns once every write made before the call is durable.
+    pub(crate) async fn flush(&self) -> StoreResult<()> {
+        self.ask(Request::Flush).await?
+    }
+
+    async fn ask<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Request) -> StoreResult<T> {
+        let (answer, rx) = oneshot::channel();
+        self.tx.send(request(answer)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
+    }
+}
+
+async fn run(store: Arc<dyn Store>, window: Duration, mut rx: mpsc::UnboundedReceiver<Request>) {
+    let mut last_start = Instant::now();
+    let mut queued = Vec::with_capacity(MAX_ROUND);
+    while rx.recv_many(&mut queued, MAX_ROUND).await > 0 {
+        tokio::time::sleep_until(last_start + window).await;
+        last_start = Instant::now();
+        while queued.len() < MAX_ROUND
+            && let Ok(more) = rx.try_recv()
+        {
+            queued.push(more);
+        }
+        let round = Round::new(std::mem::take(&mut queued));
+        let s = Arc::clone(&store);
+        match tokio::task::spawn_blocking(move || round.apply(&*s)).await {
+            Ok(done) => done.answer(),
+            // The answers are dropped with the round: each caller reports the writer stopped.
+            Err(e) => tracing::error!(error = %e, "a write round failed"),
+        }
+    }
+}
+
+/// One round's requests, split by kind, with their answers.
+#[derive(Default)]
+struct Round {
+    events: Vec<NewEventRecord>,
+    event_answers: Vec<oneshot::Sender<Published>>,
+    saves: Vec<SaveDelivery>,
+    save_answers: Vec<oneshot::Sender<StoreResult<()>>>,
+    flushes: Vec<oneshot::Sender<StoreResult<()>>>,
+}
+
+/// A round after its write and flush.
+struct Done {
+    round: Round,
+    events: Vec<StoreResult<InsertEvent>>,
+    saves: Vec<StoreResult<()>>,
+    /// The flush's error, if it failed.
+    flush: Option<String>,
+}
+
+impl Round {
+    fn new(requests: Vec<Request>) -> Self {
+        let mut round = Self::default();
+        for r in requests {
+            match r {
+                Request::Publish(record, answer) => {
+                    round.events.push(record);
+                    round.event_answers.push(answer);
+                }
+                Request::Save(write, answer) => {
+                    round.saves.push(write);
+                    round.save_answers.push(answer);
+                }
+                Request::Flush(answer) => round.flushes.push(answer),
+            }
+        }
+        round
+    }
+
+    /// Writes everything in one batch, then flushes. Runs on the blocking pool.
+    fn apply(self, store: &dyn Store) -> Done {
+        let written = store.write_batch(&self.events, &self.saves);
+        let flush = store.flush().err().map(|e| e.to_string());
+        if let Some(e) = &flush {
+            tracing::error!(error = %e, "flushing the store failed");
+        }
+        Done {
+            round: self,
+            events: written.events,
+            saves: written.saves,
+            flush,
+        }
+    }
+}
+
+impl Done {
+    fn answer(self) {
+        let durable = |r: StoreResult<()>| match (&self.flush, r) {
+            (Some(e), Ok(())) => Err(StoreError::NotDurable(e.clone())),
+            (_, r) => r,
+        };
+        let Round {
+            events,
+            event_answers,
+            save_answers,
+            flushes,
+            ..
+        } = self.round;
+        for ((answer, record), result) in event_answers.into_iter().zip(events).zip(self.events) {
+            let result = result.and_then(|outcome| durable(Ok(())).map(|()| (record, outcome)));
+            let _ = answer.send(result);
+        }
+        for (answer, result) in save_answers.into_iter().zip(self.saves) {
+            let _ = answer.send(durable(result));
+        }
+        for answer in flushes {
+            let _ = answer.send(durable(Ok(())));
+        }
+    }
+}
