@@ -11,8 +11,9 @@
 //! Guarantees: `publish` returns after the event and its deliveries are flushed; an attempt's
 //! result is flushed before it counts as settled — before `watch` reports it and its claim is
 //! released. Both go through the [`writer`], which writes whatever is queued in one
-//! transaction and flushes it once (group commit); every accepted delivery ends succeeded, failed or cancelled, at least once
-//! attempted unless cancelled — deliveries in flight at a crash are resumed at the next start.
+//! transaction and flushes it once (group commit). Every accepted delivery ends succeeded,
+//! failed or cancelled, at least once attempted unless cancelled — deliveries in flight at a
+//! crash are resumed at the next start.
 
 mod attempt;
 mod clock;

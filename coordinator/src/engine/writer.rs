@@ -52,13 +52,13 @@ impl Writer {
         Self { tx }
     }
 
-    /// Stores an event with its deliveries ([`Store::insert_events`]); returns the record with
-    /// the outcome once durable.
+    /// Stores an event with its deliveries (an event of [`Store::write_batch`]); returns the
+    /// record with the outcome once durable.
     pub(crate) async fn publish(&self, record: NewEventRecord) -> Published {
         self.ask(|answer| Request::Publish(record, answer)).await?
     }
 
-    /// Writes one delivery's new state ([`Store::save_deliveries`]); returns once durable.
+    /// Writes one delivery's new state (a save of [`Store::write_batch`]); returns once durable.
     pub(crate) async fn save(&self, write: SaveDelivery) -> StoreResult<()> {
         self.ask(|answer| Request::Save(write, answer)).await?
     }

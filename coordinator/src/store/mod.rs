@@ -8,8 +8,9 @@
 //! `next_attempt_at`, so callers cannot forget one. It never sees
 //! tonic, and it only ever holds configs in their stored (secrets-encrypted) form.
 //!
-//! Writes are not flushed one by one: callers that need durability call [`Store::flush`],
-//! which the engine shares among many concurrent publishes (group commit).
+//! Writes are not flushed one by one: callers that need durability call [`Store::flush`]. The
+//! engine writes what its callers queue meanwhile in one [`Store::write_batch`] and shares one
+//! flush among them (group commit).
 
 mod keys;
 mod sled_store;
