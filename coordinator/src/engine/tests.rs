@@ -530,6 +530,47 @@ async fn fan_out_respects_enabled_patterns_system_filter_and_idempotency() {
 }
 
 #[tokio::test]
+async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
+    let (providers, _fake) = providers_with_webhook();
+    // A long window, so that the concurrent publishes land in one write round.
+    let cfg = EngineConfig {
+        commit_window: Duration::from_millis(50),
+        ..fast_config()
+    };
+    let h = Harness::start(providers, cfg).await;
+    h.subscribe("webhook.webhook", &["incident.*"], &[], true);
+    let mut publishes = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let engine = h.engine.clone();
+        publishes.spawn(async move {
+            engine
+                .publish(NewEvent {
+                    event_type: "incident.incident.created".into(),
+                    payload: json!({"n": n}),
+                    idempotency_key: Some("evt-7".into()),
+                    timestamp: None,
+                })
+                .await
+                .expect("publish")
+        });
+    }
+    let results: Vec<Published> = publishes.join_all().await;
+    assert_eq!(results.iter().filter(|p| !p.duplicate).count(), 1);
+    let first = results.iter().find(|p| !p.duplicate).expect("one original");
+    for p in &results {
+        assert_eq!(p.event.id, first.event.id);
+        assert_eq!(p.deliveries.len(), 1);
+        assert_eq!(p.deliveries[0].id, first.deliveries[0].id);
+    }
+    let all = h
+        .store
+        .list_deliveries(&DeliveryFilter::default(), PageRequest::default())
+        .expect("list");
+    assert_eq!(all.total, 1, "one delivery in the store");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries() {
     let (providers, fake) = providers_with_webhook();
     fake.script([
