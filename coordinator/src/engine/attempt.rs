@@ -234,6 +234,13 @@ fn connection_json(inner: &Inner, sub: &Subscription, provider: &Resolved) -> Re
             ));
         }
     };
+    if let Some(problem) = &conn.migration_error {
+        // Its stored config is still the old version's: the plugin would misread it.
+        return Err(Stop::Fail(
+            Outcome::Permanent,
+            format!("connection {id} cannot be used: its {problem}; update the connection"),
+        ));
+    }
     let mut config = conn.config;
     if let Some(schema) = &provider.connection_schema {
         inner

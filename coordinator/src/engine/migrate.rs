@@ -71,13 +71,7 @@ pub(super) async fn subscription(
         Err(problem) => {
             let reason = format!("config migration from version {from} to {to} failed: {problem}");
             tracing::warn!(subscription = %sub.id, %reason, "disabling subscription");
-            sub.enabled = false;
-            sub.disabled_reason = Some(reason.clone());
-            sub.updated_at = inner.clock.now();
-            if let Err(e) = inner.store.update_subscription(&sub) {
-                let id = sub.id;
-                tracing::error!(subscription = %id, error = %e, "cannot disable subscription");
-            }
+            disable(inner, sub, reason.clone());
             Err(reason)
         }
     }
@@ -139,20 +133,29 @@ fn disable_users(inner: &Inner, conn: &Connection) {
     );
     let users = subs.iter().filter(|s| s.connection_id() == Some(conn.id));
     for sub in users.filter(|s| s.enabled || s.disabled_reason.is_none()) {
-        let mut sub = sub.clone();
-        sub.enabled = false;
-        sub.disabled_reason = Some(reason.clone());
-        sub.updated_at = inner.clock.now();
-        match inner.store.update_subscription(&sub) {
-            Ok(()) => {
-                let (id, connection) = (sub.id, conn.id);
-                tracing::warn!(subscription = %id, %connection, "disabled: connection not current");
-            }
-            Err(e) => {
-                let id = sub.id;
-                tracing::error!(subscription = %id, error = %e, "cannot disable subscription");
-            }
+        let (id, connection) = (sub.id, conn.id);
+        tracing::warn!(subscription = %id, %connection, "disabling: connection not current");
+        disable(inner, sub.clone(), reason.clone());
+    }
+}
+
+/// Disables a subscription with `reason` and cancels its scheduled deliveries (as disabling it
+/// through the API does), so none waits in `retrying` for a subscription that cannot send.
+fn disable(inner: &Inner, mut sub: Subscription, reason: String) {
+    sub.enabled = false;
+    sub.disabled_reason = Some(reason);
+    sub.updated_at = inner.clock.now();
+    let id = sub.id;
+    if let Err(e) = inner.store.update_subscription(&sub) {
+        tracing::error!(subscription = %id, error = %e, "cannot disable subscription");
+        return;
+    }
+    match inner.cancel_scheduled(id) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(subscription = %id, cancelled = n, "scheduled deliveries cancelled")
         }
+        Err(e) => tracing::error!(subscription = %id, error = %e, "cannot cancel deliveries"),
     }
 }
 

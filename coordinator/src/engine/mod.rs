@@ -229,6 +229,30 @@ impl Inner {
             .map(|index| SubRef { snapshot, index }))
     }
 
+    /// Cancels the pending and retrying deliveries of a subscription that was deleted or
+    /// disabled; returns how many. One claimed meanwhile is left to its attempt task, which
+    /// sees the subscription's state when it settles.
+    fn cancel_scheduled(&self, subscription: SubscriptionId) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut n = 0;
+        for mut d in self.store.scheduled_of_subscription(subscription)? {
+            let expected = d.status;
+            d.status = DeliveryStatus::Cancelled;
+            d.next_attempt_at = None;
+            d.updated_at = now;
+            d.last_error = Some("cancelled: the subscription was deleted or disabled".into());
+            match self.store.save_delivery(&d, None, expected) {
+                Ok(()) => {
+                    n += 1;
+                    self.publish_update(&d, None);
+                }
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
     fn policy_for(&self, sub: Option<&crate::model::Subscription>) -> RetryPolicy {
         sub.and_then(|s| s.retry_policy.clone())
             .unwrap_or_else(|| self.cfg.retry.clone())
@@ -422,27 +446,9 @@ impl Engine {
         &self,
         subscription: SubscriptionId,
     ) -> Result<usize, EngineError> {
-        let inner = &self.inner;
-        let now = inner.clock.now();
-        let mut n = 0;
-        for mut d in inner.store.scheduled_of_subscription(subscription)? {
-            let expected = d.status;
-            d.status = DeliveryStatus::Cancelled;
-            d.next_attempt_at = None;
-            d.updated_at = now;
-            d.last_error = Some("cancelled: the subscription was deleted or disabled".into());
-            match inner.store.save_delivery(&d, None, expected) {
-                Ok(()) => {
-                    n += 1;
-                    inner.publish_update(&d, None);
-                }
-                // Claimed meanwhile: the attempt task sees the subscription's state at settle.
-                Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if inner.store.get_subscription(subscription)?.is_none() {
-            inner.limits.forget_subscription(subscription);
+        let n = self.inner.cancel_scheduled(subscription)?;
+        if self.inner.store.get_subscription(subscription)?.is_none() {
+            self.inner.limits.forget_subscription(subscription);
         }
         Ok(n)
     }

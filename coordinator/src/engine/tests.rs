@@ -797,7 +797,11 @@ async fn configs_behind_the_schema_version_are_migrated_and_failures_disable_wit
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("open"));
     store.insert_subscription(&bad).expect("insert");
+    let waiting = retrying_in_an_hour(&*store, &bad, &providers);
     let h = Harness::start_on(dir, store, providers, fast_config(), |_| {}).await;
+    // Cancelled at start, not left `retrying` until it is due.
+    let cancelled = h.store.get_delivery(waiting).expect("get").expect("kept");
+    assert_eq!(cancelled.status, DeliveryStatus::Cancelled, "{cancelled:?}");
     let disabled = h
         .store
         .get_subscription(bad.id)
@@ -811,4 +815,28 @@ async fn configs_behind_the_schema_version_are_migrated_and_failures_disable_wit
     );
     assert_eq!(disabled.config, bad.config, "the stored config is kept");
     h.stop().await;
+}
+
+/// Stores an event for `sub` whose one delivery waits in `retrying`, due in an hour.
+fn retrying_in_an_hour(
+    store: &dyn Store,
+    sub: &Subscription,
+    providers: &Arc<FakeProviders>,
+) -> crate::model::DeliveryId {
+    let now = chrono::Utc::now();
+    let new = NewEvent {
+        event_type: "a.b.c".into(),
+        payload: json!({}),
+        idempotency_key: None,
+        timestamp: None,
+    };
+    let event = fanout::event(new, now);
+    let cache = ProviderCache::new(providers.clone());
+    let mut deliveries = fanout::plan(std::slice::from_ref(sub), &event, &cache, now);
+    assert_eq!(deliveries.len(), 1, "the subscription matches the event");
+    deliveries[0].status = DeliveryStatus::Retrying;
+    deliveries[0].attempts = 1;
+    deliveries[0].next_attempt_at = Some(now + chrono::Duration::hours(1));
+    store.insert_event(&event, &deliveries).expect("insert");
+    deliveries[0].id
 }

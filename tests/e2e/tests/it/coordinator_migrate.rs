@@ -9,7 +9,8 @@
 //! redacted in responses and handed to the plugin decrypted at its new path; a connection the
 //! plugin refuses keeps its old version and data, shows `migration_error` through the API, and
 //! every subscription using it is disabled with the reason until the connection is fixed (enabling
-//! one is refused, naming the connection). A refused config's secrets at paths only its old
+//! one is refused, naming the connection; a manual redelivery through it fails at once, without
+//! a plugin call). A refused config's secrets at paths only its old
 //! version marked secret stay out of every response, encrypted or not.
 
 use std::time::Duration;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard::cli::client::Clients;
 use switchyard_e2e::coordinator::{
-    Coordinator, assert_not_in_data_dir, create_subscription, publish, register_incident,
+    Coordinator, assert_not_in_data_dir, attempts, create_subscription, publish, register_incident,
     wait_final, with_fixture_args,
 };
 use switchyard_plugin_sdk::testkit::{HttpSink, RecordedRequest};
@@ -445,6 +446,8 @@ async fn a_refused_connection_disables_its_subscriptions_until_it_is_fixed() {
     let config = |id: &str| json!({"connectionId": id, "project": "alpha"});
     let blocked = linked_subscription(&mut c, "blocked", config(&bad.id)).await;
     let fine = linked_subscription(&mut c, "fine", config(&good.id)).await;
+    let earlier = delivered_to(&mut c, &blocked.id).await;
+    assert_eq!(bad_sink.request_count(), 1);
     drop(c);
 
     let mut c = restart_connection_v2(&mut coord).await;
@@ -465,12 +468,58 @@ async fn a_refused_connection_disables_its_subscriptions_until_it_is_fixed() {
     let status = refused.expect_err("a connection that was not migrated is not tested");
     assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
     assert!(status.message().contains("/nested/region"), "{status:?}");
-    assert_eq!(bad_sink.request_count(), 0);
+    // A manual redelivery of an earlier delivery fails at once without calling the plugin.
+    let refused = manual_attempt(&mut c, &earlier).await;
+    assert_eq!(
+        refused.outcome(),
+        api::AttemptOutcome::Permanent,
+        "{refused:?}"
+    );
+    for part in [bad.id.as_str(), "cannot be used", "/nested/region"] {
+        assert!(refused.error.contains(part), "{part:?} not in {refused:?}");
+    }
+    assert_eq!(bad_sink.request_count(), 1, "nothing more reached it");
 
     assert_enable_refused(&mut c, &bad.id, &blocked).await;
     fix_and_enable(&mut c, &bad.id, &blocked.id, &bad_sink).await;
     drop(c);
     assert_secrets_kept(&mut coord).await;
+}
+
+/// Publishes one incident and waits for every delivery to succeed; returns the id of the one
+/// for `subscription`.
+async fn delivered_to(c: &mut Clients, subscription: &str) -> String {
+    let published = publish(c, json!({"incidentId": "earlier", "title": "t"}), "").await;
+    for d in &published.deliveries {
+        let d = wait_final(c, &d.id).await;
+        assert_eq!(d.status(), api::DeliveryStatus::Succeeded, "{d:?}");
+    }
+    let mine = published
+        .deliveries
+        .iter()
+        .find(|d| d.subscription_id == subscription);
+    mine.expect("a delivery for the subscription").id.clone()
+}
+
+/// Redelivers `id` by hand and returns that manual attempt once it is recorded.
+async fn manual_attempt(c: &mut Clients, id: &str) -> api::DeliveryAttempt {
+    let before = attempts(c, id).await.len();
+    c.deliveries
+        .redeliver_delivery(api::RedeliverDeliveryRequest { id: id.into() })
+        .await
+        .expect("redeliver");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut all = attempts(c, id).await;
+        if all.len() > before {
+            return all.remove(before);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no manual attempt recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The refused connection: its reason through Get and List, its old version and data kept.
