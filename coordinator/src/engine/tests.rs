@@ -664,15 +664,7 @@ async fn deliveries_in_flight_at_a_crash_are_resumed_at_start() {
         let sub = sub_v1(&secrets);
         store.insert_subscription(&sub).expect("insert");
         let now = chrono::Utc::now();
-        let new = NewEvent {
-            event_type: "a.b.c".into(),
-            payload: json!({}),
-            idempotency_key: None,
-            timestamp: None,
-        };
-        let event = fanout::event(new, now);
-        let cache = ProviderCache::new(providers.clone());
-        let deliveries = fanout::plan(std::slice::from_ref(&sub), &event, &cache, now);
+        let (event, deliveries) = planned(&sub, &providers, now);
         store.insert_event(&event, &deliveries).expect("insert");
         assert_eq!(store.claim_due(now, 10).expect("claim").len(), 1);
         store.flush().expect("flush");
@@ -824,6 +816,21 @@ fn retrying_in_an_hour(
     providers: &Arc<FakeProviders>,
 ) -> crate::model::DeliveryId {
     let now = chrono::Utc::now();
+    let (event, mut deliveries) = planned(sub, providers, now);
+    assert_eq!(deliveries.len(), 1, "the subscription matches the event");
+    deliveries[0].status = DeliveryStatus::Retrying;
+    deliveries[0].attempts = 1;
+    deliveries[0].next_attempt_at = Some(now + chrono::Duration::hours(1));
+    store.insert_event(&event, &deliveries).expect("insert");
+    deliveries[0].id
+}
+
+/// An event of type `a.b.c` received at `now`, with the deliveries fan-out plans for `sub`.
+fn planned(
+    sub: &Subscription,
+    providers: &Arc<FakeProviders>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Event, Vec<Delivery>) {
     let new = NewEvent {
         event_type: "a.b.c".into(),
         payload: json!({}),
@@ -832,11 +839,6 @@ fn retrying_in_an_hour(
     };
     let event = fanout::event(new, now);
     let cache = ProviderCache::new(providers.clone());
-    let mut deliveries = fanout::plan(std::slice::from_ref(sub), &event, &cache, now);
-    assert_eq!(deliveries.len(), 1, "the subscription matches the event");
-    deliveries[0].status = DeliveryStatus::Retrying;
-    deliveries[0].attempts = 1;
-    deliveries[0].next_attempt_at = Some(now + chrono::Duration::hours(1));
-    store.insert_event(&event, &deliveries).expect("insert");
-    deliveries[0].id
+    let deliveries = fanout::plan(std::slice::from_ref(sub), &event, &cache, now);
+    (event, deliveries)
 }
