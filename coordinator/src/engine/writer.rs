@@ -22,8 +22,11 @@ use tokio::time::Instant;
 
 use crate::store::{InsertEvent, NewEventRecord, SaveDelivery, Store, StoreError, StoreResult};
 
-/// Most requests taken into one round (bounds the transaction's size and latency).
-const MAX_ROUND: usize = 1024;
+/// A round stops taking requests once it writes this many deliveries. It bounds the
+/// transaction's duration, during which the store's claims are locked (the dispatcher waits):
+/// with one subscription a loaded round holds a few dozen, but one event can fan out to
+/// hundreds.
+const MAX_ROUND_DELIVERIES: usize = 1024;
 
 /// What a publish gets back: its record (moved through the writer, not copied) and outcome.
 type Published = StoreResult<(NewEventRecord, InsertEvent)>;
@@ -77,16 +80,16 @@ impl Writer {
 
 async fn run(store: Arc<dyn Store>, window: Duration, mut rx: mpsc::UnboundedReceiver<Request>) {
     let mut last_start = Instant::now();
-    let mut queued = Vec::with_capacity(MAX_ROUND);
-    while rx.recv_many(&mut queued, MAX_ROUND).await > 0 {
+    while let Some(first) = rx.recv().await {
         tokio::time::sleep_until(last_start + window).await;
         last_start = Instant::now();
-        while queued.len() < MAX_ROUND
+        let mut round = Round::default();
+        round.push(first);
+        while round.deliveries < MAX_ROUND_DELIVERIES
             && let Ok(more) = rx.try_recv()
         {
-            queued.push(more);
+            round.push(more);
         }
-        let round = Round::new(std::mem::take(&mut queued));
         let s = Arc::clone(&store);
         match tokio::task::spawn_blocking(move || round.apply(&*s)).await {
             Ok(done) => done.answer(),
@@ -104,6 +107,8 @@ struct Round {
     saves: Vec<SaveDelivery>,
     save_answers: Vec<oneshot::Sender<StoreResult<()>>>,
     flushes: Vec<oneshot::Sender<StoreResult<()>>>,
+    /// Deliveries written so far: one per save, one per delivery of a new event.
+    deliveries: usize,
 }
 
 /// A round after its write and flush.
@@ -116,22 +121,20 @@ struct Done {
 }
 
 impl Round {
-    fn new(requests: Vec<Request>) -> Self {
-        let mut round = Self::default();
-        for r in requests {
-            match r {
-                Request::Publish(record, answer) => {
-                    round.events.push(record);
-                    round.event_answers.push(answer);
-                }
-                Request::Save(write, answer) => {
-                    round.saves.push(write);
-                    round.save_answers.push(answer);
-                }
-                Request::Flush(answer) => round.flushes.push(answer),
+    fn push(&mut self, request: Request) {
+        match request {
+            Request::Publish(record, answer) => {
+                self.deliveries += record.deliveries.len().max(1);
+                self.events.push(record);
+                self.event_answers.push(answer);
             }
+            Request::Save(write, answer) => {
+                self.deliveries += 1;
+                self.saves.push(write);
+                self.save_answers.push(answer);
+            }
+            Request::Flush(answer) => self.flushes.push(answer),
         }
-        round
     }
 
     /// Writes everything in one batch, then flushes. Runs on the blocking pool.
