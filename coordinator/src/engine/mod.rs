@@ -80,8 +80,9 @@ pub struct EngineConfig {
     /// Capacity of the `watch()` channel; slow watchers miss updates beyond it (lagged).
     pub watch_capacity: usize,
     /// Group commit: write rounds (one transaction and one flush for whatever publishes and
-    /// results are queued) start at most this often. Zero starts a round as soon as the
-    /// previous one is done.
+    /// results are queued) start at most this often. The default, zero, starts a round as soon
+    /// as the previous one is done: under load rounds run back to back and grow by themselves,
+    /// and a lone publish does not wait (docs/benchmarks.md).
     pub commit_window: Duration,
 }
 
@@ -99,7 +100,7 @@ impl Default for EngineConfig {
             purge_interval: Duration::from_secs(3600),
             payload_limit: 512 * 1024,
             watch_capacity: 4096,
-            commit_window: Duration::from_millis(2),
+            commit_window: Duration::ZERO,
         }
     }
 }

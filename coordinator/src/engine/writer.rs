@@ -2,7 +2,7 @@
 //! deliveries), attempt results and bare durability requests queue here; each round takes
 //! everything queued, writes it in one store transaction ([`Store::write_batch`], each write
 //! checked on its own), flushes (fsync) once, and only then answers every caller. Rounds run
-//! back to back on the blocking pool and start at most once per `window` (like PostgreSQL's
+//! back to back on the blocking pool (optionally at most once per `window`, like PostgreSQL's
 //! `commit_delay`), so a round's size follows the load: under load one transaction and one
 //! fsync cover dozens of writes; a lone write waits for its own round only.
 //!
