@@ -571,6 +571,39 @@ async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
 }
 
 #[tokio::test]
+async fn a_publish_whose_flush_fails_is_an_error_and_its_retry_gets_the_same_event() {
+    let (providers, _fake) = providers_with_webhook();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sled = Arc::new(SledStore::open(dir.path()).expect("open"));
+    let store: Arc<dyn Store> = sled.clone();
+    let h = Harness::start_on(dir, store, providers, fast_config(), |_| {}).await;
+    h.subscribe("webhook.webhook", &["incident.*"], &[], true);
+    let new = || NewEvent {
+        event_type: "incident.incident.created".into(),
+        payload: json!({"incidentId": "i-1"}),
+        idempotency_key: Some("evt-flush".into()),
+        timestamp: None,
+    };
+    sled.fail_flushes(true);
+    let err = h.engine.publish(new()).await.expect_err("not durable");
+    assert!(
+        matches!(err, EngineError::Store(StoreError::NotDurable(ref e)) if e.contains("injected")),
+        "{err:?}"
+    );
+    sled.fail_flushes(false);
+    // The client was told it failed, so it retries with its key: the same event, once.
+    let again = h.engine.publish(new()).await.expect("publish again");
+    assert!(again.duplicate);
+    assert_eq!(again.deliveries.len(), 1);
+    let all = h
+        .store
+        .list_deliveries(&DeliveryFilter::default(), PageRequest::default())
+        .expect("list");
+    assert_eq!(all.total, 1);
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries() {
     let (providers, fake) = providers_with_webhook();
     fake.script([

@@ -148,6 +148,9 @@ pub struct SledStore {
     /// Event types read so far (every publish looks its type up); cleared on a change.
     event_types_cache: Mutex<std::collections::HashMap<String, EventType>>,
     claims: Mutex<Claims>,
+    /// Tests make flushes fail with this, to see what callers are told.
+    #[cfg(test)]
+    fail_flush: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -352,8 +355,17 @@ impl SledStore {
                 late: Vec::new(),
                 last_full_scan: Instant::now(),
             }),
+            #[cfg(test)]
+            fail_flush: std::sync::atomic::AtomicBool::new(false),
             db,
         })
+    }
+
+    /// Makes every flush fail (or work again), for tests of what callers are told.
+    #[cfg(test)]
+    pub(crate) fn fail_flushes(&self, fail: bool) {
+        self.fail_flush
+            .store(fail, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Runs `f` in one transaction over the delivery-state trees.
@@ -1006,6 +1018,11 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> StoreResult<()> {
+        #[cfg(test)]
+        if self.fail_flush.load(std::sync::atomic::Ordering::SeqCst) {
+            let injected = std::io::Error::other("injected flush failure");
+            return Err(StoreError::Io(sled::Error::Io(injected)));
+        }
         self.db.flush()?;
         Ok(())
     }
