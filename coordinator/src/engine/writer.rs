@@ -43,8 +43,10 @@ pub(crate) struct Writer {
     tx: mpsc::UnboundedSender<Request>,
 }
 
-fn stopped() -> StoreError {
-    StoreError::NotDurable("the writer has stopped".into())
+/// What a caller is told when its request got no answer: the writer stopped, or its round's
+/// task failed (logged); either way the write may or may not have happened.
+fn unanswered() -> StoreError {
+    StoreError::NotDurable("the write was not confirmed: the writer stopped or failed".into())
 }
 
 impl Writer {
@@ -73,8 +75,8 @@ impl Writer {
 
     async fn ask<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Request) -> StoreResult<T> {
         let (answer, rx) = oneshot::channel();
-        self.tx.send(request(answer)).map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())
+        self.tx.send(request(answer)).map_err(|_| unanswered())?;
+        rx.await.map_err(|_| unanswered())
     }
 }
 
@@ -93,7 +95,7 @@ async fn run(store: Arc<dyn Store>, window: Duration, mut rx: mpsc::UnboundedRec
         let s = Arc::clone(&store);
         match tokio::task::spawn_blocking(move || round.apply(&*s)).await {
             Ok(done) => done.answer(),
-            // The answers are dropped with the round: each caller reports the writer stopped.
+            // The answers are dropped with the round: each caller is told it is unconfirmed.
             Err(e) => tracing::error!(error = %e, "a write round failed"),
         }
     }
