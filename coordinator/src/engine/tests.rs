@@ -237,6 +237,14 @@ impl Harness {
         sub
     }
 
+    /// Subscribes the webhook provider to every event type, publishes one incident and returns
+    /// its one delivery's id.
+    async fn subscribe_all_and_publish(&self) -> crate::model::DeliveryId {
+        self.subscribe("webhook.webhook", &["*"], &[], true);
+        let published = self.publish("incident.incident.created", json!({})).await;
+        published.deliveries[0].id
+    }
+
     async fn publish(&self, event_type: &str, payload: Value) -> Published {
         self.engine
             .publish(NewEvent {
@@ -325,12 +333,7 @@ async fn retryable_failures_are_retried_with_the_same_delivery_id_until_success(
         answer(pb::Outcome::Retryable, 500, None),
     ]);
     let mut h = Harness::start(providers, fast_config()).await;
-    h.subscribe("webhook.webhook", &["*"], &[], true);
-    let id = h
-        .publish("incident.incident.created", json!({}))
-        .await
-        .deliveries[0]
-        .id;
+    let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Succeeded).await;
     assert_eq!(d.attempts, 3);
     let reqs = fake.requests();
@@ -356,12 +359,7 @@ async fn a_permanent_failure_stops_at_once() {
     let (providers, fake) = providers_with_webhook();
     fake.script([answer(pb::Outcome::Permanent, 404, None)]);
     let mut h = Harness::start(providers, fast_config()).await;
-    h.subscribe("webhook.webhook", &["*"], &[], true);
-    let id = h
-        .publish("incident.incident.created", json!({}))
-        .await
-        .deliveries[0]
-        .id;
+    let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Failed).await;
     assert_eq!(d.attempts, 1);
     assert!(
@@ -378,12 +376,7 @@ async fn retries_exhausted_after_four_attempts_fail_the_delivery() {
     let (providers, fake) = providers_with_webhook();
     fake.script((0..10).map(|_| answer(pb::Outcome::Retryable, 500, None)));
     let mut h = Harness::start(providers, fast_config()).await;
-    h.subscribe("webhook.webhook", &["*"], &[], true);
-    let id = h
-        .publish("incident.incident.created", json!({}))
-        .await
-        .deliveries[0]
-        .id;
+    let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Failed).await;
     assert_eq!(d.attempts, 4);
     assert!(
@@ -414,12 +407,7 @@ async fn rate_limited_attempts_do_not_use_up_the_retry_budget() {
         ..EngineConfig::default()
     };
     let mut h = Harness::start(providers, cfg).await;
-    h.subscribe("webhook.webhook", &["*"], &[], true);
-    let id = h
-        .publish("incident.incident.created", json!({}))
-        .await
-        .deliveries[0]
-        .id;
+    let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Succeeded).await;
     assert_eq!(d.attempts, 6);
     assert_eq!(d.budget_used, 1);
@@ -438,12 +426,7 @@ async fn rate_limited_deferrals_end_at_the_delivery_deadline() {
         ..fast_config()
     };
     let mut h = Harness::start(providers, cfg).await;
-    h.subscribe("webhook.webhook", &["*"], &[], true);
-    let id = h
-        .publish("incident.incident.created", json!({}))
-        .await
-        .deliveries[0]
-        .id;
+    let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Failed).await;
     assert!(
         d.last_error
@@ -611,12 +594,7 @@ async fn a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries
         answer(pb::Outcome::Retryable, 503, None),
     ]);
     let mut h = Harness::start(providers, fast_config()).await;
-    h.subscribe("webhook.webhook", &["*"], &[], true);
-    let id = h
-        .publish("incident.incident.created", json!({}))
-        .await
-        .deliveries[0]
-        .id;
+    let id = h.subscribe_all_and_publish().await;
     h.wait_status(id, DeliveryStatus::Failed).await;
     let started = h.engine.redeliver(id).await.expect("redeliver");
     assert_eq!(started.status, DeliveryStatus::InFlight);
