@@ -6,7 +6,7 @@ use switchyard_proto::coordinator::v1::{
     ListProvidersRequest, Provider, RegisterEventTypeRequest,
 };
 
-use super::{EventTypesCmd, ProvidersCmd, api_err};
+use super::{Body, EventTypesCmd, ProvidersCmd};
 use crate::cli::client::Clients;
 use crate::cli::output::{Output, dash, json_text, ts_json};
 
@@ -18,7 +18,7 @@ pub(super) async fn providers(
     match cmd {
         ProvidersCmd::List => {
             let list = c.providers.list_providers(ListProvidersRequest {}).await;
-            let list = list.map_err(api_err)?.into_inner().providers;
+            let list = list.body()?.providers;
             let rows: Vec<Vec<String>> = list
                 .iter()
                 .map(|p| {
@@ -35,11 +35,7 @@ pub(super) async fn providers(
         }
         ProvidersCmd::Show { id } => {
             let p = c.providers.get_provider(GetProviderRequest { id }).await;
-            let p = p
-                .map_err(api_err)?
-                .into_inner()
-                .provider
-                .unwrap_or_default();
+            let p = p.body()?.provider.unwrap_or_default();
             let json = provider_json(&p);
             let fields = [
                 ("id", p.id.clone()),
@@ -94,7 +90,7 @@ pub(super) async fn event_types(
                 category: category.unwrap_or_default(),
             };
             let list = c.event_types.list_event_types(req).await;
-            let list = list.map_err(api_err)?.into_inner().event_types;
+            let list = list.body()?.event_types;
             let rows: Vec<Vec<String>> = list
                 .iter()
                 .map(|t| vec![t.id.clone(), t.display_name.clone(), dash(&t.category)])
@@ -107,11 +103,7 @@ pub(super) async fn event_types(
                 .event_types
                 .get_event_type(GetEventTypeRequest { id })
                 .await;
-            let t = t
-                .map_err(api_err)?
-                .into_inner()
-                .event_type
-                .unwrap_or_default();
+            let t = t.body()?.event_type.unwrap_or_default();
             print_event_type(&t, out);
         }
         EventTypesCmd::Register {
@@ -138,11 +130,7 @@ pub(super) async fn event_types(
                 event_type: Some(event_type),
             };
             let t = c.event_types.register_event_type(req).await;
-            let t = t
-                .map_err(api_err)?
-                .into_inner()
-                .event_type
-                .unwrap_or_default();
+            let t = t.body()?.event_type.unwrap_or_default();
             print_event_type(&t, out);
         }
     }

@@ -8,7 +8,7 @@ use switchyard_proto::coordinator::v1::{
     ListConnectionsRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 
-use super::{ConnectionsCmd, api_err, json_arg};
+use super::{Body, ConnectionsCmd, api_err, json_arg};
 use crate::cli::client::Clients;
 use crate::cli::output::{Output, dash, json_text, ts, ts_json};
 
@@ -18,14 +18,7 @@ pub(super) async fn run(cmd: ConnectionsCmd, mut c: Clients, out: Output) -> Res
         ConnectionsCmd::List { provider } => list(api, provider, out).await?,
         ConnectionsCmd::Show { id } => {
             let conn = api.get_connection(GetConnectionRequest { id }).await;
-            print(
-                &conn
-                    .map_err(api_err)?
-                    .into_inner()
-                    .connection
-                    .unwrap_or_default(),
-                out,
-            );
+            print(&conn.body()?.connection.unwrap_or_default(), out);
         }
         ConnectionsCmd::Create {
             provider,
@@ -38,14 +31,7 @@ pub(super) async fn run(cmd: ConnectionsCmd, mut c: Clients, out: Output) -> Res
                 config_json: json_arg(&config)?,
             };
             let conn = api.create_connection(req).await;
-            print(
-                &conn
-                    .map_err(api_err)?
-                    .into_inner()
-                    .connection
-                    .unwrap_or_default(),
-                out,
-            );
+            print(&conn.body()?.connection.unwrap_or_default(), out);
         }
         ConnectionsCmd::Update { id, name, config } => {
             let config_json = config
@@ -58,14 +44,7 @@ pub(super) async fn run(cmd: ConnectionsCmd, mut c: Clients, out: Output) -> Res
                 config_json,
             };
             let conn = api.update_connection(req).await;
-            print(
-                &conn
-                    .map_err(api_err)?
-                    .into_inner()
-                    .connection
-                    .unwrap_or_default(),
-                out,
-            );
+            print(&conn.body()?.connection.unwrap_or_default(), out);
         }
         ConnectionsCmd::Delete { id } => {
             api.delete_connection(DeleteConnectionRequest { id: id.clone() })
@@ -88,8 +67,7 @@ async fn list(
     let req = ListConnectionsRequest {
         provider_id: provider.unwrap_or_default(),
     };
-    let list = api.list_connections(req).await.map_err(api_err)?;
-    let list = list.into_inner().connections;
+    let list = api.list_connections(req).await.body()?.connections;
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|c| {
@@ -109,23 +87,14 @@ async fn test(id: String, mut c: Clients, out: Output) -> Result<(), String> {
         .connections
         .get_connection(GetConnectionRequest { id: id.clone() })
         .await;
-    let conn = conn
-        .map_err(api_err)?
-        .into_inner()
-        .connection
-        .unwrap_or_default();
+    let conn = conn.body()?.connection.unwrap_or_default();
     let req = TestConnectionRequest {
         provider_id: conn.provider_id,
         kind: ConfigKind::Connection.into(),
         config_json: String::new(),
         connection_id: id,
     };
-    let r = c
-        .connections
-        .test_connection(req)
-        .await
-        .map_err(api_err)?
-        .into_inner();
+    let r = c.connections.test_connection(req).await.body()?;
     let problems: Vec<String> = r
         .problems
         .iter()

@@ -8,7 +8,7 @@ use switchyard_proto::coordinator::v1::{
     RedeliverDeliveryRequest, WatchDeliveriesRequest,
 };
 
-use super::{DeliveriesCmd, EventsCmd, api_err, json_arg};
+use super::{Body, DeliveriesCmd, EventsCmd, api_err, json_arg};
 use crate::cli::client::Clients;
 use crate::cli::output::{Output, dash, ts, ts_json};
 
@@ -24,12 +24,7 @@ pub(super) async fn events(cmd: EventsCmd, mut c: Clients, out: Output) -> Resul
         idempotency_key: idempotency_key.unwrap_or_default(),
         timestamp: None,
     };
-    let r = c
-        .events
-        .publish_event(req)
-        .await
-        .map_err(api_err)?
-        .into_inner();
+    let r = c.events.publish_event(req).await.body()?;
     let json = json!({
         "eventId": r.event_id, "duplicate": r.duplicate,
         "deliveries": r.deliveries.iter().map(delivery_json).collect::<Vec<_>>(),
@@ -74,12 +69,7 @@ pub(super) async fn run(cmd: DeliveriesCmd, mut c: Clients, out: Output) -> Resu
                 page_token,
                 ..ListDeliveriesRequest::default()
             };
-            let page = c
-                .deliveries
-                .list_deliveries(req)
-                .await
-                .map_err(api_err)?
-                .into_inner();
+            let page = c.deliveries.list_deliveries(req).await.body()?;
             let json = json!({
                 "deliveries": page.deliveries.iter().map(delivery_json).collect::<Vec<_>>(),
                 "total": page.total, "nextPageToken": page.next_page_token,
@@ -103,11 +93,7 @@ pub(super) async fn run(cmd: DeliveriesCmd, mut c: Clients, out: Output) -> Resu
                 .deliveries
                 .redeliver_delivery(RedeliverDeliveryRequest { id })
                 .await;
-            let d = d
-                .map_err(api_err)?
-                .into_inner()
-                .delivery
-                .unwrap_or_default();
+            let d = d.body()?.delivery.unwrap_or_default();
             out.line(
                 &format!("delivery {} queued for a manual attempt", d.id),
                 &delivery_json(&d),
@@ -122,16 +108,12 @@ async fn show(id: String, mut c: Clients, out: Output) -> Result<(), String> {
         .deliveries
         .get_delivery(GetDeliveryRequest { id: id.clone() })
         .await;
-    let d = d
-        .map_err(api_err)?
-        .into_inner()
-        .delivery
-        .unwrap_or_default();
+    let d = d.body()?.delivery.unwrap_or_default();
     let attempts = c
         .deliveries
         .list_delivery_attempts(ListDeliveryAttemptsRequest { delivery_id: id })
         .await;
-    let attempts = attempts.map_err(api_err)?.into_inner().attempts;
+    let attempts = attempts.body()?.attempts;
     let mut json = delivery_json(&d);
     json["attemptList"] = Value::Array(attempts.iter().map(attempt_json).collect());
     let fields = [
@@ -173,12 +155,7 @@ async fn watch(subscription: Option<String>, mut c: Clients, out: Output) -> Res
         subscription_id: subscription.unwrap_or_default(),
         event_id: String::new(),
     };
-    let mut stream = c
-        .deliveries
-        .watch_deliveries(req)
-        .await
-        .map_err(api_err)?
-        .into_inner();
+    let mut stream = c.deliveries.watch_deliveries(req).await.body()?;
     while let Some(msg) = stream.message().await.map_err(api_err)? {
         if msg.lagged > 0 {
             out.line(
@@ -198,7 +175,7 @@ pub(super) async fn stats(hours: u32, mut c: Clients, out: Output) -> Result<(),
         .deliveries
         .get_delivery_stats(GetDeliveryStatsRequest { hours })
         .await;
-    let s = s.map_err(api_err)?.into_inner();
+    let s = s.body()?;
     let mut rows = Vec::new();
     for b in &s.by_status {
         rows.push(vec![

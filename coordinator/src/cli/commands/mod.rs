@@ -230,6 +230,17 @@ fn api_err(status: tonic::Status) -> String {
     format!("{:?}: {}", status.code(), status.message())
 }
 
+/// The body of an API answer, or its status as the CLI's error text ([`api_err`]).
+trait Body<T> {
+    fn body(self) -> Result<T, String>;
+}
+
+impl<T> Body<T> for Result<tonic::Response<T>, tonic::Status> {
+    fn body(self) -> Result<T, String> {
+        self.map(tonic::Response::into_inner).map_err(api_err)
+    }
+}
+
 /// JSON text given inline, or read from `@FILE`.
 fn json_arg(text: &str) -> Result<String, String> {
     match text.strip_prefix('@') {

@@ -8,7 +8,7 @@ use switchyard_proto::coordinator::v1::{
     Subscription,
 };
 
-use super::{SubscriptionsCmd, api_err, json_arg};
+use super::{Body, SubscriptionsCmd, json_arg};
 use crate::cli::client::Clients;
 use crate::cli::output::{Output, dash, json_text, ts, ts_json};
 
@@ -58,38 +58,25 @@ pub(super) async fn run(cmd: SubscriptionsCmd, mut c: Clients, out: Output) -> R
                 page_size: limit,
                 page_token,
             };
-            let page = api.list_subscriptions(req).await.map_err(api_err)?;
-            let page = page.into_inner();
+            let page = api.list_subscriptions(req).await.body()?;
             print_list(&page.subscriptions, page.total, &page.next_page_token, out);
         }
         SubscriptionsCmd::Show { id } => {
             let s = api.get_subscription(GetSubscriptionRequest { id }).await;
-            print(
-                &s.map_err(api_err)?
-                    .into_inner()
-                    .subscription
-                    .unwrap_or_default(),
-                out,
-            );
+            print(&s.body()?.subscription.unwrap_or_default(), out);
         }
         SubscriptionsCmd::Create(args) => {
             let req = CreateSubscriptionRequest {
                 subscription: Some(new_subscription(*args)?),
             };
             let s = api.create_subscription(req).await;
-            print(
-                &s.map_err(api_err)?
-                    .into_inner()
-                    .subscription
-                    .unwrap_or_default(),
-                out,
-            );
+            print(&s.body()?.subscription.unwrap_or_default(), out);
         }
         SubscriptionsCmd::Delete { id } => {
             let r = api
                 .delete_subscription(DeleteSubscriptionRequest { id: id.clone() })
                 .await;
-            let n = r.map_err(api_err)?.into_inner().cancelled_deliveries;
+            let n = r.body()?.cancelled_deliveries;
             let text = format!("deleted subscription {id}; cancelled {n} pending deliveries");
             out.line(&text, &json!({"deleted": id, "cancelledDeliveries": n}));
         }
@@ -97,25 +84,13 @@ pub(super) async fn run(cmd: SubscriptionsCmd, mut c: Clients, out: Output) -> R
             let s = api
                 .enable_subscription(EnableSubscriptionRequest { id })
                 .await;
-            print(
-                &s.map_err(api_err)?
-                    .into_inner()
-                    .subscription
-                    .unwrap_or_default(),
-                out,
-            );
+            print(&s.body()?.subscription.unwrap_or_default(), out);
         }
         SubscriptionsCmd::Disable { id } => {
             let s = api
                 .disable_subscription(DisableSubscriptionRequest { id })
                 .await;
-            print(
-                &s.map_err(api_err)?
-                    .into_inner()
-                    .subscription
-                    .unwrap_or_default(),
-                out,
-            );
+            print(&s.body()?.subscription.unwrap_or_default(), out);
         }
     }
     Ok(())
