@@ -12,6 +12,7 @@
 //! - [`api`]: the platform gRPC API; the one place that maps errors to gRPC status codes.
 //! - [`cfg`]: configuration: embedded defaults, a TOML file, `SWITCHYARD_*` variables.
 //! - [`cli`]: the `switchyard` command line (server and client).
+//! - [`text`]: untrusted text made safe to show (short quotes in errors, escaped controls).
 
 pub mod api;
 pub mod cfg;
@@ -22,3 +23,4 @@ pub mod model;
 pub mod schema;
 pub mod secrets;
 pub mod store;
+pub mod text;

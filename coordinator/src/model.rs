@@ -19,7 +19,10 @@ use uuid::Uuid;
 
 /// A string that is not a valid id of the named kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{value:?} is not a valid {kind} id (expected a UUID)")]
+#[error(
+    "{} is not a valid {kind} id (expected a UUID)",
+    crate::text::quote(value)
+)]
 pub struct InvalidId {
     /// The kind of id, e.g. "delivery".
     pub kind: &'static str,

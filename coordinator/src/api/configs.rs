@@ -9,7 +9,7 @@ use super::ApiContext;
 use super::status::{ApiError, ApiResult};
 use crate::host::ProviderEntry;
 use crate::model::{Connection, ConnectionId};
-use crate::secrets::{redact, redact_envelopes};
+use crate::secrets::{REDACTED, redact, redact_envelopes, secret_pointers};
 
 /// Which of a provider's schemas a config follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +61,24 @@ pub(crate) fn complete_and_validate(
 ) -> ApiResult<()> {
     crate::schema::apply_defaults(&schema.doc, config);
     crate::schema::validate(&schema.doc, config).map_err(|p| ApiError::schema(field, &p))
+}
+
+/// Refuses the redaction marker as a secret of a new config. On update the marker means "keep
+/// the stored value"; a new config has none to keep, and taking the marker literally would send
+/// `[REDACTED]` to the receiver as the credential.
+pub(crate) fn refuse_markers(schema: &Schema, field: &str, config: &Value) -> ApiResult<()> {
+    for pointer in secret_pointers(&schema.doc, config) {
+        if config.pointer(&pointer).and_then(Value::as_str) == Some(REDACTED) {
+            return Err(ApiError::field(
+                field,
+                format!(
+                    "{pointer}: is \"{REDACTED}\", the marker that keeps a stored secret on \
+                     update, but nothing is stored yet; send the secret itself"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A plaintext config in its stored form (secrets encrypted).

@@ -8,6 +8,7 @@ use switchyard_proto::coordinator::v1::connection_service_server::ConnectionServ
 use tonic::{Request, Response, Status};
 
 use super::ApiContext;
+use super::bounds;
 use super::configs::{self, Kind};
 use super::convert::{parse_id, parse_json_object, timestamp};
 use super::providers::resolve;
@@ -99,10 +100,9 @@ impl ConnectionService for Connections {
 fn create(ctx: &ApiContext, req: api::CreateConnectionRequest) -> ApiResult<Connection> {
     let entry = resolve(ctx, &req.provider_id)?;
     let schema = configs::schema(&entry, Kind::Connection)?;
-    if req.name.trim().is_empty() {
-        return Err(ApiError::field("name", "must not be empty"));
-    }
+    bounds::name("name", &req.name)?;
     let mut config = parse_json_object("config_json", &req.config_json)?;
+    configs::refuse_markers(&schema, "config_json", &config)?;
     configs::complete_and_validate(&schema, "config_json", &mut config)?;
     let now = chrono::Utc::now();
     let conn = Connection {
@@ -133,6 +133,7 @@ fn update(ctx: &ApiContext, req: api::UpdateConnectionRequest) -> ApiResult<Conn
         conn.migration_error = None;
     }
     if !req.name.trim().is_empty() {
+        bounds::name("name", &req.name)?;
         conn.name = req.name;
     }
     conn.updated_at = chrono::Utc::now();

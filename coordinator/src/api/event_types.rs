@@ -9,9 +9,11 @@ use switchyard_proto::coordinator::v1::event_type_service_server::EventTypeServi
 use tonic::{Request, Response, Status};
 
 use super::ApiContext;
+use super::bounds;
 use super::convert::{parse_json_object_or_empty, timestamp};
 use super::status::{ApiError, ApiResult};
 use crate::model::EventType;
+use crate::text::quote;
 
 /// Serves `EventTypeService`.
 #[derive(Debug, Clone)]
@@ -75,21 +77,20 @@ pub(crate) fn get(ctx: &ApiContext, id: &str) -> ApiResult<EventType> {
             "is required, e.g. \"incident.incident.created\"",
         ));
     }
+    bounds::id("event_type", id)?;
     ctx.store.get_event_type(id)?.ok_or_else(|| {
         ApiError::NotFound(format!(
-            "unknown event type {id:?}; register it with RegisterEventType first"
+            "unknown event type {}; register it with RegisterEventType first",
+            quote(id)
         ))
     })
 }
 
 fn validate(input: api::EventType) -> ApiResult<EventType> {
     check_id(&input.id)?;
-    if input.display_name.trim().is_empty() {
-        return Err(ApiError::field(
-            "event_type.display_name",
-            "must not be empty",
-        ));
-    }
+    bounds::name("event_type.display_name", &input.display_name)?;
+    bounds::description("event_type.description", &input.description)?;
+    bounds::id("event_type.category", &input.category)?;
     let schema =
         parse_json_object_or_empty("event_type.payload_schema_json", &input.payload_schema_json)?;
     if let Some(schema) = &schema {
@@ -110,6 +111,7 @@ fn validate(input: api::EventType) -> ApiResult<EventType> {
 
 /// Event type ids: at least two dot-separated segments of `[a-z0-9_-]`.
 fn check_id(id: &str) -> ApiResult<()> {
+    bounds::id("event_type.id", id)?;
     let ok_segment = |s: &str| {
         !s.is_empty()
             && s.bytes()
@@ -121,7 +123,8 @@ fn check_id(id: &str) -> ApiResult<()> {
         Err(ApiError::field(
             "event_type.id",
             format!(
-                "{id:?} is not an event type id like \"incident.incident.created\" (dot-separated segments of a-z, 0-9, - and _)"
+                "{} is not an event type id like \"incident.incident.created\" (dot-separated segments of a-z, 0-9, - and _)",
+                quote(id)
             ),
         ))
     }

@@ -2,13 +2,15 @@
 //! ([`providers`], [`event_types`], [`connections`], [`subscriptions`], [`events`],
 //! [`deliveries`]), each handler shaped decode → validate → apply → encode, and [`status`], the
 //! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
-//! socket + TCP) with bearer-token checks, gRPC health and server reflection.
+//! socket + TCP) with bearer-token checks, gRPC health and server reflection. [`bounds`] holds
+//! the documented limits of every name, id and description.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
 //! They reach the state through [`ApiContext`]: the store for records, the engine for publish,
 //! redelivery, watching and cancellation, the host registry for plugin calls, and the secrets
 //! module for configs. Configs in responses are always redacted.
 
+pub mod bounds;
 pub mod configs;
 pub mod connections;
 pub mod convert;
@@ -20,6 +22,7 @@ pub mod providers;
 pub mod server;
 pub mod status;
 pub mod subscriptions;
+pub mod transport_errors;
 
 use std::sync::Arc;
 

@@ -7,8 +7,10 @@ use switchyard_proto::plugin::v1 as plugin;
 use tonic::{Request, Response, Status};
 
 use super::ApiContext;
+use super::bounds;
 use super::status::{ApiError, ApiResult};
 use crate::host::ProviderEntry;
+use crate::text::quote;
 
 /// Serves `ProviderService`.
 #[derive(Debug, Clone)]
@@ -45,6 +47,7 @@ pub(crate) fn resolve(ctx: &ApiContext, id: &str) -> ApiResult<ProviderEntry> {
             "is required, e.g. \"webhook.webhook\"",
         ));
     }
+    bounds::id("provider_id", id)?;
     ctx.registry.resolve(id).ok_or_else(|| {
         let mut known: Vec<String> = ctx
             .registry
@@ -54,7 +57,8 @@ pub(crate) fn resolve(ctx: &ApiContext, id: &str) -> ApiResult<ProviderEntry> {
             .collect();
         known.sort();
         ApiError::NotFound(format!(
-            "unknown provider {id:?}; known providers: {}",
+            "unknown provider {}; known providers: {}",
+            quote(id),
             if known.is_empty() {
                 "none (no plugin is running)".to_owned()
             } else {

@@ -51,6 +51,7 @@ pub struct ApiServer {
     socket: PathBuf,
     tcp: Option<tokio::net::TcpListener>,
     routes: Routes,
+    max_payload_bytes: usize,
 }
 
 impl ApiServer {
@@ -71,13 +72,15 @@ impl ApiServer {
                 )?),
                 None => None,
             };
-        let max_message = (ctx.max_payload_bytes * 2).max(4 * 1024 * 1024);
+        let max_payload_bytes = ctx.max_payload_bytes;
+        let max_message = (max_payload_bytes * 2).max(4 * 1024 * 1024);
         let routes = routes(ctx, cfg.auth_token.clone(), max_message).await?;
         Ok(Self {
             unix,
             socket: cfg.socket.clone(),
             tcp,
             routes,
+            max_payload_bytes,
         })
     }
 
@@ -93,7 +96,11 @@ impl ApiServer {
     /// # Errors
     /// [`ServeError::Transport`] when serving fails.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), ServeError> {
+        let codes = super::transport_errors::TransportErrorsLayer {
+            max_payload_bytes: self.max_payload_bytes,
+        };
         let unix = Server::builder()
+            .layer(codes)
             .add_routes(self.routes.clone())
             .serve_with_incoming_shutdown(
                 UnixListenerStream::new(self.unix),
@@ -103,6 +110,7 @@ impl ApiServer {
             match self.tcp {
                 Some(listener) => {
                     Server::builder()
+                        .layer(codes)
                         .add_routes(self.routes)
                         .serve_with_incoming_shutdown(
                             TcpListenerStream::new(listener),

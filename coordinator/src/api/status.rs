@@ -100,6 +100,9 @@ impl From<EngineError> for ApiError {
             EngineError::PayloadTooLarge { .. } | EngineError::PayloadNotObject { .. } => {
                 Self::InvalidArgument(format!("payload_json: {err}"))
             }
+            // The request must change (a new key), so it is the caller's argument that is wrong;
+            // never ALREADY_EXISTS, which clients may take for "done".
+            EngineError::IdempotencyConflict { .. } => Self::InvalidArgument(err.to_string()),
             EngineError::ShuttingDown => Self::Unavailable(format!("{err}; try again later")),
             EngineError::Store(e) => e.into(),
         }
@@ -135,6 +138,33 @@ impl From<SecretsError> for ApiError {
                 Self::Internal(err.to_string())
             }
         }
+    }
+}
+
+/// The status for what the transport refused before a handler ran, where tonic's own code
+/// misleads the caller: a message over the size limit is OUT_OF_RANGE there but
+/// RESOURCE_EXHAUSTED in gRPC's conventions (and our docs), and a message that does not decode
+/// (e.g. a string field that is not UTF-8) is INTERNAL there, which is for our bugs, but is
+/// the caller's INVALID_ARGUMENT. `None`: keep the status as it is.
+pub(crate) fn from_transport(status: &Status, max_payload_bytes: usize) -> Option<Status> {
+    let message = status.message();
+    match status.code() {
+        Code::OutOfRange if message.contains("decoded message length too large") => {
+            let sizes = message
+                .split_once("found ")
+                .map_or(message, |(_, rest)| rest);
+            Some(Status::resource_exhausted(format!(
+                "the request message is too large ({}); payload_json may be at most \
+                 {max_payload_bytes} bytes (api.max_payload_bytes): send a smaller payload",
+                sizes.replace("the limit is: ", "limit ")
+            )))
+        }
+        Code::Internal if message.starts_with("failed to decode Protobuf message") => {
+            Some(Status::invalid_argument(format!(
+                "the request is not a valid message ({message}); string fields must be UTF-8"
+            )))
+        }
+        _ => None,
     }
 }
 
@@ -182,6 +212,31 @@ mod tests {
         let status = Status::from(ApiError::field("payload_json", "is not JSON"));
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(status.message(), "payload_json: is not JSON");
+    }
+
+    #[test]
+    fn transport_refusals_get_the_callers_codes() {
+        let big = Status::out_of_range(
+            "Error, decoded message length too large: found 10485812 bytes, the limit is: 4194304 bytes",
+        );
+        let mapped = from_transport(&big, 524_288).unwrap();
+        assert_eq!(mapped.code(), Code::ResourceExhausted);
+        assert!(
+            mapped
+                .message()
+                .contains("10485812 bytes, limit 4194304 bytes"),
+            "{}",
+            mapped.message()
+        );
+        assert!(mapped.message().contains("524288"), "{}", mapped.message());
+        let utf8 = Status::internal(
+            "failed to decode Protobuf message: PublishEventRequest.event_type: invalid string value: data is not UTF-8 encoded",
+        );
+        assert_eq!(
+            from_transport(&utf8, 1).unwrap().code(),
+            Code::InvalidArgument
+        );
+        assert!(from_transport(&Status::internal("store failed"), 1).is_none());
     }
 
     #[test]

@@ -13,11 +13,13 @@ use switchyard_proto::coordinator::v1::subscription_service_server::Subscription
 use tonic::{Request, Response, Status};
 
 use super::ApiContext;
+use super::bounds;
 use super::configs::{self, Kind};
 use super::convert::{next_page_token, page_request, parse_id, parse_json_object, timestamp};
 use super::providers::resolve;
 use super::status::{ApiError, ApiResult};
 use crate::model::{RetryPolicy, Subscription, SubscriptionFilter, SubscriptionId};
+use crate::text::quote;
 
 /// Serves `SubscriptionService`.
 #[derive(Debug, Clone)]
@@ -213,11 +215,11 @@ fn apply_input(
     input: api::Subscription,
     old: Option<&Subscription>,
 ) -> ApiResult<()> {
-    if input.name.trim().is_empty() {
-        return Err(ApiError::field("subscription.name", "must not be empty"));
-    }
+    bounds::name("subscription.name", &input.name)?;
+    bounds::description("subscription.description", &input.description)?;
     let entry = resolve(ctx, &input.provider_id)?;
     check_event_types(ctx, &input.event_types)?;
+    bounds::id_list("subscription.system_ids", &input.system_ids)?;
     if input.system_ids.iter().any(|s| s.trim().is_empty()) {
         return Err(ApiError::field(
             "subscription.system_ids",
@@ -230,7 +232,10 @@ fn apply_input(
         Some(old) if old.provider_id == entry.qualified_id => {
             configs::merge(ctx, &schema, &old.config, new)?
         }
-        _ => new,
+        _ => {
+            configs::refuse_markers(&schema, "subscription.config_json", &new)?;
+            new
+        }
     };
     configs::complete_and_validate(&schema, "subscription.config_json", &mut config)?;
     if entry.provider.connection_schema.is_some() {
@@ -276,6 +281,7 @@ fn check_event_types(ctx: &ApiContext, patterns: &[String]) -> ApiResult<()> {
             "needs at least one event type or pattern, e.g. \"incident.*\"",
         ));
     }
+    bounds::id_list("subscription.event_types", patterns)?;
     for p in patterns {
         let ok = p
             .split('.')
@@ -284,7 +290,8 @@ fn check_event_types(ctx: &ApiContext, patterns: &[String]) -> ApiResult<()> {
             return Err(ApiError::field(
                 "subscription.event_types",
                 format!(
-                    "{p:?} is not an event type or pattern (use whole segments, e.g. \"incident.*\" or \"*\")"
+                    "{} is not an event type or pattern (use whole segments, e.g. \"incident.*\", \"*.incident.created\" or \"*\")",
+                    quote(p)
                 ),
             ));
         }
@@ -303,7 +310,10 @@ fn retry_policy(ctx: &ApiContext, p: api::RetryPolicy) -> ApiResult<RetryPolicy>
             humantime::parse_duration(d).map_err(|e| {
                 ApiError::field(
                     "subscription.retry_policy.retry_delays",
-                    format!("{d:?} is not a duration like \"250ms\" or \"5m\": {e}"),
+                    format!(
+                        "{} is not a duration like \"250ms\" or \"5m\": {e}",
+                        quote(d)
+                    ),
                 )
             })
         })

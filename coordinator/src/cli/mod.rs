@@ -102,7 +102,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("switchyard: {message}");
+            eprintln!("switchyard: {}", crate::text::escape_controls(&message));
             ExitCode::FAILURE
         }
     }

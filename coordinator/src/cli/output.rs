@@ -1,10 +1,18 @@
 //! How client commands print: aligned tables and `key: value` records for people, or one JSON
-//! document for scripts (`--json`). Commands build both forms; this module only prints.
+//! document for scripts (`--json`). Commands build both forms; this module only prints, and it
+//! is the only code that writes to stdout, so that two rules hold everywhere:
+//! - Text from the server (names, errors, payloads) may hold control characters; people's
+//!   forms show them escaped (`\u{1b}`), so printing cannot drive the terminal. JSON escapes
+//!   C0 characters already; DEL and C1 (e.g. the one-byte CSI U+009B) are escaped too.
+//! - A closed stdout (`switchyard … | head -1`) ends the command quietly, not with a panic.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use prost_types::Timestamp;
 use serde_json::Value;
+
+use crate::text::escape_controls;
 
 /// The chosen output form.
 #[derive(Debug, Clone, Copy)]
@@ -20,37 +28,77 @@ impl Output {
     /// Prints rows under headers, or `json`.
     pub(crate) fn table(self, headers: &[&str], rows: &[Vec<String>], json: &Value) {
         if self.json {
-            println!("{json:#}");
-            return;
+            return emit_json(&format!("{json:#}"));
         }
-        print!("{}", render_table(headers, rows));
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|c| escape_controls(c).into_owned())
+                    .collect()
+            })
+            .collect();
+        emit(&render_table(headers, &rows));
     }
 
     /// Prints `key: value` lines, or `json`.
     pub(crate) fn record(self, fields: &[(&str, String)], json: &Value) {
         if self.json {
-            println!("{json:#}");
-            return;
+            return emit_json(&format!("{json:#}"));
         }
         let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let mut out = String::new();
         for (key, value) in fields {
-            println!("{key:<width$}  {value}");
+            let _ = writeln!(out, "{key:<width$}  {}", escape_controls(value));
         }
+        emit(&out);
     }
 
     /// Prints a hint for people; nothing with `--json`.
     pub(crate) fn note(self, text: &str) {
         if !self.json {
-            println!("{text}");
+            emit(&format!("{}\n", escape_controls(text)));
         }
     }
 
     /// Prints one JSON line (for streams), or a table-like line.
     pub(crate) fn line(self, text: &str, json: &Value) {
         if self.json {
-            println!("{json}");
+            emit_json(&json.to_string());
         } else {
-            println!("{text}");
+            emit(&format!("{}\n", escape_controls(text)));
+        }
+    }
+}
+
+/// Prints a JSON document and a newline, with DEL and C1 characters escaped (`serde_json`
+/// leaves them raw; they are legal JSON, but a terminal may obey them).
+fn emit_json(json: &str) {
+    let mut out = String::with_capacity(json.len() + 1);
+    for c in json.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    emit(&out);
+}
+
+/// Writes to stdout. When the reader has gone (EPIPE), the command's output is no longer
+/// wanted: exit at once and quietly, as `cat` or `grep` would.
+fn emit(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("switchyard: cannot write the output: {e}");
+            std::process::exit(1);
         }
     }
 }

@@ -122,6 +122,20 @@ pub enum EngineError {
         /// What it was ("array", "string", ...).
         found: &'static str,
     },
+    /// The idempotency key was used before for an event with another type or payload. A
+    /// retry must send the same event; a new event needs a new key (Stripe's rule).
+    #[error(
+        "idempotency_key {key} was already used for event {earlier} with a different {differs}; \
+         a retry must send the same event type and payload, a new event needs a new key"
+    )]
+    IdempotencyConflict {
+        /// The key, shortened for display.
+        key: String,
+        /// The event stored under it.
+        earlier: EventId,
+        /// What differs: "event type" or "payload".
+        differs: &'static str,
+    },
     /// The engine is shutting down and takes no new work.
     #[error("the coordinator is shutting down")]
     ShuttingDown,
@@ -331,11 +345,7 @@ impl Engine {
             && let Some((event, deliveries)) = inner.store.find_by_idempotency_key(key)?
         {
             inner.writer.flush().await?;
-            return Ok(Published {
-                event,
-                deliveries,
-                duplicate: true,
-            });
+            return duplicate_of(&new.event_type, &new.payload, event, deliveries);
         }
         let now = inner.clock.now();
         let event = fanout::event(new, now);
@@ -369,11 +379,9 @@ impl Engine {
                     duplicate: false,
                 })
             }
-            (_, InsertEvent::Duplicate { event, deliveries }) => Ok(Published {
-                event,
-                deliveries,
-                duplicate: true,
-            }),
+            (new, InsertEvent::Duplicate { event, deliveries }) => {
+                duplicate_of(&new.event.event_type, &new.event.payload, event, deliveries)
+            }
         }
     }
 
@@ -496,4 +504,33 @@ impl Engine {
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
     }
+}
+
+/// The answer to a publish whose idempotency key names an earlier event: that event and its
+/// deliveries when the retry sends the same event type and payload, else a conflict.
+fn duplicate_of(
+    event_type: &str,
+    payload: &serde_json::Value,
+    earlier: Event,
+    deliveries: Vec<Delivery>,
+) -> Result<Published, EngineError> {
+    let differs = if earlier.event_type != event_type {
+        Some("event type")
+    } else if earlier.payload != *payload {
+        Some("payload")
+    } else {
+        None
+    };
+    if let Some(differs) = differs {
+        return Err(EngineError::IdempotencyConflict {
+            key: crate::text::quote(earlier.idempotency_key.as_deref().unwrap_or_default()),
+            earlier: earlier.id,
+            differs,
+        });
+    }
+    Ok(Published {
+        event: earlier,
+        deliveries,
+        duplicate: true,
+    })
 }

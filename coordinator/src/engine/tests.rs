@@ -523,13 +523,14 @@ async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
     let h = Harness::start(providers, cfg).await;
     h.subscribe("webhook.webhook", &["incident.*"], &[], true);
     let mut publishes = tokio::task::JoinSet::new();
-    for n in 0..16 {
+    for _ in 0..16 {
         let engine = h.engine.clone();
         publishes.spawn(async move {
             engine
                 .publish(NewEvent {
                     event_type: "incident.incident.created".into(),
-                    payload: json!({"n": n}),
+                    // Retries of one event: same type and payload.
+                    payload: json!({"n": 7}),
                     idempotency_key: Some("evt-7".into()),
                     timestamp: None,
                 })
@@ -551,6 +552,43 @@ async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
         .expect("list");
     assert_eq!(all.total, 1, "one delivery in the store");
     h.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_publishes_of_different_events_under_one_key_create_one_and_refuse_the_rest() {
+    let (providers, _fake) = providers_with_webhook();
+    let cfg = EngineConfig {
+        commit_window: Duration::from_millis(50),
+        ..fast_config()
+    };
+    let h = Harness::start(providers, cfg).await;
+    h.subscribe("webhook.webhook", &["incident.*"], &[], true);
+    let mut publishes = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let engine = h.engine.clone();
+        publishes.spawn(async move {
+            engine
+                .publish(NewEvent {
+                    event_type: "incident.incident.created".into(),
+                    payload: json!({"n": n}),
+                    idempotency_key: Some("evt-8".into()),
+                    timestamp: None,
+                })
+                .await
+        });
+    }
+    let results = publishes.join_all().await;
+    let created: Vec<&Published> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), 1, "{results:?}");
+    assert!(!created[0].duplicate);
+    for r in &results {
+        if let Err(e) = r {
+            assert!(
+                matches!(e, EngineError::IdempotencyConflict { differs: "payload", earlier, .. } if *earlier == created[0].event.id),
+                "{e:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

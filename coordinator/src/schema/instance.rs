@@ -35,12 +35,42 @@ pub fn problems(
 ) -> Result<(), Vec<SchemaProblem>> {
     let problems: Vec<SchemaProblem> = validator
         .iter_errors(instance)
-        .map(|err| SchemaProblem::new(err.instance_path.as_str(), err.masked().to_string()))
+        .flat_map(|err| explain(&err))
         .collect();
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
+    }
+}
+
+/// The problems one error stands for. "Not valid under any of the `oneOf` schemas"
+/// says nothing about what to fix; when the instance picked one branch (its discriminator —
+/// a `const` or `enum`, such as `"type": "bearer"` — matched there and nowhere else), the
+/// problems inside that branch are the ones to report, e.g. `/auth/token: does not match`.
+fn explain(err: &jsonschema::ValidationError<'_>) -> Vec<SchemaProblem> {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let branches = match &err.kind {
+        Kind::OneOfNotValid { context } => Some(context),
+        _ => None,
+    };
+    let picked = branches.and_then(|branches| {
+        let mut matched = branches.iter().filter(|errors| {
+            !errors
+                .iter()
+                .any(|e| matches!(e.kind, Kind::Constant { .. } | Kind::Enum { .. }))
+        });
+        match (matched.next(), matched.next()) {
+            (Some(only), None) if !only.is_empty() => Some(only),
+            _ => None,
+        }
+    });
+    match picked {
+        Some(errors) => errors.iter().flat_map(explain).collect(),
+        None => vec![SchemaProblem::new(
+            err.instance_path.as_str(),
+            err.masked().to_string(),
+        )],
     }
 }
 
@@ -59,6 +89,25 @@ mod tests {
             },
             "required": ["url"]
         })
+    }
+
+    #[test]
+    fn a_one_of_branch_picked_by_its_tag_reports_its_own_problems() {
+        let schema = json!({"oneOf": [
+            {"type": "object", "properties": {"type": {"const": "none"}}, "required": ["type"]},
+            {"type": "object", "properties": {
+                "type": {"const": "bearer"},
+                "token": {"type": "string", "pattern": "^[a-z]*$", "x-secret": true}
+            }, "required": ["type", "token"]}
+        ]});
+        let problems = validate(&schema, &json!({"type": "bearer", "token": "S3CRET\n"}))
+            .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].json_path, "/token");
+        assert!(!problems[0].message.contains("S3CRET"), "{problems:?}");
+        // No branch's tag matches: the generic oneOf problem stays.
+        let problems = validate(&schema, &json!({"type": "other"})).unwrap_err();
+        assert_eq!(problems[0].json_path, "");
     }
 
     #[test]

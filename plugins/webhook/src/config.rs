@@ -75,12 +75,14 @@ pub enum Auth {
     None,
     /// `Authorization: Bearer <token>`.
     Bearer {
-        /// The bearer token.
+        /// The bearer token (one line).
+        #[schemars(extend("pattern" = HEADER_VALUE_PATTERN))]
         token: Secret,
     },
     /// HTTP basic authentication.
     Basic {
-        /// The user name.
+        /// The user name (one line, no `:`, which separates it from the password).
+        #[schemars(extend("pattern" = BASIC_USER_PATTERN))]
         username: String,
         /// The password.
         password: Secret,
@@ -90,7 +92,8 @@ pub enum Auth {
         /// The header name.
         #[schemars(extend("pattern" = HEADER_NAME_PATTERN))]
         name: String,
-        /// The header value.
+        /// The header value (one line).
+        #[schemars(extend("pattern" = HEADER_VALUE_PATTERN))]
         value: Secret,
     },
 }
@@ -102,12 +105,15 @@ pub struct CustomHeader {
     /// The header name, e.g. `X-Team`.
     #[schemars(extend("pattern" = HEADER_NAME_PATTERN))]
     pub name: String,
-    /// The header value (one line).
+    /// The header value (visible ASCII, one line).
     #[schemars(extend("pattern" = HEADER_VALUE_PATTERN))]
     pub value: String,
 }
 
 /// An HTTP header name (an RFC 9110 token).
 pub const HEADER_NAME_PATTERN: &str = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
-/// An HTTP header value: one line (no CR, LF or NUL).
-pub const HEADER_VALUE_PATTERN: &str = "^[^\\r\\n\\x00]*$";
+/// An HTTP header value the client can send: visible ASCII and tabs (so one line, no control
+/// characters); anything else would be accepted at save time and fail at every delivery.
+pub const HEADER_VALUE_PATTERN: &str = "^[\\t\\x20-\\x7e]*$";
+/// A basic-auth user name: one line without `:` (RFC 7617).
+pub const BASIC_USER_PATTERN: &str = "^[^:\\r\\n\\x00]*$";

@@ -148,6 +148,7 @@ fault!(
     ["lifecycle/shutdown", "lifecycle/sigterm",]
 );
 fault!(env_dump_breaks_no_conformance_rule, "env-dump", []);
+fault!(control_chars_break_no_conformance_rule, "control-chars", []);
 fault!(
     internal_on_bad_config_fails_the_in_band_check,
     "internal-on-bad-config",

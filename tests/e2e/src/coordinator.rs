@@ -120,6 +120,25 @@ impl Coordinator {
             .expect("connect to the coordinator")
     }
 
+    /// Runs the `switchyard` CLI against this coordinator (no token in the environment);
+    /// returns (success, stdout, stderr).
+    ///
+    /// # Panics
+    /// When the binary cannot be run.
+    #[must_use]
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(crate::binary(SWITCHYARD))
+            .arg("--addr")
+            .arg(self.addr())
+            .args(args)
+            .env_remove("SWITCHYARD_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the switchyard CLI");
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+        (out.status.success(), text(out.stdout), text(out.stderr))
+    }
+
     fn write_config(&self) {
         let webhook = crate::binary(crate::WEBHOOK);
         let delays: Vec<String> = self

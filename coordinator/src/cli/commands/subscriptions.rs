@@ -21,7 +21,8 @@ pub struct CreateArgs {
     /// Qualified provider id.
     #[arg(long)]
     provider: String,
-    /// Event type pattern (repeatable), e.g. incident.*.
+    /// Event type pattern (repeatable): an id, or `*` as whole segments — trailing for one or
+    /// more segments (incident.*), elsewhere for exactly one (*.incident.created).
     #[arg(long = "event-type", required = true)]
     event_types: Vec<String>,
     /// Provider config as JSON text, or @FILE.

@@ -9,16 +9,7 @@ use switchyard_proto::coordinator::v1 as api;
 
 /// Runs the CLI against `coord`; returns (success, stdout, stderr).
 fn cli(coord: &Coordinator, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(switchyard_e2e::binary(SWITCHYARD))
-        .arg("--addr")
-        .arg(coord.addr())
-        .args(args)
-        .env_remove("SWITCHYARD_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the switchyard CLI");
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-    (out.status.success(), text(out.stdout), text(out.stderr))
+    coord.cli(args)
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod api_bad_input;
 mod api_connections;
+mod api_hardening;
 mod api_lists;
 mod api_plugin_calls;
 mod api_secrets;
