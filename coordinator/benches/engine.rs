@@ -74,6 +74,7 @@ fn delivery_for(event: &Event, due: chrono::DateTime<Utc>, status: DeliveryStatu
         last_error: Some("HTTP 503".into()),
         created_at: event.received_at,
         updated_at: event.received_at,
+        correlation_key: None,
     }
 }
 
@@ -86,6 +87,7 @@ fn event_now() -> Event {
         idempotency_key: None,
         timestamp: now,
         received_at: now,
+        correlation_key: None,
     }
 }
 
@@ -454,6 +456,7 @@ async fn publish_many(engine: &Engine, n: usize) -> Vec<Duration> {
                 payload: json!({"incidentId": format!("i-{i}"), "systemIds": ["sys-1"], "title": "Database down"}),
                 idempotency_key: None,
                 timestamp: None,
+                correlation_key: None,
             })
             .await
             .expect("publish");

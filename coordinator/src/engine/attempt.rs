@@ -27,9 +27,16 @@ pub(super) struct CallResult {
     pub(super) status_code: Option<u32>,
     pub(super) external_id: Option<String>,
     pub(super) retry_after_ms: Option<u64>,
+    pub(super) response_excerpt: Option<String>,
+    pub(super) state: Option<String>,
     pub(super) started_at: DateTime<Utc>,
     pub(super) ended_at: DateTime<Utc>,
 }
+
+/// Most bytes of a response excerpt kept in the attempt record.
+const MAX_EXCERPT: usize = 1024;
+/// Most bytes of correlation state kept; a plugin returning more gets it dropped (logged).
+const MAX_STATE: usize = 4096;
 
 impl CallResult {
     /// A failure found before calling the plugin (provider gone, config unreadable...).
@@ -40,6 +47,8 @@ impl CallResult {
             status_code: None,
             external_id: None,
             retry_after_ms: None,
+            response_excerpt: None,
+            state: None,
             started_at: at,
             ended_at: at,
         }
@@ -171,6 +180,7 @@ async fn prepare(
         .decrypt_secrets(&provider.config_schema, &mut config)
         .map_err(|e| Stop::Fail(Outcome::Permanent, e.to_string()))?;
     let connection_json = connection_json(inner, sub, &provider)?;
+    let correlation = correlation(inner, d)?;
     let req = pb::DeliverRequest {
         provider_id: provider.provider().id.clone(),
         event: Some(pb::Event {
@@ -179,6 +189,7 @@ async fn prepare(
             timestamp: Some(timestamp(event.timestamp)),
             delivery_id: d.id.to_string(),
             attempt: d.attempts.saturating_add(1),
+            event_id: d.event_id.to_string(),
         }),
         subscription: Some(pb::Subscription {
             id: sub.id.to_string(),
@@ -186,8 +197,42 @@ async fn prepare(
         }),
         config_json: config.to_string(),
         connection_json,
+        correlation,
     };
     Ok((provider, req))
+}
+
+/// The delivery's correlation key with what the earlier deliveries of its key left behind.
+fn correlation(inner: &Inner, d: &Delivery) -> Result<Option<pb::Correlation>, Stop> {
+    let Some(key) = &d.correlation_key else {
+        return Ok(None);
+    };
+    let earlier = inner
+        .store
+        .correlation_history(d.subscription_id, key)
+        .map_err(|e| {
+            tracing::error!(delivery = %d.id, error = %e, "cannot read the correlation history");
+            let retry = Outcome::Retryable { retry_after: None };
+            Stop::Fail(
+                retry,
+                "internal error: cannot read the correlation history".into(),
+            )
+        })?;
+    let earlier = earlier
+        .into_iter()
+        .map(|e| pb::CorrelatedDelivery {
+            event_type: e.event_type,
+            external_id: e.external_id.unwrap_or_default(),
+            state: e.state.unwrap_or_default(),
+            delivered: e.delivered,
+            ended_at: Some(timestamp(e.ended_at)),
+            delivery_id: e.delivery_id.to_string(),
+        })
+        .collect();
+    Ok(Some(pb::Correlation {
+        key: key.clone(),
+        earlier,
+    }))
 }
 
 /// The event as the plugin sees it: from the cache of recent publishes, else from the store.
@@ -325,9 +370,40 @@ pub(super) fn classify(
         status_code: (resp.status_code != 0).then_some(resp.status_code),
         external_id: (!resp.external_id.is_empty()).then(|| resp.external_id.clone()),
         retry_after_ms: resp.retry_after_ms,
+        response_excerpt: excerpt(&resp.response_excerpt),
+        state: state(outcome, &resp.state),
         started_at,
         ended_at,
     }
+}
+
+/// The plugin's response excerpt, cut to [`MAX_EXCERPT`] bytes on a character boundary.
+fn excerpt(text: &str) -> Option<String> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut cut = text.len().min(MAX_EXCERPT);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Some(text[..cut].to_owned())
+}
+
+/// The correlation state a successful attempt returned; state of a failure is not kept, and
+/// state over [`MAX_STATE`] is dropped rather than cut (cut state would be corrupt).
+fn state(outcome: Outcome, text: &str) -> Option<String> {
+    if text.is_empty() || outcome != Outcome::Delivered {
+        return None;
+    }
+    if text.len() > MAX_STATE {
+        tracing::warn!(
+            bytes = text.len(),
+            limit = MAX_STATE,
+            "the plugin returned correlation state over the limit; it is not kept"
+        );
+        return None;
+    }
+    Some(text.to_owned())
 }
 
 /// `at + delay`, saturating.
@@ -416,6 +492,11 @@ impl InFlight {
                 d.status = DeliveryStatus::Retrying;
                 d.next_attempt_at = Some(due.max(now));
             }
+            // Still behind an earlier delivery of its correlation key.
+            Some((DeliveryStatus::Waiting, _)) => {
+                d.status = DeliveryStatus::Waiting;
+                d.next_attempt_at = None;
+            }
             _ => d.status = DeliveryStatus::Failed,
         }
     }
@@ -435,6 +516,8 @@ impl InFlight {
             external_id: r.external_id.clone(),
             retry_after_ms: r.retry_after_ms,
             next_attempt_at: d.next_attempt_at,
+            response_excerpt: r.response_excerpt.clone(),
+            state: r.state.clone(),
         }
     }
 
@@ -478,7 +561,11 @@ impl InFlight {
             attempt,
             expected: DeliveryStatus::InFlight,
         };
-        let (id, rescheduled) = (write.delivery.id, write.delivery.next_attempt_at.is_some());
+        let d = &write.delivery;
+        // A correlated delivery that ended may have let the next one of its key go ahead.
+        let rescheduled =
+            d.next_attempt_at.is_some() || (d.correlation_key.is_some() && d.status.is_final());
+        let id = d.id;
         // Copied for the watchers only when someone watches.
         let watched = (inner.updates.receiver_count() > 0)
             .then(|| (write.delivery.clone(), write.attempt.clone()));

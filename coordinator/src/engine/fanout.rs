@@ -44,6 +44,7 @@ pub(super) fn event(new: NewEvent, now: DateTime<Utc>) -> Event {
         idempotency_key: new.idempotency_key,
         timestamp: new.timestamp.unwrap_or(now),
         received_at: now,
+        correlation_key: new.correlation_key,
     }
 }
 
@@ -57,7 +58,8 @@ pub(super) fn wants(sub: &Subscription, event: &Event, providers: &ProviderCache
             .is_none_or(|p| p.supports(&event.event_type))
 }
 
-/// The deliveries of `event`, all pending and due at once.
+/// The deliveries of `event`, all pending and due at once (the store makes a correlated one
+/// wait behind an earlier delivery of its key).
 pub(super) fn plan(
     subs: &[Subscription],
     event: &Event,
@@ -79,6 +81,7 @@ pub(super) fn plan(
             last_error: None,
             created_at: now,
             updated_at: now,
+            correlation_key: event.correlation_key.clone(),
         })
         .collect()
 }

@@ -101,7 +101,11 @@ pub fn failure(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Delivery
         // so that a misuse is visible rather than silently delivered.
         Class::Permanent | Class::Delivered => DeliveryResult::permanent(error),
     };
-    result.with_status(status.as_u16())
+    let result = result.with_status(status.as_u16());
+    match body_excerpt(body) {
+        excerpt if excerpt.is_empty() => result,
+        excerpt => result.with_response_excerpt(excerpt),
+    }
 }
 
 /// `HTTP 404 Not Found: <first bytes of the body>`.

@@ -98,8 +98,9 @@ pub mod testkit;
 
 pub use plugin::{BuiltPlugin, Plugin, PluginError};
 pub use provider::{
-    Capabilities, ConfigKind, ConnectionConfig, DeliveryContext, Documentation, Event, HeaderDoc,
-    NoConnection, OptionsRequest, Provider, Subscription, TestTarget,
+    Capabilities, ConfigKind, ConnectionConfig, CorrelatedDelivery, Correlation, DeliveryContext,
+    Documentation, Event, HeaderDoc, NoConnection, OptionsRequest, Provider, Subscription,
+    TestTarget,
 };
 pub use registry::{BoxFuture, ErasedProvider};
 pub use result::{ConnectionOption, DeliveryResult, Diagnostic, Outcome, TestConnectionResult};

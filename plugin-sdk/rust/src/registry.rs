@@ -15,8 +15,8 @@ use tonic::Status;
 
 use crate::deferred::Deferred;
 use crate::provider::{
-    Capabilities, ConfigKind, ConnectionConfig, DeliveryContext, Event, OptionsRequest, Provider,
-    Subscription, TestTarget,
+    Capabilities, ConfigKind, ConnectionConfig, CorrelatedDelivery, Correlation, DeliveryContext,
+    Event, OptionsRequest, Provider, Subscription, TestTarget,
 };
 use crate::result::{Diagnostic, TestConnectionResult};
 use crate::schema::{CompiledSchema, SchemaError, generator, parse_json_text};
@@ -252,12 +252,40 @@ fn event_from(request: &mut pb::DeliverRequest) -> Result<(Event, Subscription),
             timestamp,
             delivery_id: event.delivery_id,
             attempt: event.attempt.max(1),
+            event_id: event.event_id,
         },
         Subscription {
             id: subscription.id,
             name: subscription.name,
         },
     ))
+}
+
+fn correlation_from(c: pb::Correlation) -> Correlation {
+    let earlier = c
+        .earlier
+        .into_iter()
+        .map(|e| CorrelatedDelivery {
+            event_type: e.event_type,
+            external_id: Some(e.external_id).filter(|s| !s.is_empty()),
+            state: Some(e.state).filter(|s| !s.is_empty()),
+            delivered: e.delivered,
+            ended_at: e
+                .ended_at
+                .and_then(|ts| {
+                    chrono::DateTime::from_timestamp(
+                        ts.seconds,
+                        u32::try_from(ts.nanos).unwrap_or(0),
+                    )
+                })
+                .unwrap_or_default(),
+            delivery_id: e.delivery_id,
+        })
+        .collect();
+    Correlation {
+        key: c.key,
+        earlier,
+    }
 }
 
 fn diagnostics_proto(diagnostics: Vec<Diagnostic>) -> Vec<pb::Diagnostic> {
@@ -340,6 +368,7 @@ impl<P: Provider> ErasedProvider for Registered<P> {
                 subscription,
                 config,
                 connection,
+                correlation: request.correlation.take().map(correlation_from),
             };
             Ok(self.provider.deliver(ctx).await.into_proto())
         })

@@ -30,6 +30,7 @@ fn context(config: WebhookConfig) -> DeliveryContext<WebhookConfig, NoConnection
             timestamp: chrono::DateTime::from_timestamp(1_767_000_000, 250_000_000).unwrap(),
             delivery_id: "dlv_123".into(),
             attempt: 2,
+            event_id: "evt_7".into(),
         },
         subscription: Subscription {
             id: "sub_9".into(),
@@ -37,6 +38,7 @@ fn context(config: WebhookConfig) -> DeliveryContext<WebhookConfig, NoConnection
         },
         config,
         connection: NoConnection,
+        correlation: None,
     }
 }
 

@@ -109,6 +109,7 @@ fn deliver_request(config: serde_json::Value) -> pb::DeliverRequest {
             }),
             delivery_id: "dlv_e2e".into(),
             attempt: 1,
+            event_id: String::new(),
         }),
         subscription: Some(pb::Subscription {
             id: "sub_1".into(),
@@ -116,6 +117,7 @@ fn deliver_request(config: serde_json::Value) -> pb::DeliverRequest {
         }),
         config_json: config.to_string(),
         connection_json: String::new(),
+        correlation: None,
     }
 }
 

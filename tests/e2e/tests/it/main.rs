@@ -11,6 +11,7 @@ mod coordinator_crash;
 mod coordinator_delivery;
 mod coordinator_migrate;
 mod coordinator_serve;
+mod correlation;
 mod deliver;
 mod env;
 mod handshake;
