@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use switchyard_plugin_sdk::http::{self, PolicyClient};
-use switchyard_plugin_sdk::net_policy::guard::Lookup;
+use switchyard_plugin_sdk::net_policy::guard::{Lookup, PeerCheckLayer};
 use switchyard_plugin_sdk::net_policy::{ALLOW_ENV, NetworkPolicy};
 use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
 use switchyard_plugin_sdk::{DeliveryResult, Outcome};
@@ -183,6 +183,27 @@ async fn an_allowed_subnet_is_reached_by_address_and_by_name() {
         requests[1].header("host"),
         Some(format!("receiver.test:{port}").as_str())
     );
+}
+
+#[tokio::test]
+async fn the_peer_check_refuses_a_connection_made_without_the_other_checks() {
+    // A bare client with only the connector layer: it connects to the loopback sink, and the
+    // layer refuses the connection before a byte of the request is written.
+    let sink = HttpSink::start().await;
+    let policy = Arc::new(NetworkPolicy::public_only());
+    let bare = reqwest::Client::builder()
+        .no_proxy()
+        .connector_layer(PeerCheckLayer::new(policy))
+        .build()
+        .unwrap();
+    let response = bare.post(sink.url()).body("{}").send().await;
+    let result = http::delivery_result(response, |_| None).await;
+    let error = permanent_error(&result);
+    assert!(
+        error.contains("refused 127.0.0.1: it is a loopback address"),
+        "{error}"
+    );
+    assert_eq!(sink.request_count(), 0);
 }
 
 #[tokio::test]
