@@ -18,17 +18,22 @@
 //! carries `x-editor-types` from the host's vocabulary: `json` for a JSON body, `markdown` for
 //! a message text, `raw` for a line of plain text.
 
+mod cache;
 pub mod context;
 pub mod filters;
+mod schema;
 
-use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind, Output, State, UndefinedBehavior};
 
+pub use cache::TemplateCache;
 pub use context::TemplateContext;
+pub use schema::{
+    json_template_schema, markdown_template_schema, template_schema, text_template_schema,
+};
 
 use crate::result::{DeliveryResult, Diagnostic};
 
@@ -298,129 +303,4 @@ impl io::Write for BoundedWriter {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// Compiled templates by their text, at most `capacity` of them (the oldest is dropped first).
-/// Share one per provider; compile errors are not kept.
-pub struct TemplateCache {
-    limits: Limits,
-    capacity: usize,
-    entries: Mutex<Entries>,
-}
-
-#[derive(Default)]
-struct Entries {
-    by_source: HashMap<Arc<str>, Arc<Compiled>>,
-    order: VecDeque<Arc<str>>,
-}
-
-impl std::fmt::Debug for TemplateCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TemplateCache")
-            .field("limits", &self.limits)
-            .field("capacity", &self.capacity)
-            .field("len", &self.len())
-            .finish()
-    }
-}
-
-impl TemplateCache {
-    /// The default number of templates kept.
-    pub const DEFAULT_CAPACITY: usize = 256;
-
-    /// A cache of at most `capacity` (at least 1) templates compiled with `limits`.
-    #[must_use]
-    pub fn new(limits: Limits, capacity: usize) -> Self {
-        Self {
-            limits,
-            capacity: capacity.max(1),
-            entries: Mutex::new(Entries::default()),
-        }
-    }
-
-    /// The template for the field at `path` with text `source`, compiled on first use.
-    ///
-    /// # Errors
-    /// As [`Template::compile`].
-    pub fn get(&self, path: &str, source: &str) -> Result<Template, TemplateError> {
-        if let Some(compiled) = self.lock().by_source.get(source) {
-            return Ok(Template {
-                path: path.into(),
-                compiled: compiled.clone(),
-            });
-        }
-        // Compiled outside the lock: two callers may compile the same text once each, which is
-        // cheaper than serialising every compile.
-        let compiled = Arc::new(compile(path, source, &self.limits)?);
-        self.insert(source, compiled.clone());
-        Ok(Template {
-            path: path.into(),
-            compiled,
-        })
-    }
-
-    /// How many templates are kept.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.lock().by_source.len()
-    }
-
-    /// True when no template is kept.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn insert(&self, source: &str, compiled: Arc<Compiled>) {
-        let mut entries = self.lock();
-        let key: Arc<str> = source.into();
-        if entries.by_source.insert(key.clone(), compiled).is_some() {
-            return;
-        }
-        entries.order.push_back(key);
-        while entries.order.len() > self.capacity {
-            if let Some(oldest) = entries.order.pop_front() {
-                entries.by_source.remove(&oldest);
-            }
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        // The map stays consistent at every await-free step, so a panic elsewhere cannot
-        // leave it half-updated.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Default for TemplateCache {
-    fn default() -> Self {
-        Self::new(Limits::default(), Self::DEFAULT_CAPACITY)
-    }
-}
-
-/// The schema of a template field with the given `x-editor-types`.
-#[must_use]
-pub fn template_schema(editor_types: &[&str]) -> schemars::Schema {
-    schemars::json_schema!({
-        "type": "string",
-        "x-editor-types": editor_types,
-    })
-}
-
-/// For `#[schemars(schema_with = "…::json_template_schema")]`: a template producing JSON.
-#[must_use]
-pub fn json_template_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    template_schema(&["json"])
-}
-
-/// For `#[schemars(schema_with = "…::markdown_template_schema")]`: a message text.
-#[must_use]
-pub fn markdown_template_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    template_schema(&["markdown"])
-}
-
-/// For `#[schemars(schema_with = "…::text_template_schema")]`: one line of plain text.
-#[must_use]
-pub fn text_template_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    template_schema(&["raw"])
 }

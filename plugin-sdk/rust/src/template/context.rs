@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::provider::{Event, Subscription};
+use crate::provider::{DeliveryContext, Event, Subscription};
 
 /// The variables of one render.
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +77,12 @@ impl<'a> TemplateContext<'a> {
             flat_subscription_id: &subscription.id,
             flat_subscription_name: &subscription.name,
         }
+    }
+
+    /// The context of `delivery` ([`TemplateContext::new`] of its event and subscription).
+    #[must_use]
+    pub fn of<C, K>(delivery: &'a DeliveryContext<C, K>) -> Self {
+        Self::new(&delivery.event, &delivery.subscription)
     }
 
     /// Sets `event.id` (and `eventId`).
