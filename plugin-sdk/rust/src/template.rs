@@ -9,6 +9,11 @@
 //! (`{{ payload.missing }}` and `{{ payload.missing.deeper }}` give ``, as Checkstack's
 //! templates expect); `| required` makes it an error. Objects and lists render as JSON.
 //!
+//! What the bounds do not cover: the size of intermediate values. A string repeated with `*`
+//! (minijinja caps one repetition at 100 MB) or text captured by `{% set x %}…{% endset %}`
+//! lives in memory before any of it reaches the bounded output; fuel limits how many such
+//! values a render makes, not how large they are.
+//!
 //! Errors ([`TemplateError`]): a template that does not compile, or is too long, is a config
 //! problem ([`TemplateError::diagnostic`] at the field's path); a failure while rendering
 //! (a `required` value missing, out of fuel, output too large) is a permanent delivery outcome

@@ -16,6 +16,8 @@
 //! | `default` (built-in) | `{{ payload.severity \| default("unknown") }}` | the value, or `unknown` when it is missing |
 //! | `tojson` (built-in) | `{{ payload \| tojson }}` | the value as JSON |
 
+use std::fmt::Write as _;
+
 use chrono::format::StrftimeItems;
 use chrono::{DateTime, Utc};
 use minijinja::value::{Kwargs, Value, ValueKind};
@@ -108,7 +110,11 @@ fn date(value: &Value, format: Option<&str>) -> Result<String, Error> {
         .parse()
         .map_err(|_| invalid(format!("date: {format:?} is not a valid strftime format")))?;
     let at = timestamp_of(value)?;
-    Ok(at.format_with_items(items.iter()).to_string())
+    // `write!`, not `to_string`: a format chrono cannot apply must be an error, not a panic.
+    let mut out = String::new();
+    write!(out, "{}", at.format_with_items(items.iter()))
+        .map_err(|_| invalid(format!("date: {format:?} cannot format a timestamp")))?;
+    Ok(out)
 }
 
 fn timestamp_of(value: &Value) -> Result<DateTime<Utc>, Error> {
