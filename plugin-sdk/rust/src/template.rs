@@ -6,7 +6,7 @@
 //! their text so a plugin does not recompile per delivery.
 //!
 //! Variables: see [`TemplateContext`]. Filters: see [`filters`]. A missing value renders empty
-//! (`{{ payload.missing }}` and `{{ payload.missing.deeper }}` give ``, as Checkstack's
+//! (`{{ payload.missing }}` and `{{ payload.missing.deeper }}` give nothing, as Checkstack's
 //! templates expect); `| required` makes it an error. Objects and lists render as JSON.
 //!
 //! What the bounds do not cover: the size of intermediate values. A string repeated with `*`
