@@ -22,6 +22,25 @@
 //! Schemas: a template field uses one of the `*_template_schema` helpers, so its schema
 //! carries `x-editor-types` from the host's vocabulary: `json` for a JSON body, `markdown` for
 //! a message text, `raw` for a line of plain text.
+//!
+//! ```
+//! use switchyard_plugin_sdk::template::{TemplateCache, TemplateContext};
+//! use switchyard_plugin_sdk::{Event, Subscription};
+//!
+//! let cache = TemplateCache::default();
+//! let event = Event {
+//!     event_type: "incident.incident.created".into(),
+//!     payload: serde_json::json!({"title": "Disk \"full\""}),
+//!     timestamp: chrono::DateTime::UNIX_EPOCH,
+//!     delivery_id: "del-1".into(),
+//!     attempt: 1,
+//! };
+//! let subscription = Subscription { id: "sub-1".into(), name: "Ops".into() };
+//! let template = cache.get("/bodyTemplate", r#"{"text":"{{ payload.title | json_escape }}"}"#)?;
+//! let body = template.render(&TemplateContext::new(&event, &subscription))?;
+//! assert_eq!(body, r#"{"text":"Disk \"full\""}"#);
+//! # Ok::<(), switchyard_plugin_sdk::template::TemplateError>(())
+//! ```
 
 mod cache;
 pub mod context;

@@ -5,6 +5,19 @@
 //! the connection pinned to the vetted addresses; [`PeerCheckLayer`] checks every connection's
 //! peer once more. Proxy variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, lowercase too)
 //! are ignored and redirects are not followed.
+//!
+//! ```
+//! use std::time::Duration;
+//! use switchyard_plugin_sdk::net_policy::NetworkPolicy;
+//! use switchyard_plugin_sdk::{DeliveryResult, http};
+//!
+//! let client = http::policy_client(Duration::from_secs(10), &NetworkPolicy::public_only())?;
+//! let refusal = client.post("http://169.254.169.254/latest/meta-data/").unwrap_err();
+//! assert!(refusal.to_string().contains("a cloud metadata address"));
+//! let result = DeliveryResult::from(refusal); // permanent
+//! assert!(!result.is_delivered());
+//! # Ok::<(), reqwest::Error>(())
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
