@@ -24,7 +24,8 @@ use std::fmt;
 use std::net::IpAddr;
 
 pub use classify::{Category, Embedding, Verdict};
-use ipnet::IpNet;
+/// Re-exported: the type of [`NetworkPolicy::allow`].
+pub use ipnet::IpNet;
 
 /// The environment variable carrying the operator's allowed subnets, e.g.
 /// `SWITCHYARD_NETWORK_ALLOW=127.0.0.0/8,10.20.0.0/16`. Entries are CIDRs (a bare address means
