@@ -1,7 +1,8 @@
 //! HTTP helpers every HTTP-based provider needs, so plugins do not copy them: a client with
 //! timeouts ([`client`]), `Retry-After` parsing ([`retry_after`]), classifying a status into an
 //! outcome ([`classify`]) and turning a whole `reqwest` result into a [`DeliveryResult`]
-//! ([`delivery_result`]).
+//! ([`delivery_result`]). [`policy_client`] is the client every HTTP provider should use: the
+//! same, held to the operator's network policy (see [`crate::net_policy`]).
 //!
 //! Classification:
 //! - 2xx → delivered;
@@ -10,6 +11,7 @@
 //!   about what Slack, Jira and PagerDuty ask for in practice; a rate-limited deferral does not
 //!   use up the retry budget and the host caps the delay;
 //! - 408, other 5xx and network errors / timeouts → retryable;
+//! - a connection the network policy refused → permanent, with the policy's explanation;
 //! - 410 and every other 4xx (and 1xx/3xx that reach us) → permanent.
 //!
 //! Failure texts carry the status and a short excerpt of the body, never request headers, and
@@ -20,6 +22,8 @@ use std::time::{Duration, SystemTime};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+pub use crate::net_policy::client::{PolicyClient, policy_client};
+use crate::net_policy::guard::find_refusal;
 use crate::result::DeliveryResult;
 
 /// The wait when a 429/503 carries no usable `Retry-After`.
@@ -90,7 +94,11 @@ pub fn classify(status: StatusCode) -> Class {
 /// text with the status and a body excerpt.
 #[must_use]
 pub fn failure(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> DeliveryResult {
-    let error = error_text(status, body);
+    let mut error = error_text(status, body);
+    if status.is_redirection() {
+        // The SDK's clients follow no redirects (one could lead past the network policy).
+        error.push_str(" (redirects are not followed: configure the final URL)");
+    }
     let after = retry_after(headers, SystemTime::now());
     let result = match classify(status) {
         Class::RateLimited => {
@@ -135,10 +143,14 @@ pub fn body_excerpt(body: &[u8]) -> String {
 }
 
 /// The result for a request that got no response (connect error, timeout…): retryable, with
-/// the cause chain but without the URL.
+/// the cause chain but without the URL; permanent when the network policy refused the address
+/// (retrying cannot change the verdict; the operator's allow-list can).
 #[must_use]
 pub fn network_failure(error: reqwest::Error) -> DeliveryResult {
     let error = error.without_url();
+    if let Some(refusal) = find_refusal(&error) {
+        return DeliveryResult::permanent(refusal.to_string());
+    }
     let mut text = if error.is_timeout() {
         "request timed out".to_owned()
     } else if error.is_connect() {

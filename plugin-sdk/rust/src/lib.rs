@@ -7,7 +7,10 @@
 //! config JSON into your typed config (with every schema violation answered in-band, with its
 //! JSON path — see [`schema`]), JSON logs on stderr in hclog's format ([`log`]), and exiting on
 //! Shutdown, SIGTERM/SIGINT or the parent's death. [`http`] holds what HTTP providers share:
-//! a client with timeouts, `Retry-After` parsing and status classification.
+//! a client with timeouts, `Retry-After` parsing and status classification;
+//! [`http::policy_client`] is that client held to the operator's [`net_policy`] (public
+//! addresses only, no proxy, no redirects). [`template`] renders config fields such as
+//! `{{ payload.title }}` in a sandbox with bounded output.
 //!
 //! # A provider in a few lines
 //!
@@ -85,6 +88,7 @@ mod deferred;
 pub mod handshake;
 pub mod http;
 pub mod log;
+pub mod net_policy;
 mod plugin;
 mod provider;
 mod registry;
@@ -93,6 +97,7 @@ pub mod schema;
 mod secret;
 mod serve;
 pub mod service;
+pub mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
