@@ -2,7 +2,8 @@
 //! ([`providers`], [`event_types`], [`connections`], [`subscriptions`], [`events`],
 //! [`deliveries`]), each handler shaped decode → validate → apply → encode, and [`status`], the
 //! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
-//! socket + TCP) with bearer-token checks, gRPC health and server reflection.
+//! socket + TCP) with bearer-token checks, gRPC health and server reflection; [`uds_authority`]
+//! lets standard gRPC clients (grpcio, grpc-java) use the Unix socket.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
 //! They reach the state through [`ApiContext`]: the store for records, the engine for publish,
@@ -20,6 +21,7 @@ pub mod providers;
 pub mod server;
 pub mod status;
 pub mod subscriptions;
+pub mod uds_authority;
 
 use std::sync::Arc;
 
