@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust workspace (unit, integration and end-to-end tests
-# against the real plugin binaries), then the plugin conformance harness over every bundled
-# plugin and the Python example plugin. Installs nothing system-wide.
+# against the real plugin binaries), the Python SDK's tests, the platform API from a Python
+# (grpcio) client, then the plugin conformance harness over every bundled plugin and the Python
+# example plugin. Installs nothing system-wide.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,8 @@ plugin-sdk/python/scripts/setup.sh
 echo "== Python plugin SDK: pytest"
 # Any non-zero status fails the run, including pytest's 5 ("no tests ran").
 plugin-sdk/python/.venv-py/bin/python -m pytest -p no:cacheprovider -q plugin-sdk/python/tests
+echo "== platform API from Python: grpcio on default options over the Unix socket"
+plugin-sdk/python/.venv-py/bin/python -m pytest -p no:cacheprovider -q tests/python-client
 echo "== conformance harness: Python example plugin"
 cargo build -p switchyard-conformance
 target/debug/switchyard-conformance plugin-sdk/python/switchyard-plugin-pyexample

@@ -13,6 +13,7 @@ use switchyard_proto::coordinator::v1::{
     provider_service_server::ProviderServiceServer,
     subscription_service_server::SubscriptionServiceServer,
 };
+use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -20,6 +21,7 @@ use tonic::transport::Server;
 
 use super::ApiContext;
 use super::status::check_bearer;
+use super::uds_authority::AuthorityFix;
 use crate::cfg::{ApiConfig, AuthToken};
 
 /// Why the API could not be served.
@@ -103,7 +105,8 @@ impl ApiServer {
             .layer(codes)
             .add_routes(self.routes.clone())
             .serve_with_incoming_shutdown(
-                UnixListenerStream::new(self.unix),
+                // grpcio and grpc-java send the socket path as `:authority`; see uds_authority.
+                UnixListenerStream::new(self.unix).map(|s| s.map(AuthorityFix::new)),
                 shutdown.clone().cancelled_owned(),
             );
         let tcp = async {

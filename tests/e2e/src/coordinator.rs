@@ -104,6 +104,12 @@ impl Coordinator {
         self.dir.path().join("switchyard.toml")
     }
 
+    /// The running process's id.
+    #[must_use]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Everything the coordinator wrote to stderr so far (all runs).
     #[must_use]
     pub fn stderr(&self) -> String {

@@ -19,3 +19,5 @@ mod lifecycle;
 mod registry;
 mod restart;
 mod schema;
+mod serve_lock;
+mod uds_authority;
