@@ -2,13 +2,15 @@
 //! ([`providers`], [`event_types`], [`connections`], [`subscriptions`], [`events`],
 //! [`deliveries`]), each handler shaped decode → validate → apply → encode, and [`status`], the
 //! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
-//! socket + TCP) with bearer-token checks, gRPC health and server reflection.
+//! socket + TCP, with [`tls`] when configured) with gRPC health and [`reflection`]; [`auth`]
+//! holds the role table every call is checked against.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
 //! They reach the state through [`ApiContext`]: the store for records, the engine for publish,
 //! redelivery, watching and cancellation, the host registry for plugin calls, and the secrets
 //! module for configs. Configs in responses are always redacted.
 
+pub(crate) mod auth;
 pub mod configs;
 pub mod connections;
 pub mod convert;
@@ -17,9 +19,11 @@ pub mod event_types;
 pub mod events;
 pub mod payload;
 pub mod providers;
+pub(crate) mod reflection;
 pub mod server;
 pub mod status;
 pub mod subscriptions;
+pub(crate) mod tls;
 
 use std::sync::Arc;
 
