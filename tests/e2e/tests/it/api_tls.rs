@@ -222,6 +222,64 @@ async fn client_certificates_are_required_when_a_client_ca_is_set() {
         .expect("a client certificate signed by the client CA is accepted");
 }
 
+/// Runs the `switchyard` CLI with `args` and the `SWITCHYARD_*` variables of `env` only:
+/// (success, stdout, stderr).
+fn cli(args: &[&str], env: &[(&str, &Path)]) -> (bool, String, String) {
+    let mut cmd = Command::new(switchyard_e2e::binary(
+        switchyard_e2e::coordinator::SWITCHYARD,
+    ));
+    for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("SWITCHYARD_")) {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the switchyard CLI");
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[tokio::test]
+async fn the_cli_reaches_the_tls_listener_with_its_tls_options() {
+    let pki = Pki::new();
+    let clients_ca = pki.ca("clients-ca");
+    let (cert, key) = pki.leaf("ops", &clients_ca, ExtendedKeyUsagePurpose::ClientAuth);
+    let (ca_file, tls_table) = pki.server(Some(&pki.path("clients-ca.pem")));
+    let coord = start(format!("{tls_table}{}", role_tokens(&pki))).await;
+    let https = format!("https://{}", coord.tcp_addr());
+    let path = |p: &Path| p.display().to_string();
+    let (ca, cert, key) = (path(&ca_file), path(&cert), path(&key));
+    let base = ["--addr", &https, "--token", READ_TOKEN];
+
+    let flags = ["--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key];
+    let args = [&base[..], &flags, &["providers", "list"]].concat();
+    let (ok, out, err) = cli(&args, &[]);
+    assert!(ok && out.contains("webhook.webhook"), "{out}{err}");
+
+    // The same from the environment, as a script would set it.
+    let env: [(&str, &Path); 3] = [
+        ("SWITCHYARD_TLS_CA", ca_file.as_ref()),
+        ("SWITCHYARD_TLS_CERT", cert.as_ref()),
+        ("SWITCHYARD_TLS_KEY", key.as_ref()),
+    ];
+    let (ok, out, err) = cli(&[&base[..], &["providers", "list"]].concat(), &env);
+    assert!(ok && out.contains("webhook.webhook"), "{out}{err}");
+
+    let (ok, _, err) = cli(&[&base[..], &["providers", "list"]].concat(), &[]);
+    assert!(!ok && err.contains("--tls-ca"), "{err}");
+    let args = [&base[..], &["--tls-ca", &ca, "providers", "list"]].concat();
+    let (ok, _, err) = cli(&args, &[]);
+    assert!(!ok, "served without a client certificate: {err}");
+    let args = [&base[..], &flags, &["subscriptions", "delete", "nope"]].concat();
+    let (ok, _, err) = cli(&args, &[]);
+    assert!(
+        !ok && err.contains("`admin`"),
+        "a read token deleted: {err}"
+    );
+}
+
 /// The code of a refused call, or `Code::Ok` when it was served.
 fn code<T>(result: Result<T, tonic::Status>) -> Code {
     result.map_or_else(|s| s.code(), |_| Code::Ok)
