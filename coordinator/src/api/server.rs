@@ -103,12 +103,7 @@ impl ApiServer {
                 None => None,
             };
         let max_message = (ctx.max_payload_bytes * 2).max(4 * 1024 * 1024);
-        if let Some(addr) = cfg.tcp_listen
-            && !addr.ip().is_loopback()
-            && tls.is_none()
-        {
-            tracing::warn!(%addr, "the API's TCP listener is not loopback and has no TLS: bearer tokens cross the network in plaintext; configure [api.tls]");
-        }
+        log_transport(cfg);
         let routes = routes(ctx, max_message).await?;
         Ok(Self {
             unix,
@@ -162,6 +157,22 @@ impl ApiServer {
 /// the answer, the case Nagle's algorithm turns into a delayed-ACK stall per call.
 fn tcp_incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// Says how the TCP listener is protected, and warns when tokens would cross a network in
+/// plaintext.
+fn log_transport(cfg: &ApiConfig) {
+    if let Some(files) = &cfg.tls {
+        tracing::info!(
+            cert = %files.cert_file.display(),
+            client_certificates = files.client_ca_file.is_some(),
+            "TLS on the API's TCP listener"
+        );
+    } else if let Some(addr) = cfg.tcp_listen
+        && !addr.ip().is_loopback()
+    {
+        tracing::warn!(%addr, "the API's TCP listener is not loopback and has no TLS: bearer tokens cross the network in plaintext; configure [api.tls]");
+    }
 }
 
 /// Binds the Unix socket, replacing a stale socket file but never a live one.
