@@ -44,7 +44,7 @@ pub(crate) fn server_config(files: &TlsFiles) -> Result<ServerTlsConfig, ServeEr
         .map_err(|e| ServeError::TlsIdentity {
             cert_file: files.cert_file.clone(),
             key_file: files.key_file.clone(),
-            reason: error_chain(&e),
+            reason: crate::error_chain(&e),
         })?;
     Ok(config)
 }
@@ -72,15 +72,4 @@ fn tls_file(path: &Path, problem: &str) -> ServeError {
         path: path.to_owned(),
         problem: problem.to_owned(),
     }
-}
-
-/// The messages of an error and its sources: tonic's own message is only "transport error".
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(e) = source {
-        parts.push(e.to_string());
-        source = e.source();
-    }
-    parts.join(": ")
 }

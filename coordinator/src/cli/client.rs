@@ -45,13 +45,16 @@ pub enum ConnectError {
         source: std::io::Error,
     },
     /// The TLS files do not make a usable configuration.
-    #[error("invalid TLS settings: {0}")]
+    #[error("invalid TLS settings: {}", crate::error_chain(.0))]
     Tls(tonic::transport::Error),
     /// The token cannot be sent as a header value.
     #[error("the token contains characters that cannot be sent in a header")]
     BadToken,
     /// Dialling failed.
-    #[error("cannot connect to {addr}: {source} (is `switchyard serve` running?)")]
+    #[error(
+        "cannot connect to {addr}: {} (is `switchyard serve` running?)",
+        crate::error_chain(.source)
+    )]
     Connect {
         /// The address dialled.
         addr: String,

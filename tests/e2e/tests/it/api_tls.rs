@@ -269,6 +269,14 @@ async fn the_cli_reaches_the_tls_listener_with_its_tls_options() {
 
     let (ok, _, err) = cli(&[&base[..], &["providers", "list"]].concat(), &[]);
     assert!(!ok && err.contains("--tls-ca"), "{err}");
+    let rogue = path(&pki.path("rogue-ca.pem"));
+    let _ = pki.ca("rogue-ca");
+    let args = [&base[..], &["--tls-ca", &rogue, "providers", "list"]].concat();
+    let (ok, _, err) = cli(&args, &[]);
+    assert!(
+        !ok && err.contains("certificate"),
+        "the cause is shown: {err}"
+    );
     let args = [&base[..], &["--tls-ca", &ca, "providers", "list"]].concat();
     let (ok, _, err) = cli(&args, &[]);
     assert!(!ok, "served without a client certificate: {err}");
