@@ -114,9 +114,13 @@ impl Tokens {
         let given = header
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let role = given
-            .and_then(|g| self.role_of(g))
-            .ok_or(ApiError::Unauthenticated)?;
+        let Some(role) = given.and_then(|g| self.role_of(g)) else {
+            tracing::debug!(
+                method = path,
+                "call refused: missing or unknown bearer token"
+            );
+            return Err(ApiError::Unauthenticated);
+        };
         if grants(role, need) {
             return Ok(());
         }

@@ -2,8 +2,8 @@
 //! ([`providers`], [`event_types`], [`connections`], [`subscriptions`], [`events`],
 //! [`deliveries`]), each handler shaped decode → validate → apply → encode, and [`status`], the
 //! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
-//! socket + TCP, with [`tls`] when configured) with gRPC health and [`reflection`]; [`auth`]
-//! holds the role table every call is checked against.
+//! socket + TCP, with `tls` when configured) with gRPC health and `reflection`; `auth` holds
+//! the role table every call is checked against.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
 //! They reach the state through [`ApiContext`]: the store for records, the engine for publish,

@@ -2,7 +2,7 @@
 //! and optionally TCP (with TLS and client certificates when configured, and TCP_NODELAY on
 //! every accepted connection: without it each unary call waits for the peer's delayed ACK).
 //! Both serve the same routes: the six platform services, `grpc.health.v1.Health` and server
-//! reflection, all behind [`Authorized`], which checks bearer tokens and their roles (health
+//! reflection, all behind `auth::Authorized`, which checks bearer tokens and their roles (health
 //! and reflection stay open so that probes and tools work without a token; they reveal no
 //! data). Serving stops when the shutdown token is cancelled: no new connections, in-flight
 //! calls finish, and the socket file is removed.
