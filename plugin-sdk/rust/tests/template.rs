@@ -32,6 +32,7 @@ fn event() -> Event {
             .to_utc(),
         delivery_id: "del-7".into(),
         attempt: 2,
+        event_id: String::new(),
     }
 }
 

@@ -7,6 +7,7 @@ mod api_hardening;
 mod api_lists;
 mod api_plugin_calls;
 mod api_secrets;
+mod api_tls;
 mod coordinator_crash;
 mod coordinator_delivery;
 mod coordinator_migrate;
