@@ -87,6 +87,7 @@ pub mod http;
 pub mod log;
 mod plugin;
 mod provider;
+mod redact;
 mod registry;
 mod result;
 pub mod schema;

@@ -93,6 +93,15 @@ pub enum Auth {
         /// The header value.
         value: Secret,
     },
+    /// A query parameter of your choice carrying a secret, e.g. `?api_key=…` (added to the
+    /// URL's own query).
+    Query {
+        /// The parameter name.
+        #[schemars(length(min = 1))]
+        name: String,
+        /// The parameter value.
+        value: Secret,
+    },
 }
 
 /// One extra header.
