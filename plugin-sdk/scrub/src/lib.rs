@@ -8,14 +8,19 @@
 //! without the SDK cannot leak either). The Python SDK implements the same rules; both run the
 //! test vectors of `vectors.json` next to this crate, so the semantics are the same everywhere.
 //!
-//! Building costs O(secrets × strings) forms; scrubbing a text is one multi-pattern
-//! (Aho-Corasick) pass over it. This crate never logs.
+//! Building costs O(secrets × strings) forms, a few dozen strings for a real config; it is done
+//! per call, so nothing heavier is built up front. A text of up to [`SCAN_UP_TO_BYTES`] bytes
+//! (an error, an external id, a log line) is scrubbed by searching it for each form; a longer
+//! one by one multi-pattern (Aho-Corasick) pass, with the automaton built on first need and
+//! then shared by the scrubber's clones. Both find the leftmost occurrence, the longest at that
+//! position, and go on after it. This crate never logs.
 
 pub mod forms;
 
 use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde_json::Value;
 
 pub use forms::{MIN_SECRET_CHARS, MIN_URL_PART_CHARS};
@@ -23,20 +28,27 @@ pub use forms::{MIN_SECRET_CHARS, MIN_URL_PART_CHARS};
 /// What every hidden occurrence becomes (the coordinator's API shows secrets the same way).
 pub const REDACTED: &str = "[REDACTED]";
 
+/// Texts up to this many bytes are scrubbed by a search per form; longer ones by an automaton.
+pub const SCAN_UP_TO_BYTES: usize = 4096;
+
 /// Replaces the secrets of one config (and their encodings) in texts. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Scrubber {
     /// `None` when there is nothing to hide (no secret, or all too short).
-    automaton: Option<std::sync::Arc<AhoCorasick>>,
-    forms: usize,
+    forms: Option<Arc<Forms>>,
+}
+
+/// The forms to hide, and the automaton over them once a long text needed it.
+struct Forms {
+    forms: Vec<String>,
+    automaton: OnceLock<Option<AhoCorasick>>,
 }
 
 impl std::fmt::Debug for Scrubber {
     // Never the forms themselves: they are the secrets.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scrubber")
-            .field("forms", &self.forms)
-            .finish()
+        let count = self.forms.as_ref().map_or(0, |f| f.forms.len());
+        f.debug_struct("Scrubber").field("forms", &count).finish()
     }
 }
 
@@ -78,32 +90,74 @@ impl Scrubber {
         if forms.is_empty() {
             return Self::default();
         }
-        let count = forms.len();
-        // Building fails only for automata beyond the crate's size limits, far above what a
-        // config's secrets produce; hiding everything would then be the safe answer, but a
-        // config that large is refused long before a call, so keep the texts as they are.
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&forms)
-            .ok()
-            .map(std::sync::Arc::new);
         Self {
-            automaton,
-            forms: count,
+            forms: Some(Arc::new(Forms {
+                forms,
+                automaton: OnceLock::new(),
+            })),
         }
     }
 
     /// True when this scrubber changes nothing.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.automaton.is_none()
+        self.forms.is_none()
     }
 
     /// `text` with every form of every secret replaced by [`REDACTED`] (borrowed when clean).
     #[must_use]
     pub fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let Some(automaton) = &self.automaton else {
+        match &self.forms {
+            None => Cow::Borrowed(text),
+            Some(forms) if text.len() > SCAN_UP_TO_BYTES => forms.replace_with_automaton(text),
+            Some(forms) => forms.replace_by_scanning(text),
+        }
+    }
+
+    /// [`Scrubber::scrub`] in place.
+    pub fn scrub_string(&self, text: &mut String) {
+        if let Cow::Owned(clean) = self.scrub(text) {
+            *text = clean;
+        }
+    }
+}
+
+impl Forms {
+    /// The leftmost occurrence of any form in `text`, the longest there: (start, length).
+    fn next_match(&self, text: &str) -> Option<(usize, usize)> {
+        self.forms
+            .iter()
+            .filter_map(|form| text.find(form.as_str()).map(|at| (at, form.len())))
+            .min_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+    }
+
+    fn replace_by_scanning<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let Some(first) = self.next_match(text) else {
             return Cow::Borrowed(text);
+        };
+        let (mut clean, mut pos, mut found) = (String::with_capacity(text.len()), 0, Some(first));
+        while let Some((at, len)) = found {
+            clean.push_str(&text[pos..pos + at]);
+            clean.push_str(REDACTED);
+            pos += at + len;
+            found = self.next_match(&text[pos..]);
+        }
+        clean.push_str(&text[pos..]);
+        Cow::Owned(clean)
+    }
+
+    fn replace_with_automaton<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let automaton = self.automaton.get_or_init(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                // Builds several times faster than the DFA it would otherwise pick.
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(&self.forms)
+                .ok()
+        });
+        // Building fails only beyond the crate's size limits, far above a config's forms.
+        let Some(automaton) = automaton else {
+            return self.replace_by_scanning(text);
         };
         if !automaton.is_match(text) {
             return Cow::Borrowed(text);
@@ -114,13 +168,6 @@ impl Scrubber {
             true
         });
         Cow::Owned(clean)
-    }
-
-    /// [`Scrubber::scrub`] in place.
-    pub fn scrub_string(&self, text: &mut String) {
-        if let Cow::Owned(clean) = self.scrub(text) {
-            *text = clean;
-        }
     }
 }
 
