@@ -6,7 +6,8 @@
 //! base64-encoded forms, must then appear in no API response (GetDelivery, ListDeliveries,
 //! ListDeliveryAttempts, WatchDeliveries), no CLI output (`deliveries show`, `deliveries list
 //! --json`, `deliveries watch --json`), no line of the coordinator's stderr (plugin log lines
-//! included) and no byte of any file under the data dir.
+//! included) and no byte of any file under the data dir. A TestConnection through the raw
+//! fixture, whose answer quotes the secret, is scrubbed too.
 //!
 //! The Python example plugin runs through its wrapper script, which needs the SDK's virtualenv
 //! (`plugin-sdk/python/scripts/setup.sh`, run by `scripts/test.sh` before the Rust tests).
@@ -105,6 +106,28 @@ async fn subscribe_all(c: &mut Clients, url: &str) -> usize {
         assert_hidden("CreateSubscription", &format!("{created:?}"));
     }
     all.len()
+}
+
+/// A TestConnection whose raw answer quotes the secret: the API's answer does not.
+async fn check_test_connection(c: &mut Clients, url: &str) {
+    let test = api::TestConnectionRequest {
+        provider_id: "fixture.echo".into(),
+        kind: api::ConfigKind::Provider.into(),
+        config_json: json!({"url": url, "secret": CANARY}).to_string(),
+        connection_id: String::new(),
+    };
+    let verdict = c
+        .connections
+        .test_connection(test)
+        .await
+        .expect("test connection")
+        .into_inner();
+    assert!(!verdict.success, "{verdict:?}");
+    assert!(
+        verdict.message.contains("refused the secret [REDACTED]"),
+        "{verdict:?}"
+    );
+    assert_hidden("TestConnection", &format!("{verdict:?}"));
 }
 
 /// `switchyard deliveries watch --json`, its stdout lines collected by a thread.
@@ -317,6 +340,7 @@ async fn a_secret_echoed_by_the_receiver_never_surfaces() {
     check_api(&mut c, &ids).await;
     let cli_watched = cli_watch_output(&coord, &mut c, &ids).await;
     check_cli(&coord, &ids, &cli_watched);
+    check_test_connection(&mut c, &url).await;
 
     drop((stream, c));
     assert!(coord.terminate().await.success());
