@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 
 echo "== cargo build --workspace --bins (end-to-end tests run the built plugin binaries)"
 cargo build --workspace --bins
+# Python plugin SDK: a project-local venv with pinned packages, stubs generated from proto/.
+# Before the Rust tests: an end-to-end test runs the Python example plugin.
+echo "== Python plugin SDK: setup"
+plugin-sdk/python/scripts/setup.sh
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets
 
-# Python plugin SDK: a project-local venv with pinned packages, stubs generated from proto/.
-echo "== Python plugin SDK: setup"
-plugin-sdk/python/scripts/setup.sh
 echo "== Python plugin SDK: pytest"
 # Any non-zero status fails the run, including pytest's 5 ("no tests ran").
 plugin-sdk/python/.venv-py/bin/python -m pytest -p no:cacheprovider -q plugin-sdk/python/tests

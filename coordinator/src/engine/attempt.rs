@@ -3,11 +3,18 @@
 //! what the plugin needs (in memory only), call the plugin, and settle: the retry decision and
 //! the attempt record are written in one store transaction right after the call returns, with
 //! no cancellation point in between.
+//!
+//! The decrypted secrets of the call (the subscription's and its connection's) also make a
+//! [`Scrubber`]: whatever the plugin answers (error, external id) is scrubbed with it before it
+//! is stored, logged or shown to watchers, and the plugin's log lines are scrubbed with it
+//! during the call — so a receiver that echoes its credentials leaks nothing, even through a
+//! plugin that does no scrubbing of its own.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use switchyard_proto::plugin::v1 as pb;
+use switchyard_scrub::{Builder as ScrubBuilder, Scrubber};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Inner;
@@ -17,6 +24,7 @@ use super::retry::{self, Decision, GiveUp, Outcome};
 use crate::model::{
     Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryStatus, Subscription, to_millis,
 };
+use crate::secrets::secret_pointers;
 use crate::store::{Claimed, SaveDelivery};
 
 /// How a plugin call (or the preparation for one) ended.
@@ -126,7 +134,7 @@ async fn run(flight: InFlight) {
         }
     };
     let result = match prepared {
-        Ok((provider, req)) => call(&inner, &provider, req).await,
+        Ok((provider, req, secrets)) => call(&inner, &provider, req, secrets).await,
         Err(Stop::Cancel(reason)) => return flight.cancel(reason).await,
         Err(Stop::Fail(outcome, reason)) => {
             CallResult::without_call(outcome, reason, inner.clock.now())
@@ -138,13 +146,13 @@ async fn run(flight: InFlight) {
     flight.settle(&result, sub.as_deref()).await;
 }
 
-/// Loads, migrates and decrypts what the plugin call needs.
+/// Loads, migrates and decrypts what the plugin call needs, and the scrubber of its secrets.
 async fn prepare(
     inner: &Inner,
     d: &Delivery,
     sub: Option<&Subscription>,
     trigger: AttemptTrigger,
-) -> Result<(Arc<Resolved>, pb::DeliverRequest), Stop> {
+) -> Result<(Arc<Resolved>, pb::DeliverRequest, Scrubber), Stop> {
     let Some(sub) = sub else {
         return Err(Stop::Cancel(
             "cancelled: the subscription was deleted".into(),
@@ -179,7 +187,9 @@ async fn prepare(
         .secrets
         .decrypt_secrets(&provider.config_schema, &mut config)
         .map_err(|e| Stop::Fail(Outcome::Permanent, e.to_string()))?;
-    let connection_json = connection_json(inner, sub, &provider)?;
+    let mut secrets = Scrubber::builder();
+    secrets.config(&config, &secret_pointers(&provider.config_schema, &config));
+    let connection_json = connection_json(inner, sub, &provider, &mut secrets)?;
     let correlation = correlation(inner, d)?;
     let req = pb::DeliverRequest {
         provider_id: provider.provider().id.clone(),
@@ -199,7 +209,7 @@ async fn prepare(
         connection_json,
         correlation,
     };
-    Ok((provider, req))
+    Ok((provider, req, secrets.build()))
 }
 
 /// The delivery's correlation key with what the earlier deliveries of its key left behind.
@@ -256,9 +266,14 @@ fn event_text(inner: &Inner, d: &Delivery) -> Result<Arc<EventText>, Stop> {
     }
 }
 
-/// The decrypted connection config named by the subscription's `connectionId`, as JSON text;
-/// empty when there is none.
-fn connection_json(inner: &Inner, sub: &Subscription, provider: &Resolved) -> Result<String, Stop> {
+/// The decrypted connection config named by the subscription's `connectionId`, as JSON text
+/// (its secrets added to `secrets`); empty when there is none.
+fn connection_json(
+    inner: &Inner,
+    sub: &Subscription,
+    provider: &Resolved,
+    secrets: &mut ScrubBuilder,
+) -> Result<String, Stop> {
     let Some(id) = sub.connection_id() else {
         return Ok(String::new());
     };
@@ -292,6 +307,7 @@ fn connection_json(inner: &Inner, sub: &Subscription, provider: &Resolved) -> Re
             .secrets
             .decrypt_secrets(schema, &mut config)
             .map_err(|e| Stop::Fail(Outcome::Permanent, format!("connection {id}: {e}")))?;
+        secrets.config(&config, &secret_pointers(schema, &config));
     }
     Ok(config.to_string())
 }
@@ -303,12 +319,17 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-/// Calls the plugin and classifies the answer.
-async fn call(inner: &Inner, provider: &Resolved, req: pb::DeliverRequest) -> CallResult {
+/// Calls the plugin and classifies the answer, scrubbed of the call's `secrets`.
+async fn call(
+    inner: &Inner,
+    provider: &Resolved,
+    req: pb::DeliverRequest,
+    secrets: Scrubber,
+) -> CallResult {
     let started_at = inner.clock.now();
-    let answer = provider.handle.deliver(req).await;
+    let answer = provider.handle.deliver_hiding(req, secrets.clone()).await;
     let ended_at = inner.clock.now();
-    match answer {
+    let result = match answer {
         Ok(resp) => classify(&resp, started_at, ended_at),
         Err(e) => {
             let outcome = if e.retryable {
@@ -318,12 +339,31 @@ async fn call(inner: &Inner, provider: &Resolved, req: pb::DeliverRequest) -> Ca
             };
             CallResult::without_call(outcome, e.message, started_at).ended(ended_at)
         }
-    }
+    };
+    result.scrubbed(&secrets)
 }
 
 impl CallResult {
     fn ended(mut self, at: DateTime<Utc>) -> Self {
         self.ended_at = at;
+        self
+    }
+
+    /// Hides `secrets` in every text that came from the plugin, then cuts the excerpt (after,
+    /// so that no prefix of a secret survives at the cut).
+    fn scrubbed(mut self, secrets: &Scrubber) -> Self {
+        for text in [
+            &mut self.error,
+            &mut self.external_id,
+            &mut self.response_excerpt,
+            &mut self.state,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            secrets.scrub_string(text);
+        }
+        self.response_excerpt = self.response_excerpt.as_deref().and_then(excerpt);
         self
     }
 }
@@ -370,7 +410,8 @@ pub(super) fn classify(
         status_code: (resp.status_code != 0).then_some(resp.status_code),
         external_id: (!resp.external_id.is_empty()).then(|| resp.external_id.clone()),
         retry_after_ms: resp.retry_after_ms,
-        response_excerpt: excerpt(&resp.response_excerpt),
+        response_excerpt: (!resp.response_excerpt.is_empty())
+            .then(|| resp.response_excerpt.clone()),
         state: state(outcome, &resp.state),
         started_at,
         ended_at,

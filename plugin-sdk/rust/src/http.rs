@@ -16,6 +16,8 @@
 //!
 //! Failure texts carry the status and a short excerpt of the body, never request headers, and
 //! network errors are stripped of the URL (it may hold a secret, e.g. a Slack webhook URL).
+//! The excerpt is scrubbed of the secrets of the calls in flight *before* it is cut, so a
+//! receiver echoing a credential never leaves a recognisable piece of it.
 
 use std::time::{Duration, SystemTime};
 
@@ -127,16 +129,23 @@ pub fn error_text(status: StatusCode, body: &[u8]) -> String {
     }
 }
 
-/// The first [`BODY_EXCERPT_BYTES`] of a body as one line of text.
+/// The first [`BODY_EXCERPT_BYTES`] of a body (scrubbed of the secrets of the calls in flight)
+/// as one line of text.
 #[must_use]
 pub fn body_excerpt(body: &[u8]) -> String {
-    let cut = body.len().min(BODY_EXCERPT_BYTES);
-    let mut text: String = String::from_utf8_lossy(&body[..cut])
+    // Scrubbed over a wider window than it quotes: a secret across the cut is still whole.
+    let window = &body[..body.len().min(BODY_EXCERPT_BYTES * 16)];
+    let scrubbed = crate::redact::scrub_active(&String::from_utf8_lossy(window));
+    let mut cut = scrubbed.len().min(BODY_EXCERPT_BYTES);
+    while !scrubbed.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut text: String = scrubbed[..cut]
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     text = text.trim().to_owned();
-    if body.len() > BODY_EXCERPT_BYTES {
+    if scrubbed.len() > cut || body.len() > window.len() {
         text.push('…');
     }
     text

@@ -75,7 +75,8 @@
 //!
 //! Attach them with `#[schemars(extend("x-hidden" = true))]` and the like; the table is in
 //! [`schema`]. For secrets, use the [`Secret`] type (or `extend("x-secret" = true)`). Fields marked `x-secret` are never logged by the SDK, and error messages never
-//! quote config values.
+//! quote config values. Their values (and usual encodings) are also scrubbed from everything a
+//! provider returns and logs during a call, should a receiver echo them.
 //!
 //! # Optional calls
 //!
@@ -91,6 +92,7 @@ pub mod log;
 pub mod net_policy;
 mod plugin;
 mod provider;
+mod redact;
 mod registry;
 mod result;
 pub mod schema;

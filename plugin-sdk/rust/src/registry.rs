@@ -4,7 +4,8 @@
 //! checked and compiled later, off the start-up path ([`ErasedProvider::check_schemas`]); every
 //! call that uses a config waits for that. Each wrapper turns wire requests into typed calls and
 //! typed results into wire responses; invalid input is answered in-band, protocol errors
-//! become a [`tonic::Status`].
+//! become a [`tonic::Status`]. Every answer is scrubbed of the call's secrets (see
+//! [`crate::redact`]) before it leaves.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +19,7 @@ use crate::provider::{
     Capabilities, ConfigKind, ConnectionConfig, CorrelatedDelivery, Correlation, DeliveryContext,
     Event, OptionsRequest, Provider, Subscription, TestTarget,
 };
+use crate::redact;
 use crate::result::{Diagnostic, TestConnectionResult};
 use crate::schema::{CompiledSchema, SchemaError, generator, parse_json_text};
 
@@ -138,6 +140,26 @@ impl<P: Provider> Registered<P> {
                 .as_ref()
                 .map(|_| self.provider.connection_version()),
         }
+    }
+
+    /// The scrubber of a call: the secrets of `config_json` (of `kind`) and of the connection.
+    fn secrets(
+        &self,
+        kind: ConfigKind,
+        config_json: &str,
+        connection_json: &str,
+    ) -> switchyard_scrub::Scrubber {
+        let config_schema = match kind {
+            ConfigKind::Provider => Some(&self.config_json),
+            ConfigKind::Connection => self.connection_json.as_ref(),
+        };
+        let connection = self.connection_json.as_ref().map(|s| (s, connection_json));
+        redact::scrubber_of(
+            config_schema
+                .map(|s| (s, config_json))
+                .into_iter()
+                .chain(connection),
+        )
     }
 
     fn refusal(&self, err: &SchemaError) -> Status {
@@ -370,7 +392,15 @@ impl<P: Provider> ErasedProvider for Registered<P> {
                 connection,
                 correlation: request.correlation.take().map(correlation_from),
             };
-            Ok(self.provider.deliver(ctx).await.into_proto())
+            let secrets = self.secrets(
+                ConfigKind::Provider,
+                &request.config_json,
+                &request.connection_json,
+            );
+            let _active = redact::activate(&secrets);
+            let mut response = self.provider.deliver(ctx).await.into_proto();
+            redact::deliver_response(&secrets, &mut response);
+            Ok(response)
         })
     }
 
@@ -400,7 +430,14 @@ impl<P: Provider> ErasedProvider for Registered<P> {
                 }
             };
             match target {
-                Ok(target) => Ok(test_response(self.provider.test_connection(target).await)),
+                Ok(target) => {
+                    let secrets =
+                        self.secrets(kind, &request.config_json, &request.connection_json);
+                    let _active = redact::activate(&secrets);
+                    let mut response = test_response(self.provider.test_connection(target).await);
+                    redact::test_response(&secrets, &mut response);
+                    Ok(response)
+                }
                 Err(diagnostics) => Ok(pb::TestConnectionResponse {
                     success: false,
                     message: "the config is invalid".to_owned(),
@@ -435,18 +472,26 @@ impl<P: Provider> ErasedProvider for Registered<P> {
                 Ok(context) => context,
                 Err(diagnostic) => return Ok(answer(vec![diagnostic])),
             };
+            let secrets = self
+                .connection_json
+                .as_ref()
+                .map(|schema| redact::scrubber_of([(schema, request.connection_json.as_str())]))
+                .unwrap_or_default();
             let options = OptionsRequest {
                 resolver: request.resolver_name,
                 connection,
                 context,
             };
-            match self.provider.get_connection_options(options).await {
-                Ok(options) => Ok(pb::GetConnectionOptionsResponse {
+            let _active = redact::activate(&secrets);
+            let mut response = match self.provider.get_connection_options(options).await {
+                Ok(options) => pb::GetConnectionOptionsResponse {
                     options: options.into_iter().map(|o| o.into_proto()).collect(),
                     diagnostics: Vec::new(),
-                }),
-                Err(diagnostics) => Ok(answer(diagnostics)),
-            }
+                },
+                Err(diagnostics) => answer(diagnostics),
+            };
+            redact::options_response(&secrets, &mut response);
+            Ok(response)
         })
     }
 

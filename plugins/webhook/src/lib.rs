@@ -1,5 +1,5 @@
 //! The webhook provider plugin: delivers Switchyard events as JSON over HTTP to any URL, with
-//! bearer / basic / custom-header authentication, custom headers and a timeout. The binary
+//! bearer / basic / custom-header / query-parameter authentication, custom headers and a timeout. The binary
 //! (`src/main.rs`) serves [`WebhookProvider`] under plugin id `webhook`; the library exists so
 //! tests can call the provider in-process.
 
@@ -11,7 +11,7 @@ pub use config::{Auth, CustomHeader, DEFAULT_TIMEOUT_MS, Method, WebhookConfig};
 pub use docs::documentation;
 pub use provider::{
     Body, DELIVERY_ID_HEADER, EVENT_TYPE_HEADER, EXTERNAL_ID_KEYS, SubscriptionRef,
-    WebhookProvider, headers,
+    WebhookProvider, headers, target_url,
 };
 
 /// The plugin id.

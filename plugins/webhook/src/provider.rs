@@ -161,8 +161,23 @@ fn apply_auth(auth: &Auth, headers: &mut HeaderMap) -> Result<(), String> {
                 .map_err(|_| "auth/name is not a valid header name".to_owned())?;
             headers.insert(name, secret(value.expose().to_owned(), "auth/value")?);
         }
+        // Sent in the URL instead (see `target_url`).
+        Auth::Query { .. } => {}
     }
     Ok(())
+}
+
+/// The URL a delivery goes to: the configured one, plus the query parameter of `query` auth.
+///
+/// # Errors
+/// A text naming the field when the URL cannot be parsed (never quoting it).
+pub fn target_url(config: &WebhookConfig) -> Result<reqwest::Url, String> {
+    let mut url =
+        reqwest::Url::parse(&config.url).map_err(|_| "url is not a valid URL".to_owned())?;
+    if let Auth::Query { name, value } = &config.auth {
+        url.query_pairs_mut().append_pair(name, value.expose());
+    }
+    Ok(url)
 }
 
 impl Provider for WebhookProvider {
@@ -190,8 +205,9 @@ impl Provider for WebhookProvider {
     }
 
     async fn deliver(&self, ctx: DeliveryContext<WebhookConfig, NoConnection>) -> DeliveryResult {
-        let Ok(url) = reqwest::Url::parse(&ctx.config.url) else {
-            return DeliveryResult::permanent("url is not a valid URL");
+        let url = match target_url(&ctx.config) {
+            Ok(url) => url,
+            Err(error) => return DeliveryResult::permanent(error),
         };
         let headers = match headers(&ctx) {
             Ok(headers) => headers,

@@ -266,3 +266,22 @@ async fn builds_one_http_client_on_first_use_shared_by_clones() {
     let again = clone.client().await.expect("the client builds");
     assert!(std::ptr::eq(first, again), "one pooled client for all");
 }
+
+#[tokio::test]
+async fn query_auth_adds_the_parameter_to_the_urls_own_query() {
+    let sink = HttpSink::start().await;
+    let mut cfg = config(format!("{}/hook?team=ops", sink.url()));
+    cfg.auth = Auth::Query {
+        name: "api_key".into(),
+        value: Secret::new("k y+/1"),
+    };
+    let result = deliver_once(cfg).await;
+    assert!(result.is_delivered(), "{result:?}");
+    let request = only_request(&sink).await;
+    assert_eq!(request.path, "/hook");
+    assert_eq!(
+        request.query.as_deref(),
+        Some("team=ops&api_key=k+y%2B%2F1")
+    );
+    assert_eq!(request.header("authorization"), None);
+}

@@ -20,5 +20,6 @@ mod lifecycle;
 mod registry;
 mod restart;
 mod schema;
+mod secret_echo;
 mod serve_lock;
 mod uds_authority;
