@@ -1,5 +1,5 @@
 //! The API listeners: a Unix socket (mode 0600, in the data dir by default) and optionally TCP.
-//! Both serve the same routes: the six platform services behind the bearer-token check, plus
+//! Both serve the same routes: the seven platform services behind the bearer-token check, plus
 //! `grpc.health.v1.Health` and server reflection (left open so that probes and tools work
 //! without the token; they reveal no data). Serving stops when the shutdown token is cancelled:
 //! no new connections, in-flight calls finish, and the socket file is removed.
@@ -11,6 +11,7 @@ use switchyard_proto::coordinator::v1::{
     delivery_service_server::DeliveryServiceServer, event_service_server::EventServiceServer,
     event_type_service_server::EventTypeServiceServer,
     provider_service_server::ProviderServiceServer,
+    secret_key_service_server::SecretKeyServiceServer,
     subscription_service_server::SubscriptionServiceServer,
 };
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
@@ -184,6 +185,10 @@ async fn routes(
         .add_service(tonic::service::interceptor::InterceptedService::new(
             EventServiceServer::new(super::events::Events(ctx.clone()))
                 .max_decoding_message_size(max_message),
+            auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            SecretKeyServiceServer::new(super::secret_keys::SecretKeys(ctx.clone())),
             auth.clone(),
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
