@@ -17,3 +17,4 @@ mod lifecycle;
 mod registry;
 mod restart;
 mod schema;
+mod secrets_rotate;
