@@ -466,6 +466,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stale_write_back_by_a_writer_in_flight_is_reencrypted_before_the_old_key_goes() {
+        let s = setup(2);
+        let stale = s.store.subscriptions().expect("subs")[0].clone();
+        let old = s.secrets.status().current;
+        let writer = s.secrets.writing().await;
+        let rotation = Arc::new(Rotation::new(
+            s.secrets.clone(),
+            s.store.clone(),
+            RotationOptions::default(),
+        ));
+        let task = {
+            let rotation = rotation.clone();
+            tokio::spawn(async move { rotation.rotate(&CancellationToken::new()).await })
+        };
+        // Wait until the rotation asks for the writers to be done (its first pass is over):
+        // a queued exclusive request takes every free permit, so a shared try fails.
+        let queued = |s: &Setup| s.secrets.writers.try_read().is_err();
+        while !queued(&s) && !task.is_finished() {
+            tokio::task::yield_now().await;
+        }
+        let sealed_new = |s: &Setup| {
+            let subs = s.store.subscriptions().expect("subs");
+            let kid = s.secrets.status().current;
+            kid != old
+                && subs.iter().all(|sub| {
+                    let token = sub.config["token"].as_str().unwrap_or_default();
+                    token.starts_with(&format!("$enc:v2:{kid}:"))
+                })
+        };
+        assert!(
+            sealed_new(&s),
+            "the first pass moved every record to the new key"
+        );
+        // A writer that read the record before that pass now stores it back, old key and all.
+        s.store.update_subscription(&stale).expect("stale write");
+        assert!(!task.is_finished(), "the rotation waits for the writer");
+        drop(writer);
+        let report = task.await.expect("task").expect("rotate");
+        assert_eq!(report.retired, vec![old.clone()]);
+        assert!(sealed_new(&s), "the stale record was re-encrypted");
+        assert_eq!(tokens_after_restart(&s), ["tok-0", "tok-1"]);
+    }
+
+    #[tokio::test]
     async fn keys_from_the_environment_are_not_rotated_in_place() {
         let dir = tempfile::tempdir().expect("tempdir");
         let env = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
