@@ -2,7 +2,8 @@
 //! plugin and a local HTTP receiver: several subscriptions with bearer tokens, events
 //! published while the key rotates (and a subscription updated meanwhile), a SIGKILL in the
 //! middle of a rotation (held there by the `SWITCHYARD_TEST_ROTATION_PAUSE_AFTER` hook) and a
-//! restart that finishes it. Every delivery must reach the receiver with its subscription's
+//! restart that finishes it; keys from `SWITCHYARD_SECRET_KEY` rotated by restarting with
+//! the new key first. Every delivery must reach the receiver with its subscription's
 //! token, and afterwards the coordinator must start and deliver with the new key alone.
 
 use std::time::Duration;
@@ -243,18 +244,7 @@ async fn a_sigkill_mid_rotation_then_a_restart_finishes_it_and_every_secret_stil
     );
     coord.options_mut().env.clear();
     coord.restart().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        let s = key_status(&coord).await;
-        if s.previous_key_ids.is_empty() && !s.rotating {
-            break s;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not finished: {s:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = wait_rotation_done(&coord).await;
     assert_ne!(status.key_id, old_kid);
     assert_eq!(key_lines(&coord), both[..1], "the new key alone is kept");
     assert_not_in_data_dir(&coord, &old[0]);
@@ -266,4 +256,67 @@ async fn a_sigkill_mid_rotation_then_a_restart_finishes_it_and_every_secret_stil
     publish_and_settle(&coord, "new-key-only", 1).await;
     assert_tokens(&r, &own, 1);
     assert_no_secret_leaked(&coord, &both);
+}
+
+/// Polls the key status until no previous key is left and no rotation runs (bounded: 30 s).
+async fn wait_rotation_done(coord: &Coordinator) -> api::GetSecretKeyStatusResponse {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = key_status(coord).await;
+        if s.previous_key_ids.is_empty() && !s.rotating {
+            return s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not finished: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_from_the_environment_rotate_by_putting_the_new_key_first_and_restarting() {
+    const OLD: &str = "ERERERERERERERERERERERERERERERERERERERERERE=";
+    const NEW: &str = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=";
+    let env = |v: &str| vec![("SWITCHYARD_SECRET_KEY".to_owned(), v.to_owned())];
+    let mut coord = Coordinator::start(CoordinatorOptions {
+        env: env(OLD),
+        ..CoordinatorOptions::default()
+    })
+    .await;
+    let r = subscribe_all(&coord).await;
+    let own = |n: usize| vec![token(n)];
+    let old_kid = key_status(&coord).await.key_id;
+    let mut c = coord.clients().await;
+    let refused = c
+        .secret_keys
+        .rotate_secret_key(api::RotateSecretKeyRequest {})
+        .await
+        .expect_err("the coordinator cannot write the variable");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("SWITCHYARD_SECRET_KEY"),
+        "{refused:?}"
+    );
+    assert_eq!(key_status(&coord).await.key_id, old_kid, "nothing changed");
+    drop(c);
+
+    assert!(coord.terminate().await.success());
+    coord.options_mut().env = env(&format!("{NEW},{OLD}"));
+    coord.restart().await;
+    let status = wait_rotation_done(&coord).await;
+    assert_ne!(status.key_id, old_kid);
+    publish_and_settle(&coord, "both", 1).await;
+    assert_tokens(&r, &own, 1);
+
+    assert!(coord.terminate().await.success());
+    coord.options_mut().env = env(NEW);
+    coord.restart().await;
+    publish_and_settle(&coord, "new-only", 1).await;
+    assert_tokens(&r, &own, 1);
+    assert!(
+        !coord.data_dir().join("secret.key").exists(),
+        "no key in the data dir"
+    );
+    assert_no_secret_leaked(&coord, &[OLD.to_owned(), NEW.to_owned()]);
 }
