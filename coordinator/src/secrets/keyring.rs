@@ -155,15 +155,20 @@ pub(crate) struct Keyring {
 }
 
 impl Keyring {
+    /// A ring of one key.
+    pub(crate) fn single(current: Key) -> Self {
+        Self {
+            current,
+            previous: Vec::new(),
+            retired: Vec::new(),
+        }
+    }
+
     /// A ring sealing with `current` and also opening with `previous`. Keys given twice are
     /// kept once. `Err` names the id two different keys share (1 in 4 billion: generate one
     /// of them again).
     pub(crate) fn new(current: Key, previous: Vec<Key>) -> Result<Self, KeyId> {
-        let mut ring = Self {
-            current,
-            previous: Vec::new(),
-            retired: Vec::new(),
-        };
+        let mut ring = Self::single(current);
         for key in previous {
             match ring.find(key.id()) {
                 Some(same) if same.bytes == key.bytes => {}

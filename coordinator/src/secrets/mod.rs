@@ -117,7 +117,9 @@ pub struct KeyStatus {
 /// Held by a writer of a stored config from its read or encryption until its store write (see
 /// the module doc); many writers hold it at once.
 #[derive(Debug)]
-pub struct ConfigWrite(#[allow(dead_code)] tokio::sync::OwnedRwLockReadGuard<()>);
+pub struct ConfigWrite {
+    _held: tokio::sync::OwnedRwLockReadGuard<()>,
+}
 
 /// The coordinator's keyring and cipher. `Debug` never shows a key.
 pub struct Secrets {
@@ -135,12 +137,7 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// Uses `key` directly.
     pub fn from_key(key: [u8; 32]) -> Self {
-        Self::with_ring(
-            Keyring::new(Key::new(key), Vec::new()).unwrap_or_else(|_| {
-                unreachable!("a ring without previous keys has no duplicate ids")
-            }),
-            KeySource::Memory,
-        )
+        Self::with_ring(Keyring::single(Key::new(key)), KeySource::Memory)
     }
 
     fn with_ring(ring: Keyring, source: KeySource) -> Self {
@@ -188,7 +185,9 @@ impl Secrets {
     /// Waits until no rotation is finishing, then lets this writer go ahead (see
     /// [`ConfigWrite`]).
     pub async fn writing(&self) -> ConfigWrite {
-        ConfigWrite(Arc::clone(&self.writers).read_owned().await)
+        ConfigWrite {
+            _held: Arc::clone(&self.writers).read_owned().await,
+        }
     }
 
     /// Encrypts every secret value of `config` in place, under the current key. Values already
