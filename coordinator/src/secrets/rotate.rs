@@ -149,7 +149,8 @@ impl Rotation {
         if previous.is_empty() {
             return None;
         }
-        tracing::info!(previous = ?previous, "finishing an unfinished secret key rotation");
+        let previous = id_list(&previous);
+        tracing::info!(%previous, "finishing an unfinished secret key rotation");
         Some(self.finish(true, shutdown).await)
     }
 
@@ -200,7 +201,7 @@ impl Rotation {
         };
         tracing::info!(
             key = %report.key_id,
-            retired = ?report.retired,
+            retired = %id_list(&report.retired),
             connections = report.connections,
             subscriptions = report.subscriptions,
             "secret key rotation finished: every stored secret is encrypted under the current key"
@@ -304,6 +305,12 @@ impl Rotation {
     }
 }
 
+/// Key ids as `a, b` for logs.
+fn id_list(ids: &[KeyId]) -> String {
+    let ids: Vec<&str> = ids.iter().map(KeyId::as_str).collect();
+    ids.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,9 +390,29 @@ mod tests {
         out
     }
 
+    fn connection(secrets: &Secrets) -> crate::model::Connection {
+        let now = chrono::Utc::now();
+        let mut config = json!({"token": "conn-tok"});
+        secrets
+            .encrypt_secrets(&schema(), &mut config)
+            .expect("encrypt");
+        crate::model::Connection {
+            id: crate::model::ConnectionId::new_at(now),
+            provider_id: "webhook.webhook".into(),
+            name: "c".into(),
+            config,
+            schema_version: 1,
+            migration_error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     #[tokio::test]
     async fn rotation_reencrypts_every_record_and_leaves_only_the_new_key_in_the_file() {
         let s = setup(3);
+        let conn = connection(&s.secrets);
+        s.store.insert_connection(&conn).expect("insert connection");
         let old = s.secrets.status().current;
         let rotation = Rotation::new(
             s.secrets.clone(),
@@ -398,7 +425,18 @@ mod tests {
             .expect("rotate");
         assert_ne!(report.key_id, old);
         assert_eq!(report.retired, vec![old.clone()]);
-        assert_eq!((report.subscriptions, report.connections), (3, 0));
+        assert_eq!((report.subscriptions, report.connections), (3, 1));
+        let mut stored = s
+            .store
+            .get_connection(conn.id)
+            .expect("get")
+            .expect("present")
+            .config;
+        let fresh = Secrets::load_or_generate(s.dir.path(), None, None).expect("reload");
+        fresh
+            .decrypt_secrets(&schema(), &mut stored)
+            .expect("new key alone");
+        assert_eq!(stored, json!({"token": "conn-tok"}));
         assert!(!report.resumed);
         assert_eq!(key_file(&s).len(), 1, "only the new key is saved");
         let status = s.secrets.status();
