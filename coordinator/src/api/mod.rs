@@ -1,8 +1,8 @@
 //! The platform gRPC API (`switchyard.coordinator.v1`): one file per resource
 //! ([`providers`], [`event_types`], [`connections`], [`subscriptions`], [`events`],
-//! [`deliveries`], [`secret_keys`]), each handler shaped decode → validate → apply → encode, and [`status`], the
-//! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
-//! socket + TCP) with bearer-token checks, gRPC health and server reflection.
+//! [`deliveries`], [`secret_keys`]), each handler shaped decode → validate → apply → encode,
+//! and [`status`], the only place that turns errors into `tonic::Status`. [`server`] binds the
+//! listeners (Unix socket + TCP) with bearer-token checks, gRPC health and server reflection.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
 //! They reach the state through [`ApiContext`]: the store for records, the engine for publish,
