@@ -62,6 +62,9 @@ const TABLE: &[(&str, &str, Role)] = &[
     ("DeliveryService", "GetDeliveryStats", Role::Read),
     ("DeliveryService", "RedeliverDelivery", Role::Admin),
     ("DeliveryService", "BulkRedeliverDeliveries", Role::Admin),
+    // Key ids and progress only, never a key.
+    ("SecretKeyService", "GetSecretKeyStatus", Role::Read),
+    ("SecretKeyService", "RotateSecretKey", Role::Admin),
 ];
 
 /// What a call needs.

@@ -27,6 +27,7 @@ impl ConnectionService for Connections {
         &self,
         req: Request<api::CreateConnectionRequest>,
     ) -> Result<Response<api::CreateConnectionResponse>, Status> {
+        let _keys = self.0.secrets.writing().await;
         let conn = create(&self.0, req.into_inner())?;
         Ok(Response::new(api::CreateConnectionResponse {
             connection: Some(to_api(&self.0, &conn)),
@@ -64,6 +65,7 @@ impl ConnectionService for Connections {
         &self,
         req: Request<api::UpdateConnectionRequest>,
     ) -> Result<Response<api::UpdateConnectionResponse>, Status> {
+        let _keys = self.0.secrets.writing().await;
         let conn = update(&self.0, req.into_inner())?;
         Ok(Response::new(api::UpdateConnectionResponse {
             connection: Some(to_api(&self.0, &conn)),

@@ -1,6 +1,6 @@
 //! The platform gRPC API (`switchyard.coordinator.v1`): one file per resource
 //! ([`providers`], [`event_types`], [`connections`], [`subscriptions`], [`events`],
-//! [`deliveries`]), each handler shaped decode → validate → apply → encode, and [`status`], the
+//! [`deliveries`], [`secret_keys`]), each handler shaped decode → validate → apply → encode, and [`status`], the
 //! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
 //! socket + TCP, with `tls` when configured) with gRPC health and `reflection`; `auth` holds
 //! the role table every call is checked against; [`uds_authority`] lets standard gRPC clients
@@ -23,6 +23,7 @@ pub mod events;
 pub mod payload;
 pub mod providers;
 pub(crate) mod reflection;
+pub mod secret_keys;
 pub mod server;
 pub mod status;
 pub mod subscriptions;
@@ -37,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::Engine;
 use crate::host::Registry;
 use crate::secrets::Secrets;
+use crate::secrets::rotate::Rotation;
 use crate::store::Store;
 
 pub use server::{ApiServer, ServeError};
@@ -51,6 +53,8 @@ pub struct ApiContext {
     pub registry: Registry,
     /// Encryption and redaction of `x-secret` values.
     pub secrets: Arc<Secrets>,
+    /// Rotation of the secret key (one at a time, shared with the resume at start).
+    pub rotation: Arc<Rotation>,
     /// The delivery engine.
     pub engine: Engine,
     /// Largest accepted payload (JSON text bytes).

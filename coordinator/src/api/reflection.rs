@@ -85,6 +85,7 @@ mod tests {
             "EventService",
             "EventTypeService",
             "ProviderService",
+            "SecretKeyService",
             "SubscriptionService",
         ]
         .iter()

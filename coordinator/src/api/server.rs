@@ -1,7 +1,7 @@
 //! The API listeners: a Unix socket (mode 0600, in the data dir by default, always plaintext)
 //! and optionally TCP (with TLS and client certificates when configured, and TCP_NODELAY on
 //! every accepted connection: without it each unary call waits for the peer's delayed ACK).
-//! Both serve the same routes: the six platform services, `grpc.health.v1.Health` and server
+//! Both serve the same routes: the seven platform services, `grpc.health.v1.Health` and server
 //! reflection, all behind `auth::Authorized`, which checks bearer tokens and their roles (health
 //! and reflection stay open so that probes and tools work without a token; they reveal no
 //! data). Calls the transport refuses before any handler get honest codes
@@ -16,6 +16,7 @@ use switchyard_proto::coordinator::v1::{
     delivery_service_server::DeliveryServiceServer, event_service_server::EventServiceServer,
     event_type_service_server::EventTypeServiceServer,
     provider_service_server::ProviderServiceServer,
+    secret_key_service_server::SecretKeyServiceServer,
     subscription_service_server::SubscriptionServiceServer,
 };
 use tokio_stream::StreamExt as _;
@@ -241,6 +242,9 @@ async fn routes(ctx: ApiContext, max_message: usize) -> Result<Routes, ServeErro
             EventServiceServer::new(super::events::Events(ctx.clone()))
                 .max_decoding_message_size(max_message),
         )
+        .add_service(SecretKeyServiceServer::new(super::secret_keys::SecretKeys(
+            ctx.clone(),
+        )))
         .add_service(DeliveryServiceServer::new(super::deliveries::Deliveries(
             ctx,
         )));

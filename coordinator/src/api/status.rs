@@ -11,6 +11,7 @@ use crate::engine::EngineError;
 use crate::host::CallError;
 use crate::schema::SchemaProblem;
 use crate::secrets::SecretsError;
+use crate::secrets::rotate::RotateError;
 use crate::store::StoreError;
 
 /// A failed API call, classified by what the caller should do.
@@ -141,10 +142,25 @@ impl From<SecretsError> for ApiError {
     fn from(err: SecretsError) -> Self {
         match err {
             SecretsError::MarkerWithoutValue { .. } => Self::InvalidArgument(err.to_string()),
-            SecretsError::Decrypt { .. } => Self::FailedPrecondition(err.to_string()),
-            SecretsError::BadKey { .. } | SecretsError::KeyFile { .. } => {
-                Self::Internal(err.to_string())
+            SecretsError::Decrypt { .. } | SecretsError::UnknownKey { .. } => {
+                Self::FailedPrecondition(err.to_string())
             }
+            SecretsError::BadKey { .. }
+            | SecretsError::KeyFile { .. }
+            | SecretsError::DuplicateKeyId { .. } => Self::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<RotateError> for ApiError {
+    fn from(err: RotateError) -> Self {
+        match err {
+            // The operator fixes these (the key file's path and key ids are no secrets).
+            RotateError::ReadOnlyKeys(_) | RotateError::KeyFile(_) | RotateError::Record { .. } => {
+                Self::FailedPrecondition(err.to_string())
+            }
+            RotateError::ShuttingDown => Self::Unavailable(err.to_string()),
+            RotateError::Store(e) => e.into(),
         }
     }
 }

@@ -33,6 +33,8 @@ impl SubscriptionService for Subscriptions {
         &self,
         req: Request<api::CreateSubscriptionRequest>,
     ) -> Res<api::CreateSubscriptionResponse> {
+        // Held from the read of the stored record (or the encryption) until the write.
+        let _keys = self.0.secrets.writing().await;
         let input = req
             .into_inner()
             .subscription
@@ -104,6 +106,8 @@ impl SubscriptionService for Subscriptions {
         &self,
         req: Request<api::UpdateSubscriptionRequest>,
     ) -> Res<api::UpdateSubscriptionResponse> {
+        // Held from the read of the stored record (or the encryption) until the write.
+        let _keys = self.0.secrets.writing().await;
         let input = req
             .into_inner()
             .subscription
@@ -146,6 +150,7 @@ impl SubscriptionService for Subscriptions {
         &self,
         req: Request<api::EnableSubscriptionRequest>,
     ) -> Res<api::EnableSubscriptionResponse> {
+        let _keys = self.0.secrets.writing().await;
         let sub = get(&self.0, &req.into_inner().id)?;
         let (sub, _) = set_enabled(&self.0, sub, true).await?;
         Ok(Response::new(api::EnableSubscriptionResponse {
@@ -157,6 +162,7 @@ impl SubscriptionService for Subscriptions {
         &self,
         req: Request<api::DisableSubscriptionRequest>,
     ) -> Res<api::DisableSubscriptionResponse> {
+        let _keys = self.0.secrets.writing().await;
         let sub = get(&self.0, &req.into_inner().id)?;
         let (sub, cancelled) = set_enabled(&self.0, sub, false).await?;
         Ok(Response::new(api::DisableSubscriptionResponse {

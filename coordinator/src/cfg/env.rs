@@ -4,11 +4,12 @@
 //! no key is an error, so typos do not pass silently; variables that belong to the CLI or to the
 //! secret key are skipped.
 
-use super::{ConfigError, SECRET_KEY_ENV};
+use super::{ConfigError, ROTATION_PAUSE_ENV, SECRET_KEY_ENV};
 
 /// `SWITCHYARD_*` variables that are not configuration keys.
 const NOT_CONFIG: &[&str] = &[
     SECRET_KEY_ENV,
+    ROTATION_PAUSE_ENV,
     "SWITCHYARD_ADDR",
     "SWITCHYARD_TOKEN",
     "SWITCHYARD_CONFIG",

@@ -25,6 +25,10 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 /// The environment variable that may carry the secret-encryption key (base64 of 32 bytes).
 pub const SECRET_KEY_ENV: &str = "SWITCHYARD_SECRET_KEY";
 
+/// Test hook, never for production: pauses a secret-key rotation after this many re-encrypted
+/// records (see `secrets::rotate::RotationOptions`), so that a test can SIGKILL mid-rotation.
+pub const ROTATION_PAUSE_ENV: &str = "SWITCHYARD_TEST_ROTATION_PAUSE_AFTER";
+
 /// Why the configuration could not be loaded. Each message names the key or variable to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

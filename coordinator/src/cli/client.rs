@@ -11,6 +11,7 @@ use switchyard_proto::coordinator::v1::{
     delivery_service_client::DeliveryServiceClient, event_service_client::EventServiceClient,
     event_type_service_client::EventTypeServiceClient,
     provider_service_client::ProviderServiceClient,
+    secret_key_service_client::SecretKeyServiceClient,
     subscription_service_client::SubscriptionServiceClient,
 };
 use tonic::metadata::MetadataValue;
@@ -115,6 +116,8 @@ pub struct Clients {
     pub subscriptions: SubscriptionServiceClient<Transport>,
     /// EventService.
     pub events: EventServiceClient<Transport>,
+    /// SecretKeyService.
+    pub secret_keys: SecretKeyServiceClient<Transport>,
     /// DeliveryService.
     pub deliveries: DeliveryServiceClient<Transport>,
     /// The raw channel, for health checks and reflection.
@@ -151,6 +154,7 @@ pub async fn connect_tls(
         connections: ConnectionServiceClient::new(svc.clone()),
         subscriptions: SubscriptionServiceClient::new(svc.clone()),
         events: EventServiceClient::new(svc.clone()),
+        secret_keys: SecretKeyServiceClient::new(svc.clone()),
         deliveries: DeliveryServiceClient::new(svc).max_decoding_message_size(64 * 1024 * 1024),
         channel,
     })

@@ -1,6 +1,6 @@
 //! The `switchyard` command line: `serve` (the coordinator itself) and the client commands
 //! (`providers`, `event-types`, `connections`, `subscriptions`, `events publish`,
-//! `deliveries list|show|watch|redeliver`, `stats`). Client commands print readable tables, or
+//! `deliveries list|show|watch|redeliver`, `stats`, `secrets status|rotate`). Client commands print readable tables, or
 //! the API's messages as JSON with `--json` for scripts. Arguments are parsed by clap here;
 //! each command lives in its own module and talks to the API only through [`client`].
 
@@ -15,7 +15,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use commands::{
-    ConnectionsCmd, DeliveriesCmd, EventTypesCmd, EventsCmd, ProvidersCmd, SubscriptionsCmd,
+    ConnectionsCmd, DeliveriesCmd, EventTypesCmd, EventsCmd, ProvidersCmd, SecretsCmd,
+    SubscriptionsCmd,
 };
 
 /// Switchyard: delivers monitoring-platform events to Slack, Jira, webhooks... through
@@ -77,6 +78,9 @@ pub enum Command {
     /// Inspect, watch and replay deliveries.
     #[command(subcommand)]
     Deliveries(DeliveriesCmd),
+    /// The secret-encryption keys: status and rotation.
+    #[command(subcommand)]
+    Secrets(SecretsCmd),
     /// Delivery counts of the last hours by status, event type and provider.
     Stats {
         /// The window in hours.

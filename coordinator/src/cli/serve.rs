@@ -16,6 +16,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::host::{HostOptions, PluginSpec, Registry};
 use crate::model::RetryPolicy;
 use crate::secrets::Secrets;
+use crate::secrets::rotate::{RotateError, Rotation, RotationOptions};
 use crate::store::{SledStore, Store};
 
 mod lock;
@@ -117,10 +118,17 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
         shutdown.child_token(),
     )
     .await?;
+    let rotation = Arc::new(Rotation::new(
+        secrets.clone(),
+        store.clone(),
+        rotation_options(),
+    ));
+    let resume = tokio::spawn(resume_rotation(rotation.clone(), shutdown.child_token()));
     let ctx = ApiContext {
         store: store.clone(),
         registry: registry.clone(),
         secrets,
+        rotation,
         engine: engine.clone(),
         max_payload_bytes: cfg.api.max_payload_bytes.get(),
         default_jitter: cfg.delivery.jitter,
@@ -135,12 +143,37 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
     tracing::info!("shutting down: finishing in-flight deliveries");
     shutdown.cancel();
     engine.stopped().await;
+    // It stops at its next record; the next start finishes it.
+    let _ = resume.await;
     registry.stop_all().await;
     if let Err(e) = store.flush() {
         tracing::error!(error = %e, "final flush of the database failed");
     }
     tracing::info!("switchyard stopped");
     served.map_err(ServeFailure::from)
+}
+
+/// Finishes a rotation that a crash or a shutdown interrupted (the key file still holds
+/// previous keys), while the coordinator serves.
+async fn resume_rotation(rotation: Arc<Rotation>, shutdown: CancellationToken) {
+    match rotation.resume(&shutdown).await {
+        None | Some(Ok(_)) => {}
+        Some(Err(RotateError::ShuttingDown)) => {
+            tracing::info!(
+                "secret key rotation interrupted by the shutdown; the next start finishes it"
+            );
+        }
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "the unfinished secret key rotation did not complete; run `switchyard secrets rotate` to retry")
+        }
+    }
+}
+
+fn rotation_options() -> RotationOptions {
+    let pause = std::env::var(cfg::ROTATION_PAUSE_ENV).ok();
+    RotationOptions {
+        pause_after: pause.and_then(|n| n.parse().ok()),
+    }
 }
 
 fn host_options(cfg: &Config) -> HostOptions {

@@ -22,6 +22,8 @@ use crate::secrets;
 
 /// Upgrades every subscription and connection that is behind its provider's schema version.
 pub(super) async fn upgrade_all(inner: &Inner) {
+    // Held from the reads below until the last write (see `Secrets::writing`).
+    let _keys = inner.secrets.writing().await;
     let subs = match inner.store.subscriptions() {
         Ok(s) => s,
         Err(e) => {
@@ -33,7 +35,7 @@ pub(super) async fn upgrade_all(inner: &Inner) {
         if let Some(p) = inner.providers.get(&sub.provider_id)
             && sub.schema_version < p.config_version
         {
-            let _ = subscription(inner, sub.clone(), &p).await;
+            let _ = upgrade_subscription(inner, sub.clone(), &p).await;
         }
     }
     let conns = inner.store.list_connections(None).unwrap_or_default();
@@ -50,6 +52,15 @@ pub(super) async fn upgrade_all(inner: &Inner) {
 /// Upgrades one subscription's config and stores it; on failure disables the subscription
 /// with the reason and returns that reason.
 pub(super) async fn subscription(
+    inner: &Inner,
+    sub: Subscription,
+    p: &Resolved,
+) -> Result<Subscription, String> {
+    let _keys = inner.secrets.writing().await;
+    upgrade_subscription(inner, sub, p).await
+}
+
+async fn upgrade_subscription(
     inner: &Inner,
     mut sub: Subscription,
     p: &Resolved,
@@ -141,12 +152,19 @@ fn disable_users(inner: &Inner, conn: &Connection) {
 
 /// Disables a subscription with `reason` and cancels its scheduled deliveries (as disabling it
 /// through the API does), so none waits in `retrying` for a subscription that cannot send.
-fn disable(inner: &Inner, mut sub: Subscription, reason: String) {
-    sub.enabled = false;
-    sub.disabled_reason = Some(reason);
-    sub.updated_at = inner.clock.now();
-    let id = sub.id;
-    if let Err(e) = inner.store.update_subscription(&sub) {
+/// Only those fields of the stored record change: `sub` may be an older read of it, whose
+/// config a secret-key rotation has re-encrypted since.
+fn disable(inner: &Inner, sub: Subscription, reason: String) {
+    let (id, now) = (sub.id, inner.clock.now());
+    let written = inner.store.modify_subscription(id, &mut |stored| {
+        Some(Subscription {
+            enabled: false,
+            disabled_reason: Some(reason.clone()),
+            updated_at: now,
+            ..stored.clone()
+        })
+    });
+    if let Err(e) = written {
         tracing::error!(subscription = %id, error = %e, "cannot disable subscription");
         return;
     }

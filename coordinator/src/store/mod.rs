@@ -164,6 +164,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn list_connections(&self, provider_id: Option<&str>) -> StoreResult<Vec<Connection>>;
     /// Deletes a connection; false if it did not exist.
     fn delete_connection(&self, id: ConnectionId) -> StoreResult<bool>;
+    /// Rewrites a connection through `f` by compare-and-swap: `f` gets the stored record and
+    /// returns its new state, or `None` to leave it. When the record changed between the read
+    /// and the write, `f` runs again on the newer one, so a concurrent update is never
+    /// overwritten (`f` must only compute). False when nothing was written or it is absent.
+    fn modify_connection(
+        &self,
+        id: ConnectionId,
+        f: &mut dyn FnMut(&Connection) -> Option<Connection>,
+    ) -> StoreResult<bool>;
 
     // ---- subscriptions ----
     /// Stores a new subscription (`AlreadyExists` if the id is taken).
@@ -174,6 +183,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn get_subscription(&self, id: SubscriptionId) -> StoreResult<Option<Subscription>>;
     /// Deletes a subscription (its deliveries stay, for history); false if it did not exist.
     fn delete_subscription(&self, id: SubscriptionId) -> StoreResult<bool>;
+    /// Rewrites a subscription through `f` by compare-and-swap, as
+    /// [`Store::modify_connection`].
+    fn modify_subscription(
+        &self,
+        id: SubscriptionId,
+        f: &mut dyn FnMut(&Subscription) -> Option<Subscription>,
+    ) -> StoreResult<bool>;
     /// Subscriptions matching `filter`, oldest first, one page; `total` counts every match.
     fn list_subscriptions(
         &self,

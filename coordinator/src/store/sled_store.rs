@@ -495,6 +495,30 @@ impl SledStore {
         }
     }
 
+    /// Compare-and-swap loop of the `modify_*` methods: re-reads and re-runs `f` whenever the
+    /// record changed between its read and the write.
+    fn modify<T: Serialize + DeserializeOwned>(
+        tree: &Tree,
+        name: &'static str,
+        key: &[u8],
+        f: &mut dyn FnMut(&T) -> Option<T>,
+    ) -> StoreResult<bool> {
+        loop {
+            let Some(old) = tree.get(key)? else {
+                return Ok(false);
+            };
+            let Some(new) = f(&dec(name, &old)?) else {
+                return Ok(false);
+            };
+            if tree
+                .compare_and_swap(key, Some(old), Some(enc(&new)?))?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+
     /// Deliveries of a subscription created in `[lo, hi)` (id bounds), oldest first.
     fn deliveries_of_sub(
         &self,
@@ -734,6 +758,14 @@ impl Store for SledStore {
         Ok(self.connections.remove(id.to_bytes())?.is_some())
     }
 
+    fn modify_connection(
+        &self,
+        id: ConnectionId,
+        f: &mut dyn FnMut(&Connection) -> Option<Connection>,
+    ) -> StoreResult<bool> {
+        Self::modify(&self.connections, "connections", &id.to_bytes(), f)
+    }
+
     fn insert_subscription(&self, s: &Subscription) -> StoreResult<()> {
         let r = Self::insert_new(
             &self.subscriptions,
@@ -756,6 +788,16 @@ impl Store for SledStore {
         );
         self.invalidate_subs();
         r
+    }
+
+    fn modify_subscription(
+        &self,
+        id: SubscriptionId,
+        f: &mut dyn FnMut(&Subscription) -> Option<Subscription>,
+    ) -> StoreResult<bool> {
+        let wrote = Self::modify(&self.subscriptions, "subscriptions", &id.to_bytes(), f);
+        self.invalidate_subs();
+        wrote
     }
 
     fn get_subscription(&self, id: SubscriptionId) -> StoreResult<Option<Subscription>> {

@@ -704,3 +704,43 @@ fn a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled() {
             .any(|c| c.id == second.id)
     );
 }
+
+#[test]
+fn modify_reruns_on_a_concurrent_update_and_never_overwrites_it() {
+    let (_dir, store) = open();
+    let s = sub("webhook.webhook", &["*"], true);
+    store.insert_subscription(&s).expect("insert");
+    let mut calls = 0;
+    let wrote = store
+        .modify_subscription(s.id, &mut |stored| {
+            calls += 1;
+            if calls == 1 {
+                // Another writer gets in between this read and the write below.
+                let mut other = stored.clone();
+                other.name = "renamed meanwhile".into();
+                store
+                    .update_subscription(&other)
+                    .expect("concurrent update");
+            }
+            let mut next = stored.clone();
+            next.config = json!({"token": "resealed"});
+            Some(next)
+        })
+        .expect("modify");
+    assert!(wrote);
+    assert_eq!(calls, 2, "re-run on the newer record");
+    let stored = store.get_subscription(s.id).expect("get").expect("present");
+    assert_eq!(stored.name, "renamed meanwhile");
+    assert_eq!(stored.config, json!({"token": "resealed"}));
+    assert_eq!(
+        store.subscriptions().expect("snapshot")[0].config,
+        stored.config
+    );
+    let none = store.modify_subscription(SubscriptionId::new(), &mut |s| Some(s.clone()));
+    assert!(!none.expect("absent is no error"));
+    assert!(
+        !store
+            .modify_subscription(s.id, &mut |_| None)
+            .expect("no change")
+    );
+}

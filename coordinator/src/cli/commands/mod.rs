@@ -5,6 +5,7 @@
 mod catalog;
 mod connections;
 mod deliveries;
+mod secrets;
 mod subscriptions;
 
 use std::path::PathBuf;
@@ -210,6 +211,17 @@ pub enum DeliveriesCmd {
     },
 }
 
+/// `switchyard secrets ...`
+#[derive(Debug, Subcommand)]
+pub enum SecretsCmd {
+    /// Show the ids of the keys in use (never the keys) and where they live.
+    Status,
+    /// Rotate the key in the running coordinator: a new key encrypts, every stored secret is
+    /// re-encrypted under it while deliveries go on, then the old key leaves the key file.
+    /// Finishes an interrupted rotation instead when there is one.
+    Rotate,
+}
+
 /// Runs one client command.
 pub(super) async fn run(command: Command, clients: Clients, out: Output) -> Result<(), String> {
     match command {
@@ -221,6 +233,7 @@ pub(super) async fn run(command: Command, clients: Clients, out: Output) -> Resu
         Command::Events(cmd) => deliveries::events(cmd, clients, out).await,
         Command::Deliveries(cmd) => deliveries::run(cmd, clients, out).await,
         Command::Stats { hours } => deliveries::stats(hours, clients, out).await,
+        Command::Secrets(cmd) => secrets::run(cmd, clients, out).await,
     }
 }
 

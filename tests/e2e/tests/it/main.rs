@@ -21,5 +21,6 @@ mod registry;
 mod restart;
 mod schema;
 mod secret_echo;
+mod secrets_rotate;
 mod serve_lock;
 mod uds_authority;

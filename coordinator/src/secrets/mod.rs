@@ -1,48 +1,48 @@
 //! Secrets: encryption at rest and redaction of every config value a provider's JSON Schema
 //! marks `x-secret: true`, wherever it sits (nested objects, `additionalProperties`, array
 //! `items`/`prefixItems`, `$ref` into `$defs`, `allOf`/`anyOf`/`oneOf`/`if`/`then`/`else`
-//! branches).
+//! branches), and rotation of the key that encrypts them.
 //!
 //! Stored form: each secret value `v` (any JSON) is replaced by the string
-//! `"$enc:v1:" + base64(nonce ‖ XChaCha20-Poly1305(key, nonce, json(v)))` with a fresh random
-//! 24-byte nonce. The 32-byte key comes from an environment variable or a key file (base64), or
-//! is generated into `<data_dir>/secret.key` (mode 0600) with a warning.
+//! `"$enc:v2:<kid>:" + base64(nonce ‖ XChaCha20-Poly1305(key, nonce, json(v)))` ([`keyring`]
+//! has the details, and reads the older `"$enc:v1:"` form). The keys come from the
+//! `SWITCHYARD_SECRET_KEY` variable, a key file, or the generated `<data_dir>/secret.key`
+//! ([`keyfile`]); the first key of the source encrypts, the others only decrypt. [`rotate`]
+//! moves every stored value to a new key while the coordinator runs.
 //!
 //! Flow of a config through the coordinator: API input (plaintext, maybe with [`REDACTED`]
 //! markers) → [`Secrets::merge_update`] (markers and absent secrets take the stored values) →
 //! defaults and validation (on plaintext) → [`Secrets::encrypt_secrets`] → store. Out: stored →
 //! [`redact`] → API response; stored → [`Secrets::decrypt_secrets`] → plugin call, in memory
-//! only. This module never logs a value.
+//! only. Every writer of a stored config holds [`Secrets::writing`] from its read (or its
+//! encryption) until its store write, so that a rotation can wait for the writes that may
+//! still carry an old key. This module never logs a value or a key.
 
-use std::io::Write;
+pub mod keyfile;
+pub mod keyring;
+pub mod rotate;
+
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
 use serde_json::Value;
+
+pub use keyfile::{KEY_FILE_NAME, KeySource};
+pub use keyring::{ENVELOPE_V1, ENVELOPE_V2, KeyId, is_envelope};
+use keyring::{Key, Keyring, OpenError};
 
 /// The fixed marker that replaces every secret value in API responses and logs. Sending it back
 /// on update keeps the stored value.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Prefix of an encrypted value in the stored form.
-pub const ENVELOPE_PREFIX: &str = "$enc:v1:";
-
-/// File name of the generated key inside the data directory.
-pub const KEY_FILE_NAME: &str = "secret.key";
-
-const NONCE_LEN: usize = 24;
-
 /// Errors of key loading and of encryption/decryption.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    /// The key text is not base64 of exactly 32 bytes.
+    /// The key text is not a list of base64 texts of exactly 32 bytes each.
     #[error(
         "the secret key from {origin} is not valid ({reason}); it must be the base64 encoding of \
-         32 random bytes, e.g. the output of `head -c 32 /dev/urandom | base64`"
+         32 random bytes, e.g. the output of `head -c 32 /dev/urandom | base64` (several keys: \
+         one per line or comma-separated, the current one first)"
     )]
     BadKey {
         /// Where the key came from (a path or a variable).
@@ -58,7 +58,8 @@ pub enum SecretsError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A stored secret does not decrypt under this key.
+    /// A stored secret does not decrypt under the key it names (or, in the old form without a
+    /// key id, under any key).
     #[error(
         "cannot decrypt the secret at {path}: it was encrypted under another key or is corrupted \
          (check the configured secret key)"
@@ -66,6 +67,31 @@ pub enum SecretsError {
     Decrypt {
         /// JSON Pointer of the value within the config.
         path: String,
+    },
+    /// A stored secret names a key that is not configured.
+    #[error(
+        "cannot decrypt the secret at {path}: it was encrypted under key {kid}, which is not \
+         configured (the keys are {known}); add that key after the current one in the key file \
+         or SWITCHYARD_SECRET_KEY"
+    )]
+    UnknownKey {
+        /// JSON Pointer of the value within the config.
+        path: String,
+        /// The id the value names.
+        kid: KeyId,
+        /// The ids of the configured keys, comma-separated.
+        known: String,
+    },
+    /// Two different keys of the source have the same id.
+    #[error(
+        "two different secret keys from {origin} have the same key id {kid}; replace one of \
+         them with a newly generated key"
+    )]
+    DuplicateKeyId {
+        /// Where the keys came from.
+        origin: String,
+        /// The shared id.
+        kid: KeyId,
     },
     /// An update sent the redaction marker for a secret that has no stored value.
     #[error(
@@ -77,9 +103,29 @@ pub enum SecretsError {
     },
 }
 
-/// The coordinator's secret key and cipher. `Debug` never shows the key.
+/// The keys in use, by id (never the keys themselves).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatus {
+    /// The key that encrypts.
+    pub current: KeyId,
+    /// Configured keys that still decrypt (a rotation is unfinished while there are any).
+    pub previous: Vec<KeyId>,
+    /// Where the keys live.
+    pub source: KeySource,
+}
+
+/// Held by a writer of a stored config from its read or encryption until its store write (see
+/// the module doc); many writers hold it at once.
+#[derive(Debug)]
+pub struct ConfigWrite {
+    _held: tokio::sync::OwnedRwLockReadGuard<()>,
+}
+
+/// The coordinator's keyring and cipher. `Debug` never shows a key.
 pub struct Secrets {
-    cipher: XChaCha20Poly1305,
+    ring: RwLock<Keyring>,
+    source: KeySource,
+    writers: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -91,47 +137,72 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// Uses `key` directly.
     pub fn from_key(key: [u8; 32]) -> Self {
+        Self::with_ring(Keyring::single(Key::new(key)), KeySource::Memory)
+    }
+
+    fn with_ring(ring: Keyring, source: KeySource) -> Self {
         Self {
-            cipher: XChaCha20Poly1305::new(&key.into()),
+            ring: RwLock::new(ring),
+            source,
+            writers: Arc::default(),
         }
     }
 
-    /// Loads the key, in order of precedence, from `env_value` (base64), from `key_file`
-    /// (base64 text), or from `<data_dir>/secret.key`, generating that file (mode 0600, with a
-    /// warning) when it does not exist.
+    /// Loads the keys, in order of precedence, from `env_value` (base64, comma-separated), from
+    /// `key_file`, or from `<data_dir>/secret.key`, generating that file (mode 0600, with a
+    /// warning) when it does not exist. The first key encrypts; the others only decrypt.
     pub fn load_or_generate(
         data_dir: &Path,
         key_file: Option<&Path>,
         env_value: Option<String>,
     ) -> Result<Self, SecretsError> {
-        if let Some(text) = env_value {
-            return decode_key(&text, "the environment variable").map(Self::from_key);
+        let (mut keys, source, generated) = keyfile::load(data_dir, key_file, env_value)?;
+        if generated {
+            tracing::warn!(
+                source = %source,
+                "no secret key configured: generated one; back it up, since stored secrets \
+                 cannot be decrypted without it, or configure a key file or variable"
+            );
         }
-        if let Some(path) = key_file {
-            return read_key_file(path).map(Self::from_key);
-        }
-        let path = data_dir.join(KEY_FILE_NAME);
-        if path.exists() {
-            return read_key_file(&path).map(Self::from_key);
-        }
-        let key = generate_key_file(data_dir, &path)?;
-        tracing::warn!(
-            path = %path.display(),
-            "no secret key configured: generated one; back it up, since stored secrets cannot be \
-             decrypted without it, or configure a key file or variable"
-        );
-        Ok(Self::from_key(key))
+        let current = keys.remove(0);
+        let ring = Keyring::new(current, keys).map_err(|kid| SecretsError::DuplicateKeyId {
+            origin: source.to_string(),
+            kid,
+        })?;
+        Ok(Self::with_ring(ring, source))
     }
 
-    /// Encrypts every secret value of `config` in place. Values already in the stored form
-    /// under this key are left alone, so calling it twice is harmless.
+    /// The ids of the keys in use and where they live.
+    pub fn status(&self) -> KeyStatus {
+        let ring = self.ring();
+        KeyStatus {
+            current: ring.current().id().clone(),
+            previous: ring.previous().iter().map(|k| k.id().clone()).collect(),
+            source: self.source.clone(),
+        }
+    }
+
+    /// Waits until no rotation is finishing, then lets this writer go ahead (see
+    /// [`ConfigWrite`]).
+    pub async fn writing(&self) -> ConfigWrite {
+        ConfigWrite {
+            _held: Arc::clone(&self.writers).read_owned().await,
+        }
+    }
+
+    /// Encrypts every secret value of `config` in place, under the current key. Values already
+    /// in the stored form under the current key are left alone, so calling it twice is
+    /// harmless; values under an older key are re-encrypted.
     pub fn encrypt_secrets(&self, schema: &Value, config: &mut Value) -> Result<(), SecretsError> {
+        let ring = self.ring();
         for path in secret_paths(schema, config) {
             if let Some(v) = get_mut(config, &path) {
-                let already = v.as_str().is_some_and(|s| self.open(s).is_some());
-                if !already {
-                    *v = Value::String(self.seal(v));
-                }
+                let stored = v.as_str().map(|s| (ring.is_current(s), ring.open(s)));
+                *v = Value::String(match stored {
+                    Some((true, Ok(_))) => continue,
+                    Some((false, Ok(plain))) => ring.seal(&plain),
+                    _ => ring.seal(v),
+                });
             }
         }
         Ok(())
@@ -143,11 +214,9 @@ impl Secrets {
         for path in secret_paths(schema, config) {
             if let Some(v) = get_mut(config, &path)
                 && let Some(text) = v.as_str()
-                && text.starts_with(ENVELOPE_PREFIX)
+                && is_envelope(text)
             {
-                *v = self.open(text).ok_or_else(|| SecretsError::Decrypt {
-                    path: pointer(&path),
-                })?;
+                *v = self.open(text, &path)?;
             }
         }
         Ok(())
@@ -156,32 +225,28 @@ impl Secrets {
     /// Decrypts every value in the stored form anywhere in `config`, whatever the schema says.
     /// Used for config migrations, where the old schema (which said what was secret) is gone.
     pub fn decrypt_envelopes(&self, config: &mut Value) -> Result<(), SecretsError> {
-        fn go(s: &Secrets, v: &mut Value, path: &mut Vec<Seg>) -> Result<(), SecretsError> {
-            match v {
-                Value::String(text) if text.starts_with(ENVELOPE_PREFIX) => {
-                    *v = s.open(text).ok_or_else(|| SecretsError::Decrypt {
-                        path: pointer(path),
-                    })?;
-                }
-                Value::Object(map) => {
-                    for (k, child) in map.iter_mut() {
-                        path.push(Seg::Key(k.clone()));
-                        go(s, child, path)?;
-                        path.pop();
-                    }
-                }
-                Value::Array(items) => {
-                    for (i, child) in items.iter_mut().enumerate() {
-                        path.push(Seg::Index(i));
-                        go(s, child, path)?;
-                        path.pop();
-                    }
-                }
-                _ => {}
+        for_each_envelope(config, &mut Vec::new(), &mut |v, path| {
+            *v = self.open(v.as_str().unwrap_or_default(), path)?;
+            Ok(())
+        })
+    }
+
+    /// Re-encrypts under the current key every value in the stored form anywhere in `config`
+    /// that another key (or the old form) sealed, whatever the schema says; returns how many.
+    /// Idempotent: a second call changes nothing.
+    pub fn reseal_envelopes(&self, config: &mut Value) -> Result<usize, SecretsError> {
+        let ring = self.ring();
+        let mut n = 0;
+        for_each_envelope(config, &mut Vec::new(), &mut |v, path| {
+            let text = v.as_str().unwrap_or_default();
+            if !ring.is_current(text) {
+                let plain = ring.open(text).map_err(|e| open_error(&ring, e, path))?;
+                *v = Value::String(ring.seal(&plain));
+                n += 1;
             }
             Ok(())
-        }
-        go(self, config, &mut Vec::new())
+        })?;
+        Ok(n)
     }
 
     /// Prepares an update: wherever `new` has the [`REDACTED`] marker or lacks a secret that
@@ -206,11 +271,9 @@ impl Secrets {
             if keep && let Some(stored) = stored {
                 let mut plain = stored.clone();
                 if let Some(text) = stored.as_str()
-                    && text.starts_with(ENVELOPE_PREFIX)
+                    && is_envelope(text)
                 {
-                    plain = self.open(text).ok_or_else(|| SecretsError::Decrypt {
-                        path: pointer(&path),
-                    })?;
+                    plain = self.open(text, &path)?;
                 }
                 set_child(new, parent_path, last, plain);
             }
@@ -225,31 +288,65 @@ impl Secrets {
         Ok(())
     }
 
-    fn seal(&self, value: &Value) -> String {
-        let plain = value.to_string();
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        // Encryption with a valid key and nonce length cannot fail; an empty ciphertext would
-        // then simply not decrypt, never leak.
-        let ct = self
-            .cipher
-            .encrypt(XNonce::from_slice(&nonce), plain.as_bytes())
-            .unwrap_or_default();
-        let mut blob = Vec::with_capacity(NONCE_LEN + ct.len());
-        blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(&ct);
-        format!("{ENVELOPE_PREFIX}{}", B64.encode(blob))
+    fn open(&self, text: &str, path: &[Seg]) -> Result<Value, SecretsError> {
+        let ring = self.ring();
+        ring.open(text).map_err(|e| open_error(&ring, e, path))
     }
 
-    fn open(&self, text: &str) -> Option<Value> {
-        let blob = B64.decode(text.strip_prefix(ENVELOPE_PREFIX)?).ok()?;
-        if blob.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, ct) = blob.split_at(NONCE_LEN);
-        let plain = self.cipher.decrypt(XNonce::from_slice(nonce), ct).ok()?;
-        serde_json::from_slice(&plain).ok()
+    fn ring(&self) -> std::sync::RwLockReadGuard<'_, Keyring> {
+        // Every change of the ring is one assignment-like step: a panic cannot leave it torn.
+        self.ring.read().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn ring_mut(&self) -> std::sync::RwLockWriteGuard<'_, Keyring> {
+        self.ring.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn open_error(ring: &Keyring, err: OpenError, path: &[Seg]) -> SecretsError {
+    let path = pointer(path);
+    match err {
+        OpenError::Invalid => SecretsError::Decrypt { path },
+        OpenError::UnknownKey(kid) => {
+            let ids = std::iter::once(ring.current()).chain(ring.previous());
+            let known: Vec<&str> = ids.map(|k| k.id().as_str()).collect();
+            SecretsError::UnknownKey {
+                path,
+                kid,
+                known: known.join(", "),
+            }
+        }
+    }
+}
+
+/// What [`for_each_envelope`] calls on each stored value, with its path.
+type OnEnvelope<'a> = dyn FnMut(&mut Value, &[Seg]) -> Result<(), SecretsError> + 'a;
+
+/// Calls `f` on every string in the stored form anywhere in `value`, with its path.
+fn for_each_envelope(
+    value: &mut Value,
+    path: &mut Vec<Seg>,
+    f: &mut OnEnvelope<'_>,
+) -> Result<(), SecretsError> {
+    match value {
+        Value::String(text) if is_envelope(text) => f(value, path)?,
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                path.push(Seg::Key(k.clone()));
+                for_each_envelope(child, path, f)?;
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                path.push(Seg::Index(i));
+                for_each_envelope(child, path, f)?;
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Replaces every (non-null) secret value of `config` by [`REDACTED`]. Works on the stored and
@@ -264,17 +361,15 @@ pub fn redact(schema: &Value, config: &mut Value) {
     }
 }
 
-/// Replaces every value in the stored form ([`ENVELOPE_PREFIX`]) anywhere in `config` by
+/// Replaces every value in the stored form ([`is_envelope`]) anywhere in `config` by
 /// [`REDACTED`], whatever a schema says. For responses about a config whose migration failed:
 /// it still follows an older schema, whose secrets may sit at paths the current one does not
 /// mark secret, so [`redact`] alone would let their encrypted text through.
 pub fn redact_envelopes(config: &mut Value) {
-    match config {
-        Value::String(s) if s.starts_with(ENVELOPE_PREFIX) => *s = REDACTED.to_owned(),
-        Value::Object(map) => map.values_mut().for_each(redact_envelopes),
-        Value::Array(items) => items.iter_mut().for_each(redact_envelopes),
-        _ => {}
-    }
+    let _ = for_each_envelope(config, &mut Vec::new(), &mut |v, _| {
+        *v = Value::String(REDACTED.to_owned());
+        Ok(())
+    });
 }
 
 /// Whether the schema marks anything `x-secret` (cheap check before copying configs around).
@@ -286,46 +381,6 @@ pub fn has_secrets(schema: &Value) -> bool {
         Value::Array(a) => a.iter().any(has_secrets),
         _ => false,
     }
-}
-
-fn decode_key(text: &str, origin: &str) -> Result<[u8; 32], SecretsError> {
-    let bad = |reason: String| SecretsError::BadKey {
-        origin: origin.to_owned(),
-        reason,
-    };
-    let bytes = B64
-        .decode(text.trim())
-        .map_err(|e| bad(format!("not base64: {e}")))?;
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| bad(format!("{} bytes instead of 32", bytes.len())))
-}
-
-fn read_key_file(path: &Path) -> Result<[u8; 32], SecretsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SecretsError::KeyFile {
-        path: path.to_owned(),
-        source,
-    })?;
-    decode_key(&text, &path.display().to_string())
-}
-
-fn generate_key_file(data_dir: &Path, path: &Path) -> Result<[u8; 32], SecretsError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let io_err = |source| SecretsError::KeyFile {
-        path: path.to_owned(),
-        source,
-    };
-    std::fs::create_dir_all(data_dir).map_err(io_err)?;
-    let mut key = [0u8; 32];
-    rand::rng().fill_bytes(&mut key);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err)?;
-    writeln!(file, "{}", B64.encode(key)).map_err(io_err)?;
-    file.sync_all().map_err(io_err)?;
-    Ok(key)
 }
 
 /// One step of a path into a config.
@@ -485,6 +540,8 @@ fn set_child(value: &mut Value, parent: &[Seg], last: &Seg, child: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
     use serde_json::json;
 
     fn schema() -> Value {
@@ -640,6 +697,80 @@ mod tests {
         assert!(key(9).decrypt_secrets(&schema(), &mut c2).is_ok());
         let bad = Secrets::load_or_generate(dir.path(), None, Some("short".into()));
         assert!(matches!(bad, Err(SecretsError::BadKey { .. })));
+    }
+
+    #[test]
+    fn v1_values_still_decrypt_and_reseal_moves_them_to_v2_once() {
+        let s = key(4);
+        let legacy = keyring::Key::new([4; 32]);
+        let mut c = config();
+        for path in secret_paths(&schema(), &c) {
+            let v = get_mut(&mut c, &path).expect("present");
+            *v = Value::String(keyring::seal_v1(&legacy, v));
+        }
+        assert!(c.to_string().contains(ENVELOPE_V1));
+        let mut plain = c.clone();
+        s.decrypt_secrets(&schema(), &mut plain)
+            .expect("v1 decrypts");
+        assert_eq!(plain, config());
+
+        assert_eq!(s.reseal_envelopes(&mut c).expect("reseal"), 5);
+        let text = c.to_string();
+        let kid = s.status().current;
+        assert!(!text.contains(ENVELOPE_V1), "{text}");
+        assert_eq!(
+            text.matches(&format!("$enc:v2:{kid}:")).count(),
+            5,
+            "{text}"
+        );
+        assert_eq!(s.reseal_envelopes(&mut c).expect("again"), 0, "idempotent");
+        s.decrypt_secrets(&schema(), &mut c).expect("decrypt");
+        assert_eq!(c, config());
+    }
+
+    #[test]
+    fn an_unknown_key_id_is_named_with_the_path_and_never_a_key() {
+        let mut c = config();
+        key(1).encrypt_secrets(&schema(), &mut c).expect("encrypt");
+        let err = key(2)
+            .decrypt_secrets(&schema(), &mut c)
+            .expect_err("must fail");
+        let (k1, k2) = (key(1).status().current, key(2).status().current);
+        assert!(
+            matches!(&err, SecretsError::UnknownKey { kid, .. } if *kid == k1),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains(k1.as_str()) && msg.contains(k2.as_str()),
+            "{msg}"
+        );
+        assert!(msg.contains("/auth/password"), "{msg}");
+        for b in [1u8, 2] {
+            assert!(!msg.contains(&B64.encode([b; 32])), "{msg}");
+        }
+    }
+
+    #[test]
+    fn previous_keys_decrypt_and_encrypting_moves_their_values_to_the_current_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = config();
+        key(1).encrypt_secrets(&schema(), &mut c).expect("encrypt");
+        let env = format!("{},{}", B64.encode([2u8; 32]), B64.encode([1u8; 32]));
+        let s = Secrets::load_or_generate(dir.path(), None, Some(env)).expect("env ring");
+        let status = s.status();
+        assert_eq!(status.current, key(2).status().current);
+        assert_eq!(status.previous, vec![key(1).status().current]);
+        assert_eq!(status.source, KeySource::Env);
+        let mut plain = c.clone();
+        s.decrypt_secrets(&schema(), &mut plain)
+            .expect("previous key decrypts");
+        assert_eq!(plain, config());
+        s.encrypt_secrets(&schema(), &mut c).expect("encrypt");
+        key(2)
+            .decrypt_secrets(&schema(), &mut c)
+            .expect("now under the current key alone");
+        assert_eq!(c, config());
     }
 
     #[test]
