@@ -234,7 +234,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(served.len(), 27, "the six services' RPCs: {served:?}");
+        assert!(!served.is_empty(), "no service descriptors found");
+        assert_eq!(served.len(), TABLE.len(), "served RPCs: {served:?}");
         for (service, method) in &served {
             assert!(
                 TABLE.iter().any(|(s, m, _)| s == service && m == method),

@@ -30,15 +30,14 @@ impl Output {
         if self.json {
             return emit_json(&format!("{json:#}"));
         }
-        let rows: Vec<Vec<String>> = rows
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|c| escape_controls(c).into_owned())
-                    .collect()
-            })
-            .collect();
-        emit(&render_table(headers, &rows));
+        emit(&render_escaped(headers, rows));
+    }
+
+    /// Prints a second table after a record, for people only (the record's `json` holds it).
+    pub(crate) fn subtable(self, headers: &[&str], rows: &[Vec<String>]) {
+        if !self.json {
+            emit(&format!("\n{}", render_escaped(headers, rows)));
+        }
     }
 
     /// Prints `key: value` lines, or `json`.
@@ -101,6 +100,19 @@ fn emit(text: &str) {
             std::process::exit(1);
         }
     }
+}
+
+/// [`render_table`] of cells with their control characters escaped.
+fn render_escaped(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|c| escape_controls(c).into_owned())
+                .collect()
+        })
+        .collect();
+    render_table(headers, &rows)
 }
 
 /// Renders a table with columns padded to their widest cell.

@@ -133,19 +133,29 @@ async fn show(id: String, mut c: Clients, out: Output) -> Result<(), String> {
             vec![
                 a.number.to_string(),
                 ts(a.started_at.as_ref()),
+                duration_text(a.duration.as_ref()),
                 format!("{:?}", a.outcome()),
                 a.status_code.to_string(),
                 dash(&a.external_id),
                 dash(&a.error),
+                dash(&a.response_excerpt),
             ]
         })
         .collect();
     if !rows.is_empty() {
-        out.note("");
-        out.note(&crate::cli::output::render_table(
-            &["#", "STARTED", "OUTCOME", "STATUS", "EXTERNAL ID", "ERROR"],
+        out.subtable(
+            &[
+                "#",
+                "STARTED",
+                "DURATION",
+                "OUTCOME",
+                "STATUS",
+                "EXTERNAL ID",
+                "ERROR",
+                "RESPONSE",
+            ],
             &rows,
-        ));
+        );
     }
     Ok(())
 }
@@ -261,7 +271,19 @@ fn delivery_json(d: &Delivery) -> Value {
         "status": status_name(d.status), "attempts": d.attempts,
         "nextAttemptAt": ts_json(d.next_attempt_at.as_ref()), "lastError": d.last_error,
         "createdAt": ts_json(d.created_at.as_ref()), "updatedAt": ts_json(d.updated_at.as_ref()),
+        "correlationKey": d.correlation_key,
     })
+}
+
+/// A duration as `123 ms`; "-" when absent.
+fn duration_text(d: Option<&prost_types::Duration>) -> String {
+    d.map_or_else(
+        || "-".to_owned(),
+        |d| {
+            let ms = d.seconds.saturating_mul(1000) + i64::from(d.nanos / 1_000_000);
+            format!("{ms} ms")
+        },
+    )
 }
 
 fn attempt_json(a: &DeliveryAttempt) -> Value {
@@ -273,6 +295,6 @@ fn attempt_json(a: &DeliveryAttempt) -> Value {
         "endedAt": ts_json(a.ended_at.as_ref()), "durationMs": ms(a.duration.as_ref()),
         "outcome": format!("{:?}", a.outcome()), "error": a.error, "externalId": a.external_id,
         "retryAfterMs": ms(a.retry_after.as_ref()), "trigger": format!("{:?}", a.trigger()),
-        "statusCode": a.status_code,
+        "statusCode": a.status_code, "responseExcerpt": a.response_excerpt,
     })
 }

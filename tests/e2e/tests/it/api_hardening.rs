@@ -215,6 +215,10 @@ async fn the_cli_shows_control_characters_escaped_and_survives_a_closed_pipe() {
         );
         assert!(out.contains("pwned"), "{args:?}: {out}");
         assert!(out.contains("2J"), "{args:?}: {out}");
+        if args[0] != "--json" {
+            // Escaping keeps the layout: the attempts table still has its own lines.
+            assert!(out.lines().any(|l| l.starts_with("#  ")), "{out}");
+        }
     }
 
     // `switchyard --json deliveries list | head -1`: the reader is gone before the CLI writes.
