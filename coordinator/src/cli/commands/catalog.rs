@@ -112,6 +112,7 @@ pub(super) async fn event_types(
             description,
             category,
             schema,
+            correlation_path,
         } => {
             let payload_schema_json = match schema {
                 Some(path) => std::fs::read_to_string(&path)
@@ -124,6 +125,7 @@ pub(super) async fn event_types(
                 description,
                 category,
                 payload_schema_json,
+                correlation_path,
                 ..EventType::default()
             };
             let req = RegisterEventTypeRequest {
@@ -143,6 +145,7 @@ fn print_event_type(t: &EventType, out: Output) {
         ("name", t.display_name.clone()),
         ("category", dash(&t.category)),
         ("description", dash(&t.description)),
+        ("correlation path", dash(&t.correlation_path)),
         ("payload paths", dash(&t.payload_paths.join(", "))),
     ];
     out.record(&fields, &event_type_json(t));
@@ -152,7 +155,7 @@ fn event_type_json(t: &EventType) -> Value {
     json!({
         "id": t.id, "displayName": t.display_name, "description": t.description,
         "category": t.category, "payloadSchema": json_text(&t.payload_schema_json),
-        "payloadPaths": t.payload_paths,
+        "payloadPaths": t.payload_paths, "correlationPath": t.correlation_path,
         "createdAt": ts_json(t.created_at.as_ref()), "updatedAt": ts_json(t.updated_at.as_ref()),
     })
 }

@@ -58,6 +58,10 @@ pub enum EventTypesCmd {
         /// File holding the payload JSON Schema.
         #[arg(long)]
         schema: Option<PathBuf>,
+        /// JSON Pointer of the correlation key in the payload, e.g. /incidentId: deliveries of
+        /// one subscription and one key are attempted in publish order.
+        #[arg(long, default_value = "")]
+        correlation_path: String,
     },
 }
 

@@ -497,6 +497,7 @@ async fn reflection_lists_exactly_the_served_services() {
         "EventService",
         "EventTypeService",
         "ProviderService",
+        "SecretKeyService",
         "SubscriptionService",
     ]
     .map(|s| format!("switchyard.coordinator.v1.{s}"));
