@@ -466,6 +466,10 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
     /// Last status change.
     pub updated_at: DateTime<Utc>,
+    /// Made by `SendTestEvent`: one attempt, never retried, even for a disabled subscription.
+    /// Left out of the stored form when false, so records written before it read back as is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 /// What started an attempt.

@@ -156,3 +156,29 @@ pub(crate) fn connection_json(
     let schema = schema(entry, Kind::Connection)?;
     Ok(decrypt(ctx, &schema, &conn.config)?.to_string())
 }
+
+/// The decrypted connection a provider config uses, as JSON text: the saved connection
+/// `connection_id` names, else the config's `connectionId`; `None` when the provider uses no
+/// connections or none is named. A connection whose migration failed is refused.
+pub(crate) fn connection_json_for(
+    ctx: &ApiContext,
+    entry: &ProviderEntry,
+    config: &Value,
+    connection_id: &str,
+) -> ApiResult<Option<String>> {
+    let from_config = config
+        .get("connectionId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let id = if connection_id.is_empty() {
+        from_config
+    } else {
+        connection_id
+    };
+    if entry.provider.connection_schema.is_none() || id.is_empty() {
+        return Ok(None);
+    }
+    let conn = connection_of(ctx, &entry.qualified_id, "connection_id", id)?;
+    super::connections::ensure_current(&conn)?;
+    connection_json(ctx, entry, &conn).map(Some)
+}

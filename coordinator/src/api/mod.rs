@@ -3,7 +3,8 @@
 //! [`deliveries`]), each handler shaped decode → validate → apply → encode, and [`status`], the
 //! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
 //! socket + TCP) with bearer-token checks, gRPC health and server reflection. [`bounds`] holds
-//! the documented limits of every name, id and description.
+//! the documented limits of every name, id and description. [`validate_config`] asks a plugin
+//! about a config before it is saved.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
 //! They reach the state through [`ApiContext`]: the store for records, the engine for publish,
@@ -23,6 +24,7 @@ pub mod server;
 pub mod status;
 pub mod subscriptions;
 pub mod transport_errors;
+pub mod validate_config;
 
 use std::sync::Arc;
 

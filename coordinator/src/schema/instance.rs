@@ -100,8 +100,8 @@ mod tests {
                 "token": {"type": "string", "pattern": "^[a-z]*$", "x-secret": true}
             }, "required": ["type", "token"]}
         ]});
-        let problems = validate(&schema, &json!({"type": "bearer", "token": "S3CRET\n"}))
-            .unwrap_err();
+        let problems =
+            validate(&schema, &json!({"type": "bearer", "token": "S3CRET\n"})).unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].json_path, "/token");
         assert!(!problems[0].message.contains("S3CRET"), "{problems:?}");

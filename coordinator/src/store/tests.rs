@@ -61,6 +61,7 @@ fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -> Delivery 
         last_error: None,
         created_at: event.received_at,
         updated_at: event.received_at,
+        test: false,
     }
 }
 

@@ -60,6 +60,7 @@ impl Provider for Tracker {
             test_connection: true,
             connection_options: true,
             migrate_config: true,
+            ..Capabilities::NONE
         }
     }
 

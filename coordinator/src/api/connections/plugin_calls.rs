@@ -11,7 +11,7 @@ use super::{context_or_empty, ensure_current};
 use crate::api::ApiContext;
 use crate::api::configs::{self, Kind};
 use crate::api::convert::parse_json_object;
-use crate::api::providers::resolve;
+use crate::api::providers::{require, resolve};
 use crate::api::status::{ApiError, ApiResult};
 use crate::host::ProviderEntry;
 
@@ -103,22 +103,8 @@ fn provider_config(
     let schema = configs::schema(entry, Kind::Provider)?;
     let mut config = parse_json_object("config_json", &req.config_json)?;
     configs::complete_and_validate(&schema, "config_json", &mut config)?;
-    let from_config = config
-        .get("connectionId")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let conn_id = if req.connection_id.is_empty() {
-        from_config
-    } else {
-        req.connection_id.as_str()
-    };
-    let connection_json = if entry.provider.connection_schema.is_some() && !conn_id.is_empty() {
-        let conn = configs::connection_of(ctx, &entry.qualified_id, "connection_id", conn_id)?;
-        ensure_current(&conn)?;
-        configs::connection_json(ctx, entry, &conn)?
-    } else {
-        String::new()
-    };
+    let connection_json =
+        configs::connection_json_for(ctx, entry, &config, &req.connection_id)?.unwrap_or_default();
     Ok((plugin::ConfigKind::Provider, config, connection_json))
 }
 
@@ -224,21 +210,4 @@ fn problems(diagnostics: Vec<plugin::Diagnostic>) -> Vec<api::ConfigProblem> {
             message: d.message,
         })
         .collect()
-}
-
-/// Refuses a call the provider does not declare: "not supported", never a fake success (the
-/// in-process design reported success for providers without a connection test).
-fn require(
-    entry: &ProviderEntry,
-    declared: impl Fn(&plugin::Capabilities) -> bool,
-    what: &str,
-) -> ApiResult<()> {
-    if declared(&entry.provider.capabilities.unwrap_or_default()) {
-        Ok(())
-    } else {
-        Err(ApiError::FailedPrecondition(format!(
-            "{what} are not supported by provider {}",
-            entry.qualified_id
-        )))
-    }
 }
