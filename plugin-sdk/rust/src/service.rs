@@ -154,12 +154,12 @@ impl ProviderPlugin for ProviderService {
         request: Request<pb::PreviewRequest>,
     ) -> Result<Response<pb::PreviewResponse>, Status> {
         let request = request.into_inner();
-        let id = request
-            .delivery
-            .as_ref()
-            .map(|d| d.provider_id.as_str())
-            .unwrap_or_default();
-        let provider = self.capable(id, "preview", |c| c.preview)?;
+        let Some(delivery) = &request.delivery else {
+            return Err(Status::invalid_argument(
+                "PreviewRequest.delivery is required",
+            ));
+        };
+        let provider = self.capable(&delivery.provider_id, "preview", |c| c.preview)?;
         provider.preview(request).await.map(Response::new)
     }
 }
