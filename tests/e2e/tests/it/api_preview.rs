@@ -1,7 +1,7 @@
 //! PreviewDelivery, SendTestEvent and ValidateConfig against the real coordinator, the real
 //! webhook plugin and a local HTTP sink standing in for the receiver: a preview shows the exact
 //! request with its secrets masked and sends nothing; a test event makes one recorded test
-//! delivery that reaches its subscription only and is never retried; a config the webhook's
+//! delivery that reaches its subscription only (even a disabled one) and is never retried; a config the webhook's
 //! ValidateConfig refuses is not stored; a provider without the preview capability is refused
 //! with FAILED_PRECONDITION; and the CLI commands.
 
@@ -159,7 +159,12 @@ async fn a_preview_of_an_unsaved_config_uses_an_example_payload() {
 async fn a_test_event_is_one_recorded_test_delivery_to_its_subscription_only() {
     let (_coord, mut c, sink) = setup().await;
     let other_sink = HttpSink::start().await;
-    let tested = create_subscription(&mut c, webhook_subscription("tested", &sink.url())).await;
+    // Disabled: a test send is how one checks a subscription before enabling it.
+    let disabled = api::Subscription {
+        enabled: false,
+        ..webhook_subscription("tested", &sink.url())
+    };
+    let tested = create_subscription(&mut c, disabled).await;
     let other = create_subscription(&mut c, webhook_subscription("other", &other_sink.url())).await;
     let payload = json!({"incidentId": "inc-t", "title": "Test"});
     let sent = send_test(&mut c, &tested.id, &payload).await;
