@@ -61,23 +61,24 @@ pub(super) async fn preview(a: PreviewArgs, mut c: Clients, out: Output) -> Resu
 
 fn print_preview(r: &PreviewDeliveryResponse, out: Output) {
     let request = r.request.clone().unwrap_or_default();
-    let headers: Vec<String> = request
-        .headers
-        .iter()
-        .map(|h| format!("{}: {}", h.name, h.value))
-        .collect();
     let payload = if r.example_payload {
         format!("example made from the payload schema of {}", r.event_type)
     } else {
         format!("as given, for {}", r.event_type)
     };
-    let fields = [
+    // One line per field (the output escapes line breaks): a `header` line per header.
+    let mut fields = vec![
         ("method", request.method.clone()),
         ("url", request.url.clone()),
-        ("headers", headers.join("\n")),
-        ("body", pretty(&request.body)),
-        ("payload", payload),
     ];
+    fields.extend(
+        request
+            .headers
+            .iter()
+            .map(|h| ("header", format!("{}: {}", h.name, h.value))),
+    );
+    fields.push(("body", request.body.clone()));
+    fields.push(("payload", payload));
     let json = json!({
         "request": request_json(&request), "eventType": r.event_type,
         "payload": json_text(&r.payload_json), "examplePayload": r.example_payload,
@@ -91,11 +92,6 @@ fn request_json(r: &RenderedRequest) -> Value {
         "method": r.method, "url": r.url, "body": r.body,
         "headers": r.headers.iter().map(|h| json!({"name": h.name, "value": h.value})).collect::<Vec<_>>(),
     })
-}
-
-/// A JSON body indented for people; any other body as it is.
-fn pretty(body: &str) -> String {
-    serde_json::from_str::<Value>(body).map_or_else(|_| body.to_owned(), |v| format!("{v:#}"))
 }
 
 pub(super) async fn test(

@@ -201,6 +201,7 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         return self._describe
 
     def _require(self, reg: _Registered, name: str, context: grpc.ServicerContext) -> None:
+        """UNIMPLEMENTED unless the provider declares the capability ``name``."""
         if not getattr(reg.provider.capabilities(), name):
             _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"provider {reg.provider.id!r} does not declare {name}")
 
@@ -256,10 +257,7 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         self, request: pb.TestConnectionRequest, context: grpc.ServicerContext
     ) -> pb.TestConnectionResponse:
         reg = self._lookup(request.provider_id, context)
-        if not reg.provider.capabilities().test_connection:
-            _abort(
-                context, grpc.StatusCode.UNIMPLEMENTED, f"provider {reg.provider.id!r} does not declare test_connection"
-            )
+        self._require(reg, "test_connection", context)
         kind = _kind(request.kind, context)
         validator = reg.config if kind is ConfigKind.PROVIDER else reg.connection
         if validator is None:
@@ -278,12 +276,7 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         self, request: pb.GetConnectionOptionsRequest, context: grpc.ServicerContext
     ) -> pb.GetConnectionOptionsResponse:
         reg = self._lookup(request.provider_id, context)
-        if not reg.provider.capabilities().connection_options:
-            _abort(
-                context,
-                grpc.StatusCode.UNIMPLEMENTED,
-                f"provider {reg.provider.id!r} does not declare connection_options",
-            )
+        self._require(reg, "connection_options", context)
         if request.resolver_name not in reg.resolvers:
             known = ", ".join(sorted(reg.resolvers)) or "none"
             _abort(context, grpc.StatusCode.NOT_FOUND, f"unknown resolver {request.resolver_name!r}; known: {known}")
@@ -313,10 +306,7 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         self, request: pb.MigrateConfigRequest, context: grpc.ServicerContext
     ) -> pb.MigrateConfigResponse:
         reg = self._lookup(request.provider_id, context)
-        if not reg.provider.capabilities().migrate_config:
-            _abort(
-                context, grpc.StatusCode.UNIMPLEMENTED, f"provider {reg.provider.id!r} does not declare migrate_config"
-            )
+        self._require(reg, "migrate_config", context)
         kind = _kind(request.kind, context)
         schema = reg.provider.schema_for(kind)
         validator = reg.config if kind is ConfigKind.PROVIDER else reg.connection
