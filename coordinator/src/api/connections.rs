@@ -154,6 +154,7 @@ async fn plugin_checked(entry: crate::host::ProviderEntry, config: Value) -> Api
         field: "config_json",
         config,
         connection_json: String::new(),
+        connection_broken: false,
     }
     .check()
     .await

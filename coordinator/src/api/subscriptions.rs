@@ -280,7 +280,7 @@ fn apply_input(
         }
     };
     configs::complete_and_validate(&schema, "subscription.config_json", &mut config)?;
-    let mut connection_json = String::new();
+    let (mut connection_json, mut connection_broken) = (String::new(), false);
     if entry.provider.connection_schema.is_some() {
         let id = config
             .get("connectionId")
@@ -301,7 +301,8 @@ fn apply_input(
             "subscription.config_json/connectionId",
             id,
         )?;
-        if Pending::wanted(&entry) && conn.migration_error.is_none() {
+        connection_broken = conn.migration_error.is_some();
+        if Pending::wanted(&entry) && !connection_broken {
             connection_json = configs::connection_json(ctx, &entry, &conn)?;
         }
     }
@@ -321,6 +322,7 @@ fn apply_input(
         field: "subscription.config_json",
         config,
         connection_json,
+        connection_broken,
     })
 }
 

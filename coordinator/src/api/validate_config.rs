@@ -27,6 +27,10 @@ pub(crate) struct Pending {
     pub(crate) config: Value,
     /// The decrypted connection config a provider config uses, as JSON text; empty for none.
     pub(crate) connection_json: String,
+    /// The connection it uses failed to migrate: its config follows an older schema, so it
+    /// cannot be handed to the plugin, and the check is skipped. Such a subscription cannot be
+    /// enabled until the connection is fixed (`subscriptions::ensure_connection_current`).
+    pub(crate) connection_broken: bool,
 }
 
 impl Pending {
@@ -41,7 +45,7 @@ impl Pending {
     /// Asks the plugin, when the provider declares the capability. `Ok` hands back the config,
     /// to be stored.
     pub(crate) async fn check(self) -> ApiResult<Value> {
-        if !Self::wanted(&self.entry) {
+        if !Self::wanted(&self.entry) || self.connection_broken {
             return Ok(self.config);
         }
         let kind = match self.kind {
