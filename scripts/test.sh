@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust workspace (unit, integration and end-to-end tests
-# against the real plugin binaries), then the plugin conformance harness over every bundled
-# plugin and the Python example plugin. Installs nothing system-wide.
+# against the real plugin binaries), the Python SDK's tests, the platform API from a Python
+# (grpcio) client, then the plugin conformance harness over every bundled plugin and the Python
+# example plugin. Installs nothing system-wide.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== cargo build --workspace --bins (end-to-end tests run the built plugin binaries)"
 cargo build --workspace --bins
+# Python plugin SDK: a project-local venv with pinned packages, stubs generated from proto/.
+# Before the Rust tests: an end-to-end test runs the Python example plugin.
+echo "== Python plugin SDK: setup"
+plugin-sdk/python/scripts/setup.sh
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets
 
-# Python plugin SDK: a project-local venv with pinned packages, stubs generated from proto/.
-echo "== Python plugin SDK: setup"
-plugin-sdk/python/scripts/setup.sh
 echo "== Python plugin SDK: pytest"
 # Any non-zero status fails the run, including pytest's 5 ("no tests ran").
 plugin-sdk/python/.venv-py/bin/python -m pytest -p no:cacheprovider -q plugin-sdk/python/tests
+echo "== platform API from Python: grpcio on default options over the Unix socket"
+plugin-sdk/python/.venv-py/bin/python -m pytest -p no:cacheprovider -q tests/python-client
 echo "== conformance harness: Python example plugin"
 cargo build -p switchyard-conformance
 target/debug/switchyard-conformance plugin-sdk/python/switchyard-plugin-pyexample

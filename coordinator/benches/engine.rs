@@ -75,6 +75,7 @@ fn delivery_for(event: &Event, due: chrono::DateTime<Utc>, status: DeliveryStatu
         created_at: event.received_at,
         updated_at: event.received_at,
         test: false,
+        correlation_key: None,
     }
 }
 
@@ -87,6 +88,7 @@ fn event_now() -> Event {
         idempotency_key: None,
         timestamp: now,
         received_at: now,
+        correlation_key: None,
     }
 }
 
@@ -455,6 +457,7 @@ async fn publish_many(engine: &Engine, n: usize) -> Vec<Duration> {
                 payload: json!({"incidentId": format!("i-{i}"), "systemIds": ["sys-1"], "title": "Database down"}),
                 idempotency_key: None,
                 timestamp: None,
+                correlation_key: None,
             })
             .await
             .expect("publish");

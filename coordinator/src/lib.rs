@@ -24,3 +24,16 @@ pub mod schema;
 pub mod secrets;
 pub mod store;
 pub mod text;
+
+/// The messages of `err` and of each of its sources, joined by ": ". For errors whose own
+/// message is generic (tonic's transport errors say only "transport error"), so that the
+/// operator sees the cause, e.g. an unknown certificate issuer.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        parts.push(e.to_string());
+        source = e.source();
+    }
+    parts.join(": ")
+}

@@ -150,6 +150,10 @@ pub struct EventType {
     pub category: String,
     /// JSON Schema of the payload; `None` accepts any JSON object.
     pub payload_schema: Option<Value>,
+    /// JSON Pointer of the correlation key in the payload (e.g. `/incidentId`); `None` for
+    /// events that stand alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_path: Option<String>,
     /// When it was first registered.
     pub created_at: DateTime<Utc>,
     /// When it was last registered again (registering is an upsert).
@@ -338,6 +342,9 @@ pub struct Event {
     pub timestamp: DateTime<Utc>,
     /// When the coordinator accepted it.
     pub received_at: DateTime<Utc>,
+    /// The payload's value at its event type's correlation path, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_key: Option<String>,
 }
 
 /// An event to publish.
@@ -351,12 +358,36 @@ pub struct NewEvent {
     pub idempotency_key: Option<String>,
     /// When the event happened; `None` means now.
     pub timestamp: Option<DateTime<Utc>>,
+    /// The payload's value at its event type's correlation path (see [`correlation_key`]).
+    pub correlation_key: Option<String>,
+}
+
+/// Longest correlation key, in bytes of text.
+pub const MAX_CORRELATION_KEY: usize = 200;
+
+/// The correlation key of `payload` under a correlation path: the value at the JSON Pointer,
+/// when it is a non-empty string or a number. `Err` when it is longer than
+/// [`MAX_CORRELATION_KEY`] (the caller refuses the event: a silently missing key would break the
+/// ordering the platform relies on).
+pub fn correlation_key(path: &str, payload: &Value) -> Result<Option<String>, usize> {
+    let key = match payload.pointer(path) {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Ok(None),
+    };
+    if key.len() > MAX_CORRELATION_KEY {
+        return Err(key.len());
+    }
+    Ok(Some(key))
 }
 
 /// The status of a delivery. Transitions (checked by [`DeliveryStatus::can_become`]):
 /// `Pending → InFlight`, `Retrying → InFlight`, `InFlight → Succeeded | Retrying | Failed |
 /// Pending` (handed back at shutdown), `Pending | Retrying → Cancelled | Failed`, and a manual
-/// redeliver `Succeeded | Failed | Cancelled → InFlight`.
+/// redeliver `Succeeded | Failed | Cancelled → InFlight`. A correlated delivery behind an
+/// earlier one of its key is `Waiting`: the store makes it `Pending` when that one ends
+/// (`Waiting → Pending | Cancelled | Failed`), a manual redeliver may start it at once
+/// (`Waiting → InFlight`), and a failed manual attempt puts it back (`InFlight → Waiting`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
@@ -374,11 +405,15 @@ pub enum DeliveryStatus {
     /// Its subscription was deleted or disabled before it was delivered; final unless
     /// redelivered by hand.
     Cancelled,
+    /// Behind an earlier delivery of the same subscription and correlation key that has not
+    /// ended yet; not scheduled.
+    Waiting,
 }
 
 impl DeliveryStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [DeliveryStatus; 6] = [
+    pub const ALL: [DeliveryStatus; 7] = [
+        Self::Waiting,
         Self::Pending,
         Self::InFlight,
         Self::Succeeded,
@@ -394,15 +429,16 @@ impl DeliveryStatus {
 
     /// Whether the status machine allows going from `self` to `next`.
     pub fn can_become(self, next: DeliveryStatus) -> bool {
-        use DeliveryStatus::{Cancelled, Failed, InFlight, Pending, Retrying, Succeeded};
+        use DeliveryStatus::{Cancelled, Failed, InFlight, Pending, Retrying, Succeeded, Waiting};
         matches!(
             (self, next),
             (Pending | Retrying, InFlight | Cancelled | Failed)
                 | (
                     InFlight,
-                    Succeeded | Retrying | Failed | Pending | Cancelled
+                    Succeeded | Retrying | Failed | Pending | Cancelled | Waiting
                 )
                 | (Succeeded | Failed | Cancelled, InFlight)
+                | (Waiting, Pending | InFlight | Cancelled | Failed)
         )
     }
 
@@ -415,6 +451,7 @@ impl DeliveryStatus {
             Self::Retrying => "retrying",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
+            Self::Waiting => "waiting",
         }
     }
 }
@@ -432,7 +469,7 @@ impl FromStr for DeliveryStatus {
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown delivery status {s:?} (expected pending, in_flight, succeeded, retrying, failed or cancelled)")
+                format!("unknown delivery status {s:?} (expected waiting, pending, in_flight, succeeded, retrying, failed or cancelled)")
             })
     }
 }
@@ -466,11 +503,36 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
     /// Last status change.
     pub updated_at: DateTime<Utc>,
+    /// The event's correlation key, if any: deliveries of one subscription and one key are
+    /// attempted in publish order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_key: Option<String>,
     /// Made by `SendTestEvent`: one attempt, never retried, even for a disabled subscription.
     /// Left out of the stored form when false, so records written before it read back as is.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub test: bool,
 }
+
+/// What an earlier delivery of the same subscription and correlation key left behind, handed
+/// to the provider with later ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorrelatedDelivery {
+    /// The earlier delivery.
+    pub delivery_id: DeliveryId,
+    /// Its event type.
+    pub event_type: String,
+    /// Whether it was delivered (false: failed or cancelled).
+    pub delivered: bool,
+    /// The external id its successful attempt returned.
+    pub external_id: Option<String>,
+    /// The opaque state its successful attempt returned.
+    pub state: Option<String>,
+    /// When it ended.
+    pub ended_at: DateTime<Utc>,
+}
+
+/// How many earlier deliveries of one key are kept for the provider.
+pub const CORRELATION_HISTORY: usize = 20;
 
 /// What started an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -523,6 +585,12 @@ pub struct Attempt {
     pub retry_after_ms: Option<u64>,
     /// When the next attempt was scheduled as a result, if one was.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The first bytes of the external system's answer (bounded, no secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_excerpt: Option<String>,
+    /// The opaque state a successful attempt returned for later correlated deliveries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// Filters for listing subscriptions; `None` means "any".

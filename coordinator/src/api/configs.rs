@@ -182,3 +182,24 @@ pub(crate) fn connection_json_for(
     super::connections::ensure_current(&conn)?;
     connection_json(ctx, entry, &conn).map(Some)
 }
+
+/// The scrubber of the secrets a plugin call carries: those of `config` (of `kind`) and of the
+/// connection config's JSON text (empty when none).
+pub(crate) fn scrubber_of(
+    entry: &ProviderEntry,
+    kind: Kind,
+    config: &Value,
+    connection_json: &str,
+) -> switchyard_scrub::Scrubber {
+    let mut secrets = switchyard_scrub::Scrubber::builder();
+    let mut add = |kind, config: &Value| {
+        if let Ok(schema) = schema(entry, kind) {
+            secrets.config(config, &secret_pointers(&schema.doc, config));
+        }
+    };
+    add(kind, config);
+    if let Ok(connection) = serde_json::from_str::<Value>(connection_json) {
+        add(Kind::Connection, &connection);
+    }
+    secrets.build()
+}

@@ -176,6 +176,7 @@ fn status_filter(status: i32) -> ApiResult<Option<DeliveryStatus>> {
         api::DeliveryStatus::Retrying => Some(DeliveryStatus::Retrying),
         api::DeliveryStatus::Failed => Some(DeliveryStatus::Failed),
         api::DeliveryStatus::Cancelled => Some(DeliveryStatus::Cancelled),
+        api::DeliveryStatus::Waiting => Some(DeliveryStatus::Waiting),
     })
 }
 
@@ -187,6 +188,7 @@ pub(crate) fn status_to_api(status: DeliveryStatus) -> api::DeliveryStatus {
         DeliveryStatus::Retrying => api::DeliveryStatus::Retrying,
         DeliveryStatus::Failed => api::DeliveryStatus::Failed,
         DeliveryStatus::Cancelled => api::DeliveryStatus::Cancelled,
+        DeliveryStatus::Waiting => api::DeliveryStatus::Waiting,
     }
 }
 
@@ -205,6 +207,7 @@ pub(crate) fn delivery_to_api(d: &Delivery) -> api::Delivery {
         created_at: Some(timestamp(d.created_at)),
         updated_at: Some(timestamp(d.updated_at)),
         test: d.test,
+        correlation_key: d.correlation_key.clone().unwrap_or_default(),
     }
 }
 
@@ -230,6 +233,7 @@ fn attempt_to_api(a: &Attempt) -> api::DeliveryAttempt {
         retry_after: a.retry_after_ms.map(duration_ms),
         trigger: trigger.into(),
         status_code: a.status_code.unwrap_or(0),
+        response_excerpt: a.response_excerpt.clone().unwrap_or_default(),
     }
 }
 

@@ -91,6 +91,7 @@ fn validate(input: api::EventType) -> ApiResult<EventType> {
     bounds::name("event_type.display_name", &input.display_name)?;
     bounds::description("event_type.description", &input.description)?;
     bounds::id("event_type.category", &input.category)?;
+    let correlation_path = correlation_path(&input.correlation_path)?;
     let schema =
         parse_json_object_or_empty("event_type.payload_schema_json", &input.payload_schema_json)?;
     if let Some(schema) = &schema {
@@ -104,9 +105,34 @@ fn validate(input: api::EventType) -> ApiResult<EventType> {
         description: input.description,
         category: input.category,
         payload_schema: schema,
+        correlation_path,
         created_at: now,
         updated_at: now,
     })
+}
+
+/// A correlation path: empty for none, else a JSON Pointer (RFC 6901) into the payload.
+fn correlation_path(path: &str) -> ApiResult<Option<String>> {
+    const FIELD: &str = "event_type.correlation_path";
+    if path.is_empty() {
+        return Ok(None);
+    }
+    bounds::id(FIELD, path)?;
+    let escapes_ok = path
+        .split('~')
+        .skip(1)
+        .all(|rest| rest.starts_with('0') || rest.starts_with('1'));
+    if path.starts_with('/') && path.len() > 1 && escapes_ok {
+        Ok(Some(path.to_owned()))
+    } else {
+        Err(ApiError::field(
+            FIELD,
+            format!(
+                "{} is not a JSON Pointer into the payload such as \"/incidentId\"",
+                quote(path)
+            ),
+        ))
+    }
 }
 
 /// Event type ids: at least two dot-separated segments of `[a-z0-9_-]`.
@@ -148,6 +174,7 @@ pub(crate) fn to_api(t: &EventType) -> api::EventType {
             .unwrap_or_default(),
         created_at: Some(timestamp(t.created_at)),
         updated_at: Some(timestamp(t.updated_at)),
+        correlation_path: t.correlation_path.clone().unwrap_or_default(),
     }
 }
 

@@ -45,8 +45,21 @@ fn validate(ctx: &ApiContext, req: api::PublishEventRequest) -> ApiResult<NewEve
         ));
     }
     let payload = payload(ctx, &event_type, &req.payload_json)?;
+    let correlation_key = match &event_type.correlation_path {
+        Some(path) => crate::model::correlation_key(path, &payload).map_err(|len| {
+            ApiError::field(
+                "payload_json",
+                format!(
+                    "the correlation key at {path} is {len} bytes; at most {} are allowed",
+                    crate::model::MAX_CORRELATION_KEY
+                ),
+            )
+        })?,
+        None => None,
+    };
     Ok(NewEvent {
         event_type: event_type.id,
+        correlation_key,
         payload,
         idempotency_key: Some(req.idempotency_key).filter(|k| !k.is_empty()),
         timestamp: from_timestamp("timestamp", req.timestamp)?,

@@ -2,8 +2,10 @@
 //! ([`providers`], [`event_types`], [`connections`], [`subscriptions`], [`events`],
 //! [`deliveries`]), each handler shaped decode → validate → apply → encode, and [`status`], the
 //! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
-//! socket + TCP) with bearer-token checks, gRPC health and server reflection. [`bounds`] holds
-//! the documented limits of every name, id and description. [`validate_config`] asks a plugin
+//! socket + TCP, with `tls` when configured) with gRPC health and `reflection`; `auth` holds
+//! the role table every call is checked against; [`uds_authority`] lets standard gRPC clients
+//! (grpcio, grpc-java) use the Unix socket; [`bounds`] holds the documented limits of every
+//! name, id and description. [`validate_config`] asks a plugin
 //! about a config before it is saved.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
@@ -11,6 +13,7 @@
 //! redelivery, watching and cancellation, the host registry for plugin calls, and the secrets
 //! module for configs. Configs in responses are always redacted.
 
+pub(crate) mod auth;
 pub mod bounds;
 pub mod configs;
 pub mod connections;
@@ -20,10 +23,13 @@ pub mod event_types;
 pub mod events;
 pub mod payload;
 pub mod providers;
+pub(crate) mod reflection;
 pub mod server;
 pub mod status;
 pub mod subscriptions;
+pub(crate) mod tls;
 pub mod transport_errors;
+pub mod uds_authority;
 pub mod validate_config;
 
 use std::sync::Arc;

@@ -82,6 +82,7 @@ mod tests {
             payload_schema: Some(schema),
             created_at: t,
             updated_at: t,
+            correlation_path: None,
         }
     }
 

@@ -1,8 +1,13 @@
-//! The API listeners: a Unix socket (mode 0600, in the data dir by default) and optionally TCP.
-//! Both serve the same routes: the six platform services behind the bearer-token check, plus
-//! `grpc.health.v1.Health` and server reflection (left open so that probes and tools work
-//! without the token; they reveal no data). Serving stops when the shutdown token is cancelled:
-//! no new connections, in-flight calls finish, and the socket file is removed.
+//! The API listeners: a Unix socket (mode 0600, in the data dir by default, always plaintext)
+//! and optionally TCP (with TLS and client certificates when configured, and TCP_NODELAY on
+//! every accepted connection: without it each unary call waits for the peer's delayed ACK).
+//! Both serve the same routes: the six platform services, `grpc.health.v1.Health` and server
+//! reflection, all behind `auth::Authorized`, which checks bearer tokens and their roles (health
+//! and reflection stay open so that probes and tools work without a token; they reveal no
+//! data). Calls the transport refuses before any handler get honest codes
+//! (`transport_errors`); the Unix socket accepts standard clients' `:authority`
+//! (`uds_authority`). Serving stops when the shutdown token is cancelled: no new connections,
+//! in-flight calls finish, and the socket file is removed.
 
 use std::path::{Path, PathBuf};
 
@@ -13,14 +18,18 @@ use switchyard_proto::coordinator::v1::{
     provider_service_server::ProviderServiceServer,
     subscription_service_server::SubscriptionServiceServer,
 };
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
-use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Server, ServerTlsConfig};
 
 use super::ApiContext;
-use super::status::check_bearer;
-use crate::cfg::{ApiConfig, AuthToken};
+use super::auth::{Authorized, Tokens};
+use super::transport_errors::TransportErrorsLayer;
+use super::uds_authority::AuthorityFix;
+use crate::cfg::ApiConfig;
 
 /// Why the API could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +48,27 @@ pub enum ServeError {
     /// Reflection could not be set up (a build problem).
     #[error("server reflection: {0}")]
     Reflection(String),
+    /// A file of `[api.tls]` is unreadable or does not hold what it should.
+    #[error("TLS file {path} (api.tls) {problem}")]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The certificate and key of `[api.tls]` do not form a usable identity.
+    #[error(
+        "TLS certificate {cert_file} and key {key_file} (api.tls) cannot be used together \
+         (is the key that of the certificate?): {reason}"
+    )]
+    TlsIdentity {
+        /// The certificate file.
+        cert_file: PathBuf,
+        /// The key file.
+        key_file: PathBuf,
+        /// rustls' reason.
+        reason: String,
+    },
     /// The transport failed while serving.
     #[error("API server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -50,8 +80,9 @@ pub struct ApiServer {
     unix: tokio::net::UnixListener,
     socket: PathBuf,
     tcp: Option<tokio::net::TcpListener>,
-    routes: Routes,
-    max_payload_bytes: usize,
+    tls: Option<ServerTlsConfig>,
+    routes: Authorized<Routes>,
+    codes: TransportErrorsLayer,
 }
 
 impl ApiServer {
@@ -61,6 +92,11 @@ impl ApiServer {
     /// # Errors
     /// [`ServeError`] when a listener cannot be bound.
     pub async fn bind(ctx: ApiContext, cfg: &ApiConfig) -> Result<Self, ServeError> {
+        let tls = cfg
+            .tls
+            .as_ref()
+            .map(super::tls::server_config)
+            .transpose()?;
         let unix = bind_unix(&cfg.socket).await?;
         let tcp =
             match cfg.tcp_listen {
@@ -72,15 +108,19 @@ impl ApiServer {
                 )?),
                 None => None,
             };
-        let max_payload_bytes = ctx.max_payload_bytes;
-        let max_message = (max_payload_bytes * 2).max(4 * 1024 * 1024);
-        let routes = routes(ctx, cfg.auth_token.clone(), max_message).await?;
+        let codes = TransportErrorsLayer {
+            max_payload_bytes: ctx.max_payload_bytes,
+        };
+        let max_message = (ctx.max_payload_bytes * 2).max(4 * 1024 * 1024);
+        log_transport(cfg);
+        let routes = routes(ctx, max_message).await?;
         Ok(Self {
             unix,
             socket: cfg.socket.clone(),
             tcp,
-            routes,
-            max_payload_bytes,
+            tls,
+            routes: Authorized::new(routes, Tokens::new(&cfg.tokens)),
+            codes,
         })
     }
 
@@ -96,34 +136,56 @@ impl ApiServer {
     /// # Errors
     /// [`ServeError::Transport`] when serving fails.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), ServeError> {
-        let codes = super::transport_errors::TransportErrorsLayer {
-            max_payload_bytes: self.max_payload_bytes,
-        };
         let unix = Server::builder()
-            .layer(codes)
-            .add_routes(self.routes.clone())
+            .layer(self.codes)
             .serve_with_incoming_shutdown(
-                UnixListenerStream::new(self.unix),
+                self.routes.clone(),
+                // grpcio and grpc-java send the socket path as `:authority`; see uds_authority.
+                UnixListenerStream::new(self.unix).map(|s| s.map(AuthorityFix::new)),
                 shutdown.clone().cancelled_owned(),
             );
         let tcp = async {
-            match self.tcp {
-                Some(listener) => {
-                    Server::builder()
-                        .layer(codes)
-                        .add_routes(self.routes)
-                        .serve_with_incoming_shutdown(
-                            TcpListenerStream::new(listener),
-                            shutdown.clone().cancelled_owned(),
-                        )
-                        .await
-                }
-                None => Ok(()),
+            let Some(listener) = self.tcp else {
+                return Ok(());
+            };
+            let mut server = Server::builder();
+            if let Some(tls) = self.tls {
+                server = server.tls_config(tls)?;
             }
+            server
+                .layer(self.codes)
+                .serve_with_incoming_shutdown(
+                    self.routes,
+                    tcp_incoming(listener),
+                    shutdown.clone().cancelled_owned(),
+                )
+                .await
         };
         let result = tokio::try_join!(unix, tcp);
         let _ = std::fs::remove_file(&self.socket);
         result.map(|_| ()).map_err(ServeError::from)
+    }
+}
+
+/// The accepted TCP connections, each with TCP_NODELAY: gRPC writes small frames and waits for
+/// the answer, the case Nagle's algorithm turns into a delayed-ACK stall per call.
+fn tcp_incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// Says how the TCP listener is protected, and warns when tokens would cross a network in
+/// plaintext.
+fn log_transport(cfg: &ApiConfig) {
+    if let Some(files) = &cfg.tls {
+        tracing::info!(
+            cert = %files.cert_file.display(),
+            client_certificates = files.client_ca_file.is_some(),
+            "TLS on the API's TCP listener"
+        );
+    } else if let Some(addr) = cfg.tcp_listen
+        && !addr.ip().is_loopback()
+    {
+        tracing::warn!(%addr, "the API's TCP listener is not loopback and has no TLS: bearer tokens cross the network in plaintext; configure [api.tls]");
     }
 }
 
@@ -151,12 +213,7 @@ async fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, ServeError> 
     Ok(listener)
 }
 
-async fn routes(
-    ctx: ApiContext,
-    token: Option<AuthToken>,
-    max_message: usize,
-) -> Result<Routes, ServeError> {
-    let auth = move |req: tonic::Request<()>| check_bearer(token.as_ref(), &req).map(|()| req);
+async fn routes(ctx: ApiContext, max_message: usize) -> Result<Routes, ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<EventServiceServer<super::events::Events>>()
@@ -164,39 +221,43 @@ async fn routes(
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(switchyard_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ServeError::Reflection(e.to_string()))?;
     let mut builder = Routes::builder();
     builder
         .add_service(health_service)
-        .add_service(reflection)
-        .add_service(tonic::service::interceptor::InterceptedService::new(
-            ProviderServiceServer::new(super::providers::Providers(ctx.clone())),
-            auth.clone(),
+        .add_service(super::reflection::service()?)
+        .add_service(ProviderServiceServer::new(super::providers::Providers(
+            ctx.clone(),
+        )))
+        .add_service(EventTypeServiceServer::new(super::event_types::EventTypes(
+            ctx.clone(),
+        )))
+        .add_service(ConnectionServiceServer::new(
+            super::connections::Connections(ctx.clone()),
         ))
-        .add_service(tonic::service::interceptor::InterceptedService::new(
-            EventTypeServiceServer::new(super::event_types::EventTypes(ctx.clone())),
-            auth.clone(),
+        .add_service(SubscriptionServiceServer::new(
+            super::subscriptions::Subscriptions(ctx.clone()),
         ))
-        .add_service(tonic::service::interceptor::InterceptedService::new(
-            ConnectionServiceServer::new(super::connections::Connections(ctx.clone())),
-            auth.clone(),
-        ))
-        .add_service(tonic::service::interceptor::InterceptedService::new(
-            SubscriptionServiceServer::new(super::subscriptions::Subscriptions(ctx.clone())),
-            auth.clone(),
-        ))
-        .add_service(tonic::service::interceptor::InterceptedService::new(
+        .add_service(
             EventServiceServer::new(super::events::Events(ctx.clone()))
                 .max_decoding_message_size(max_message),
-            auth.clone(),
-        ))
-        .add_service(tonic::service::interceptor::InterceptedService::new(
-            DeliveryServiceServer::new(super::deliveries::Deliveries(ctx)),
-            auth,
-        ));
+        )
+        .add_service(DeliveryServiceServer::new(super::deliveries::Deliveries(
+            ctx,
+        )));
     Ok(builder.routes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_tcp_connections_have_nodelay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut incoming = tcp_incoming(listener);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let accepted = incoming.next().await.expect("a connection").unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
 }

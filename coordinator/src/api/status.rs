@@ -29,8 +29,15 @@ pub enum ApiError {
     #[error("{0}")]
     FailedPrecondition(String),
     /// The request lacks a valid bearer token.
-    #[error("missing or wrong bearer token")]
+    #[error(
+        "missing or unknown bearer token; send `authorization: Bearer <token>` with a token of \
+         api.auth_token or [[api.tokens]]"
+    )]
     Unauthenticated,
+    /// The token is valid but its role does not allow the call; the message names the role
+    /// needed (never the token).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// A plugin needed for the call is not running, or the coordinator is shutting down; retry.
     #[error("{0}")]
     Unavailable(String),
@@ -66,6 +73,7 @@ impl From<ApiError> for Status {
             ApiError::AlreadyExists(_) => Code::AlreadyExists,
             ApiError::FailedPrecondition(_) => Code::FailedPrecondition,
             ApiError::Unauthenticated => Code::Unauthenticated,
+            ApiError::PermissionDenied(_) => Code::PermissionDenied,
             ApiError::Unavailable(_) => Code::Unavailable,
             ApiError::DeadlineExceeded(_) => Code::DeadlineExceeded,
             ApiError::Internal(detail) => {
@@ -168,32 +176,9 @@ pub(crate) fn from_transport(status: &Status, max_payload_bytes: usize) -> Optio
     }
 }
 
-/// Rejects the request unless it carries `authorization: Bearer <token>` (when a token is set).
-pub(crate) fn check_bearer(
-    expected: Option<&crate::cfg::AuthToken>,
-    req: &tonic::Request<()>,
-) -> Result<(), Status> {
-    let Some(expected) = expected else {
-        return Ok(());
-    };
-    let given = req
-        .metadata()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    // Constant-time comparison: the token is a secret.
-    let ok = given.is_some_and(|g| {
-        g.len() == expected.expose().len()
-            && g.bytes()
-                .zip(expected.expose().bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthenticated.into())
-    }
+/// The gRPC response refusing a call before it reaches a handler (see `api::auth`).
+pub(crate) fn refusal(err: ApiError) -> tonic::codegen::http::Response<tonic::body::Body> {
+    Status::from(err).into_http()
 }
 
 #[cfg(test)]
@@ -205,6 +190,14 @@ mod tests {
         let status = Status::from(ApiError::Internal("sled: disk /secret/path failed".into()));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("/secret/path"));
+    }
+
+    #[test]
+    fn refusals_carry_their_code() {
+        let response = refusal(ApiError::PermissionDenied("needs admin".into()));
+        let status = Status::from_header_map(response.headers()).expect("a grpc-status");
+        assert_eq!(status.code(), Code::PermissionDenied);
+        assert_eq!(status.message(), "needs admin");
     }
 
     #[test]
@@ -237,19 +230,5 @@ mod tests {
             Code::InvalidArgument
         );
         assert!(from_transport(&Status::internal("store failed"), 1).is_none());
-    }
-
-    #[test]
-    fn bearer_tokens_are_checked_when_configured() {
-        let token = crate::cfg::AuthToken::new("t0k");
-        let mut req = tonic::Request::new(());
-        assert!(check_bearer(None, &req).is_ok());
-        assert_eq!(
-            check_bearer(token.as_ref(), &req).unwrap_err().code(),
-            Code::Unauthenticated
-        );
-        req.metadata_mut()
-            .insert("authorization", "Bearer t0k".parse().unwrap());
-        assert!(check_bearer(token.as_ref(), &req).is_ok());
     }
 }

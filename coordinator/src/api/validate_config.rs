@@ -1,7 +1,8 @@
 //! ValidateConfig at save time: after the schema check and before anything is stored, a
 //! provider that declares `validate_config` is asked about the plaintext config (in memory
 //! only). Its diagnostics refuse the save with INVALID_ARGUMENT naming each JSON path, exactly
-//! like schema problems; a plugin that is down refuses it with UNAVAILABLE. A plugin that
+//! like schema problems (their messages scrubbed of the secrets the call carried); a plugin that
+//! is down refuses it with UNAVAILABLE. A plugin that
 //! declares the capability but answers UNIMPLEMENTED (an older build) is taken as having
 //! nothing to add: the schema check already passed, and refusing every save would lock the
 //! provider's users out.
@@ -52,15 +53,32 @@ impl Pending {
             Kind::Provider => plugin::ConfigKind::Provider,
             Kind::Connection => plugin::ConfigKind::Connection,
         };
+        let secrets = super::configs::scrubber_of(
+            &self.entry,
+            self.kind,
+            &self.config,
+            &self.connection_json,
+        );
         let call = plugin::ValidateConfigRequest {
             provider_id: self.entry.local_id().to_owned(),
             kind: kind.into(),
             config_json: self.config.to_string(),
-            connection_json: self.connection_json,
+            connection_json: self.connection_json.clone(),
         };
         match self.entry.plugin.validate_config(call).await {
             Ok(answer) if answer.diagnostics.is_empty() => Ok(self.config),
-            Ok(answer) => Err(refusal(self.field, answer.diagnostics)),
+            Ok(answer) => {
+                // The plugin's messages may quote a secret it was handed.
+                let diagnostics = answer
+                    .diagnostics
+                    .into_iter()
+                    .map(|d| plugin::Diagnostic {
+                        message: secrets.scrub(&d.message).into_owned(),
+                        ..d
+                    })
+                    .collect();
+                Err(refusal(self.field, diagnostics))
+            }
             Err(CallError::Unimplemented(message)) => {
                 tracing::warn!(
                     provider = %self.entry.qualified_id,
@@ -69,7 +87,7 @@ impl Pending {
                 );
                 Ok(self.config)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e.scrubbed(&secrets).into()),
         }
     }
 }

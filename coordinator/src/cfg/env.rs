@@ -12,6 +12,9 @@ const NOT_CONFIG: &[&str] = &[
     "SWITCHYARD_ADDR",
     "SWITCHYARD_TOKEN",
     "SWITCHYARD_CONFIG",
+    "SWITCHYARD_TLS_CA",
+    "SWITCHYARD_TLS_CERT",
+    "SWITCHYARD_TLS_KEY",
 ];
 
 /// Applies every `SWITCHYARD_*` variable of `env` to `table`.

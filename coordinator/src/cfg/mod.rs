@@ -5,6 +5,7 @@
 //! never parses a string again. This module reads the environment it is handed and never
 //! writes the process environment.
 
+mod access;
 mod env;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+pub use access::{Role, ScopedToken, TlsFiles};
 
 /// The embedded default configuration, with a comment on every key.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -83,8 +86,11 @@ pub struct ApiConfig {
     pub socket: PathBuf,
     /// The TCP address, if any.
     pub tcp_listen: Option<SocketAddr>,
-    /// The bearer token calls must carry, if any.
-    pub auth_token: Option<AuthToken>,
+    /// TLS of the TCP listener, if configured.
+    pub tls: Option<TlsFiles>,
+    /// The accepted bearer tokens (`api.auth_token` as admin, then `[[api.tokens]]`); empty:
+    /// no authentication.
+    pub tokens: Vec<ScopedToken>,
     /// Largest accepted event payload in bytes.
     pub max_payload_bytes: NonZeroUsize,
 }
@@ -209,6 +215,9 @@ struct RawApi {
     tcp_listen: String,
     auth_token: String,
     max_payload_bytes: usize,
+    tls: access::RawTls,
+    #[serde(default)]
+    tokens: Vec<access::RawToken>,
 }
 
 #[derive(Deserialize)]
@@ -259,6 +268,8 @@ pub fn load(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
+    // Kept: `[[api.tokens]]` may name a variable holding a token.
+    let env: Vec<(String, String)> = env.into_iter().collect();
     let mut table = parse_toml(DEFAULT_TOML, "the embedded defaults")?;
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -268,7 +279,7 @@ pub fn load(
         let overrides = parse_toml(&text, &path.display().to_string())?;
         merge(&mut table, overrides);
     }
-    env::apply(&mut table, env)?;
+    env::apply(&mut table, env.iter().cloned())?;
     let origin = file.map_or_else(
         || "the defaults and environment".to_owned(),
         |p| format!("{} or the environment", p.display()),
@@ -279,7 +290,7 @@ pub fn load(
             origin,
             message: e.message().to_owned(),
         })?;
-    validate(raw)
+    validate(raw, &env)
 }
 
 fn parse_toml(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
@@ -302,9 +313,9 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-fn validate(raw: Raw) -> Result<Config, ConfigError> {
+fn validate(raw: Raw, env: &[(String, String)]) -> Result<Config, ConfigError> {
     let data_dir = raw.data_dir;
-    let api = validate_api(raw.api, &data_dir)?;
+    let api = validate_api(raw.api, &data_dir, env)?;
     Ok(Config {
         api,
         plugins: validate_plugins(raw.plugins)?,
@@ -321,7 +332,11 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     })
 }
 
-fn validate_api(raw: RawApi, data_dir: &Path) -> Result<ApiConfig, ConfigError> {
+fn validate_api(
+    raw: RawApi,
+    data_dir: &Path,
+    env: &[(String, String)],
+) -> Result<ApiConfig, ConfigError> {
     let tcp_listen = if raw.tcp_listen.is_empty() {
         None
     } else {
@@ -335,23 +350,25 @@ fn validate_api(raw: RawApi, data_dir: &Path) -> Result<ApiConfig, ConfigError> 
             )
         })?)
     };
-    let auth_token = AuthToken::new(&raw.auth_token);
+    let tokens = access::tokens(&raw.auth_token, raw.tokens, env, data_dir)?;
     if let Some(addr) = tcp_listen
         && !addr.ip().is_loopback()
-        && auth_token.is_none()
+        && tokens.is_empty()
     {
         return Err(invalid(
             "api.tcp_listen",
             format!(
                 "{addr} is not a loopback address, so the API would be open to the network; \
-                 set api.auth_token (or SWITCHYARD_API__AUTH_TOKEN) to require a bearer token"
+                 set api.auth_token (or SWITCHYARD_API__AUTH_TOKEN) or [[api.tokens]] to \
+                 require a bearer token"
             ),
         ));
     }
     Ok(ApiConfig {
         socket: data_dir.join(raw.socket),
+        tls: access::tls(raw.tls, data_dir, tcp_listen.is_some())?,
         tcp_listen,
-        auth_token,
+        tokens,
         max_payload_bytes: non_zero("api.max_payload_bytes", raw.max_payload_bytes)?,
     })
 }

@@ -87,3 +87,147 @@ fn errors_name_the_key_to_fix() {
     let err = load(Some(&file), env(&[])).unwrap_err();
     assert!(err.to_string().contains("sokcet"), "{err}");
 }
+
+/// Loads `[api]` overrides written to a file in `dir`, with `vars` as the environment.
+fn load_api(dir: &Path, api_toml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let file = dir.join("c.toml");
+    let text = format!("data_dir = {:?}\n{api_toml}", dir.display().to_string());
+    std::fs::write(&file, text).unwrap();
+    load(Some(&file), env(vars))
+}
+
+#[test]
+fn tokens_come_from_files_and_variables_with_their_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pub.token"), "pub-s3cret\n").unwrap();
+    let cfg = load_api(
+        dir.path(),
+        "[api]\nauth_token = \"legacy-s3cret\"\n\
+         [[api.tokens]]\nrole = \"publish\"\ntoken_file = \"pub.token\"\n\
+         [[api.tokens]]\nrole = \"read\"\ntoken_env = \"SY_READ\"\n",
+        &[("SY_READ", "read-s3cret")],
+    )
+    .unwrap();
+    let got: Vec<(&str, Role)> = cfg
+        .api
+        .tokens
+        .iter()
+        .map(|t| (t.token.expose(), t.role))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("legacy-s3cret", Role::Admin),
+            ("pub-s3cret", Role::Publish),
+            ("read-s3cret", Role::Read)
+        ]
+    );
+    assert!(!format!("{cfg:?}").contains("s3cret"), "{cfg:?}");
+}
+
+#[test]
+fn bad_token_entries_name_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.token"), "same-s3cret").unwrap();
+    std::fs::write(dir.path().join("empty.token"), "\n").unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("role = \"read\"\n", "exactly one of token_file"),
+        (
+            "role = \"read\"\ntoken_file = \"a.token\"\ntoken_env = \"X\"\n",
+            "exactly one of token_file",
+        ),
+        (
+            "role = \"read\"\ntoken_file = \"missing.token\"\n",
+            "missing.token",
+        ),
+        (
+            "role = \"read\"\ntoken_file = \"empty.token\"\n",
+            "is empty",
+        ),
+        (
+            "role = \"read\"\ntoken_env = \"SY_UNSET\"\n",
+            "SY_UNSET is not set",
+        ),
+        (
+            "role = \"read\"\ntoken_env = \"SWITCHYARD_X\"\n",
+            "outside it",
+        ),
+        ("role = \"reader\"\ntoken_file = \"a.token\"\n", "reader"),
+        (
+            "role = \"read\"\ntoken_env = \"SY_BAD\"\n",
+            "printable ASCII",
+        ),
+    ];
+    for (entry, expected) in cases {
+        let err = load_api(
+            dir.path(),
+            &format!("[[api.tokens]]\n{entry}"),
+            &[("SY_BAD", "tab\there")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(expected), "{entry}: {err}");
+        assert!(!err.contains("same-s3cret"), "{err}");
+    }
+    let err = load_api(
+        dir.path(),
+        "[[api.tokens]]\nrole = \"read\"\ntoken_file = \"a.token\"\n\
+         [[api.tokens]]\nrole = \"admin\"\ntoken_env = \"SY_SAME\"\n",
+        &[("SY_SAME", "same-s3cret")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("api.tokens[1]") && err.contains("accepted already"),
+        "{err}"
+    );
+    assert!(!err.contains("same-s3cret"), "{err}");
+}
+
+#[test]
+fn scoped_tokens_allow_a_non_loopback_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = load_api(
+        dir.path(),
+        "[api]\ntcp_listen = \"0.0.0.0:7400\"\n[[api.tokens]]\nrole = \"admin\"\ntoken_env = \"SY_A\"\n",
+        &[("SY_A", "a")],
+    )
+    .unwrap();
+    assert_eq!(cfg.api.tokens.len(), 1);
+}
+
+#[test]
+fn tls_files_are_resolved_and_must_come_in_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = load_api(
+        dir.path(),
+        "[api.tls]\ncert_file = \"c.pem\"\nkey_file = \"/etc/k.pem\"\n",
+        &[("SWITCHYARD_API__TLS__CLIENT_CA_FILE", "ca.pem")],
+    )
+    .unwrap();
+    let tls = cfg.api.tls.expect("TLS configured");
+    assert_eq!(tls.cert_file, dir.path().join("c.pem"));
+    assert_eq!(tls.key_file, PathBuf::from("/etc/k.pem"));
+    assert_eq!(tls.client_ca_file, Some(dir.path().join("ca.pem")));
+    assert_eq!(load(None, env(&[])).unwrap().api.tls, None);
+
+    let cases: &[(&str, &str)] = &[
+        ("cert_file = \"c.pem\"\n", "api.tls.key_file"),
+        ("key_file = \"k.pem\"\n", "api.tls.cert_file"),
+        ("client_ca_file = \"ca.pem\"\n", "api.tls.client_ca_file"),
+    ];
+    for (entry, key) in cases {
+        let err = load_api(dir.path(), &format!("[api.tls]\n{entry}"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{entry}: {err}");
+    }
+    let err = load_api(
+        dir.path(),
+        "[api]\ntcp_listen = \"\"\n[api.tls]\ncert_file = \"c\"\nkey_file = \"k\"\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("api.tcp_listen is empty"), "{err}");
+}

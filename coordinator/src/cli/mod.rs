@@ -23,7 +23,8 @@ pub use commands::{
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about)]
 pub struct Cli {
-    /// The coordinator's API: `unix:PATH` or `http://host:port`.
+    /// The coordinator's API: `unix:PATH`, `http://host:port`, or `https://host:port` for a
+    /// TLS listener (with --tls-ca).
     #[arg(
         long,
         global = true,
@@ -31,9 +32,20 @@ pub struct Cli {
         default_value = "unix:./switchyard-data/switchyard.sock"
     )]
     pub addr: String,
-    /// Bearer token for a coordinator that requires one.
+    /// Bearer token for a coordinator that requires one (its role decides what it may call).
     #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// For https:// addresses: the PEM CA certificate that signed the coordinator's
+    /// certificate.
+    #[arg(long, global = true, env = "SWITCHYARD_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// For https:// addresses: a PEM client certificate, for a coordinator that requires one
+    /// (api.tls.client_ca_file). Needs --tls-key.
+    #[arg(long, global = true, env = "SWITCHYARD_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, global = true, env = "SWITCHYARD_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -112,7 +124,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Command::Serve(args) = cli.command {
         return serve::run(args).await.map_err(|e| e.to_string());
     }
-    let clients = client::connect(&cli.addr, cli.token.as_deref())
+    let tls = client::ClientTls {
+        ca_file: cli.tls_ca,
+        cert_file: cli.tls_cert,
+        key_file: cli.tls_key,
+    };
+    let clients = client::connect_tls(&cli.addr, cli.token.as_deref(), &tls)
         .await
         .map_err(|e| e.to_string())?;
     let out = output::Output::new(cli.json);

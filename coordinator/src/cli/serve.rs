@@ -1,7 +1,8 @@
-//! `switchyard serve`: loads the configuration, opens the data dir (store, secret key), starts
-//! the plugins, the engine and the API listeners, and on SIGTERM/SIGINT shuts them down in
-//! order: stop accepting API calls, let the engine finish or hand back in-flight deliveries,
-//! stop the plugins. One `CancellationToken` made here is passed down; nothing is global.
+//! `switchyard serve`: loads the configuration, locks the data dir (one coordinator per data
+//! dir, see [`lock`]) and opens it (secret key, store), starts the plugins, the engine and the
+//! API listeners, and on SIGTERM/SIGINT shuts them down in order: stop accepting API calls, let
+//! the engine finish or hand back in-flight deliveries, stop the plugins. One
+//! `CancellationToken` made here is passed down; nothing is global.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::model::RetryPolicy;
 use crate::secrets::Secrets;
 use crate::store::{SledStore, Store};
 
+mod lock;
 mod plugins;
 
 /// Why the coordinator could not start or stopped with an error.
@@ -36,6 +38,9 @@ pub enum ServeFailure {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Another coordinator runs on the data dir, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     /// The secret key could not be loaded.
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
@@ -85,6 +90,8 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), ServeFailure> {
 /// [`ServeFailure`] naming what to fix.
 pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(), ServeFailure> {
     create_private_dir(&cfg.data_dir)?;
+    // Held until the end: before it, nothing in the data dir is touched (key, database).
+    let _lock = lock::DataDirLock::acquire(&cfg.data_dir, &cfg.api.socket)?;
     let secret_env = std::env::var(cfg::SECRET_KEY_ENV).ok();
     let secrets = Arc::new(Secrets::load_or_generate(
         &cfg.data_dir,

@@ -3,11 +3,18 @@
 //! what the plugin needs (in memory only), call the plugin, and settle: the retry decision and
 //! the attempt record are written in one store transaction right after the call returns, with
 //! no cancellation point in between.
+//!
+//! The decrypted secrets of the call (the subscription's and its connection's) also make a
+//! [`Scrubber`]: whatever the plugin answers (error, external id) is scrubbed with it before it
+//! is stored, logged or shown to watchers, and the plugin's log lines are scrubbed with it
+//! during the call — so a receiver that echoes its credentials leaks nothing, even through a
+//! plugin that does no scrubbing of its own.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use switchyard_proto::plugin::v1 as pb;
+use switchyard_scrub::{Builder as ScrubBuilder, Scrubber};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Inner;
@@ -17,6 +24,7 @@ use super::retry::{self, Decision, GiveUp, Outcome};
 use crate::model::{
     Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryStatus, Subscription, to_millis,
 };
+use crate::secrets::secret_pointers;
 use crate::store::{Claimed, SaveDelivery};
 
 /// How a plugin call (or the preparation for one) ended.
@@ -27,9 +35,16 @@ pub(super) struct CallResult {
     pub(super) status_code: Option<u32>,
     pub(super) external_id: Option<String>,
     pub(super) retry_after_ms: Option<u64>,
+    pub(super) response_excerpt: Option<String>,
+    pub(super) state: Option<String>,
     pub(super) started_at: DateTime<Utc>,
     pub(super) ended_at: DateTime<Utc>,
 }
+
+/// Most bytes of a response excerpt kept in the attempt record.
+const MAX_EXCERPT: usize = 1024;
+/// Most bytes of correlation state kept; a plugin returning more gets it dropped (logged).
+const MAX_STATE: usize = 4096;
 
 impl CallResult {
     /// A failure found before calling the plugin (provider gone, config unreadable...).
@@ -40,6 +55,8 @@ impl CallResult {
             status_code: None,
             external_id: None,
             retry_after_ms: None,
+            response_excerpt: None,
+            state: None,
             started_at: at,
             ended_at: at,
         }
@@ -117,7 +134,7 @@ async fn run(flight: InFlight) {
         }
     };
     let result = match prepared {
-        Ok((provider, req)) => call(&inner, &provider, req).await,
+        Ok((provider, req, secrets)) => call(&inner, &provider, req, secrets).await,
         Err(Stop::Cancel(reason)) => return flight.cancel(reason).await,
         Err(Stop::Fail(outcome, reason)) => {
             CallResult::without_call(outcome, reason, inner.clock.now())
@@ -129,13 +146,13 @@ async fn run(flight: InFlight) {
     flight.settle(&result, sub.as_deref()).await;
 }
 
-/// Loads, migrates and decrypts what the plugin call needs.
+/// Loads, migrates and decrypts what the plugin call needs, and the scrubber of its secrets.
 async fn prepare(
     inner: &Inner,
     d: &Delivery,
     sub: Option<&Subscription>,
     trigger: AttemptTrigger,
-) -> Result<(Arc<Resolved>, pb::DeliverRequest), Stop> {
+) -> Result<(Arc<Resolved>, pb::DeliverRequest, Scrubber), Stop> {
     let Some(sub) = sub else {
         return Err(Stop::Cancel(
             "cancelled: the subscription was deleted".into(),
@@ -171,7 +188,10 @@ async fn prepare(
         .secrets
         .decrypt_secrets(&provider.config_schema, &mut config)
         .map_err(|e| Stop::Fail(Outcome::Permanent, e.to_string()))?;
-    let connection_json = connection_json(inner, sub, &provider)?;
+    let mut secrets = Scrubber::builder();
+    secrets.config(&config, &secret_pointers(&provider.config_schema, &config));
+    let connection_json = connection_json(inner, sub, &provider, &mut secrets)?;
+    let correlation = correlation(inner, d)?;
     let req = pb::DeliverRequest {
         provider_id: provider.provider().id.clone(),
         event: Some(pb::Event {
@@ -180,6 +200,7 @@ async fn prepare(
             timestamp: Some(timestamp(event.timestamp)),
             delivery_id: d.id.to_string(),
             attempt: d.attempts.saturating_add(1),
+            event_id: d.event_id.to_string(),
         }),
         subscription: Some(pb::Subscription {
             id: sub.id.to_string(),
@@ -187,8 +208,42 @@ async fn prepare(
         }),
         config_json: config.to_string(),
         connection_json,
+        correlation,
     };
-    Ok((provider, req))
+    Ok((provider, req, secrets.build()))
+}
+
+/// The delivery's correlation key with what the earlier deliveries of its key left behind.
+fn correlation(inner: &Inner, d: &Delivery) -> Result<Option<pb::Correlation>, Stop> {
+    let Some(key) = &d.correlation_key else {
+        return Ok(None);
+    };
+    let earlier = inner
+        .store
+        .correlation_history(d.subscription_id, key)
+        .map_err(|e| {
+            tracing::error!(delivery = %d.id, error = %e, "cannot read the correlation history");
+            let retry = Outcome::Retryable { retry_after: None };
+            Stop::Fail(
+                retry,
+                "internal error: cannot read the correlation history".into(),
+            )
+        })?;
+    let earlier = earlier
+        .into_iter()
+        .map(|e| pb::CorrelatedDelivery {
+            event_type: e.event_type,
+            external_id: e.external_id.unwrap_or_default(),
+            state: e.state.unwrap_or_default(),
+            delivered: e.delivered,
+            ended_at: Some(timestamp(e.ended_at)),
+            delivery_id: e.delivery_id.to_string(),
+        })
+        .collect();
+    Ok(Some(pb::Correlation {
+        key: key.clone(),
+        earlier,
+    }))
 }
 
 /// The event as the plugin sees it: from the cache of recent publishes, else from the store.
@@ -212,9 +267,14 @@ fn event_text(inner: &Inner, d: &Delivery) -> Result<Arc<EventText>, Stop> {
     }
 }
 
-/// The decrypted connection config named by the subscription's `connectionId`, as JSON text;
-/// empty when there is none.
-fn connection_json(inner: &Inner, sub: &Subscription, provider: &Resolved) -> Result<String, Stop> {
+/// The decrypted connection config named by the subscription's `connectionId`, as JSON text
+/// (its secrets added to `secrets`); empty when there is none.
+fn connection_json(
+    inner: &Inner,
+    sub: &Subscription,
+    provider: &Resolved,
+    secrets: &mut ScrubBuilder,
+) -> Result<String, Stop> {
     let Some(id) = sub.connection_id() else {
         return Ok(String::new());
     };
@@ -248,6 +308,7 @@ fn connection_json(inner: &Inner, sub: &Subscription, provider: &Resolved) -> Re
             .secrets
             .decrypt_secrets(schema, &mut config)
             .map_err(|e| Stop::Fail(Outcome::Permanent, format!("connection {id}: {e}")))?;
+        secrets.config(&config, &secret_pointers(schema, &config));
     }
     Ok(config.to_string())
 }
@@ -259,12 +320,17 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-/// Calls the plugin and classifies the answer.
-async fn call(inner: &Inner, provider: &Resolved, req: pb::DeliverRequest) -> CallResult {
+/// Calls the plugin and classifies the answer, scrubbed of the call's `secrets`.
+async fn call(
+    inner: &Inner,
+    provider: &Resolved,
+    req: pb::DeliverRequest,
+    secrets: Scrubber,
+) -> CallResult {
     let started_at = inner.clock.now();
-    let answer = provider.handle.deliver(req).await;
+    let answer = provider.handle.deliver_hiding(req, secrets.clone()).await;
     let ended_at = inner.clock.now();
-    match answer {
+    let result = match answer {
         Ok(resp) => classify(&resp, started_at, ended_at),
         Err(e) => {
             let outcome = if e.retryable {
@@ -274,12 +340,31 @@ async fn call(inner: &Inner, provider: &Resolved, req: pb::DeliverRequest) -> Ca
             };
             CallResult::without_call(outcome, e.message, started_at).ended(ended_at)
         }
-    }
+    };
+    result.scrubbed(&secrets)
 }
 
 impl CallResult {
     fn ended(mut self, at: DateTime<Utc>) -> Self {
         self.ended_at = at;
+        self
+    }
+
+    /// Hides `secrets` in every text that came from the plugin, then cuts the excerpt (after,
+    /// so that no prefix of a secret survives at the cut).
+    fn scrubbed(mut self, secrets: &Scrubber) -> Self {
+        for text in [
+            &mut self.error,
+            &mut self.external_id,
+            &mut self.response_excerpt,
+            &mut self.state,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            secrets.scrub_string(text);
+        }
+        self.response_excerpt = self.response_excerpt.as_deref().and_then(excerpt);
         self
     }
 }
@@ -326,9 +411,41 @@ pub(super) fn classify(
         status_code: (resp.status_code != 0).then_some(resp.status_code),
         external_id: (!resp.external_id.is_empty()).then(|| resp.external_id.clone()),
         retry_after_ms: resp.retry_after_ms,
+        response_excerpt: (!resp.response_excerpt.is_empty())
+            .then(|| resp.response_excerpt.clone()),
+        state: state(outcome, &resp.state),
         started_at,
         ended_at,
     }
+}
+
+/// The plugin's response excerpt, cut to [`MAX_EXCERPT`] bytes on a character boundary.
+fn excerpt(text: &str) -> Option<String> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut cut = text.len().min(MAX_EXCERPT);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Some(text[..cut].to_owned())
+}
+
+/// The correlation state a successful attempt returned; state of a failure is not kept, and
+/// state over [`MAX_STATE`] is dropped rather than cut (cut state would be corrupt).
+fn state(outcome: Outcome, text: &str) -> Option<String> {
+    if text.is_empty() || outcome != Outcome::Delivered {
+        return None;
+    }
+    if text.len() > MAX_STATE {
+        tracing::warn!(
+            bytes = text.len(),
+            limit = MAX_STATE,
+            "the plugin returned correlation state over the limit; it is not kept"
+        );
+        return None;
+    }
+    Some(text.to_owned())
 }
 
 /// `at + delay`, saturating.
@@ -422,6 +539,11 @@ impl InFlight {
                 d.status = DeliveryStatus::Retrying;
                 d.next_attempt_at = Some(due.max(now));
             }
+            // Still behind an earlier delivery of its correlation key.
+            Some((DeliveryStatus::Waiting, _)) => {
+                d.status = DeliveryStatus::Waiting;
+                d.next_attempt_at = None;
+            }
             _ => d.status = DeliveryStatus::Failed,
         }
     }
@@ -441,6 +563,8 @@ impl InFlight {
             external_id: r.external_id.clone(),
             retry_after_ms: r.retry_after_ms,
             next_attempt_at: d.next_attempt_at,
+            response_excerpt: r.response_excerpt.clone(),
+            state: r.state.clone(),
         }
     }
 
@@ -484,7 +608,11 @@ impl InFlight {
             attempt,
             expected: DeliveryStatus::InFlight,
         };
-        let (id, rescheduled) = (write.delivery.id, write.delivery.next_attempt_at.is_some());
+        let d = &write.delivery;
+        // A correlated delivery that ended may have let the next one of its key go ahead.
+        let rescheduled =
+            d.next_attempt_at.is_some() || (d.correlation_key.is_some() && d.status.is_final());
+        let id = d.id;
         // Copied for the watchers only when someone watches.
         let watched = (inner.updates.receiver_count() > 0)
             .then(|| (write.delivery.clone(), write.attempt.clone()));

@@ -45,6 +45,7 @@ pub(super) fn event(new: NewEvent, now: DateTime<Utc>) -> Event {
         idempotency_key: new.idempotency_key,
         timestamp: new.timestamp.unwrap_or(now),
         received_at: now,
+        correlation_key: new.correlation_key,
     }
 }
 
@@ -58,7 +59,8 @@ pub(super) fn wants(sub: &Subscription, event: &Event, providers: &ProviderCache
             .is_none_or(|p| p.supports(&event.event_type))
 }
 
-/// The deliveries of `event`, all pending and due at once.
+/// The deliveries of `event`, all pending and due at once (the store makes a correlated one
+/// wait behind an earlier delivery of its key).
 pub(super) fn plan(
     subs: &[Subscription],
     event: &Event,
@@ -71,10 +73,12 @@ pub(super) fn plan(
         .collect()
 }
 
-/// The one delivery of a test event: to `sub` only, marked as a test.
+/// The one delivery of a test event: to `sub` only, marked as a test, and outside any
+/// correlation order (a test must neither wait for real deliveries nor hold them up).
 pub(super) fn test_delivery(sub: &Subscription, event: &Event, now: DateTime<Utc>) -> Delivery {
     Delivery {
         test: true,
+        correlation_key: None,
         ..delivery(sub, event, now)
     }
 }
@@ -94,6 +98,7 @@ fn delivery(sub: &Subscription, event: &Event, now: DateTime<Utc>) -> Delivery {
         last_error: None,
         created_at: now,
         updated_at: now,
+        correlation_key: event.correlation_key.clone(),
         test: false,
     }
 }

@@ -54,6 +54,18 @@ impl ProviderHandle for EntryHandle {
         Box::pin(async move { self.entry.plugin.deliver(req).await.map_err(map_err) })
     }
 
+    fn deliver_hiding(
+        &self,
+        req: DeliverRequest,
+        secrets: switchyard_scrub::Scrubber,
+    ) -> BoxFuture<'_, Result<DeliverResponse, PluginCallError>> {
+        Box::pin(async move {
+            let _hidden = self.entry.plugin.hide_in_logs(secrets.clone());
+            let answer = self.entry.plugin.deliver(req).await;
+            answer.map_err(|e| map_err(e.scrubbed(&secrets)))
+        })
+    }
+
     fn migrate_config(
         &self,
         req: MigrateConfigRequest,

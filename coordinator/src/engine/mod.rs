@@ -250,7 +250,14 @@ impl Inner {
     fn cancel_scheduled(&self, subscription: SubscriptionId) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let mut n = 0;
-        for mut d in self.store.scheduled_of_subscription(subscription)? {
+        // Newest first: a correlated delivery cancelled before the one ahead of it never gets
+        // scheduled by that one's cancellation.
+        for mut d in self
+            .store
+            .scheduled_of_subscription(subscription)?
+            .into_iter()
+            .rev()
+        {
             let expected = d.status;
             d.status = DeliveryStatus::Cancelled;
             d.next_attempt_at = None;
@@ -400,13 +407,23 @@ impl Engine {
             .await;
         let stored = matches!(
             written,
-            Ok((_, InsertEvent::Inserted)) | Err(StoreError::NotDurable(_))
+            Ok((_, InsertEvent::Inserted { .. })) | Err(StoreError::NotDurable(_))
         );
         if !stored {
             inner.payloads.forget(event_id);
         }
         match written? {
-            (NewEventRecord { event, deliveries }, InsertEvent::Inserted) => {
+            (
+                NewEventRecord {
+                    event,
+                    mut deliveries,
+                },
+                InsertEvent::Inserted { waiting },
+            ) => {
+                for d in deliveries.iter_mut().filter(|d| waiting.contains(&d.id)) {
+                    d.status = DeliveryStatus::Waiting;
+                    d.next_attempt_at = None;
+                }
                 inner.wake.notify_one();
                 for d in &deliveries {
                     inner.publish_update(d, None);

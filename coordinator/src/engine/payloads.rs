@@ -108,6 +108,7 @@ mod tests {
             idempotency_key: None,
             timestamp: now,
             received_at: now,
+            correlation_key: None,
         }
     }
 

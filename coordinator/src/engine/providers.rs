@@ -34,6 +34,16 @@ pub trait ProviderHandle: Send + Sync + std::fmt::Debug {
         &self,
         req: DeliverRequest,
     ) -> BoxFuture<'_, Result<DeliverResponse, PluginCallError>>;
+    /// Delivers one attempt whose request carries `secrets`, hiding them in the plugin's log
+    /// lines meanwhile (and a while after). Fakes without log lines keep the default.
+    fn deliver_hiding(
+        &self,
+        req: DeliverRequest,
+        secrets: switchyard_scrub::Scrubber,
+    ) -> BoxFuture<'_, Result<DeliverResponse, PluginCallError>> {
+        let _ = secrets;
+        self.deliver(req)
+    }
     /// Upgrades a stored config.
     fn migrate_config(
         &self,

@@ -81,6 +81,7 @@ fn answer(outcome: pb::Outcome, status: u32, retry_after_ms: Option<u64>) -> Ans
             String::new()
         },
         diagnostics: vec![],
+        ..Default::default()
     })
 }
 
@@ -252,6 +253,7 @@ impl Harness {
                 payload,
                 idempotency_key: None,
                 timestamp: None,
+                correlation_key: None,
             })
             .await
             .expect("publish")
@@ -490,6 +492,7 @@ async fn fan_out_respects_enabled_patterns_system_filter_and_idempotency() {
         payload: json!({"systemId": "sys-1"}),
         idempotency_key: Some("evt-42".into()),
         timestamp: None,
+        correlation_key: None,
     };
     let first = h.engine.publish(new()).await.expect("publish");
     let again = h.engine.publish(new()).await.expect("publish again");
@@ -533,6 +536,7 @@ async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
                     payload: json!({"n": 7}),
                     idempotency_key: Some("evt-7".into()),
                     timestamp: None,
+                    correlation_key: None,
                 })
                 .await
                 .expect("publish")
@@ -573,6 +577,7 @@ async fn concurrent_publishes_of_different_events_under_one_key_create_one_and_r
                     payload: json!({"n": n}),
                     idempotency_key: Some("evt-8".into()),
                     timestamp: None,
+                    correlation_key: None,
                 })
                 .await
         });
@@ -604,6 +609,7 @@ async fn a_publish_whose_flush_fails_is_an_error_and_its_retry_gets_the_same_eve
         payload: json!({"incidentId": "i-1"}),
         idempotency_key: Some("evt-flush".into()),
         timestamp: None,
+        correlation_key: None,
     };
     sled.fail_flushes(true);
     let err = h.engine.publish(new()).await.expect_err("not durable");
@@ -885,6 +891,7 @@ fn planned(
         payload: json!({}),
         idempotency_key: None,
         timestamp: None,
+        correlation_key: None,
     };
     let event = fanout::event(new, now);
     let cache = ProviderCache::new(providers.clone());

@@ -33,7 +33,8 @@ type Published = StoreResult<(NewEventRecord, InsertEvent)>;
 
 enum Request {
     Publish(NewEventRecord, oneshot::Sender<Published>),
-    Save(SaveDelivery, oneshot::Sender<StoreResult<()>>),
+    // Boxed: an attempt record is large, and every queued request would pay for it.
+    Save(Box<SaveDelivery>, oneshot::Sender<StoreResult<()>>),
     Flush(oneshot::Sender<StoreResult<()>>),
 }
 
@@ -65,7 +66,8 @@ impl Writer {
 
     /// Writes one delivery's new state (a save of [`Store::write_batch`]); returns once durable.
     pub(crate) async fn save(&self, write: SaveDelivery) -> StoreResult<()> {
-        self.ask(|answer| Request::Save(write, answer)).await?
+        self.ask(|answer| Request::Save(Box::new(write), answer))
+            .await?
     }
 
     /// Returns once every write made before the call is durable.
@@ -132,7 +134,7 @@ impl Round {
             }
             Request::Save(write, answer) => {
                 self.deliveries += 1;
-                self.saves.push(write);
+                self.saves.push(*write);
                 self.save_answers.push(answer);
             }
             Request::Flush(answer) => self.flushes.push(answer),

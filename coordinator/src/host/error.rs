@@ -140,6 +140,21 @@ impl CallError {
     pub fn is_retryable(&self) -> bool {
         !matches!(self, Self::NotFound(_) | Self::Unimplemented(_))
     }
+
+    /// The same error with the plugin's own words scrubbed of `secrets` (a plugin may quote a
+    /// receiver's answer in a status message).
+    #[must_use]
+    pub fn scrubbed(self, secrets: &switchyard_scrub::Scrubber) -> Self {
+        match self {
+            Self::NotFound(text) => Self::NotFound(secrets.scrub(&text).into_owned()),
+            Self::Unimplemented(text) => Self::Unimplemented(secrets.scrub(&text).into_owned()),
+            Self::Rpc(status) => {
+                let message = secrets.scrub(status.message()).into_owned();
+                Self::Rpc(tonic::Status::new(status.code(), message))
+            }
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::connect::connect;
 use super::describe::{check_describe, describe, health_check};
 use super::error::StartError;
 use super::handshake::{FirstLine, LineProblem, parse_line, read_first_line};
+use super::log_secrets::LogSecrets;
 use super::options::{HostOptions, PluginSpec};
 use super::socket_dir::SocketDir;
 use super::spawn::spawn;
@@ -50,8 +51,13 @@ pub(crate) struct Instance {
     pub(crate) socket: PathBuf,
 }
 
-/// Starts the plugin and runs the whole start sequence within `opts.start_timeout`.
-pub(crate) async fn launch(spec: &PluginSpec, opts: &HostOptions) -> Result<Instance, StartError> {
+/// Starts the plugin and runs the whole start sequence within `opts.start_timeout`; its stderr
+/// lines are scrubbed with `secrets`.
+pub(crate) async fn launch(
+    spec: &PluginSpec,
+    opts: &HostOptions,
+    secrets: &LogSecrets,
+) -> Result<Instance, StartError> {
     let dir = SocketDir::create(&opts.socket_root).map_err(StartError::SocketDir)?;
     let mut child = spawn(spec, opts, dir.path()).map_err(|source| StartError::Spawn {
         command: spec.command.clone(),
@@ -64,7 +70,7 @@ pub(crate) async fn launch(spec: &PluginSpec, opts: &HostOptions) -> Result<Inst
     let stderr_task = child
         .stderr
         .take()
-        .map(|stderr| pump(name.clone(), pid, stderr, tail.clone()));
+        .map(|stderr| pump(name.clone(), pid, stderr, tail.clone(), secrets.clone()));
     let stdout = child.stdout.take();
     let mut process = Process {
         name,

@@ -9,6 +9,7 @@
 //! - `handshake`: reading and checking the first stdout line.
 //! - `connect`: the tonic channel over the Unix socket (`:authority` localhost).
 //! - `stderr`: plugin log lines re-emitted through `tracing`; the tail for errors.
+//! - `log_secrets`: the secrets of a plugin's recent calls, hidden in its log lines.
 //! - `describe`: health check, Describe, and the checks of its answer.
 //! - `launch`: the start sequence as a chain of those steps.
 //! - `supervisor`, `state`: crash detection, restart, graceful stop on request.
@@ -26,6 +27,7 @@ mod describe;
 mod error;
 mod handshake;
 mod launch;
+mod log_secrets;
 mod options;
 mod plugin;
 mod registry;
@@ -37,6 +39,7 @@ mod stop;
 mod supervisor;
 
 pub use error::{CallError, StartError};
+pub use log_secrets::{HiddenInLogs, RECENT_CALLS};
 pub use options::{HostOptions, PluginSpec};
 pub use plugin::Plugin;
 pub use registry::{ProviderEntry, Registry};

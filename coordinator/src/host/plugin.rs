@@ -5,6 +5,7 @@
 use super::calls::Calls;
 use super::error::{CallError, StartError};
 use super::launch::launch;
+use super::log_secrets::{HiddenInLogs, LogSecrets};
 use super::options::{HostOptions, PluginSpec};
 use super::socket_dir::sweep_stale;
 use super::state::State;
@@ -17,6 +18,7 @@ use switchyard_proto::plugin::v1::{
     PreviewResponse, Provider, TestConnectionRequest, TestConnectionResponse,
     ValidateConfigRequest, ValidateConfigResponse,
 };
+use switchyard_scrub::Scrubber;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -31,6 +33,8 @@ struct Shared {
     name: String,
     describe: Arc<DescribeResponse>,
     calls: Calls,
+    /// Hidden in the process's stderr lines, across restarts.
+    secrets: LogSecrets,
     stop: CancellationToken,
     /// Asks the supervisor to stop when the last handle goes away.
     _stop_on_drop: DropGuard,
@@ -41,7 +45,8 @@ impl Plugin {
     /// directories left under `socket_root` by dead coordinators are removed first.
     pub async fn start(spec: PluginSpec, opts: HostOptions) -> Result<Plugin, StartError> {
         sweep_stale(&opts.socket_root);
-        let instance = launch(&spec, &opts).await?;
+        let secrets = LogSecrets::default();
+        let instance = launch(&spec, &opts, &secrets).await?;
         let describe = Arc::new(instance.describe.clone());
         let state = Arc::new(watch::Sender::new(State::Restarting));
         let stop = CancellationToken::new();
@@ -51,6 +56,7 @@ impl Plugin {
             stop: stop.clone(),
             spec: spec.clone(),
             opts: opts.clone(),
+            secrets: secrets.clone(),
         };
         let mut ready = state.subscribe();
         // Made before the supervisor runs: if this future is dropped while waiting below, the
@@ -70,6 +76,7 @@ impl Plugin {
                     timeout: opts.call_timeout,
                     state,
                 },
+                secrets,
                 _stop_on_drop: stop_on_drop,
                 stop,
             }),
@@ -130,6 +137,14 @@ impl Plugin {
             .wait_for(|s| matches!(s, State::Running(_) | State::Stopped))
             .await;
         state.is_ok_and(|s| matches!(*s, State::Running(_)))
+    }
+
+    /// Hides `secrets` in the plugin's log lines while the guard lives, and for the next
+    /// [`RECENT_CALLS`](super::RECENT_CALLS) calls after it is dropped: take one around a call
+    /// whose request carries secrets.
+    #[must_use]
+    pub fn hide_in_logs(&self, secrets: Scrubber) -> HiddenInLogs {
+        self.shared.secrets.hide(secrets)
     }
 
     /// Delivers one event (one attempt).

@@ -1,5 +1,7 @@
 //! Plugin stderr: every line is re-emitted through `tracing` with the plugin's name and the
-//! line's own level, and the last lines are kept for "exited early" errors.
+//! line's own level, and the last lines are kept for "exited early" errors. Each line is first
+//! scrubbed of the secrets of the plugin's recent calls ([`LogSecrets`]), so a plugin that logs
+//! what a receiver echoed leaks nothing into the coordinator's log or its error messages.
 //!
 //! Lines in go-plugin's hclog JSON format (`@level`, `@message`, `@timestamp`, other keys) keep
 //! their level and message; the other keys travel as one `fields` JSON value (tracing field names
@@ -10,6 +12,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::task::JoinHandle;
+
+use super::log_secrets::LogSecrets;
 
 /// How many stderr lines are kept for error messages.
 const TAIL_LINES: usize = 20;
@@ -74,14 +78,22 @@ struct LogLine {
     fields: String,
 }
 
-/// Reads `stream` to its end, logging each line as plugin `name` and keeping the tail.
-pub(crate) fn pump<R>(name: String, pid: u32, stream: R, tail: StderrTail) -> JoinHandle<()>
+/// Reads `stream` to its end, logging each line (scrubbed with `secrets`) as plugin `name` and
+/// keeping the tail.
+pub(crate) fn pump<R>(
+    name: String,
+    pid: u32,
+    stream: R,
+    tail: StderrTail,
+    secrets: LogSecrets,
+) -> JoinHandle<()>
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
+            let line = secrets.scrub(line);
             emit(&name, pid, &parse(&line));
             tail.push(line);
         }

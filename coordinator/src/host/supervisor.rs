@@ -3,6 +3,7 @@
 //! restarts the plugin with exponential backoff, and on request stops it gracefully.
 
 use super::launch::{Instance, launch};
+use super::log_secrets::LogSecrets;
 use super::options::{HostOptions, PluginSpec};
 use super::state::{Live, State};
 use super::stop::graceful_stop;
@@ -27,6 +28,8 @@ pub(crate) struct Supervisor {
     pub(crate) state: Arc<watch::Sender<State>>,
     /// Cancelled to ask for a graceful stop.
     pub(crate) stop: CancellationToken,
+    /// Hidden in the stderr lines of every process it starts.
+    pub(crate) secrets: LogSecrets,
 }
 
 /// What ended a running period.
@@ -95,7 +98,7 @@ impl Supervisor {
                 () = self.stop.cancelled() => return None,
             }
             *backoff = (*backoff * 2).min(self.opts.restart_backoff_max);
-            match launch(&self.spec, &self.opts).await {
+            match launch(&self.spec, &self.opts, &self.secrets).await {
                 Ok(instance) if self.stop.is_cancelled() => {
                     graceful_stop(instance, self.opts.stop_grace).await;
                     return None;

@@ -24,8 +24,9 @@ use chrono::{DateTime, Utc};
 pub use sled_store::SledStore;
 
 use crate::model::{
-    Attempt, Connection, ConnectionId, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event,
-    EventId, EventType, Page, PageRequest, Stats, Subscription, SubscriptionFilter, SubscriptionId,
+    Attempt, Connection, ConnectionId, CorrelatedDelivery, Delivery, DeliveryFilter, DeliveryId,
+    DeliveryStatus, Event, EventId, EventType, Page, PageRequest, Stats, Subscription,
+    SubscriptionFilter, SubscriptionId,
 };
 
 /// Errors of the store. `NotFound`/`AlreadyExists`/`Conflict` are about the request; `Io` and
@@ -74,8 +75,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What [`Store::insert_event`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InsertEvent {
-    /// The event and its deliveries were written.
-    Inserted,
+    /// The event and its deliveries were written. The deliveries listed wait (status
+    /// `Waiting`, unscheduled) behind an earlier delivery of their correlation key.
+    Inserted {
+        /// Ids of the deliveries that were written as `Waiting`.
+        waiting: Vec<DeliveryId>,
+    },
     /// An event with the same idempotency key exists; nothing was written. Carries that event
     /// and its deliveries.
     Duplicate {
@@ -245,7 +250,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
                 .collect(),
         }
     }
-    /// The deliveries of a subscription that are `Pending` or `Retrying`.
+    /// What the deliveries of `subscription` with correlation `key` that ended left behind,
+    /// most recent first (at most [`crate::model::CORRELATION_HISTORY`]).
+    fn correlation_history(
+        &self,
+        subscription: SubscriptionId,
+        key: &str,
+    ) -> StoreResult<Vec<CorrelatedDelivery>>;
+    /// The deliveries of a subscription that are `Pending`, `Retrying` or `Waiting`, oldest
+    /// first.
     fn scheduled_of_subscription(&self, id: SubscriptionId) -> StoreResult<Vec<Delivery>>;
     /// Deletes events received before `before` whose deliveries are all final, with their
     /// deliveries, attempts and payloads.

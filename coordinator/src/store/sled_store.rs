@@ -4,7 +4,8 @@
 //! record, written alone); `events` (the event with the ids of its deliveries), `idempotency`,
 //! `deliveries` (each delivery with its attempts), `by_subscription` and `schedule` (delivery
 //! state, always written together in one transaction by [`Tx::put_delivery`], which derives the
-//! index entries from the record). Records are JSON. Nothing here flushes except
+//! index entries from the record); `correlations` (the ordered chains of correlated deliveries,
+//! [`chains`], written in the same transactions). Records are JSON. Nothing here flushes except
 //! [`Store::flush`].
 //!
 //! Writes are what costs (about 10 µs per sled insert), so a delivery takes 6 in its life:
@@ -31,15 +32,17 @@ use sled::transaction::{
 };
 use sled::{Transactional, Tree};
 
+mod chains;
+
 use super::keys;
 use super::{
     BatchResults, Claimed, InsertEvent, NewEventRecord, Purged, SaveDelivery, Store, StoreError,
     StoreResult,
 };
 use crate::model::{
-    Attempt, Connection, ConnectionId, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event,
-    EventId, EventType, Page, PageRequest, Stats, Subscription, SubscriptionFilter, SubscriptionId,
-    to_millis,
+    Attempt, Connection, ConnectionId, CorrelatedDelivery, Delivery, DeliveryFilter, DeliveryId,
+    DeliveryStatus, Event, EventId, EventType, Page, PageRequest, Stats, Subscription,
+    SubscriptionFilter, SubscriptionId, to_millis,
 };
 
 /// The scan starts from the beginning of the schedule this often (belt and braces: entries
@@ -88,7 +91,8 @@ impl EncodedEvent {
 
 /// What [`Tx::insert_event`] did.
 enum Written {
-    Inserted,
+    /// Written; these deliveries wait behind earlier ones of their correlation key.
+    Inserted(Vec<DeliveryId>),
     /// The idempotency key was taken by this event id (key bytes of the `events` tree).
     Duplicate(sled::IVec),
 }
@@ -143,6 +147,7 @@ pub struct SledStore {
     deliveries: Tree,
     by_subscription: Tree,
     schedule: Tree,
+    correlations: Tree,
     /// Snapshot of every subscription for fan-out; `None` after a change.
     subs_cache: Mutex<Option<Arc<[Subscription]>>>,
     /// Event types read so far (every publish looks its type up); cleared on a change.
@@ -231,6 +236,7 @@ struct Tx<'a> {
     deliveries: &'a TransactionalTree,
     by_subscription: &'a TransactionalTree,
     schedule: &'a TransactionalTree,
+    correlations: &'a TransactionalTree,
 }
 
 impl Tx<'_> {
@@ -270,14 +276,15 @@ impl Tx<'_> {
     /// Checks the status machine and writes one delivery's new state (with its attempt).
     /// `claimed`: this process holds the claim, so the stored status counts as `InFlight`.
     /// The inner `Err` is a refused write (`NotFound`, `Conflict`) that wrote nothing; the outer
-    /// one is the transaction's own (sled retries its conflicts; storage errors end it).
+    /// one is the transaction's own (sled retries its conflicts; storage errors end it). `Ok`
+    /// carries the schedule key of a correlated delivery that the save let go ahead.
     fn save(
         &self,
         delivery: &Delivery,
         attempt: Option<&Attempt>,
         expected: DeliveryStatus,
         claimed: bool,
-    ) -> TxResult<Result<(), StoreError>> {
+    ) -> TxResult<Result<Option<[u8; 24]>, StoreError>> {
         let Some(mut stored) = self.delivery(delivery.id)? else {
             return Ok(Err(not_found("delivery", delivery.id)));
         };
@@ -302,7 +309,7 @@ impl Tx<'_> {
         stored.delivery = delivery.clone();
         stored.attempts.extend(attempt.cloned());
         self.put_delivery(Some(&old), &stored)?;
-        Ok(Ok(()))
+        Ok(Ok(self.chain_after_save(&stored)?))
     }
 
     /// Writes an event with its deliveries unless its idempotency key is taken (also by an
@@ -317,10 +324,19 @@ impl Tx<'_> {
         }
         self.events
             .insert(&event.id.to_bytes()[..], enc.event.clone())?;
+        let mut waiting = Vec::new();
         for r in &enc.deliveries {
-            self.put_delivery(None, r)?;
+            if r.delivery.correlation_key.is_some() {
+                let mut r = r.clone();
+                if self.join_chain(&mut r)? {
+                    waiting.push(r.delivery.id);
+                }
+                self.put_delivery(None, &r)?;
+            } else {
+                self.put_delivery(None, r)?;
+            }
         }
-        Ok(Written::Inserted)
+        Ok(Written::Inserted(waiting))
     }
 
     /// Removes a final delivery with its index entry.
@@ -347,6 +363,7 @@ impl SledStore {
             deliveries: t("deliveries")?,
             by_subscription: t("by_subscription")?,
             schedule: t("schedule")?,
+            correlations: t("correlations")?,
             subs_cache: Mutex::new(None),
             event_types_cache: Mutex::new(std::collections::HashMap::new()),
             claims: Mutex::new(Claims {
@@ -376,16 +393,18 @@ impl SledStore {
             &self.deliveries,
             &self.by_subscription,
             &self.schedule,
+            &self.correlations,
         );
         trees
             .transaction(
-                |(events, idempotency, deliveries, by_subscription, schedule)| {
+                |(events, idempotency, deliveries, by_subscription, schedule, correlations)| {
                     f(&Tx {
                         events,
                         idempotency,
                         deliveries,
                         by_subscription,
                         schedule,
+                        correlations,
                     })
                 },
             )
@@ -534,6 +553,25 @@ impl SledStore {
             }
             Ok(Some(finals.len()))
         })
+    }
+
+    /// Removes the chains with no delivery left whose last one ended before `before`: the
+    /// history of a key outlives its deliveries by the retention, then goes with them.
+    fn purge_chains(&self, before: DateTime<Utc>) -> StoreResult<()> {
+        for entry in self.correlations.iter() {
+            let (key, value) = entry?;
+            let chain: chains::StoredChain = dec("correlations", &value)?;
+            let last_ended = chain.earlier.first().map(|e| e.ended_at);
+            if chain.pending.is_empty() && last_ended.is_none_or(|at| at < before) {
+                // Only if unchanged since read: a delivery may have joined meanwhile.
+                let _ = self.correlations.compare_and_swap(
+                    &key,
+                    Some(&value),
+                    None as Option<&[u8]>,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// The earlier event an idempotency key points to (by its `events` key), with its
@@ -925,8 +963,9 @@ impl Store for SledStore {
         // Held across the write, so that a claim cannot slip in between the check and it.
         let mut claims = self.claims();
         let claimed = claims.set.contains(&delivery.id);
-        self.tx(|t| t.save(delivery, attempt, expected, claimed)?.map_err(abort))?;
+        let promoted = self.tx(|t| t.save(delivery, attempt, expected, claimed)?.map_err(abort))?;
         claims.saved(delivery);
+        claims.note_scheduled(promoted);
         Ok(())
     }
 
@@ -964,13 +1003,15 @@ impl Store for SledStore {
             }
         };
         for (w, r) in saves.iter().zip(&saved) {
-            if r.is_ok() {
+            if let Ok(promoted) = r {
                 claims.saved(&w.delivery);
+                claims.note_scheduled(*promoted);
             }
         }
         for (new, w) in events.iter().zip(&inserted) {
-            if matches!(w, Some(Written::Inserted)) {
-                claims.note_scheduled(new.deliveries.iter().filter_map(schedule_key));
+            if let Some(Written::Inserted(waiting)) = w {
+                let scheduled = new.deliveries.iter().filter(|d| !waiting.contains(&d.id));
+                claims.note_scheduled(scheduled.filter_map(schedule_key));
             }
         }
         drop(claims);
@@ -979,14 +1020,14 @@ impl Store for SledStore {
             .zip(inserted)
             .map(|(enc, written)| match (enc, written) {
                 (Err(e), _) => Err(e),
-                (Ok(_), Some(Written::Inserted)) => Ok(InsertEvent::Inserted),
+                (Ok(_), Some(Written::Inserted(waiting))) => Ok(InsertEvent::Inserted { waiting }),
                 (Ok(_), Some(Written::Duplicate(id))) => self.duplicate_of(&id),
                 (Ok(_), None) => Err(StoreError::Conflict("the event was not written".into())),
             })
             .collect();
         BatchResults {
             events,
-            saves: saved,
+            saves: saved.into_iter().map(|r| r.map(|_| ())).collect(),
         }
     }
 
@@ -994,7 +1035,10 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for d in self.deliveries_of_sub(id, [0u8; 16], [0xffu8; 16]) {
             let d = d?;
-            if matches!(d.status, DeliveryStatus::Pending | DeliveryStatus::Retrying) {
+            if matches!(
+                d.status,
+                DeliveryStatus::Pending | DeliveryStatus::Retrying | DeliveryStatus::Waiting
+            ) {
                 out.push(d);
             }
         }
@@ -1014,7 +1058,19 @@ impl Store for SledStore {
                 purged.deliveries += n;
             }
         }
+        self.purge_chains(before)?;
         Ok(purged)
+    }
+
+    fn correlation_history(
+        &self,
+        subscription: SubscriptionId,
+        key: &str,
+    ) -> StoreResult<Vec<CorrelatedDelivery>> {
+        let key = chains::chain_key(subscription, key);
+        let chain: Option<chains::StoredChain> =
+            Self::get_json(&self.correlations, "correlations", &key)?;
+        Ok(chain.map(|c| c.earlier).unwrap_or_default())
     }
 
     fn flush(&self) -> StoreResult<()> {

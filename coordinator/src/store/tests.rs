@@ -44,6 +44,7 @@ fn event_at(at: DateTime<Utc>, key: Option<&str>) -> Event {
         idempotency_key: key.map(str::to_owned),
         timestamp: at,
         received_at: at,
+        correlation_key: None,
     }
 }
 
@@ -62,6 +63,7 @@ fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -> Delivery 
         created_at: event.received_at,
         updated_at: event.received_at,
         test: false,
+        correlation_key: None,
     }
 }
 
@@ -76,7 +78,7 @@ fn the_same_idempotency_key_returns_the_first_event_and_writes_nothing() {
         store
             .insert_event(&first, std::slice::from_ref(&d1))
             .expect("insert"),
-        InsertEvent::Inserted
+        InsertEvent::Inserted { waiting: vec![] }
     );
     let second = event_at(now, Some("k1"));
     let d2 = delivery(&second, sub, now);
@@ -88,7 +90,7 @@ fn the_same_idempotency_key_returns_the_first_event_and_writes_nothing() {
             assert_eq!(event.id, first.id);
             assert_eq!(deliveries, vec![d1]);
         }
-        InsertEvent::Inserted => panic!("duplicate was inserted"),
+        InsertEvent::Inserted { .. } => panic!("duplicate was inserted"),
     }
     assert!(store.get_event(second.id).expect("get").is_none());
     assert!(store.get_delivery(d2.id).expect("get").is_none());
@@ -165,6 +167,8 @@ fn saving_checks_the_expected_status_and_moves_the_indexes() {
         external_id: None,
         retry_after_ms: None,
         next_attempt_at: claimed.next_attempt_at,
+        response_excerpt: None,
+        state: None,
     };
     store
         .save_delivery(&claimed, Some(&attempt), DeliveryStatus::InFlight)
@@ -492,6 +496,7 @@ fn event_types_are_read_through_a_cache_that_follows_changes() {
         payload_schema: None,
         created_at: now,
         updated_at: now,
+        correlation_path: None,
     };
     store.put_event_type(&t).expect("put");
     let read = |s: &SledStore| {
@@ -520,7 +525,7 @@ fn a_batch_checks_each_event_on_its_own_even_against_an_earlier_one_in_the_batch
     let results = store
         .write_batch(&[first.clone(), twin.clone(), plain.clone()], &[])
         .events;
-    assert!(matches!(results[0], Ok(InsertEvent::Inserted)));
+    assert!(matches!(results[0], Ok(InsertEvent::Inserted { .. })));
     match &results[1] {
         Ok(InsertEvent::Duplicate { event, deliveries }) => {
             assert_eq!(event.id, first.event.id);
@@ -528,7 +533,7 @@ fn a_batch_checks_each_event_on_its_own_even_against_an_earlier_one_in_the_batch
         }
         other => panic!("the twin should be a duplicate of the first, got {other:?}"),
     }
-    assert!(matches!(results[2], Ok(InsertEvent::Inserted)));
+    assert!(matches!(results[2], Ok(InsertEvent::Inserted { .. })));
     assert!(store.get_event(twin.event.id).expect("get").is_none());
     assert!(
         store
@@ -574,9 +579,129 @@ fn a_batch_writes_new_events_and_results_together() {
             expected: DeliveryStatus::InFlight,
         }],
     );
-    assert!(matches!(results.events[..], [Ok(InsertEvent::Inserted)]));
+    assert!(matches!(
+        results.events[..],
+        [Ok(InsertEvent::Inserted { .. })]
+    ));
     assert!(matches!(results.saves[..], [Ok(())]));
     let status = |id| store.get_delivery(id).expect("get").map(|d| d.status);
     assert_eq!(status(d.id), Some(DeliveryStatus::Succeeded));
     assert_eq!(status(fresh.id), Some(DeliveryStatus::Pending));
+}
+
+/// A delivery of `sub` with correlation `key`, published at `at`.
+fn correlated(store: &SledStore, sub: SubscriptionId, key: &str, at: DateTime<Utc>) -> Delivery {
+    let mut event = event_at(at, None);
+    event.correlation_key = Some(key.into());
+    let mut d = delivery(&event, sub, at);
+    d.correlation_key = Some(key.into());
+    let InsertEvent::Inserted { waiting } = store
+        .insert_event(&event, std::slice::from_ref(&d))
+        .expect("insert")
+    else {
+        panic!("not inserted");
+    };
+    if waiting.contains(&d.id) {
+        d.status = DeliveryStatus::Waiting;
+        d.next_attempt_at = None;
+    }
+    d
+}
+
+fn ended(store: &SledStore, d: &Delivery, status: DeliveryStatus, at: DateTime<Utc>) {
+    let mut done = d.clone();
+    done.status = status;
+    done.next_attempt_at = None;
+    done.updated_at = at;
+    done.attempts = 1;
+    store
+        .save_delivery(&done, None, d.status)
+        .expect("save the end of the delivery");
+}
+
+#[test]
+fn correlated_deliveries_wait_for_the_one_ahead_and_go_when_it_ends() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let sub = SubscriptionId::new();
+    let first = correlated(&store, sub, "inc-1", now);
+    let second = correlated(&store, sub, "inc-1", now);
+    let third = correlated(&store, sub, "inc-1", now);
+    let other_key = correlated(&store, sub, "inc-2", now);
+    let other_sub = correlated(&store, SubscriptionId::new(), "inc-1", now);
+    assert_eq!(first.status, DeliveryStatus::Pending);
+    assert_eq!(second.status, DeliveryStatus::Waiting);
+    assert_eq!(third.status, DeliveryStatus::Waiting);
+    assert_eq!(
+        other_key.status,
+        DeliveryStatus::Pending,
+        "keys are independent"
+    );
+    assert_eq!(
+        other_sub.status,
+        DeliveryStatus::Pending,
+        "subscriptions too"
+    );
+    let due: Vec<DeliveryId> = store
+        .claim_due(now, 10)
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert!(due.contains(&first.id) && !due.contains(&second.id) && !due.contains(&third.id));
+
+    // The head fails: the next one becomes due; the history says what happened.
+    let mut head = first.clone();
+    head.status = DeliveryStatus::InFlight;
+    ended(&store, &head, DeliveryStatus::Failed, now);
+    let stored = |id| store.get_delivery(id).unwrap().unwrap();
+    assert_eq!(stored(second.id).status, DeliveryStatus::Pending);
+    assert_eq!(stored(third.id).status, DeliveryStatus::Waiting);
+    let history = store.correlation_history(sub, "inc-1").unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(!history[0].delivered && history[0].delivery_id == first.id);
+    assert!(
+        store
+            .claim_due(now, 10)
+            .unwrap()
+            .iter()
+            .any(|d| d.id == second.id)
+    );
+}
+
+#[test]
+fn a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled() {
+    let (_dir, store) = open();
+    let now = Utc::now();
+    let sub = SubscriptionId::new();
+    let first = correlated(&store, sub, "inc-1", now);
+    let second = correlated(&store, sub, "inc-1", now);
+    // A manual attempt starts the waiting one; meanwhile the head succeeds.
+    store.claim(second.id, now).expect("manual claim");
+    assert!(
+        store
+            .claim_due(now, 10)
+            .unwrap()
+            .iter()
+            .any(|c| c.id == first.id)
+    );
+    let mut head = first.clone();
+    head.status = DeliveryStatus::InFlight;
+    ended(&store, &head, DeliveryStatus::Succeeded, now);
+    // The manual attempt fails and puts it back to waiting: nothing is ahead any more.
+    let mut back = second.clone();
+    back.status = DeliveryStatus::Waiting;
+    back.next_attempt_at = None;
+    store
+        .save_delivery(&back, None, DeliveryStatus::InFlight)
+        .expect("put back");
+    let d = store.get_delivery(second.id).unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Pending, "{d:?}");
+    assert!(
+        store
+            .claim_due(now, 10)
+            .unwrap()
+            .iter()
+            .any(|c| c.id == second.id)
+    );
 }

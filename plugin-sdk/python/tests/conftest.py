@@ -55,11 +55,14 @@ class _Server(ThreadingHTTPServer):
 
 
 class Sink:
-    """A real HTTP server on 127.0.0.1 that records requests and answers with ``reply``."""
+    """A real HTTP server on 127.0.0.1 that records requests and answers with ``reply`` — or, when
+    ``echo_status`` is set, with that status and a body repeating the request (request line,
+    headers sorted by name, body), as receivers that quote what they got in their error answers do."""
 
     def __init__(self) -> None:
         self.received: queue.Queue[Received] = queue.Queue()
         self.reply = Reply()
+        self.echo_status: int | None = None
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,6 +73,9 @@ class Sink:
                     Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 reply = sink.reply
+                if sink.echo_status is not None:
+                    lines = [f"you sent: {self.requestline}", *(f"{k}: {v}" for k, v in sorted(self.headers.items()))]
+                    reply = Reply(sink.echo_status, {}, "\n".join(lines).encode() + b"\n" + body)
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)

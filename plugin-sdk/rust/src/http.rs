@@ -1,7 +1,8 @@
 //! HTTP helpers every HTTP-based provider needs, so plugins do not copy them: a client with
 //! timeouts ([`client`]), `Retry-After` parsing ([`retry_after`]), classifying a status into an
 //! outcome ([`classify`]) and turning a whole `reqwest` result into a [`DeliveryResult`]
-//! ([`delivery_result`]).
+//! ([`delivery_result`]). [`policy_client`] is the client every HTTP provider should use: the
+//! same, held to the operator's network policy (see [`crate::net_policy`]).
 //!
 //! Classification:
 //! - 2xx → delivered;
@@ -10,16 +11,21 @@
 //!   about what Slack, Jira and PagerDuty ask for in practice; a rate-limited deferral does not
 //!   use up the retry budget and the host caps the delay;
 //! - 408, other 5xx and network errors / timeouts → retryable;
+//! - a connection the network policy refused → permanent, with the policy's explanation;
 //! - 410 and every other 4xx (and 1xx/3xx that reach us) → permanent.
 //!
 //! Failure texts carry the status and a short excerpt of the body, never request headers, and
 //! network errors are stripped of the URL (it may hold a secret, e.g. a Slack webhook URL).
+//! The excerpt is scrubbed of the secrets of the calls in flight *before* it is cut, so a
+//! receiver echoing a credential never leaves a recognisable piece of it.
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+pub use crate::net_policy::client::{PolicyClient, policy_client};
+use crate::net_policy::guard::find_refusal;
 use crate::result::DeliveryResult;
 
 /// The wait when a 429/503 carries no usable `Retry-After`.
@@ -90,7 +96,11 @@ pub fn classify(status: StatusCode) -> Class {
 /// text with the status and a body excerpt.
 #[must_use]
 pub fn failure(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> DeliveryResult {
-    let error = error_text(status, body);
+    let mut error = error_text(status, body);
+    if status.is_redirection() {
+        // The SDK's clients follow no redirects (one could lead past the network policy).
+        error.push_str(" (redirects are not followed: configure the final URL)");
+    }
     let after = retry_after(headers, SystemTime::now());
     let result = match classify(status) {
         Class::RateLimited => {
@@ -101,7 +111,11 @@ pub fn failure(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Delivery
         // so that a misuse is visible rather than silently delivered.
         Class::Permanent | Class::Delivered => DeliveryResult::permanent(error),
     };
-    result.with_status(status.as_u16())
+    let result = result.with_status(status.as_u16());
+    match body_excerpt(body) {
+        excerpt if excerpt.is_empty() => result,
+        excerpt => result.with_response_excerpt(excerpt),
+    }
 }
 
 /// `HTTP 404 Not Found: <first bytes of the body>`.
@@ -115,26 +129,37 @@ pub fn error_text(status: StatusCode, body: &[u8]) -> String {
     }
 }
 
-/// The first [`BODY_EXCERPT_BYTES`] of a body as one line of text.
+/// The first [`BODY_EXCERPT_BYTES`] of a body (scrubbed of the secrets of the calls in flight)
+/// as one line of text.
 #[must_use]
 pub fn body_excerpt(body: &[u8]) -> String {
-    let cut = body.len().min(BODY_EXCERPT_BYTES);
-    let mut text: String = String::from_utf8_lossy(&body[..cut])
+    // Scrubbed over a wider window than it quotes: a secret across the cut is still whole.
+    let window = &body[..body.len().min(BODY_EXCERPT_BYTES * 16)];
+    let scrubbed = crate::redact::scrub_active(&String::from_utf8_lossy(window));
+    let mut cut = scrubbed.len().min(BODY_EXCERPT_BYTES);
+    while !scrubbed.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut text: String = scrubbed[..cut]
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     text = text.trim().to_owned();
-    if body.len() > BODY_EXCERPT_BYTES {
+    if scrubbed.len() > cut || body.len() > window.len() {
         text.push('…');
     }
     text
 }
 
 /// The result for a request that got no response (connect error, timeout…): retryable, with
-/// the cause chain but without the URL.
+/// the cause chain but without the URL; permanent when the network policy refused the address
+/// (retrying cannot change the verdict; the operator's allow-list can).
 #[must_use]
 pub fn network_failure(error: reqwest::Error) -> DeliveryResult {
     let error = error.without_url();
+    if let Some(refusal) = find_refusal(&error) {
+        return DeliveryResult::permanent(refusal.to_string());
+    }
     let mut text = if error.is_timeout() {
         "request timed out".to_owned()
     } else if error.is_connect() {

@@ -7,7 +7,10 @@
 //! config JSON into your typed config (with every schema violation answered in-band, with its
 //! JSON path — see [`schema`]), JSON logs on stderr in hclog's format ([`log`]), and exiting on
 //! Shutdown, SIGTERM/SIGINT or the parent's death. [`http`] holds what HTTP providers share:
-//! a client with timeouts, `Retry-After` parsing and status classification.
+//! a client with timeouts, `Retry-After` parsing and status classification;
+//! [`http::policy_client`] is that client held to the operator's [`net_policy`] (public
+//! addresses only, no proxy, no redirects). [`template`] renders config fields such as
+//! `{{ payload.title }}` in a sandbox with bounded output.
 //!
 //! # A provider in a few lines
 //!
@@ -72,7 +75,8 @@
 //!
 //! Attach them with `#[schemars(extend("x-hidden" = true))]` and the like; the table is in
 //! [`schema`]. For secrets, use the [`Secret`] type (or `extend("x-secret" = true)`). Fields marked `x-secret` are never logged by the SDK, and error messages never
-//! quote config values.
+//! quote config values. Their values (and usual encodings) are also scrubbed from everything a
+//! provider returns and logs during a call, should a receiver echo them.
 //!
 //! # Optional calls
 //!
@@ -86,8 +90,10 @@ mod deferred;
 pub mod handshake;
 pub mod http;
 pub mod log;
+pub mod net_policy;
 mod plugin;
 mod provider;
+mod redact;
 mod registry;
 mod rendered;
 mod result;
@@ -95,13 +101,15 @@ pub mod schema;
 mod secret;
 mod serve;
 pub mod service;
+pub mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use plugin::{BuiltPlugin, Plugin, PluginError};
 pub use provider::{
-    Capabilities, ConfigKind, ConnectionConfig, DeliveryContext, Documentation, Event, HeaderDoc,
-    NoConnection, OptionsRequest, Provider, Subscription, TestTarget,
+    Capabilities, ConfigKind, ConnectionConfig, CorrelatedDelivery, Correlation, DeliveryContext,
+    Documentation, Event, HeaderDoc, NoConnection, OptionsRequest, Provider, Subscription,
+    TestTarget,
 };
 pub use registry::{BoxFuture, ErasedProvider};
 pub use rendered::{REDACTED, RenderedRequest};

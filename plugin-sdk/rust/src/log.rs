@@ -3,7 +3,9 @@
 //!
 //! [`init`] installs it (done by `serve`); the level comes from `SWITCHYARD_LOG_LEVEL` (a
 //! `tracing` filter such as `debug` or `info,my_plugin=trace`), `info` by default.
-//! Never log configs: they carry decrypted secrets.
+//! Never log configs: they carry decrypted secrets. As a safety net, every message and field
+//! written while a call runs is scrubbed of that call's secrets (see [`crate::redact`]), so a
+//! provider that logs what a receiver echoed does not leak its credentials.
 
 use std::io::Write;
 
@@ -13,6 +15,8 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::redact::scrub_active;
 
 /// The environment variable holding the log filter.
 pub const LOG_LEVEL_ENV: &str = "SWITCHYARD_LOG_LEVEL";
@@ -86,15 +90,21 @@ impl Visit for FieldVisitor {
         self.0.insert(field.name().into(), Value::from(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.0
+            .insert(field.name().into(), Value::from(scrub_active(value)));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0
-            .insert(field.name().into(), Value::from(value.to_string()));
+        self.0.insert(
+            field.name().into(),
+            Value::from(scrub_active(&value.to_string())),
+        );
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().into(), Value::from(format!("{value:?}")));
+        // The message itself arrives here (as `format_args!`).
+        self.0.insert(
+            field.name().into(),
+            Value::from(scrub_active(&format!("{value:?}"))),
+        );
     }
 }
 
@@ -132,5 +142,21 @@ mod tests {
         let ts = line["@timestamp"].as_str().expect("timestamp");
         assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
         assert!(ts.contains('.'), "fractional seconds: {ts}");
+    }
+
+    #[test]
+    fn hides_the_secrets_of_calls_in_flight() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry().with(Capture(lines.clone()));
+        let secrets = switchyard_scrub::Scrubber::new(&[serde_json::json!("log-canary-77")], []);
+        let active = crate::redact::activate(&secrets);
+        tracing::subscriber::with_default(subscriber, || {
+            let echoed = "you sent log-canary-77";
+            tracing::warn!(body = echoed, error = %echoed, "receiver said: {echoed}");
+        });
+        drop(active);
+        let line = lines.lock().expect("lock")[0].to_string();
+        assert!(!line.contains("log-canary-77"), "{line}");
+        assert_eq!(line.matches("[REDACTED]").count(), 3, "{line}");
     }
 }

@@ -237,6 +237,53 @@ pub struct Event {
     pub delivery_id: String,
     /// Attempt number, starting at 1.
     pub attempt: u32,
+    /// The event's id: the same in the deliveries of this event to every subscription (empty
+    /// from coordinators that predate it).
+    pub event_id: String,
+}
+
+/// The events of one thing on the platform (an incident: created, updated, resolved) tied
+/// together for one subscription by the event type's correlation path. The coordinator
+/// attempts them in publish order, so a "resolved" finds what its "created" left behind.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Correlation {
+    /// The correlation key (e.g. the incident id).
+    pub key: String,
+    /// What the earlier deliveries of this key to this subscription left behind, most recent
+    /// first (at most 20; only ones that succeeded or failed).
+    pub earlier: Vec<CorrelatedDelivery>,
+}
+
+impl Correlation {
+    /// The oldest earlier delivery that was delivered: typically the "created" event whose
+    /// message, issue or alert the later ones follow up on.
+    #[must_use]
+    pub fn origin(&self) -> Option<&CorrelatedDelivery> {
+        self.earlier.iter().rev().find(|e| e.delivered)
+    }
+
+    /// The most recent earlier delivery that was delivered.
+    #[must_use]
+    pub fn latest(&self) -> Option<&CorrelatedDelivery> {
+        self.earlier.iter().find(|e| e.delivered)
+    }
+}
+
+/// One earlier delivery of the same subscription and correlation key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrelatedDelivery {
+    /// Its event type.
+    pub event_type: String,
+    /// The external id its successful attempt returned.
+    pub external_id: Option<String>,
+    /// The state its successful attempt returned ([`DeliveryResult::with_state`]).
+    pub state: Option<String>,
+    /// Whether it was delivered (false: it failed).
+    pub delivered: bool,
+    /// When it ended.
+    pub ended_at: chrono::DateTime<chrono::Utc>,
+    /// Its delivery id.
+    pub delivery_id: String,
 }
 
 /// The subscription a delivery belongs to.
@@ -259,6 +306,8 @@ pub struct DeliveryContext<C, K> {
     pub config: C,
     /// The resolved connection config ([`NoConnection`] for providers without one).
     pub connection: K,
+    /// The event's correlation, when its event type declares one and the payload has a key.
+    pub correlation: Option<Correlation>,
 }
 
 /// Which of a provider's two schemas a config belongs to.

@@ -4,7 +4,8 @@
 //! checked and compiled later, off the start-up path ([`ErasedProvider::check_schemas`]); every
 //! call that uses a config waits for that. Each wrapper turns wire requests into typed calls and
 //! typed results into wire responses; invalid input is answered in-band, protocol errors
-//! become a [`tonic::Status`].
+//! become a [`tonic::Status`]. Every answer is scrubbed of the call's secrets (see
+//! [`crate::redact`]) before it leaves.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,9 +16,10 @@ use tonic::Status;
 
 use crate::deferred::Deferred;
 use crate::provider::{
-    Capabilities, ConfigKind, ConnectionConfig, DeliveryContext, Event, OptionsRequest, Provider,
-    Subscription, TestTarget,
+    Capabilities, ConfigKind, ConnectionConfig, CorrelatedDelivery, Correlation, DeliveryContext,
+    Event, OptionsRequest, Provider, Subscription, TestTarget,
 };
+use crate::redact;
 use crate::result::{Diagnostic, TestConnectionResult};
 use crate::schema::{CompiledSchema, SchemaError, generator, parse_json_text};
 
@@ -171,6 +173,7 @@ impl<P: Provider> Registered<P> {
             subscription,
             config,
             connection,
+            correlation: request.correlation.take().map(correlation_from),
         }))
     }
 
@@ -200,6 +203,26 @@ impl<P: Provider> Registered<P> {
                 schemas.connection(config_json).map(TestTarget::Connection)
             }
         })
+    }
+
+    /// The scrubber of a call: the secrets of `config_json` (of `kind`) and of the connection.
+    fn secrets(
+        &self,
+        kind: ConfigKind,
+        config_json: &str,
+        connection_json: &str,
+    ) -> switchyard_scrub::Scrubber {
+        let config_schema = match kind {
+            ConfigKind::Provider => Some(&self.config_json),
+            ConfigKind::Connection => self.connection_json.as_ref(),
+        };
+        let connection = self.connection_json.as_ref().map(|s| (s, connection_json));
+        redact::scrubber_of(
+            config_schema
+                .map(|s| (s, config_json))
+                .into_iter()
+                .chain(connection),
+        )
     }
 
     fn refusal(&self, err: &SchemaError) -> Status {
@@ -318,12 +341,40 @@ fn event_from(request: &mut pb::DeliverRequest) -> Result<(Event, Subscription),
             timestamp,
             delivery_id: event.delivery_id,
             attempt: event.attempt.max(1),
+            event_id: event.event_id,
         },
         Subscription {
             id: subscription.id,
             name: subscription.name,
         },
     ))
+}
+
+fn correlation_from(c: pb::Correlation) -> Correlation {
+    let earlier = c
+        .earlier
+        .into_iter()
+        .map(|e| CorrelatedDelivery {
+            event_type: e.event_type,
+            external_id: Some(e.external_id).filter(|s| !s.is_empty()),
+            state: Some(e.state).filter(|s| !s.is_empty()),
+            delivered: e.delivered,
+            ended_at: e
+                .ended_at
+                .and_then(|ts| {
+                    chrono::DateTime::from_timestamp(
+                        ts.seconds,
+                        u32::try_from(ts.nanos).unwrap_or(0),
+                    )
+                })
+                .unwrap_or_default(),
+            delivery_id: e.delivery_id,
+        })
+        .collect();
+    Correlation {
+        key: c.key,
+        earlier,
+    }
 }
 
 fn diagnostics_proto(diagnostics: Vec<Diagnostic>) -> Vec<pb::Diagnostic> {
@@ -391,10 +442,19 @@ impl<P: Provider> ErasedProvider for Registered<P> {
         request: pb::DeliverRequest,
     ) -> BoxFuture<'_, Result<pb::DeliverResponse, Status>> {
         Box::pin(async move {
-            match self.delivery_context(request).await? {
-                Ok(ctx) => Ok(self.provider.deliver(ctx).await.into_proto()),
-                Err(diagnostics) => Ok(invalid_config(diagnostics)),
-            }
+            let secrets = self.secrets(
+                ConfigKind::Provider,
+                &request.config_json,
+                &request.connection_json,
+            );
+            let ctx = match self.delivery_context(request).await? {
+                Ok(ctx) => ctx,
+                Err(diagnostics) => return Ok(invalid_config(diagnostics)),
+            };
+            let _active = redact::activate(&secrets);
+            let mut response = self.provider.deliver(ctx).await.into_proto();
+            redact::deliver_response(&secrets, &mut response);
+            Ok(response)
         })
     }
 
@@ -403,11 +463,19 @@ impl<P: Provider> ErasedProvider for Registered<P> {
         request: pb::TestConnectionRequest,
     ) -> BoxFuture<'_, Result<pb::TestConnectionResponse, Status>> {
         Box::pin(async move {
+            let kind = kind_from(request.kind)?;
             let target = self
                 .target(request.kind, &request.config_json, &request.connection_json)
                 .await?;
             match target {
-                Ok(target) => Ok(test_response(self.provider.test_connection(target).await)),
+                Ok(target) => {
+                    let secrets =
+                        self.secrets(kind, &request.config_json, &request.connection_json);
+                    let _active = redact::activate(&secrets);
+                    let mut response = test_response(self.provider.test_connection(target).await);
+                    redact::test_response(&secrets, &mut response);
+                    Ok(response)
+                }
                 Err(diagnostics) => Ok(pb::TestConnectionResponse {
                     success: false,
                     message: "the config is invalid".to_owned(),
@@ -442,18 +510,26 @@ impl<P: Provider> ErasedProvider for Registered<P> {
                 Ok(context) => context,
                 Err(diagnostic) => return Ok(answer(vec![diagnostic])),
             };
+            let secrets = self
+                .connection_json
+                .as_ref()
+                .map(|schema| redact::scrubber_of([(schema, request.connection_json.as_str())]))
+                .unwrap_or_default();
             let options = OptionsRequest {
                 resolver: request.resolver_name,
                 connection,
                 context,
             };
-            match self.provider.get_connection_options(options).await {
-                Ok(options) => Ok(pb::GetConnectionOptionsResponse {
+            let _active = redact::activate(&secrets);
+            let mut response = match self.provider.get_connection_options(options).await {
+                Ok(options) => pb::GetConnectionOptionsResponse {
                     options: options.into_iter().map(|o| o.into_proto()).collect(),
                     diagnostics: Vec::new(),
-                }),
-                Err(diagnostics) => Ok(answer(diagnostics)),
-            }
+                },
+                Err(diagnostics) => answer(diagnostics),
+            };
+            redact::options_response(&secrets, &mut response);
+            Ok(response)
         })
     }
 
@@ -536,13 +612,21 @@ impl<P: Provider> ErasedProvider for Registered<P> {
             let delivery = request
                 .delivery
                 .ok_or_else(|| Status::invalid_argument("PreviewRequest.delivery is required"))?;
+            let secrets = self.secrets(
+                ConfigKind::Provider,
+                &delivery.config_json,
+                &delivery.connection_json,
+            );
             let rendered = match self.delivery_context(delivery).await? {
-                Ok(ctx) => self.provider.preview(ctx).await,
+                Ok(ctx) => {
+                    let _active = redact::activate(&secrets);
+                    self.provider.preview(ctx).await
+                }
                 Err(diagnostics) => Err(diagnostics),
             };
             Ok(match rendered {
                 Ok(request) => pb::PreviewResponse {
-                    request: Some(request.into_proto()),
+                    request: Some(scrubbed(&secrets, request.into_proto())),
                     diagnostics: Vec::new(),
                 },
                 Err(diagnostics) => pb::PreviewResponse {
@@ -552,6 +636,20 @@ impl<P: Provider> ErasedProvider for Registered<P> {
             })
         })
     }
+}
+
+/// A rendered request with every form of a secret the provider forgot to mask replaced.
+fn scrubbed(
+    secrets: &switchyard_scrub::Scrubber,
+    mut r: pb::RenderedRequest,
+) -> pb::RenderedRequest {
+    for text in [&mut r.method, &mut r.url, &mut r.body] {
+        secrets.scrub_string(text);
+    }
+    for header in &mut r.headers {
+        secrets.scrub_string(&mut header.value);
+    }
+    r
 }
 
 fn validate_against<P: Provider>(

@@ -42,6 +42,10 @@ pub struct DeliveryResult {
     pub outcome: Outcome,
     /// HTTP status (or the like) returned by the external system; `None` when none was received.
     pub status_code: Option<u16>,
+    /// Small state for later deliveries of the same correlation key (kept on success only).
+    pub state: Option<String>,
+    /// The first bytes of the external system's answer, for the attempt log.
+    pub response_excerpt: Option<String>,
 }
 
 impl DeliveryResult {
@@ -90,6 +94,22 @@ impl DeliveryResult {
     #[must_use]
     pub fn with_status(mut self, status: u16) -> Self {
         self.status_code = Some(status);
+        self
+    }
+
+    /// Keeps `state` (at most 4,096 bytes; e.g. `{"channel":"C1","ts":"17.2"}`) for the later
+    /// deliveries of this correlation key, which find it in
+    /// [`crate::Correlation::earlier`]. Kept only when the attempt delivered.
+    #[must_use]
+    pub fn with_state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
+
+    /// Records the first bytes of the external system's answer for the attempt log.
+    #[must_use]
+    pub fn with_response_excerpt(mut self, excerpt: impl Into<String>) -> Self {
+        self.response_excerpt = Some(excerpt.into());
         self
     }
 
@@ -144,6 +164,8 @@ impl DeliveryResult {
             outcome: outcome.into(),
             diagnostics: Vec::new(),
             status_code,
+            state: self.state.unwrap_or_default(),
+            response_excerpt: self.response_excerpt.unwrap_or_default(),
         }
     }
 }
@@ -153,6 +175,8 @@ impl From<Outcome> for DeliveryResult {
         Self {
             outcome,
             status_code: None,
+            state: None,
+            response_excerpt: None,
         }
     }
 }

@@ -2,11 +2,14 @@
 //! `127.0.0.1:0` standing in for a vendor. It records every request, answers from a queue of
 //! scripted [`ResponseSpec`]s (then `200 {"id":"<n>"}`), lets tests await the n-th request
 //! without polling, and stops when dropped. Light enough for thousands of requests a second.
+//! [`HttpSink::start_echo`] makes a receiver that answers what it was sent (request line,
+//! headers, body), as some real ones do in their error bodies — to check that secrets never
+//! come back out of a plugin.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -117,6 +120,8 @@ struct State {
     // record thousands of requests a second with nobody waiting).
     waiters: AtomicUsize,
     counter: AtomicU64,
+    /// When not 0: the status of the echo answer given instead of the default one.
+    echo_status: AtomicU16,
 }
 
 /// Counts one waiter in [`State::waiters`] for as long as it lives (also on cancellation).
@@ -164,6 +169,15 @@ impl HttpSink {
         let stop = CancellationToken::new();
         tokio::spawn(accept_loop(listener, state.clone(), stop.clone()));
         Self { addr, state, stop }
+    }
+
+    /// Starts a sink that answers every unscripted request with `status` and a plain-text
+    /// body repeating the request: `you sent: <METHOD> <path?query> <version>`, then each
+    /// header as `name: value` in arrival order, then the body.
+    pub async fn start_echo(status: u16) -> Self {
+        let sink = Self::start().await;
+        sink.state.echo_status.store(status, Ordering::SeqCst);
+        sink
     }
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
@@ -262,6 +276,10 @@ async fn handle(
         .await
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
+    let echo = match state.echo_status.load(Ordering::SeqCst) {
+        0 => None,
+        status => Some(ResponseSpec::status(status).body(echo_text(&parts, &body))),
+    };
     let recorded = RecordedRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
@@ -286,13 +304,28 @@ async fn handle(
     if state.waiters.load(Ordering::SeqCst) > 0 {
         state.arrived.notify_waiters();
     }
-    let spec = spec.unwrap_or_else(|| {
+    let spec = spec.or(echo).unwrap_or_else(|| {
         ResponseSpec::status(200).json(&serde_json::json!({ "id": n.to_string() }))
     });
     if let Some(delay) = spec.delay {
         tokio::time::sleep(delay).await;
     }
     Ok(build_response(spec))
+}
+
+/// What an echoing receiver answers: the request line, the headers, the body.
+fn echo_text(parts: &hyper::http::request::Parts, body: &[u8]) -> Vec<u8> {
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let mut text = format!("you sent: {} {target} {:?}\n", parts.method, parts.version);
+    for (name, value) in &parts.headers {
+        text.push_str(&format!(
+            "{name}: {}\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    let mut out = text.into_bytes();
+    out.extend_from_slice(body);
+    out
 }
 
 fn build_response(spec: ResponseSpec) -> Response<Full<Bytes>> {
@@ -343,6 +376,26 @@ mod tests {
         assert_eq!(requests[0].header("x-test"), Some("yes"));
         assert_eq!(requests[0].json()["k"], 1);
         assert_eq!(requests[1].method, "GET");
+    }
+
+    #[tokio::test]
+    async fn an_echo_sink_answers_what_it_was_sent() {
+        let sink = HttpSink::start_echo(400).await;
+        let response = reqwest::Client::new()
+            .post(format!("{}/e?k=v", sink.url()))
+            .header("X-Key", "abc")
+            .body("hello")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let text = response.text().await.unwrap();
+        assert!(
+            text.starts_with("you sent: POST /e?k=v HTTP/1.1\n"),
+            "{text}"
+        );
+        assert!(text.contains("x-key: abc\n"), "{text}");
+        assert!(text.ends_with("hello"), "{text}");
     }
 
     #[tokio::test]

@@ -204,10 +204,12 @@ fn deliver(
             timestamp: None,
             delivery_id: "d1".into(),
             attempt: 3,
+            event_id: String::new(),
         }),
         subscription: Some(pb::Subscription::default()),
         config_json: config.to_string(),
         connection_json: connection.map(|c| c.to_string()).unwrap_or_default(),
+        correlation: None,
     })
 }
 

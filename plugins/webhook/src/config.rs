@@ -96,6 +96,15 @@ pub enum Auth {
         #[schemars(extend("pattern" = HEADER_VALUE_PATTERN))]
         value: Secret,
     },
+    /// A query parameter of your choice carrying a secret, e.g. `?api_key=…` (added to the
+    /// URL's own query).
+    Query {
+        /// The parameter name.
+        #[schemars(length(min = 1))]
+        name: String,
+        /// The parameter value.
+        value: Secret,
+    },
 }
 
 /// One extra header.

@@ -10,9 +10,11 @@ const SETUP_GUIDE: &str = "\
 Sends every matching event as an HTTP request with a JSON body to the URL you enter.
 
 1. Enter the **URL** of your receiver (`https://…`). Pick the **method** (POST by default).
-2. Choose **authentication**: none, a bearer token, basic auth (user name and password) or a
-   header of your choice (e.g. `X-Api-Key`). Tokens, passwords and header values are stored
-   encrypted and never shown again.
+2. Choose **authentication**: none, a bearer token, basic auth (user name and password), a
+   header of your choice (e.g. `X-Api-Key`) or a query parameter of your choice (e.g.
+   `?api_key=…`, added to the URL's query). Tokens, passwords and header and parameter values
+   are stored encrypted and never shown again — also not in error messages: when a receiver
+   repeats them in its answer, they are shown as `[REDACTED]`.
 3. Optionally add **custom headers** and change the **timeout** (1–60 s, 10 s by default).
 
 ### What your receiver gets

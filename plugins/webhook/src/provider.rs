@@ -165,8 +165,23 @@ fn apply_auth(auth: &Auth, headers: &mut HeaderMap) -> Result<(), String> {
                 .map_err(|_| "auth/name is not a valid header name".to_owned())?;
             headers.insert(name, secret(value.expose().to_owned(), "auth/value")?);
         }
+        // Sent in the URL instead (see `target_url`).
+        Auth::Query { .. } => {}
     }
     Ok(())
+}
+
+/// The URL a delivery goes to: the configured one, plus the query parameter of `query` auth.
+///
+/// # Errors
+/// A text naming the field when the URL cannot be parsed (never quoting it).
+pub fn target_url(config: &WebhookConfig) -> Result<reqwest::Url, String> {
+    let mut url =
+        reqwest::Url::parse(&config.url).map_err(|_| "url is not a valid URL".to_owned())?;
+    if let Auth::Query { name, value } = &config.auth {
+        url.query_pairs_mut().append_pair(name, value.expose());
+    }
+    Ok(url)
 }
 
 /// The request one delivery sends, before the client adds `User-Agent`.
@@ -180,6 +195,8 @@ pub struct Outgoing {
     pub headers: HeaderMap,
     /// The JSON body.
     pub body: Vec<u8>,
+    /// `url` as a preview shows it: the secret of `query` auth masked.
+    pub shown_url: String,
 }
 
 impl Outgoing {
@@ -188,15 +205,26 @@ impl Outgoing {
     /// # Errors
     /// A text naming the config field that cannot be sent.
     pub fn build(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Self, String> {
-        let url = reqwest::Url::parse(&ctx.config.url).map_err(|_| "url is not a valid URL")?;
+        let url = target_url(&ctx.config)?;
         let headers = headers(ctx)?;
         let body = serde_json::to_vec(&Body::new(ctx))
             .map_err(|error| format!("cannot encode the body: {error}"))?;
+        let shown_url = match &ctx.config.auth {
+            Auth::Query { name, .. } => {
+                // A placeholder the query encoding leaves alone, then the marker.
+                let mut shown = reqwest::Url::parse(&ctx.config.url)
+                    .map_err(|_| "url is not a valid URL".to_owned())?;
+                shown.query_pairs_mut().append_pair(name, "REDACTEDVALUE");
+                shown.to_string().replace("REDACTEDVALUE", REDACTED)
+            }
+            _ => url.to_string(),
+        };
         Ok(Self {
             method: ctx.config.method.as_reqwest(),
             url,
             headers,
             body,
+            shown_url,
         })
     }
 
@@ -217,7 +245,7 @@ impl Outgoing {
             })
             .collect();
         headers.push(("user-agent".to_owned(), http::USER_AGENT.to_owned()));
-        let mut url = self.url.to_string();
+        let mut url = self.shown_url.clone();
         if let Some(password) = self.url.password() {
             url = url.replacen(&format!(":{password}@"), &format!(":{REDACTED}@"), 1);
         }

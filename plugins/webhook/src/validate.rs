@@ -67,7 +67,7 @@ fn url_problem(url: &str) -> Option<String> {
 /// The (lowercase) header name `auth` sets, if any.
 fn auth_header(auth: &Auth) -> Option<String> {
     match auth {
-        Auth::None => None,
+        Auth::None | Auth::Query { .. } => None,
         Auth::Bearer { .. } | Auth::Basic { .. } => Some(AUTHORIZATION.as_str().to_owned()),
         Auth::Header { name, .. } => Some(name.to_ascii_lowercase()),
     }

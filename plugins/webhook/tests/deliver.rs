@@ -30,6 +30,7 @@ fn context(config: WebhookConfig) -> DeliveryContext<WebhookConfig, NoConnection
             timestamp: chrono::DateTime::from_timestamp(1_767_000_000, 250_000_000).unwrap(),
             delivery_id: "dlv_123".into(),
             attempt: 2,
+            event_id: "evt_7".into(),
         },
         subscription: Subscription {
             id: "sub_9".into(),
@@ -37,6 +38,7 @@ fn context(config: WebhookConfig) -> DeliveryContext<WebhookConfig, NoConnection
         },
         config,
         connection: NoConnection,
+        correlation: None,
     }
 }
 
@@ -266,6 +268,25 @@ async fn builds_one_http_client_on_first_use_shared_by_clones() {
 }
 
 #[tokio::test]
+async fn query_auth_adds_the_parameter_to_the_urls_own_query() {
+    let sink = HttpSink::start().await;
+    let mut cfg = config(format!("{}/hook?team=ops", sink.url()));
+    cfg.auth = Auth::Query {
+        name: "api_key".into(),
+        value: Secret::new("k y+/1"),
+    };
+    let result = deliver_once(cfg).await;
+    assert!(result.is_delivered(), "{result:?}");
+    let request = only_request(&sink).await;
+    assert_eq!(request.path, "/hook");
+    assert_eq!(
+        request.query.as_deref(),
+        Some("team=ops&api_key=k+y%2B%2F1")
+    );
+    assert_eq!(request.header("authorization"), None);
+}
+
+#[tokio::test]
 async fn a_preview_is_exactly_the_request_deliver_sends_with_secrets_masked() {
     let sink = HttpSink::start().await;
     let mut config = config(format!("{}/hooks/ops?team=a", sink.url()));
@@ -353,4 +374,22 @@ fn validate_config_names_what_the_schema_cannot_check() {
         assert_eq!(found[0].json_path, "/url");
     }
     assert!(switchyard_plugin_webhook::problems(&config("http://127.0.0.1:9/h".into())).is_empty());
+}
+
+#[tokio::test]
+async fn a_preview_masks_the_secret_of_query_auth_in_the_url() {
+    let mut cfg = config("https://example.com/hook?team=ops".into());
+    cfg.auth = Auth::Query {
+        name: "api_key".into(),
+        value: Secret::new("k y+/1"),
+    };
+    let preview = WebhookProvider::new()
+        .preview(context(cfg))
+        .await
+        .expect("a preview");
+    assert_eq!(
+        preview.url,
+        "https://example.com/hook?team=ops&api_key=[REDACTED]"
+    );
+    assert!(!format!("{preview:?}").contains("k+y%2B%2F1"));
 }

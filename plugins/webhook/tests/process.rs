@@ -109,6 +109,7 @@ fn deliver_request(config: serde_json::Value) -> pb::DeliverRequest {
             }),
             delivery_id: "dlv_e2e".into(),
             attempt: 1,
+            event_id: String::new(),
         }),
         subscription: Some(pb::Subscription {
             id: "sub_1".into(),
@@ -116,6 +117,7 @@ fn deliver_request(config: serde_json::Value) -> pb::DeliverRequest {
         }),
         config_json: config.to_string(),
         connection_json: String::new(),
+        correlation: None,
     }
 }
 
@@ -288,4 +290,60 @@ async fn exits_when_its_parent_dies() {
     assert!(eof.is_ok(), "plugin still running after its parent died");
     assert_eq!(rest, "", "nothing after the handshake line on stdout");
     assert!(!socket.exists(), "socket removed");
+}
+
+/// The secret of [`a_receiver_echoing_its_request_gets_no_secret_back`]: with characters that
+/// URL-encoding changes, so its encoded forms are distinct.
+const CANARY: &str = "Cnry-7f1e+tok/en=";
+
+/// Every form in which [`CANARY`] would leak: as it is, URL-encoded, base64 of `user:canary`.
+fn canary_forms() -> Vec<String> {
+    use base64::Engine as _;
+    vec![
+        CANARY.to_owned(),
+        "Cnry-7f1e%2Btok%2Fen%3D".to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(format!("ops-user:{CANARY}")),
+    ]
+}
+
+#[tokio::test]
+async fn a_receiver_echoing_its_request_gets_no_secret_back() {
+    let mut plugin = start().await;
+    let mut client = ProviderPluginClient::new(plugin.channel.clone());
+    let sink = HttpSink::start_echo(400).await;
+    let auths = [
+        json!({"type": "bearer", "token": CANARY}),
+        json!({"type": "basic", "username": "ops-user", "password": CANARY}),
+        json!({"type": "header", "name": "X-Api-Key", "value": CANARY}),
+        json!({"type": "query", "name": "api_key", "value": CANARY}),
+    ];
+    for (i, auth) in auths.iter().enumerate() {
+        let config = json!({"url": format!("{}/hook", sink.url()), "auth": auth});
+        let answer = client
+            .deliver(deliver_request(config))
+            .await
+            .unwrap()
+            .into_inner();
+        let sent = &sink.wait_for_requests(i + 1, WAIT).await[i];
+        let sent_text = format!("{} {:?} {:?}", sent.path, sent.query, sent.headers);
+        assert!(
+            canary_forms()
+                .iter()
+                .any(|f| sent_text.contains(f.as_str())),
+            "the receiver got the secret ({auth}): {sent_text}"
+        );
+        assert_eq!(answer.outcome, pb::Outcome::Permanent as i32, "{answer:?}");
+        assert!(answer.error.contains("you sent: POST /hook"), "{answer:?}");
+        assert!(answer.error.contains("[REDACTED]"), "{auth}: {answer:?}");
+        for form in canary_forms() {
+            assert!(!format!("{answer:?}").contains(&form), "{auth}: {answer:?}");
+        }
+    }
+    let mut controller = GrpcControllerClient::new(plugin.channel.clone());
+    controller.shutdown(Empty {}).await.unwrap();
+    assert!(wait_exit(&mut plugin.child).await.success());
+    let stderr = plugin.stderr.lock().unwrap().clone();
+    for form in canary_forms() {
+        assert!(!stderr.contains(&form), "secret in stderr: {stderr}");
+    }
 }

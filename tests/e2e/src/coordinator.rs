@@ -32,6 +32,9 @@ pub struct CoordinatorOptions {
     pub extra_plugins: Vec<(String, Vec<String>)>,
     /// Extra environment variables of the coordinator process.
     pub env: Vec<(String, String)>,
+    /// TOML appended to the generated config file, for what the environment cannot set
+    /// (e.g. `[[api.tokens]]` tables, or `[api.tls]`).
+    pub extra_config: String,
 }
 
 impl Default for CoordinatorOptions {
@@ -42,6 +45,7 @@ impl Default for CoordinatorOptions {
             max_payload_bytes: 512 * 1024,
             extra_plugins: Vec::new(),
             env: Vec::new(),
+            extra_config: String::new(),
         }
     }
 }
@@ -104,6 +108,27 @@ impl Coordinator {
         self.dir.path().join("switchyard.toml")
     }
 
+    /// The running process's id.
+    #[must_use]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The TCP address of the API as the coordinator logged it when it started listening
+    /// (start it with `SWITCHYARD_API__TCP_LISTEN=127.0.0.1:0`).
+    ///
+    /// # Panics
+    /// When the log names no TCP address.
+    #[must_use]
+    pub fn tcp_addr(&self) -> std::net::SocketAddr {
+        let log = self.stderr();
+        log.split("tcp=Some(")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no TCP address in the log:\n{log}"))
+    }
+
     /// Everything the coordinator wrote to stderr so far (all runs).
     #[must_use]
     pub fn stderr(&self) -> String {
@@ -163,12 +188,13 @@ impl Coordinator {
              [plugins]\ndiscover_next_to_binary = false\nstart_timeout = \"30s\"\n\
              {plugins}\
              [delivery]\nretry_delays = [{delays}]\njitter = 0.0\nmax_retry_after = {cap:?}\n\
-             [log]\nlevel = \"info,switchyard=debug\"\n",
+             [log]\nlevel = \"info,switchyard=debug\"\n{extra}",
             data = self.data_dir().display().to_string(),
             sock = self.socket().display().to_string(),
             max = self.opts.max_payload_bytes,
             delays = delays.join(", "),
             cap = self.opts.max_retry_after,
+            extra = self.opts.extra_config,
         );
         std::fs::write(self.config_path(), toml).expect("write the config file");
     }

@@ -107,10 +107,12 @@ pub fn deliver_request(provider: &str, config: &serde_json::Value) -> DeliverReq
             timestamp: Some(prost_types::Timestamp { seconds: 1_790_000_000, nanos: 0 }),
             delivery_id: "dlv-0001".to_owned(),
             attempt: 1,
+            event_id: "evt-0001".to_owned(),
         }),
         subscription: Some(Subscription { id: "sub-1".to_owned(), name: "On-call hook".to_owned() }),
         config_json: config.to_string(),
         connection_json: String::new(),
+        correlation: None,
     }
 }
 

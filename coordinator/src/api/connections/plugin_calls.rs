@@ -1,11 +1,14 @@
 //! The two ConnectionService calls that reach into a plugin. Both check locally first what the
 //! coordinator can know (the provider exists, declares the capability, declares the resolver,
 //! the config is valid), so a plugin is never asked a question whose answer is "bad input", and
-//! a provider without the capability is never reported as a success.
+//! a provider without the capability is never reported as a success. What the plugin answers
+//! (messages, details, problems, options, its status text and its log lines meanwhile) is
+//! scrubbed of the secrets the call carried, as the engine does for deliveries.
 
 use serde_json::Value;
 use switchyard_proto::coordinator::v1 as api;
 use switchyard_proto::plugin::v1 as plugin;
+use switchyard_scrub::Scrubber;
 
 use super::{context_or_empty, ensure_current};
 use crate::api::ApiContext;
@@ -36,18 +39,28 @@ pub(super) async fn test(
             ));
         }
     };
+    let of_kind = match kind {
+        plugin::ConfigKind::Connection => Kind::Connection,
+        _ => Kind::Provider,
+    };
+    let secrets = configs::scrubber_of(&entry, of_kind, &config, &connection_json);
     let call = plugin::TestConnectionRequest {
         provider_id: entry.local_id().to_owned(),
         kind: kind.into(),
         config_json: config.to_string(),
         connection_json,
     };
-    let r = entry.plugin.test_connection(call).await?;
+    let _hidden = entry.plugin.hide_in_logs(secrets.clone());
+    let r = entry
+        .plugin
+        .test_connection(call)
+        .await
+        .map_err(|e| e.scrubbed(&secrets))?;
     Ok(api::TestConnectionResponse {
         success: r.success && r.diagnostics.is_empty(),
-        message: r.message,
-        details_json: r.details_json,
-        problems: problems(r.diagnostics),
+        message: secrets.scrub(&r.message).into_owned(),
+        details_json: secrets.scrub(&r.details_json).into_owned(),
+        problems: problems(r.diagnostics, &secrets),
     })
 }
 
@@ -155,24 +168,31 @@ pub(super) async fn options(
     } else {
         String::new()
     };
+    let secrets = configs::scrubber_of(&entry, Kind::Connection, &Value::Null, &connection_json);
     let call = plugin::GetConnectionOptionsRequest {
         provider_id: entry.local_id().to_owned(),
         resolver_name: req.resolver_name,
         connection_json,
         context_json: context_or_empty(&req.context_json)?.to_string(),
     };
-    let r = entry.plugin.get_connection_options(call).await?;
+    let _hidden = entry.plugin.hide_in_logs(secrets.clone());
+    let r = entry
+        .plugin
+        .get_connection_options(call)
+        .await
+        .map_err(|e| e.scrubbed(&secrets))?;
+    let clean = |text: String| secrets.scrub(&text).into_owned();
     Ok(api::GetConnectionOptionsResponse {
         options: r
             .options
             .into_iter()
             .map(|o| api::ConnectionOption {
-                value: o.value,
-                label: o.label,
-                description: o.description,
+                value: clean(o.value),
+                label: clean(o.label),
+                description: clean(o.description),
             })
             .collect(),
-        problems: problems(r.diagnostics),
+        problems: problems(r.diagnostics, &secrets),
     })
 }
 
@@ -202,12 +222,12 @@ fn collect_resolvers(node: &Value, out: &mut Vec<String>) {
     }
 }
 
-fn problems(diagnostics: Vec<plugin::Diagnostic>) -> Vec<api::ConfigProblem> {
+fn problems(diagnostics: Vec<plugin::Diagnostic>, secrets: &Scrubber) -> Vec<api::ConfigProblem> {
     diagnostics
         .into_iter()
         .map(|d| api::ConfigProblem {
             json_path: d.json_path,
-            message: d.message,
+            message: secrets.scrub(&d.message).into_owned(),
         })
         .collect()
 }

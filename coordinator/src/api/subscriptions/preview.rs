@@ -1,8 +1,9 @@
 //! `PreviewDelivery`: the request a provider would send for one event, rendered by the plugin
 //! and sent nowhere. The target is a saved subscription (its stored config, decrypted in
 //! memory) or an unsaved config checked as on create. The plugin masks secrets itself; the
-//! coordinator then masks every decrypted secret value it handed the plugin once more (exact
-//! values and their JSON-escaped form), so a plugin that forgets cannot leak one through here.
+//! coordinator then scrubs every form of every secret it handed the plugin once more
+//! (`switchyard-scrub`, as for every plugin answer), so a plugin that forgets cannot leak one
+//! through here.
 
 use serde_json::Value;
 use switchyard_proto::coordinator::v1 as api;
@@ -10,14 +11,14 @@ use switchyard_proto::plugin::v1 as plugin;
 
 use super::sample::{Sample, sample};
 use crate::api::ApiContext;
-use crate::api::configs::{self, Kind, Schema};
+use crate::api::configs::{self, Kind};
 use crate::api::convert::parse_json_object;
 use crate::api::providers::{require, resolve};
 use crate::api::status::{ApiError, ApiResult};
 use crate::api::validate_config::refusal;
 use crate::host::ProviderEntry;
 use crate::model::Subscription;
-use crate::secrets::{REDACTED, secret_pointers};
+use switchyard_scrub::Scrubber;
 
 /// What a delivery would be made with, in plaintext (memory only).
 #[derive(Debug)]
@@ -27,8 +28,8 @@ pub(super) struct Target {
     pub(super) sub: Option<Subscription>,
     pub(super) config: Value,
     pub(super) connection_json: String,
-    /// Every secret value in the config and the connection config.
-    pub(super) secrets: Vec<String>,
+    /// Scrubs every form of the secrets of the config and the connection config.
+    pub(super) secrets: Scrubber,
     /// The request field the config came from, for errors.
     pub(super) field: &'static str,
 }
@@ -53,9 +54,22 @@ pub(super) async fn preview(
     let call = plugin::PreviewRequest {
         delivery: Some(deliver_request(&target, &sample)),
     };
-    let answer = target.entry.plugin.preview(call).await?;
+    let answer = target
+        .entry
+        .plugin
+        .preview(call)
+        .await
+        .map_err(|e| e.scrubbed(&target.secrets))?;
     if !answer.diagnostics.is_empty() {
-        return Err(refusal(target.field, answer.diagnostics));
+        let diagnostics = answer
+            .diagnostics
+            .into_iter()
+            .map(|d| plugin::Diagnostic {
+                message: target.secrets.scrub(&d.message).into_owned(),
+                ..d
+            })
+            .collect();
+        return Err(refusal(target.field, diagnostics));
     }
     let rendered = answer.request.ok_or_else(|| {
         ApiError::Internal(format!(
@@ -86,7 +100,7 @@ fn saved(ctx: &ApiContext, id: &str) -> ApiResult<Target> {
     }
     let config = configs::decrypt(ctx, &schema, &sub.config)?;
     let field = "subscription config";
-    target(ctx, entry, &schema, config, "", field).map(|t| Target {
+    target(ctx, entry, config, "", field).map(|t| Target {
         sub: Some(sub),
         ..t
     })
@@ -100,33 +114,19 @@ fn unsaved(ctx: &ApiContext, req: &api::PreviewDeliveryRequest) -> ApiResult<Tar
     let mut config = parse_json_object("config_json", &req.config_json)?;
     configs::refuse_markers(&schema, "config_json", &config)?;
     configs::complete_and_validate(&schema, "config_json", &mut config)?;
-    target(
-        ctx,
-        entry,
-        &schema,
-        config,
-        &req.connection_id,
-        "config_json",
-    )
+    target(ctx, entry, config, &req.connection_id, "config_json")
 }
 
 fn target(
     ctx: &ApiContext,
     entry: ProviderEntry,
-    schema: &Schema,
     config: Value,
     connection_id: &str,
     field: &'static str,
 ) -> ApiResult<Target> {
     let connection_json =
         configs::connection_json_for(ctx, &entry, &config, connection_id)?.unwrap_or_default();
-    let mut secrets = secret_values(&schema.doc, &config);
-    if !connection_json.is_empty() {
-        let conn_schema = configs::schema(&entry, Kind::Connection)?;
-        let conn: Value = serde_json::from_str(&connection_json)
-            .map_err(|e| ApiError::Internal(format!("connection config is not JSON: {e}")))?;
-        secrets.extend(secret_values(&conn_schema.doc, &conn));
-    }
+    let secrets = configs::scrubber_of(&entry, Kind::Provider, &config, &connection_json);
     Ok(Target {
         entry,
         sub: None,
@@ -152,42 +152,19 @@ pub(super) fn deliver_request(target: &Target, sample: &Sample) -> plugin::Deliv
             timestamp: Some(crate::api::convert::timestamp(now)),
             delivery_id: "preview".to_owned(),
             attempt: 1,
+            event_id: "preview".to_owned(),
         }),
         subscription: Some(plugin::Subscription { id, name }),
         config_json: target.config.to_string(),
         connection_json: target.connection_json.clone(),
+        // A preview stands outside any correlation order.
+        correlation: None,
     }
 }
 
-/// The non-empty string values at the schema's secret paths of `config`.
-fn secret_values(schema: &Value, config: &Value) -> Vec<String> {
-    secret_pointers(schema, config)
-        .iter()
-        .filter_map(|p| config.pointer(p).and_then(Value::as_str))
-        .filter(|s| !s.is_empty() && *s != REDACTED)
-        .map(str::to_owned)
-        .collect()
-}
-
-/// `rendered` with every occurrence of a secret (and of its JSON-escaped form) replaced by the
-/// marker; longest first, so a secret containing another is masked whole.
-fn masked(rendered: plugin::RenderedRequest, secrets: &[String]) -> api::RenderedRequest {
-    let mut forms: Vec<String> = secrets
-        .iter()
-        .flat_map(|s| {
-            let escaped = serde_json::to_string(s).unwrap_or_default();
-            let escaped = escaped.trim_matches('"').to_owned();
-            [s.clone(), escaped]
-        })
-        .filter(|s| !s.is_empty())
-        .collect();
-    forms.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    forms.dedup();
-    let mask = |text: String| {
-        forms
-            .iter()
-            .fold(text, |text, secret| text.replace(secret.as_str(), REDACTED))
-    };
+/// `rendered` with every form of a secret replaced by the marker.
+fn masked(rendered: plugin::RenderedRequest, secrets: &Scrubber) -> api::RenderedRequest {
+    let mask = |text: String| secrets.scrub(&text).into_owned();
     api::RenderedRequest {
         method: mask(rendered.method),
         url: mask(rendered.url),
@@ -218,7 +195,11 @@ mod tests {
             }],
             body: r#"{"echo":"s3cr\"et"}"#.into(),
         };
-        let out = masked(rendered, &["s3cr\"et".to_owned()]);
+        let secrets = Scrubber::for_config(
+            &serde_json::json!({"token": "s3cr\"et"}),
+            &["/token".to_owned()],
+        );
+        let out = masked(rendered, &secrets);
         assert_eq!(out.url, "https://h/?k=[REDACTED]");
         assert_eq!(out.headers[0].value, "Bearer [REDACTED]");
         assert_eq!(out.body, r#"{"echo":"[REDACTED]"}"#);

@@ -25,6 +25,7 @@ pub(super) async fn send(
         payload: sample.payload,
         idempotency_key: None,
         timestamp: None,
+        correlation_key: None,
     };
     let published = ctx.engine.send_test(&sub, new).await?;
     let delivery = published.deliveries.first().ok_or_else(|| {

@@ -9,7 +9,8 @@ standard :mod:`logging` module::
     log.info("delivered", extra={"status": 200})
 
 Keys given through ``extra=`` become fields. Never log a config or a connection config: they
-carry decrypted secrets.
+carry decrypted secrets. As a safety net, the message, string fields and tracebacks of every
+line written while a call runs are scrubbed of that call's secrets (:mod:`.scrub`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import threading
 import traceback
 from datetime import datetime, timezone
 from typing import IO
+
+from .scrub import scrub_active
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is a field.
 _RECORD_ATTRS = frozenset(
@@ -47,15 +50,15 @@ def format_record(record: logging.LogRecord, module: str | None = None) -> str:
     """Renders one record as a single hclog JSON line (without the newline)."""
     line: dict[str, object] = {
         "@level": hclog_level(record.levelno),
-        "@message": record.getMessage(),
+        "@message": scrub_active(record.getMessage()),
         "@timestamp": _timestamp(record.created),
         "@module": module or record.name,
     }
     for key, value in record.__dict__.items():
         if key not in _RECORD_ATTRS and not key.startswith("_"):
-            line[key] = value
+            line[key] = scrub_active(value) if isinstance(value, str) else value
     if record.exc_info and record.exc_info[0] is not None:
-        line["error"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        line["error"] = scrub_active("".join(traceback.format_exception(*record.exc_info)).rstrip())
     return json.dumps(line, default=str, ensure_ascii=False)
 
 

@@ -8,7 +8,9 @@ Classification (the same as the Rust SDK's):
 - other 5xx, 408 and network errors → retryable;
 - 410 and every other 4xx (and anything else) → permanent.
 
-Only the standard library is used (``urllib``), so a plugin needs no HTTP package.
+Only the standard library is used (``urllib``), so a plugin needs no HTTP package. The body
+excerpt of an error is scrubbed of the secrets of the calls in flight (:mod:`.scrub`) before
+it is cut, so a receiver echoing a credential never leaves a recognisable piece of it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .results import DeliveryResult
+from .scrub import scrub_active
 
 #: How much of a failed response's body is quoted in an error message.
 ERROR_BODY_EXCERPT = 200
@@ -94,7 +97,9 @@ def classify_status(status: int, retry_after: str | None = None, body: bytes = b
     """Turns an HTTP status (with its Retry-After and body) into a delivery result."""
     if 200 <= status < 300:
         return DeliveryResult.delivered(external_id_from(body), status_code=status)
-    excerpt = body[:ERROR_BODY_EXCERPT].decode("utf-8", errors="replace").strip()
+    # Scrubbed over a wider window than it quotes: a secret across the cut is still whole.
+    window = scrub_active(body[: ERROR_BODY_EXCERPT * 16].decode("utf-8", errors="replace"))
+    excerpt = window[:ERROR_BODY_EXCERPT].strip()
     error = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
     if status in (429, 503):
         return DeliveryResult.rate_limited(error, parse_retry_after(retry_after), status_code=status)

@@ -5,6 +5,11 @@ Status codes follow ``plugin.proto``: NOT_FOUND for an unknown provider or resol
 UNIMPLEMENTED for an undeclared capability, INVALID_ARGUMENT for a malformed request (missing
 message, a JSON field that is not JSON), INTERNAL for a provider that raised. A config that does
 not match its schema is answered in-band with diagnostics, never with a status.
+
+Every answer is scrubbed of the call's secrets (the values its schemas mark ``x-secret``, and
+their usual encodings; see :mod:`.scrub`) before it leaves, and the scrubber stays active while
+the provider runs, so log lines and HTTP error excerpts hide them too. Provider authors do
+nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, NoReturn
 
 import grpc
 
+from . import scrub
 from ._pb import plugin_pb2 as pb
 from ._pb import plugin_pb2_grpc
 from .config import ConfigError, ConfigValidator, check_schema, parse_json, resolver_names
@@ -242,15 +248,21 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         ctx = self._delivery_context(reg, request, context)
         if isinstance(ctx, list):
             return DeliveryResult.invalid_config(ctx).to_proto()
+        secrets = _secrets(reg, ConfigKind.PROVIDER, request.config_json, request.connection_json)
         supported = reg.provider.supported_events
         if supported and ctx.event.event_type not in supported:
             return DeliveryResult.permanent(
                 f"provider {reg.provider.id!r} does not handle {ctx.event.event_type!r}"
             ).to_proto()
-        result = reg.provider.deliver(ctx)
+        with scrub.active(secrets):
+            result = reg.provider.deliver(ctx)
         if not isinstance(result, DeliveryResult):
             raise TypeError(f"deliver() returned {type(result).__name__}, not DeliveryResult")
-        return result.to_proto()
+        answer = result.to_proto()
+        answer.error = secrets.scrub(answer.error)
+        answer.external_id = secrets.scrub(answer.external_id)
+        _scrub_diagnostics(secrets, answer.diagnostics)
+        return answer
 
     @_guarded
     def TestConnection(
@@ -269,7 +281,13 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         if reg.connection is not None and request.connection_json.strip():
             connection = _parse(request.connection_json, "connection_json", context)
         ctx = TestConnectionContext(kind, config, connection, self._call_info(reg.provider.id, context))
-        return reg.provider.test_connection(ctx).to_proto()
+        secrets = _secrets(reg, kind, request.config_json, request.connection_json)
+        with scrub.active(secrets):
+            answer = reg.provider.test_connection(ctx).to_proto()
+        answer.message = secrets.scrub(answer.message)
+        answer.details_json = secrets.scrub(answer.details_json)
+        _scrub_diagnostics(secrets, answer.diagnostics)
+        return answer
 
     @_guarded
     def GetConnectionOptions(
@@ -293,13 +311,22 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
             form if isinstance(form, dict) else {},
             self._call_info(reg.provider.id, context),
         )
+        secrets = _secrets(reg, ConfigKind.CONNECTION, request.connection_json, "")
         try:
-            options = reg.provider.get_connection_options(ctx)
+            with scrub.active(secrets):
+                options = reg.provider.get_connection_options(ctx)
         except UnknownResolver as err:
             _abort(context, grpc.StatusCode.NOT_FOUND, f"unknown resolver {request.resolver_name!r}: {err}")
         except OptionsError as err:
-            return pb.GetConnectionOptionsResponse(diagnostics=[err.diagnostic.to_proto()])
-        return pb.GetConnectionOptionsResponse(options=[o.to_proto() for o in options])
+            answer = pb.GetConnectionOptionsResponse(diagnostics=[err.diagnostic.to_proto()])
+        else:
+            answer = pb.GetConnectionOptionsResponse(options=[o.to_proto() for o in options])
+        for option in answer.options:
+            option.value = secrets.scrub(option.value)
+            option.label = secrets.scrub(option.label)
+            option.description = secrets.scrub(option.description)
+        _scrub_diagnostics(secrets, answer.diagnostics)
+        return answer
 
     @_guarded
     def MigrateConfig(
@@ -354,10 +381,42 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         ctx = self._delivery_context(reg, request.delivery, context)
         if isinstance(ctx, list):
             return pb.PreviewResponse(diagnostics=[d.to_proto() for d in ctx])
-        rendered = reg.provider.preview(ctx)
+        secrets = _secrets(reg, ConfigKind.PROVIDER, request.delivery.config_json, request.delivery.connection_json)
+        with scrub.active(secrets):
+            rendered = reg.provider.preview(ctx)
         if not isinstance(rendered, RenderedRequest):
             raise TypeError(f"preview() returned {type(rendered).__name__}, not RenderedRequest")
-        return pb.PreviewResponse(request=rendered.to_proto())
+        answer = rendered.to_proto()
+        # A provider that forgot to mask a secret does not leak it through here.
+        answer.method, answer.url, answer.body = (secrets.scrub(t) for t in (answer.method, answer.url, answer.body))
+        for header in answer.headers:
+            header.value = secrets.scrub(header.value)
+        return pb.PreviewResponse(request=answer)
+
+
+def _secrets(reg: _Registered, kind: ConfigKind, config_json: str, connection_json: str) -> scrub.Scrubber:
+    """The scrubber of one call: the secrets of its config (of ``kind``) and of its connection."""
+    provider = reg.provider
+    pairs = [(provider.schema_for(kind), config_json)]
+    if provider.connection_schema is not None:
+        pairs.append((provider.connection_schema, connection_json))
+    secrets: list[Any] = []
+    others: list[str] = []
+    for versioned, text in pairs:
+        try:
+            config = json.loads(text) if versioned is not None and text.strip() else None
+        except ValueError:
+            continue
+        if config is not None:
+            found, rest = scrub.collect(versioned.schema, config)
+            secrets += found
+            others += rest
+    return scrub.Scrubber(secrets, others)
+
+
+def _scrub_diagnostics(secrets: scrub.Scrubber, diagnostics: Any) -> None:
+    for d in diagnostics:
+        d.message = secrets.scrub(d.message)
 
 
 def _version_problems(from_version: int, current: int) -> list[Diagnostic]:

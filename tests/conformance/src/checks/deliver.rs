@@ -72,6 +72,7 @@ pub(crate) fn deliver_request(p: &Provider, built: &Built, payload: String) -> D
             timestamp: Some(prost_types::Timestamp::from(SystemTime::now())),
             delivery_id: format!("conformance-{n}"),
             attempt: 1,
+            event_id: format!("conformance-event-{n}"),
         }),
         subscription: Some(Subscription {
             id: "conformance-subscription".to_owned(),
@@ -79,6 +80,9 @@ pub(crate) fn deliver_request(p: &Provider, built: &Built, payload: String) -> D
         }),
         config_json: built.config_json(),
         connection_json: built.connection_json(),
+        // Correlation is optional for the plugin: most checks send none, as for an event type
+        // without a correlation path.
+        correlation: None,
     }
 }
 
