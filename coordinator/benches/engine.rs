@@ -74,6 +74,7 @@ fn delivery_for(event: &Event, due: chrono::DateTime<Utc>, status: DeliveryStatu
         last_error: Some("HTTP 503".into()),
         created_at: event.received_at,
         updated_at: event.received_at,
+        test: false,
         correlation_key: None,
     }
 }

@@ -507,6 +507,10 @@ pub struct Delivery {
     /// attempted in publish order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_key: Option<String>,
+    /// Made by `SendTestEvent`: one attempt, never retried, even for a disabled subscription.
+    /// Left out of the stored form when false, so records written before it read back as is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 /// What an earlier delivery of the same subscription and correlation key left behind, handed

@@ -55,6 +55,9 @@ const TABLE: &[(&str, &str, Role)] = &[
     ("SubscriptionService", "DeleteSubscription", Role::Admin),
     ("SubscriptionService", "EnableSubscription", Role::Admin),
     ("SubscriptionService", "DisableSubscription", Role::Admin),
+    // Both hand a plugin the decrypted config; SendTestEvent makes a real delivery.
+    ("SubscriptionService", "PreviewDelivery", Role::Admin),
+    ("SubscriptionService", "SendTestEvent", Role::Admin),
     ("DeliveryService", "GetDelivery", Role::Read),
     ("DeliveryService", "ListDeliveries", Role::Read),
     ("DeliveryService", "ListDeliveryAttempts", Role::Read),

@@ -156,3 +156,50 @@ pub(crate) fn connection_json(
     let schema = schema(entry, Kind::Connection)?;
     Ok(decrypt(ctx, &schema, &conn.config)?.to_string())
 }
+
+/// The decrypted connection a provider config uses, as JSON text: the saved connection
+/// `connection_id` names, else the config's `connectionId`; `None` when the provider uses no
+/// connections or none is named. A connection whose migration failed is refused.
+pub(crate) fn connection_json_for(
+    ctx: &ApiContext,
+    entry: &ProviderEntry,
+    config: &Value,
+    connection_id: &str,
+) -> ApiResult<Option<String>> {
+    let from_config = config
+        .get("connectionId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let id = if connection_id.is_empty() {
+        from_config
+    } else {
+        connection_id
+    };
+    if entry.provider.connection_schema.is_none() || id.is_empty() {
+        return Ok(None);
+    }
+    let conn = connection_of(ctx, &entry.qualified_id, "connection_id", id)?;
+    super::connections::ensure_current(&conn)?;
+    connection_json(ctx, entry, &conn).map(Some)
+}
+
+/// The scrubber of the secrets a plugin call carries: those of `config` (of `kind`) and of the
+/// connection config's JSON text (empty when none).
+pub(crate) fn scrubber_of(
+    entry: &ProviderEntry,
+    kind: Kind,
+    config: &Value,
+    connection_json: &str,
+) -> switchyard_scrub::Scrubber {
+    let mut secrets = switchyard_scrub::Scrubber::builder();
+    let mut add = |kind, config: &Value| {
+        if let Ok(schema) = schema(entry, kind) {
+            secrets.config(config, &secret_pointers(&schema.doc, config));
+        }
+    };
+    add(kind, config);
+    if let Ok(connection) = serde_json::from_str::<Value>(connection_json) {
+        add(Kind::Connection, &connection);
+    }
+    secrets.build()
+}

@@ -1,5 +1,6 @@
 //! `ConnectionService`: connections CRUD (config validated against the provider's connection
-//! schema with defaults applied, secrets encrypted at rest and redacted in every response),
+//! schema with defaults applied, then by the plugin's ValidateConfig when it declares it;
+//! secrets encrypted at rest and redacted in every response),
 //! plus the two calls that reach into a plugin: TestConnection and GetConnectionOptions.
 
 use serde_json::Value;
@@ -13,6 +14,7 @@ use super::configs::{self, Kind};
 use super::convert::{parse_id, parse_json_object, timestamp};
 use super::providers::resolve;
 use super::status::{ApiError, ApiResult};
+use super::validate_config::Pending;
 use crate::model::{Connection, ConnectionId};
 
 mod plugin_calls;
@@ -28,7 +30,7 @@ impl ConnectionService for Connections {
         req: Request<api::CreateConnectionRequest>,
     ) -> Result<Response<api::CreateConnectionResponse>, Status> {
         let _keys = self.0.secrets.writing().await;
-        let conn = create(&self.0, req.into_inner())?;
+        let conn = create(&self.0, req.into_inner()).await?;
         Ok(Response::new(api::CreateConnectionResponse {
             connection: Some(to_api(&self.0, &conn)),
         }))
@@ -66,7 +68,7 @@ impl ConnectionService for Connections {
         req: Request<api::UpdateConnectionRequest>,
     ) -> Result<Response<api::UpdateConnectionResponse>, Status> {
         let _keys = self.0.secrets.writing().await;
-        let conn = update(&self.0, req.into_inner())?;
+        let conn = update(&self.0, req.into_inner()).await?;
         Ok(Response::new(api::UpdateConnectionResponse {
             connection: Some(to_api(&self.0, &conn)),
         }))
@@ -99,13 +101,14 @@ impl ConnectionService for Connections {
     }
 }
 
-fn create(ctx: &ApiContext, req: api::CreateConnectionRequest) -> ApiResult<Connection> {
+async fn create(ctx: &ApiContext, req: api::CreateConnectionRequest) -> ApiResult<Connection> {
     let entry = resolve(ctx, &req.provider_id)?;
     let schema = configs::schema(&entry, Kind::Connection)?;
     bounds::name("name", &req.name)?;
     let mut config = parse_json_object("config_json", &req.config_json)?;
     configs::refuse_markers(&schema, "config_json", &config)?;
     configs::complete_and_validate(&schema, "config_json", &mut config)?;
+    let config = plugin_checked(entry.clone(), config).await?;
     let now = chrono::Utc::now();
     let conn = Connection {
         id: ConnectionId::new_at(now),
@@ -122,7 +125,7 @@ fn create(ctx: &ApiContext, req: api::CreateConnectionRequest) -> ApiResult<Conn
     Ok(conn)
 }
 
-fn update(ctx: &ApiContext, req: api::UpdateConnectionRequest) -> ApiResult<Connection> {
+async fn update(ctx: &ApiContext, req: api::UpdateConnectionRequest) -> ApiResult<Connection> {
     let mut conn = get(ctx, &req.id)?;
     if !req.config_json.is_empty() {
         let entry = resolve(ctx, &conn.provider_id)?;
@@ -130,6 +133,7 @@ fn update(ctx: &ApiContext, req: api::UpdateConnectionRequest) -> ApiResult<Conn
         let new = parse_json_object("config_json", &req.config_json)?;
         let mut config = configs::merge(ctx, &schema, &conn.config, new)?;
         configs::complete_and_validate(&schema, "config_json", &mut config)?;
+        let config = plugin_checked(entry, config).await?;
         conn.config = configs::encrypt(ctx, &schema, config)?;
         conn.schema_version = schema.version;
         conn.migration_error = None;
@@ -142,6 +146,20 @@ fn update(ctx: &ApiContext, req: api::UpdateConnectionRequest) -> ApiResult<Conn
     ctx.store.update_connection(&conn)?;
     tracing::info!(connection = %conn.id, "connection updated");
     Ok(conn)
+}
+
+/// The connection config once the plugin's ValidateConfig (if declared) has passed it.
+async fn plugin_checked(entry: crate::host::ProviderEntry, config: Value) -> ApiResult<Value> {
+    Pending {
+        entry,
+        kind: Kind::Connection,
+        field: "config_json",
+        config,
+        connection_json: String::new(),
+        connection_broken: false,
+    }
+    .check()
+    .await
 }
 
 /// Refuses to delete a connection that subscriptions still use: they would fail at delivery.
@@ -192,7 +210,7 @@ fn to_api(ctx: &ApiContext, c: &Connection) -> api::Connection {
 
 /// Refuses to hand a plugin a connection whose config could not be migrated: it follows an
 /// older schema, so its secrets may not be where the plugin looks for them.
-pub(super) fn ensure_current(conn: &Connection) -> ApiResult<()> {
+pub(crate) fn ensure_current(conn: &Connection) -> ApiResult<()> {
     match &conn.migration_error {
         None => Ok(()),
         Some(problem) => Err(ApiError::FailedPrecondition(format!(

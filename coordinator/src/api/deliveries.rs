@@ -206,6 +206,7 @@ pub(crate) fn delivery_to_api(d: &Delivery) -> api::Delivery {
         last_error: d.last_error.clone().unwrap_or_default(),
         created_at: Some(timestamp(d.created_at)),
         updated_at: Some(timestamp(d.updated_at)),
+        test: d.test,
         correlation_key: d.correlation_key.clone().unwrap_or_default(),
     }
 }

@@ -10,7 +10,8 @@ use super::ApiContext;
 use super::convert::{from_timestamp, parse_json_object};
 use super::deliveries::delivery_to_api;
 use super::status::{ApiError, ApiResult};
-use crate::model::NewEvent;
+use crate::model::{EventType, NewEvent};
+use serde_json::Value;
 
 /// Longest accepted idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
@@ -37,31 +38,13 @@ impl EventService for Events {
 
 fn validate(ctx: &ApiContext, req: api::PublishEventRequest) -> ApiResult<NewEvent> {
     let event_type = super::event_types::get(ctx, &req.event_type)?;
-    if req.payload_json.len() > ctx.max_payload_bytes {
-        return Err(ApiError::field(
-            "payload_json",
-            format!(
-                "is {} bytes, more than the limit of {} bytes (api.max_payload_bytes); send a smaller payload",
-                req.payload_json.len(),
-                ctx.max_payload_bytes
-            ),
-        ));
-    }
     if req.idempotency_key.len() > MAX_IDEMPOTENCY_KEY {
         return Err(ApiError::field(
             "idempotency_key",
             format!("must be at most {MAX_IDEMPOTENCY_KEY} bytes"),
         ));
     }
-    let payload = parse_json_object("payload_json", &req.payload_json)?;
-    ctx.payload_validators
-        .validate(&event_type, &payload)
-        .map_err(|p| {
-            ApiError::schema(
-                &format!("payload_json (for event type {})", event_type.id),
-                &p,
-            )
-        })?;
+    let payload = payload(ctx, &event_type, &req.payload_json)?;
     let correlation_key = match &event_type.correlation_path {
         Some(path) => crate::model::correlation_key(path, &payload).map_err(|len| {
             ApiError::field(
@@ -81,4 +64,29 @@ fn validate(ctx: &ApiContext, req: api::PublishEventRequest) -> ApiResult<NewEve
         idempotency_key: Some(req.idempotency_key).filter(|k| !k.is_empty()),
         timestamp: from_timestamp("timestamp", req.timestamp)?,
     })
+}
+
+/// The payload `text` of an event of `event_type`: within the size limit, a JSON object, valid
+/// for the type's payload schema (every problem with its JSON path).
+pub(crate) fn payload(ctx: &ApiContext, event_type: &EventType, text: &str) -> ApiResult<Value> {
+    if text.len() > ctx.max_payload_bytes {
+        return Err(ApiError::field(
+            "payload_json",
+            format!(
+                "is {} bytes, more than the limit of {} bytes (api.max_payload_bytes); send a smaller payload",
+                text.len(),
+                ctx.max_payload_bytes
+            ),
+        ));
+    }
+    let payload = parse_json_object("payload_json", text)?;
+    ctx.payload_validators
+        .validate(event_type, &payload)
+        .map_err(|p| {
+            ApiError::schema(
+                &format!("payload_json (for event type {})", event_type.id),
+                &p,
+            )
+        })?;
+    Ok(payload)
 }

@@ -5,7 +5,8 @@
 //! socket + TCP, with `tls` when configured) with gRPC health and `reflection`; `auth` holds
 //! the role table every call is checked against; [`uds_authority`] lets standard gRPC clients
 //! (grpcio, grpc-java) use the Unix socket; [`bounds`] holds the documented limits of every
-//! name, id and description.
+//! name, id and description. [`validate_config`] asks a plugin
+//! about a config before it is saved.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
 //! They reach the state through [`ApiContext`]: the store for records, the engine for publish,
@@ -30,6 +31,7 @@ pub mod subscriptions;
 pub(crate) mod tls;
 pub mod transport_errors;
 pub mod uds_authority;
+pub mod validate_config;
 
 use std::sync::Arc;
 

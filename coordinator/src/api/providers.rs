@@ -39,6 +39,24 @@ impl ProviderService for Providers {
     }
 }
 
+/// Refuses a call the provider does not declare: FAILED_PRECONDITION "{what} are not
+/// supported", never a fake success (the in-process design reported success for providers
+/// without a connection test).
+pub(crate) fn require(
+    entry: &ProviderEntry,
+    declared: impl Fn(&plugin::Capabilities) -> bool,
+    what: &str,
+) -> ApiResult<()> {
+    if declared(&entry.provider.capabilities.unwrap_or_default()) {
+        Ok(())
+    } else {
+        Err(ApiError::FailedPrecondition(format!(
+            "{what} are not supported by provider {}",
+            entry.qualified_id
+        )))
+    }
+}
+
 /// The provider with this qualified id, or NOT_FOUND naming the known ones.
 pub(crate) fn resolve(ctx: &ApiContext, id: &str) -> ApiResult<ProviderEntry> {
     if id.is_empty() {
@@ -106,6 +124,8 @@ fn to_api(entry: &ProviderEntry) -> api::Provider {
             test_connection: caps.test_connection,
             connection_options: caps.connection_options,
             migrate_config: caps.migrate_config,
+            validate_config: caps.validate_config,
+            preview: caps.preview,
         }),
         running: entry.plugin.is_running(),
     }

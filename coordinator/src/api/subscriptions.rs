@@ -1,10 +1,13 @@
 //! `SubscriptionService`: subscriptions CRUD, filtered and paged listing with a `total` that
 //! respects the filters, enable/disable. The config is validated against the provider's config
-//! schema with defaults applied and stored with the schema version, secrets encrypted; a
+//! schema with defaults applied, then by the plugin's ValidateConfig when it declares it, and
+//! stored with the schema version, secrets encrypted; a
 //! connection-based provider's `connectionId` must name one of its connections. Disabling or
 //! deleting a subscription cancels its pending deliveries through the engine. A subscription
 //! cannot be enabled while its connection's config migration failed. Configs in responses are
 //! redacted, including encrypted values an older schema version marked secret.
+//! PreviewDelivery ([`preview`]) and SendTestEvent ([`test_event`]) share the choice of the
+//! event and its payload ([`sample`]).
 
 use std::time::Duration;
 
@@ -18,8 +21,13 @@ use super::configs::{self, Kind};
 use super::convert::{next_page_token, page_request, parse_id, parse_json_object, timestamp};
 use super::providers::resolve;
 use super::status::{ApiError, ApiResult};
+use super::validate_config::Pending;
 use crate::model::{RetryPolicy, Subscription, SubscriptionFilter, SubscriptionId};
 use crate::text::quote;
+
+mod preview;
+mod sample;
+mod test_event;
 
 /// Serves `SubscriptionService`.
 #[derive(Debug, Clone)]
@@ -55,7 +63,8 @@ impl SubscriptionService for Subscriptions {
             created_at: now,
             updated_at: now,
         };
-        apply_input(&self.0, &mut sub, input, None)?;
+        let pending = apply_input(&self.0, &mut sub, input, None)?;
+        store_checked_config(&self.0, &mut sub, pending).await?;
         if sub.enabled {
             ensure_connection_current(&self.0, &sub)?;
         }
@@ -115,7 +124,8 @@ impl SubscriptionService for Subscriptions {
         let old = get(&self.0, &input.id)?;
         let mut sub = old.clone();
         let enable = input.enabled;
-        apply_input(&self.0, &mut sub, input, Some(&old))?;
+        let pending = apply_input(&self.0, &mut sub, input, Some(&old))?;
+        store_checked_config(&self.0, &mut sub, pending).await?;
         sub.updated_at = chrono::Utc::now();
         let (sub, _) = set_enabled(&self.0, sub, enable).await?;
         tracing::info!(subscription = %sub.id, "subscription updated");
@@ -170,6 +180,24 @@ impl SubscriptionService for Subscriptions {
             cancelled_deliveries: cancelled as u64,
         }))
     }
+
+    async fn preview_delivery(
+        &self,
+        req: Request<api::PreviewDeliveryRequest>,
+    ) -> Res<api::PreviewDeliveryResponse> {
+        Ok(Response::new(
+            preview::preview(&self.0, req.into_inner()).await?,
+        ))
+    }
+
+    async fn send_test_event(
+        &self,
+        req: Request<api::SendTestEventRequest>,
+    ) -> Res<api::SendTestEventResponse> {
+        Ok(Response::new(
+            test_event::send(&self.0, req.into_inner()).await?,
+        ))
+    }
 }
 
 /// Stores `sub` with `enabled` set; a user's enable clears the coordinator's disabled reason.
@@ -213,14 +241,28 @@ fn ensure_connection_current(ctx: &ApiContext, sub: &Subscription) -> ApiResult<
     })
 }
 
+/// Puts the config into `sub`, encrypted, once the plugin's ValidateConfig (if declared) has
+/// passed it. Nothing is stored here.
+async fn store_checked_config(
+    ctx: &ApiContext,
+    sub: &mut Subscription,
+    pending: Pending,
+) -> ApiResult<()> {
+    let schema = configs::schema(&pending.entry, Kind::Provider)?;
+    let config = pending.check().await?;
+    sub.config = configs::encrypt(ctx, &schema, config)?;
+    Ok(())
+}
+
 /// Validates the user-settable fields of `input` into `sub` (`old`: the stored subscription on
-/// update, whose secrets the marker keeps). Nothing is stored here.
+/// update, whose secrets the marker keeps), all but the config, which is returned for the
+/// plugin's check. Nothing is stored here.
 fn apply_input(
     ctx: &ApiContext,
     sub: &mut Subscription,
     input: api::Subscription,
     old: Option<&Subscription>,
-) -> ApiResult<()> {
+) -> ApiResult<Pending> {
     bounds::name("subscription.name", &input.name)?;
     bounds::description("subscription.description", &input.description)?;
     let entry = resolve(ctx, &input.provider_id)?;
@@ -244,6 +286,7 @@ fn apply_input(
         }
     };
     configs::complete_and_validate(&schema, "subscription.config_json", &mut config)?;
+    let (mut connection_json, mut connection_broken) = (String::new(), false);
     if entry.provider.connection_schema.is_some() {
         let id = config
             .get("connectionId")
@@ -258,25 +301,35 @@ fn apply_input(
                 ),
             ));
         }
-        configs::connection_of(
+        let conn = configs::connection_of(
             ctx,
             &entry.qualified_id,
             "subscription.config_json/connectionId",
             id,
         )?;
+        connection_broken = conn.migration_error.is_some();
+        if Pending::wanted(&entry) && !connection_broken {
+            connection_json = configs::connection_json(ctx, &entry, &conn)?;
+        }
     }
     sub.retry_policy = input
         .retry_policy
         .map(|p| retry_policy(ctx, p))
         .transpose()?;
-    sub.config = configs::encrypt(ctx, &schema, config)?;
     sub.schema_version = schema.version;
-    sub.provider_id = entry.qualified_id;
+    sub.provider_id.clone_from(&entry.qualified_id);
     sub.name = input.name;
     sub.description = input.description;
     sub.event_types = input.event_types;
     sub.system_ids = input.system_ids;
-    Ok(())
+    Ok(Pending {
+        entry,
+        kind: Kind::Provider,
+        field: "subscription.config_json",
+        config,
+        connection_json,
+        connection_broken,
+    })
 }
 
 /// Patterns are dotted segments or `*`; exact ids must be registered.

@@ -158,7 +158,8 @@ async fn prepare(
             "cancelled: the subscription was deleted".into(),
         ));
     };
-    if !sub.enabled && trigger == AttemptTrigger::Scheduled {
+    // A test delivery is asked for explicitly, often before the subscription is enabled.
+    if !sub.enabled && trigger == AttemptTrigger::Scheduled && !d.test {
         return Err(Stop::Cancel(
             "cancelled: the subscription is disabled".into(),
         ));
@@ -474,7 +475,12 @@ impl InFlight {
             .and_then(|d| self.delivery.created_at.checked_add_signed(d))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let ctx = retry::Context {
-            trigger: self.trigger,
+            // A test delivery gets one attempt, like a manual one: it never schedules a retry.
+            trigger: if self.delivery.test {
+                AttemptTrigger::Manual
+            } else {
+                self.trigger
+            },
             budget_used: self.delivery.budget_used,
             policy: &policy,
             retry_after_cap: inner.cfg.retry_after_cap,

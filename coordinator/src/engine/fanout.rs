@@ -2,7 +2,8 @@
 //! subscription whose event type patterns match, whose system filter lets the payload through
 //! (`payload.systemId` or any of `payload.systemIds[]`), and whose provider supports the event
 //! type. A subscription whose provider is not loaded still gets a delivery, which then fails
-//! with that reason instead of vanishing silently.
+//! with that reason instead of vanishing silently. A test event skips all of this: it has one
+//! delivery, to the subscription it tests ([`test_delivery`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -68,20 +69,36 @@ pub(super) fn plan(
 ) -> Vec<Delivery> {
     subs.iter()
         .filter(|s| wants(s, event, providers))
-        .map(|s| Delivery {
-            id: DeliveryId::new_at(now),
-            event_id: event.id,
-            event_type: event.event_type.clone(),
-            subscription_id: s.id,
-            provider_id: s.provider_id.clone(),
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            budget_used: 0,
-            next_attempt_at: Some(now),
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            correlation_key: event.correlation_key.clone(),
-        })
+        .map(|s| delivery(s, event, now))
         .collect()
+}
+
+/// The one delivery of a test event: to `sub` only, marked as a test, and outside any
+/// correlation order (a test must neither wait for real deliveries nor hold them up).
+pub(super) fn test_delivery(sub: &Subscription, event: &Event, now: DateTime<Utc>) -> Delivery {
+    Delivery {
+        test: true,
+        correlation_key: None,
+        ..delivery(sub, event, now)
+    }
+}
+
+/// A pending delivery of `event` to `sub`, due at once.
+fn delivery(sub: &Subscription, event: &Event, now: DateTime<Utc>) -> Delivery {
+    Delivery {
+        id: DeliveryId::new_at(now),
+        event_id: event.id,
+        event_type: event.event_type.clone(),
+        subscription_id: sub.id,
+        provider_id: sub.provider_id.clone(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        budget_used: 0,
+        next_attempt_at: Some(now),
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        correlation_key: event.correlation_key.clone(),
+        test: false,
+    }
 }

@@ -358,6 +358,44 @@ impl Engine {
         let event = fanout::event(new, now);
         let subs = inner.store.subscriptions()?;
         let deliveries = fanout::plan(&subs, &event, &inner.providers, now);
+        self.record(event, deliveries, payload_json).await
+    }
+
+    /// Accepts a test event for one subscription (SendTestEvent): stored like a published
+    /// event, but without fan-out, so no other subscription sees it, and without an idempotency
+    /// key. Its one delivery is marked as a test, which gives it one attempt, never retried,
+    /// even when the subscription is disabled. Returns once both are durable.
+    pub async fn send_test(
+        &self,
+        subscription: &crate::model::Subscription,
+        new: NewEvent,
+    ) -> Result<Published, EngineError> {
+        let inner = &self.inner;
+        if inner.shutdown.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let payload_json = fanout::check_payload(&new.payload, inner.cfg.payload_limit)?;
+        let now = inner.clock.now();
+        let event = fanout::event(
+            NewEvent {
+                idempotency_key: None,
+                ..new
+            },
+            now,
+        );
+        let deliveries = vec![fanout::test_delivery(subscription, &event, now)];
+        self.record(event, deliveries, payload_json).await
+    }
+
+    /// Writes a new event with its deliveries (durable when it returns), then wakes the
+    /// dispatcher and tells the watchers.
+    async fn record(
+        &self,
+        event: Event,
+        deliveries: Vec<Delivery>,
+        payload_json: String,
+    ) -> Result<Published, EngineError> {
+        let inner = &self.inner;
         // Cached before the write, so the dispatcher finds it whenever it claims a delivery.
         inner
             .payloads

@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use switchyard_proto::plugin::v1::{
     DeliverRequest, DeliverResponse, DescribeResponse, GetConnectionOptionsRequest,
-    GetConnectionOptionsResponse, MigrateConfigRequest, MigrateConfigResponse, Provider,
-    TestConnectionRequest, TestConnectionResponse,
+    GetConnectionOptionsResponse, MigrateConfigRequest, MigrateConfigResponse, PreviewRequest,
+    PreviewResponse, Provider, TestConnectionRequest, TestConnectionResponse,
+    ValidateConfigRequest, ValidateConfigResponse,
 };
 use switchyard_scrub::Scrubber;
 use tokio::sync::{Semaphore, watch};
@@ -184,6 +185,25 @@ impl Plugin {
         self.shared
             .calls
             .call(|mut c| async move { c.migrate_config(req).await })
+            .await
+    }
+
+    /// Checks a config beyond its schema (at save time).
+    pub async fn validate_config(
+        &self,
+        req: ValidateConfigRequest,
+    ) -> Result<ValidateConfigResponse, CallError> {
+        self.shared
+            .calls
+            .call(|mut c| async move { c.validate_config(req).await })
+            .await
+    }
+
+    /// Renders the request a delivery would send, without sending it.
+    pub async fn preview(&self, req: PreviewRequest) -> Result<PreviewResponse, CallError> {
+        self.shared
+            .calls
+            .call(|mut c| async move { c.preview(req).await })
             .await
     }
 

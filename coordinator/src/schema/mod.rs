@@ -1,16 +1,19 @@
 //! JSON Schema checks for Switchyard: plugin schemas against the draft 2020-12 meta-schema and
 //! Switchyard's `x-` key rules ([`check_schema`]), configs against a provider's schema with the
-//! JSON path of every problem ([`validate`]), and filling in `default`s ([`apply_defaults`]).
+//! JSON path of every problem ([`validate`]), filling in `default`s ([`apply_defaults`]), and
+//! making an example instance of a schema ([`example`]).
 //!
 //! Depends only on `serde_json` and `jsonschema`; it knows nothing about plugins or gRPC, so the
 //! host, the API and the conformance harness share one set of rules.
 
 mod defaults;
+mod example;
 mod instance;
 mod meta;
 mod xkeys;
 
 pub use defaults::apply_defaults;
+pub use example::example;
 pub use instance::{compile, problems, validate};
 
 use serde_json::Value;

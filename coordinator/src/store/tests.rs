@@ -62,6 +62,7 @@ fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -> Delivery 
         last_error: None,
         created_at: event.received_at,
         updated_at: event.received_at,
+        test: false,
         correlation_key: None,
     }
 }

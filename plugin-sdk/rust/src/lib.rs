@@ -80,8 +80,9 @@
 //!
 //! # Optional calls
 //!
-//! Override [`Provider::test_connection`], [`Provider::get_connection_options`] or
-//! [`Provider::migrate_config`] *and* declare it in [`Provider::capabilities`]. Undeclared
+//! Override [`Provider::test_connection`], [`Provider::get_connection_options`],
+//! [`Provider::migrate_config`], [`Provider::validate_config`] or [`Provider::preview`] *and*
+//! declare it in [`Provider::capabilities`]. Undeclared
 //! calls are answered `UNIMPLEMENTED` without reaching the provider; resolver names not used
 //! by any `x-options-resolver` in the schemas get `NOT_FOUND`.
 
@@ -94,6 +95,7 @@ mod plugin;
 mod provider;
 mod redact;
 mod registry;
+mod rendered;
 mod result;
 pub mod schema;
 mod secret;
@@ -110,6 +112,7 @@ pub use provider::{
     TestTarget,
 };
 pub use registry::{BoxFuture, ErasedProvider};
+pub use rendered::{REDACTED, RenderedRequest};
 pub use result::{ConnectionOption, DeliveryResult, Diagnostic, Outcome, TestConnectionResult};
 pub use secret::Secret;
 pub use serve::{

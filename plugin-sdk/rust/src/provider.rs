@@ -7,6 +7,7 @@ use std::future::Future;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
+use crate::rendered::RenderedRequest;
 use crate::result::{ConnectionOption, DeliveryResult, Diagnostic, TestConnectionResult};
 
 /// One integration provider (a webhook, Slack, Jira…), served by a plugin binary.
@@ -18,7 +19,8 @@ use crate::result::{ConnectionOption, DeliveryResult, Diagnostic, TestConnection
 ///
 /// The optional calls ([`test_connection`](Provider::test_connection),
 /// [`get_connection_options`](Provider::get_connection_options),
-/// [`migrate_config`](Provider::migrate_config)) are only routed to the provider when
+/// [`migrate_config`](Provider::migrate_config), [`validate_config`](Provider::validate_config),
+/// [`preview`](Provider::preview)) are only routed to the provider when
 /// [`capabilities`](Provider::capabilities) declares them; otherwise the host gets
 /// `UNIMPLEMENTED`.
 pub trait Provider: Send + Sync + 'static {
@@ -100,6 +102,35 @@ pub trait Provider: Send + Sync + 'static {
             format!("no migration from version {from_version} is known"),
         )])
     }
+
+    /// Checks a config (or a connection config) for what its schema cannot express: a URL that
+    /// does not parse, two settings that clash, a template that does not compile. The host
+    /// calls it whenever such a config is saved, after the schema check, and refuses the save
+    /// when it returns any [`Diagnostic`] (each with the JSON Pointer of the offending value
+    /// within the config checked). It must contact nothing.
+    /// Declare [`Capabilities::validate_config`] when overriding it.
+    fn validate_config(
+        &self,
+        target: TestTarget<Self::Config, Self::Connection>,
+    ) -> impl Future<Output = Vec<Diagnostic>> + Send {
+        let _ = target;
+        async { Vec::new() }
+    }
+
+    /// Renders exactly the request [`deliver`](Provider::deliver) would send for `ctx`, and
+    /// sends nothing. Every secret in it must be replaced by
+    /// [`REDACTED`](crate::REDACTED) (the host masks the secret values it knows once more, but
+    /// cannot know derived forms such as a basic-auth header or a signature). Share the code
+    /// that builds the request with `deliver`, so the two cannot drift. `Err`: the config cannot
+    /// produce a request, with the path of each problem.
+    /// Declare [`Capabilities::preview`] when overriding it.
+    fn preview(
+        &self,
+        ctx: DeliveryContext<Self::Config, Self::Connection>,
+    ) -> impl Future<Output = Result<RenderedRequest, Vec<Diagnostic>>> + Send {
+        let _ = ctx;
+        async { Err(vec![Diagnostic::new("", "preview is not implemented")]) }
+    }
 }
 
 /// A connection config type: either a schema-bearing type (any `DeserializeOwned + JsonSchema`
@@ -143,6 +174,10 @@ pub struct Capabilities {
     pub connection_options: bool,
     /// `migrate_config` is implemented.
     pub migrate_config: bool,
+    /// `validate_config` is implemented (the host calls it at every save).
+    pub validate_config: bool,
+    /// `preview` is implemented.
+    pub preview: bool,
 }
 
 impl Capabilities {
@@ -151,6 +186,8 @@ impl Capabilities {
         test_connection: false,
         connection_options: false,
         migrate_config: false,
+        validate_config: false,
+        preview: false,
     };
 }
 
@@ -282,7 +319,7 @@ pub enum ConfigKind {
     Connection,
 }
 
-/// What [`Provider::test_connection`] is asked to check.
+/// What [`Provider::test_connection`] and [`Provider::validate_config`] are asked to check.
 #[derive(Debug, Clone)]
 pub enum TestTarget<C, K> {
     /// A provider config, with the resolved connection when the provider uses connections.

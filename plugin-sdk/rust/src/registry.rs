@@ -50,6 +50,16 @@ pub trait ErasedProvider: Send + Sync + 'static {
         &self,
         request: pb::MigrateConfigRequest,
     ) -> Result<pb::MigrateConfigResponse, Status>;
+    /// Handles a `ValidateConfig` call (capability already checked).
+    fn validate_config(
+        &self,
+        request: pb::ValidateConfigRequest,
+    ) -> BoxFuture<'_, Result<pb::ValidateConfigResponse, Status>>;
+    /// Handles a `Preview` call (capability already checked).
+    fn preview(
+        &self,
+        request: pb::PreviewRequest,
+    ) -> BoxFuture<'_, Result<pb::PreviewResponse, Status>>;
     /// Checks the provider's schemas against the meta-schema and compiles them, unless done
     /// already (then it returns the earlier outcome at once). Blocking: call it off the async
     /// runtime (`Plugin::build` does, on a background thread).
@@ -142,6 +152,59 @@ impl<P: Provider> Registered<P> {
         }
     }
 
+    /// The typed context of a `Deliver` (or `Preview`) request; `Ok(Err(_))`: the config or
+    /// connection config is invalid, with the path of each problem.
+    async fn delivery_context(
+        &self,
+        mut request: pb::DeliverRequest,
+    ) -> Result<Result<DeliveryContext<P::Config, P::Connection>, Vec<Diagnostic>>, Status> {
+        let (event, subscription) = event_from(&mut request)?;
+        let schemas = self.schemas().await?;
+        let config = match schemas.config(&request.config_json) {
+            Ok(config) => config,
+            Err(diagnostics) => return Ok(Err(diagnostics)),
+        };
+        let connection = match schemas.connection(&request.connection_json) {
+            Ok(connection) => connection,
+            Err(diagnostics) => return Ok(Err(prefix(diagnostics, "connection"))),
+        };
+        Ok(Ok(DeliveryContext {
+            event,
+            subscription,
+            config,
+            connection,
+            correlation: request.correlation.take().map(correlation_from),
+        }))
+    }
+
+    /// What a `TestConnection` or `ValidateConfig` request names, typed; `Ok(Err(_))`: it does
+    /// not match its schema, with the path of each problem.
+    async fn target(
+        &self,
+        kind: i32,
+        config_json: &str,
+        connection_json: &str,
+    ) -> Result<Result<TestTarget<P::Config, P::Connection>, Vec<Diagnostic>>, Status> {
+        let kind = kind_from(kind)?;
+        let schemas = self.schemas().await?;
+        Ok(match kind {
+            ConfigKind::Provider => schemas.config(config_json).and_then(|config| {
+                let connection = schemas
+                    .connection(connection_json)
+                    .map_err(|d| prefix(d, "connection"))?;
+                Ok(TestTarget::Config { config, connection })
+            }),
+            ConfigKind::Connection => {
+                if schemas.connection.is_none() {
+                    return Err(Status::invalid_argument(
+                        "this provider has no connection schema",
+                    ));
+                }
+                schemas.connection(config_json).map(TestTarget::Connection)
+            }
+        })
+    }
+
     /// The scrubber of a call: the secrets of `config_json` (of `kind`) and of the connection.
     fn secrets(
         &self,
@@ -208,6 +271,8 @@ fn describe(provider: &impl Provider, config: &Value, connection: Option<&Value>
         test_connection,
         connection_options,
         migrate_config,
+        validate_config,
+        preview,
     } = provider.capabilities();
     pb::Provider {
         id: provider.id().to_owned(),
@@ -243,6 +308,8 @@ fn describe(provider: &impl Provider, config: &Value, connection: Option<&Value>
             test_connection,
             connection_options,
             migrate_config,
+            validate_config,
+            preview,
         }),
     }
 }
@@ -372,31 +439,18 @@ impl<P: Provider> ErasedProvider for Registered<P> {
 
     fn deliver(
         &self,
-        mut request: pb::DeliverRequest,
+        request: pb::DeliverRequest,
     ) -> BoxFuture<'_, Result<pb::DeliverResponse, Status>> {
         Box::pin(async move {
-            let (event, subscription) = event_from(&mut request)?;
-            let schemas = self.schemas().await?;
-            let config = match schemas.config(&request.config_json) {
-                Ok(config) => config,
-                Err(diagnostics) => return Ok(invalid_config(diagnostics)),
-            };
-            let connection = match schemas.connection(&request.connection_json) {
-                Ok(connection) => connection,
-                Err(diagnostics) => return Ok(invalid_config(prefix(diagnostics, "connection"))),
-            };
-            let ctx = DeliveryContext {
-                event,
-                subscription,
-                config,
-                connection,
-                correlation: request.correlation.take().map(correlation_from),
-            };
             let secrets = self.secrets(
                 ConfigKind::Provider,
                 &request.config_json,
                 &request.connection_json,
             );
+            let ctx = match self.delivery_context(request).await? {
+                Ok(ctx) => ctx,
+                Err(diagnostics) => return Ok(invalid_config(diagnostics)),
+            };
             let _active = redact::activate(&secrets);
             let mut response = self.provider.deliver(ctx).await.into_proto();
             redact::deliver_response(&secrets, &mut response);
@@ -410,25 +464,9 @@ impl<P: Provider> ErasedProvider for Registered<P> {
     ) -> BoxFuture<'_, Result<pb::TestConnectionResponse, Status>> {
         Box::pin(async move {
             let kind = kind_from(request.kind)?;
-            let schemas = self.schemas().await?;
-            let target = match kind {
-                ConfigKind::Provider => schemas.config(&request.config_json).and_then(|config| {
-                    let connection = schemas
-                        .connection(&request.connection_json)
-                        .map_err(|d| prefix(d, "connection"))?;
-                    Ok(TestTarget::Config { config, connection })
-                }),
-                ConfigKind::Connection => {
-                    if schemas.connection.is_none() {
-                        return Err(Status::invalid_argument(
-                            "this provider has no connection schema",
-                        ));
-                    }
-                    schemas
-                        .connection(&request.config_json)
-                        .map(TestTarget::Connection)
-                }
-            };
+            let target = self
+                .target(request.kind, &request.config_json, &request.connection_json)
+                .await?;
             match target {
                 Ok(target) => {
                     let secrets =
@@ -547,6 +585,71 @@ impl<P: Provider> ErasedProvider for Registered<P> {
             Err(diagnostics) => Ok(failed(request.from_version, diagnostics)),
         }
     }
+
+    fn validate_config(
+        &self,
+        request: pb::ValidateConfigRequest,
+    ) -> BoxFuture<'_, Result<pb::ValidateConfigResponse, Status>> {
+        Box::pin(async move {
+            let target = self
+                .target(request.kind, &request.config_json, &request.connection_json)
+                .await?;
+            let diagnostics = match target {
+                Ok(target) => self.provider.validate_config(target).await,
+                Err(diagnostics) => diagnostics,
+            };
+            Ok(pb::ValidateConfigResponse {
+                diagnostics: diagnostics_proto(diagnostics),
+            })
+        })
+    }
+
+    fn preview(
+        &self,
+        request: pb::PreviewRequest,
+    ) -> BoxFuture<'_, Result<pb::PreviewResponse, Status>> {
+        Box::pin(async move {
+            let delivery = request
+                .delivery
+                .ok_or_else(|| Status::invalid_argument("PreviewRequest.delivery is required"))?;
+            let secrets = self.secrets(
+                ConfigKind::Provider,
+                &delivery.config_json,
+                &delivery.connection_json,
+            );
+            let rendered = match self.delivery_context(delivery).await? {
+                Ok(ctx) => {
+                    let _active = redact::activate(&secrets);
+                    self.provider.preview(ctx).await
+                }
+                Err(diagnostics) => Err(diagnostics),
+            };
+            Ok(match rendered {
+                Ok(request) => pb::PreviewResponse {
+                    request: Some(scrubbed(&secrets, request.into_proto())),
+                    diagnostics: Vec::new(),
+                },
+                Err(diagnostics) => pb::PreviewResponse {
+                    request: None,
+                    diagnostics: diagnostics_proto(diagnostics),
+                },
+            })
+        })
+    }
+}
+
+/// A rendered request with every form of a secret the provider forgot to mask replaced.
+fn scrubbed(
+    secrets: &switchyard_scrub::Scrubber,
+    mut r: pb::RenderedRequest,
+) -> pb::RenderedRequest {
+    for text in [&mut r.method, &mut r.url, &mut r.body] {
+        secrets.scrub_string(text);
+    }
+    for header in &mut r.headers {
+        secrets.scrub_string(&mut header.value);
+    }
+    r
 }
 
 fn validate_against<P: Provider>(

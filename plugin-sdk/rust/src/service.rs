@@ -1,5 +1,6 @@
 //! The gRPC services a plugin serves: `ProviderPlugin` (routing each call to its provider and
-//! enforcing the error model: unknown provider → `NOT_FOUND`, undeclared capability →
+//! enforcing the error model: unknown provider → `NOT_FOUND` (for `Preview`, the provider named
+//! in its embedded `DeliverRequest`), undeclared capability →
 //! `UNIMPLEMENTED`, a broken own schema → `FAILED_PRECONDITION`, for `Describe` too),
 //! go-plugin's `GRPCController` (Shutdown) and the health service. Each is a building block:
 //! `serve` composes them, a test fixture may swap one out.
@@ -135,6 +136,31 @@ impl ProviderPlugin for ProviderService {
         let provider =
             self.capable(&request.provider_id, "migrate_config", |c| c.migrate_config)?;
         provider.migrate_config(request).map(Response::new)
+    }
+
+    async fn validate_config(
+        &self,
+        request: Request<pb::ValidateConfigRequest>,
+    ) -> Result<Response<pb::ValidateConfigResponse>, Status> {
+        let request = request.into_inner();
+        let provider = self.capable(&request.provider_id, "validate_config", |c| {
+            c.validate_config
+        })?;
+        provider.validate_config(request).await.map(Response::new)
+    }
+
+    async fn preview(
+        &self,
+        request: Request<pb::PreviewRequest>,
+    ) -> Result<Response<pb::PreviewResponse>, Status> {
+        let request = request.into_inner();
+        let Some(delivery) = &request.delivery else {
+            return Err(Status::invalid_argument(
+                "PreviewRequest.delivery is required",
+            ));
+        };
+        let provider = self.capable(&delivery.provider_id, "preview", |c| c.preview)?;
+        provider.preview(request).await.map(Response::new)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `ProviderPlugin` service in-process, over two providers of different types: routing by
 //! provider id, the error model (NOT_FOUND, UNIMPLEMENTED, INVALID_ARGUMENT), in-band
-//! diagnostics, connections, resolvers, migrations, concurrency and cancelled calls.
+//! diagnostics, connections, resolvers, migrations, save-time validation, previews,
+//! concurrency and cancelled calls.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +14,8 @@ use switchyard_plugin_sdk::proto::plugin::v1::provider_plugin_server::ProviderPl
 use switchyard_plugin_sdk::service::ProviderService;
 use switchyard_plugin_sdk::{
     Capabilities, ConfigKind, ConnectionOption, DeliveryContext, DeliveryResult, Diagnostic,
-    NoConnection, OptionsRequest, Plugin, PluginError, Provider, Secret, TestConnectionResult,
-    TestTarget,
+    NoConnection, OptionsRequest, Plugin, PluginError, Provider, REDACTED, RenderedRequest, Secret,
+    TestConnectionResult, TestTarget,
 };
 use tokio::sync::watch;
 use tonic::{Code, Request};
@@ -60,7 +61,39 @@ impl Provider for Tracker {
             test_connection: true,
             connection_options: true,
             migrate_config: true,
+            validate_config: true,
+            preview: true,
         }
+    }
+
+    async fn validate_config(
+        &self,
+        target: TestTarget<TrackerConfig, TrackerConnection>,
+    ) -> Vec<Diagnostic> {
+        match target {
+            TestTarget::Config { config, .. }
+                if config.project_key != config.project_key.to_uppercase() =>
+            {
+                vec![Diagnostic::new("/projectKey", "must be upper case")]
+            }
+            TestTarget::Connection(c) if !c.base_url.starts_with("https://") => {
+                vec![Diagnostic::new("/baseUrl", "must be an https URL")]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    async fn preview(
+        &self,
+        ctx: DeliveryContext<TrackerConfig, TrackerConnection>,
+    ) -> Result<RenderedRequest, Vec<Diagnostic>> {
+        Ok(RenderedRequest {
+            method: "POST".into(),
+            url: format!("{}/rest/issue", ctx.connection.base_url),
+            headers: vec![("authorization".into(), REDACTED.into())],
+            body: json!({"project": ctx.config.project_key, "delivery": ctx.event.delivery_id})
+                .to_string(),
+        })
     }
 
     async fn deliver(
@@ -530,4 +563,133 @@ async fn calls_wait_for_the_background_schema_check() {
         .into_inner();
     assert!(!answer.success);
     assert_eq!(answer.diagnostics[0].json_path, "/projectKey");
+}
+
+fn validate(
+    provider: &str,
+    kind: pb::ConfigKind,
+    config: Value,
+) -> Request<pb::ValidateConfigRequest> {
+    let connection_json = if kind == pb::ConfigKind::Provider && provider == "tracker" {
+        connection().to_string()
+    } else {
+        String::new()
+    };
+    Request::new(pb::ValidateConfigRequest {
+        provider_id: provider.into(),
+        kind: kind.into(),
+        config_json: config.to_string(),
+        connection_json,
+    })
+}
+
+fn paths(diagnostics: &[pb::Diagnostic]) -> Vec<&str> {
+    diagnostics.iter().map(|d| d.json_path.as_str()).collect()
+}
+
+#[tokio::test]
+async fn validate_config_reaches_only_a_declaring_provider_after_the_schema() {
+    let (service, _) = service();
+    let described = service
+        .describe(Request::new(pb::DescribeRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let caps: Vec<_> = described
+        .providers
+        .iter()
+        .map(|p| p.capabilities.unwrap_or_default())
+        .map(|c| (c.validate_config, c.preview))
+        .collect();
+    assert_eq!(caps, [(true, true), (false, false)]);
+
+    let answer = |r: Result<tonic::Response<pb::ValidateConfigResponse>, tonic::Status>| {
+        r.unwrap().into_inner().diagnostics
+    };
+    let ok = service
+        .validate_config(validate(
+            "tracker",
+            pb::ConfigKind::Provider,
+            json!({"projectKey": "OPS"}),
+        ))
+        .await;
+    assert!(answer(ok).is_empty());
+    let lower = service
+        .validate_config(validate(
+            "tracker",
+            pb::ConfigKind::Provider,
+            json!({"projectKey": "ops"}),
+        ))
+        .await;
+    assert_eq!(paths(&answer(lower)), ["/projectKey"]);
+    // The schema comes first: the provider never sees a config that does not match it.
+    let missing = service
+        .validate_config(validate("tracker", pb::ConfigKind::Provider, json!({})))
+        .await;
+    let missing = answer(missing);
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(missing[0].message.contains("projectKey"), "{missing:?}");
+    let conn = json!({"baseUrl": "http://jira.example", "apiToken": "t"});
+    let insecure = service
+        .validate_config(validate("tracker", pb::ConfigKind::Connection, conn))
+        .await;
+    assert_eq!(paths(&answer(insecure)), ["/baseUrl"]);
+    let undeclared = service
+        .validate_config(validate("gate", pb::ConfigKind::Provider, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(undeclared.code(), Code::Unimplemented);
+}
+
+#[tokio::test]
+async fn preview_renders_through_a_declaring_provider_only() {
+    let (service, _) = service();
+    let request = |r: Request<pb::DeliverRequest>| {
+        Request::new(pb::PreviewRequest {
+            delivery: Some(r.into_inner()),
+        })
+    };
+    let rendered = service
+        .preview(request(deliver(
+            "tracker",
+            json!({"projectKey": "OPS"}),
+            Some(connection()),
+        )))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(rendered.diagnostics.is_empty(), "{rendered:?}");
+    let r = rendered.request.expect("a request");
+    assert_eq!(r.url, "https://jira.example/rest/issue");
+    assert_eq!(r.headers[0].value, REDACTED);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap(),
+        json!({"project": "OPS", "delivery": "d1"})
+    );
+    let invalid = service
+        .preview(request(deliver(
+            "tracker",
+            json!({"projectKey": 7}),
+            Some(connection()),
+        )))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(invalid.request.is_none());
+    assert_eq!(paths(&invalid.diagnostics), ["/projectKey"]);
+    let undeclared = service
+        .preview(request(deliver("gate", json!({}), None)))
+        .await
+        .unwrap_err();
+    assert_eq!(undeclared.code(), Code::Unimplemented);
+    let unknown = service
+        .preview(request(deliver("nope", json!({}), None)))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let empty = service
+        .preview(Request::new(pb::PreviewRequest { delivery: None }))
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument, "{empty:?}");
 }

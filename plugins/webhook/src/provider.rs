@@ -1,5 +1,8 @@
 //! The webhook provider: sends each event as a JSON body (the seed's default shape) to the
 //! configured URL, and maps the answer to an outcome with the SDK's HTTP classification.
+//! [`Outgoing::build`] makes the request once for `deliver` and `preview` alike, so a preview
+//! shows exactly what a delivery sends (secrets masked); `validate_config` lives in
+//! `validate.rs`.
 //!
 //! `test_connection` is deliberately not offered: any request to an arbitrary webhook URL may
 //! trigger something on the receiver's side, so there is no harmless probe. Undeclared, the
@@ -13,7 +16,8 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use switchyard_plugin_sdk::{
-    DeliveryContext, DeliveryResult, Documentation, NoConnection, Provider, http,
+    Capabilities, DeliveryContext, DeliveryResult, Diagnostic, Documentation, NoConnection,
+    Provider, REDACTED, RenderedRequest, TestTarget, http,
 };
 use tokio::sync::OnceCell;
 
@@ -180,6 +184,80 @@ pub fn target_url(config: &WebhookConfig) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
+/// The request one delivery sends, before the client adds `User-Agent`.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// The HTTP method.
+    pub method: reqwest::Method,
+    /// The target.
+    pub url: reqwest::Url,
+    /// Every header but `User-Agent`; secret-bearing values are marked sensitive.
+    pub headers: HeaderMap,
+    /// The JSON body.
+    pub body: Vec<u8>,
+    /// `url` as a preview shows it: the secret of `query` auth masked.
+    pub shown_url: String,
+}
+
+impl Outgoing {
+    /// Builds the request of one delivery. Errors name the offending field, never its value.
+    ///
+    /// # Errors
+    /// A text naming the config field that cannot be sent.
+    pub fn build(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Self, String> {
+        let url = target_url(&ctx.config)?;
+        let headers = headers(ctx)?;
+        let body = serde_json::to_vec(&Body::new(ctx))
+            .map_err(|error| format!("cannot encode the body: {error}"))?;
+        let shown_url = match &ctx.config.auth {
+            Auth::Query { name, .. } => {
+                // A placeholder the query encoding leaves alone, then the marker.
+                let mut shown = reqwest::Url::parse(&ctx.config.url)
+                    .map_err(|_| "url is not a valid URL".to_owned())?;
+                shown.query_pairs_mut().append_pair(name, "REDACTEDVALUE");
+                shown.to_string().replace("REDACTEDVALUE", REDACTED)
+            }
+            _ => url.to_string(),
+        };
+        Ok(Self {
+            method: ctx.config.method.as_reqwest(),
+            url,
+            headers,
+            body,
+            shown_url,
+        })
+    }
+
+    /// The request as a preview shows it: sensitive header values and a password in the URL
+    /// replaced by the marker, and the `User-Agent` the client adds.
+    #[must_use]
+    pub fn render(&self) -> RenderedRequest {
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if value.is_sensitive() {
+                    REDACTED.to_owned()
+                } else {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                };
+                (name.as_str().to_owned(), shown)
+            })
+            .collect();
+        headers.push(("user-agent".to_owned(), http::USER_AGENT.to_owned()));
+        let mut url = self.shown_url.clone();
+        if let Some(password) = self.url.password() {
+            url = url.replacen(&format!(":{password}@"), &format!(":{REDACTED}@"), 1);
+        }
+        RenderedRequest {
+            method: self.method.to_string(),
+            url,
+            headers,
+            body: String::from_utf8_lossy(&self.body).into_owned(),
+        }
+    }
+}
+
 impl Provider for WebhookProvider {
     type Config = WebhookConfig;
     type Connection = NoConnection;
@@ -204,20 +282,41 @@ impl Provider for WebhookProvider {
         crate::docs::documentation()
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            validate_config: true,
+            preview: true,
+            ..Capabilities::NONE
+        }
+    }
+
+    async fn validate_config(
+        &self,
+        target: TestTarget<WebhookConfig, NoConnection>,
+    ) -> Vec<Diagnostic> {
+        match target {
+            TestTarget::Config { config, .. } => crate::validate::problems(&config),
+            TestTarget::Connection(_) => Vec::new(),
+        }
+    }
+
+    async fn preview(
+        &self,
+        ctx: DeliveryContext<WebhookConfig, NoConnection>,
+    ) -> Result<RenderedRequest, Vec<Diagnostic>> {
+        let problems = crate::validate::problems(&ctx.config);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Outgoing::build(&ctx)
+            .map(|out| out.render())
+            .map_err(|error| vec![Diagnostic::new("", error)])
+    }
+
     async fn deliver(&self, ctx: DeliveryContext<WebhookConfig, NoConnection>) -> DeliveryResult {
-        let url = match target_url(&ctx.config) {
-            Ok(url) => url,
+        let out = match Outgoing::build(&ctx) {
+            Ok(out) => out,
             Err(error) => return DeliveryResult::permanent(error),
-        };
-        let headers = match headers(&ctx) {
-            Ok(headers) => headers,
-            Err(error) => return DeliveryResult::permanent(error),
-        };
-        let body = match serde_json::to_vec(&Body::new(&ctx)) {
-            Ok(body) => body,
-            Err(error) => {
-                return DeliveryResult::permanent(format!("cannot encode the body: {error}"));
-            }
         };
         let client = match self.client().await {
             Ok(client) => client,
@@ -227,10 +326,10 @@ impl Provider for WebhookProvider {
             }
         };
         let response = client
-            .request(ctx.config.method.as_reqwest(), url)
-            .headers(headers)
+            .request(out.method, out.url)
+            .headers(out.headers)
             .timeout(Duration::from_millis(u64::from(ctx.config.timeout_ms)))
-            .body(body)
+            .body(out.body)
             .send()
             .await;
         let result = http::delivery_result(response, |body| {

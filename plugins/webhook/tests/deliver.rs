@@ -285,3 +285,111 @@ async fn query_auth_adds_the_parameter_to_the_urls_own_query() {
     );
     assert_eq!(request.header("authorization"), None);
 }
+
+#[tokio::test]
+async fn a_preview_is_exactly_the_request_deliver_sends_with_secrets_masked() {
+    let sink = HttpSink::start().await;
+    let mut config = config(format!("{}/hooks/ops?team=a", sink.url()));
+    config.method = Method::Patch;
+    config.auth = Auth::Basic {
+        username: "alice".into(),
+        password: Secret::new("pw-s3cret"),
+    };
+    config.custom_headers = vec![CustomHeader {
+        name: "X-Team".into(),
+        value: "sre".into(),
+    }];
+    let provider = WebhookProvider::new();
+    let preview = provider
+        .preview(context(config.clone()))
+        .await
+        .expect("a preview");
+    assert_eq!(sink.request_count(), 0, "a preview sent a request");
+    assert!(provider.deliver(context(config)).await.is_delivered());
+    let sent = only_request(&sink).await;
+
+    assert_eq!(preview.method, sent.method);
+    assert_eq!(preview.url, format!("{}{}?team=a", sink.url(), sent.path));
+    assert_eq!(preview.body.as_bytes(), sent.body.as_slice());
+    assert!(!format!("{preview:?}").contains("pw-s3cret"));
+    assert!(!format!("{preview:?}").contains("YWxpY2U6cHctczNjcmV0"));
+    for (name, value) in &preview.headers {
+        let got = sent.header(name);
+        if name == "authorization" {
+            assert_eq!(value, "[REDACTED]");
+            assert!(got.is_some_and(|v| v.starts_with("Basic ")), "{got:?}");
+        } else {
+            assert_eq!(got, Some(value.as_str()), "header {name}");
+        }
+    }
+    let shown: Vec<&str> = preview.headers.iter().map(|(n, _)| n.as_str()).collect();
+    for (name, _) in &sent.headers {
+        // The transport's own headers are not the provider's request.
+        if !["host", "content-length", "accept", "accept-encoding"].contains(&name.as_str()) {
+            assert!(
+                shown.contains(&name.as_str()),
+                "the preview lacks {name}: {shown:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn validate_config_names_what_the_schema_cannot_check() {
+    let mut clash = config("https://example.com/h".into());
+    clash.auth = Auth::Header {
+        name: "X-Api-Key".into(),
+        value: Secret::new("k"),
+    };
+    clash.custom_headers = vec![
+        CustomHeader {
+            name: "x-api-key".into(),
+            value: "v".into(),
+        },
+        CustomHeader {
+            name: "Content-Type".into(),
+            value: "text/plain".into(),
+        },
+        CustomHeader {
+            name: "X-Team".into(),
+            value: "ok".into(),
+        },
+    ];
+    let paths: Vec<String> = switchyard_plugin_webhook::problems(&clash)
+        .into_iter()
+        .map(|d| d.json_path)
+        .collect();
+    assert_eq!(paths, ["/customHeaders/0/name", "/customHeaders/1/name"]);
+    let mut reserved = config("https://example.com/h".into());
+    reserved.auth = Auth::Header {
+        name: "X-Delivery-Id".into(),
+        value: Secret::new("k"),
+    };
+    let found = switchyard_plugin_webhook::problems(&reserved);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].json_path, "/auth/name");
+    for url in ["https://", "ftp://example.com/x", "not a url"] {
+        let found = switchyard_plugin_webhook::problems(&config(url.into()));
+        assert_eq!(found.len(), 1, "{url}: {found:?}");
+        assert_eq!(found[0].json_path, "/url");
+    }
+    assert!(switchyard_plugin_webhook::problems(&config("http://127.0.0.1:9/h".into())).is_empty());
+}
+
+#[tokio::test]
+async fn a_preview_masks_the_secret_of_query_auth_in_the_url() {
+    let mut cfg = config("https://example.com/hook?team=ops".into());
+    cfg.auth = Auth::Query {
+        name: "api_key".into(),
+        value: Secret::new("k y+/1"),
+    };
+    let preview = WebhookProvider::new()
+        .preview(context(cfg))
+        .await
+        .expect("a preview");
+    assert_eq!(
+        preview.url,
+        "https://example.com/hook?team=ops&api_key=[REDACTED]"
+    );
+    assert!(!format!("{preview:?}").contains("k+y%2B%2F1"));
+}

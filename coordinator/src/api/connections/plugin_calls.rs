@@ -14,10 +14,9 @@ use super::{context_or_empty, ensure_current};
 use crate::api::ApiContext;
 use crate::api::configs::{self, Kind};
 use crate::api::convert::parse_json_object;
-use crate::api::providers::resolve;
+use crate::api::providers::{require, resolve};
 use crate::api::status::{ApiError, ApiResult};
 use crate::host::ProviderEntry;
-use crate::secrets::secret_pointers;
 
 /// TestConnection: an unsaved config, a saved connection, or an unsaved config over a saved one.
 pub(super) async fn test(
@@ -44,7 +43,7 @@ pub(super) async fn test(
         plugin::ConfigKind::Connection => Kind::Connection,
         _ => Kind::Provider,
     };
-    let secrets = secrets_of(&entry, of_kind, &config, &connection_json);
+    let secrets = configs::scrubber_of(&entry, of_kind, &config, &connection_json);
     let call = plugin::TestConnectionRequest {
         provider_id: entry.local_id().to_owned(),
         kind: kind.into(),
@@ -63,27 +62,6 @@ pub(super) async fn test(
         details_json: secrets.scrub(&r.details_json).into_owned(),
         problems: problems(r.diagnostics, &secrets),
     })
-}
-
-/// The scrubber of the secrets a call carries: those of `config` (of `kind`) and of the
-/// connection config's JSON text (empty when none).
-fn secrets_of(
-    entry: &ProviderEntry,
-    kind: Kind,
-    config: &Value,
-    connection_json: &str,
-) -> Scrubber {
-    let mut secrets = Scrubber::builder();
-    let mut add = |kind, config: &Value| {
-        if let Ok(schema) = configs::schema(entry, kind) {
-            secrets.config(config, &secret_pointers(&schema.doc, config));
-        }
-    };
-    add(kind, config);
-    if let Ok(connection) = serde_json::from_str::<Value>(connection_json) {
-        add(Kind::Connection, &connection);
-    }
-    secrets.build()
 }
 
 /// The connection config to test, plaintext, defaults applied and validated.
@@ -138,22 +116,8 @@ fn provider_config(
     let schema = configs::schema(entry, Kind::Provider)?;
     let mut config = parse_json_object("config_json", &req.config_json)?;
     configs::complete_and_validate(&schema, "config_json", &mut config)?;
-    let from_config = config
-        .get("connectionId")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let conn_id = if req.connection_id.is_empty() {
-        from_config
-    } else {
-        req.connection_id.as_str()
-    };
-    let connection_json = if entry.provider.connection_schema.is_some() && !conn_id.is_empty() {
-        let conn = configs::connection_of(ctx, &entry.qualified_id, "connection_id", conn_id)?;
-        ensure_current(&conn)?;
-        configs::connection_json(ctx, entry, &conn)?
-    } else {
-        String::new()
-    };
+    let connection_json =
+        configs::connection_json_for(ctx, entry, &config, &req.connection_id)?.unwrap_or_default();
     Ok((plugin::ConfigKind::Provider, config, connection_json))
 }
 
@@ -204,7 +168,7 @@ pub(super) async fn options(
     } else {
         String::new()
     };
-    let secrets = secrets_of(&entry, Kind::Connection, &Value::Null, &connection_json);
+    let secrets = configs::scrubber_of(&entry, Kind::Connection, &Value::Null, &connection_json);
     let call = plugin::GetConnectionOptionsRequest {
         provider_id: entry.local_id().to_owned(),
         resolver_name: req.resolver_name,
@@ -266,21 +230,4 @@ fn problems(diagnostics: Vec<plugin::Diagnostic>, secrets: &Scrubber) -> Vec<api
             message: secrets.scrub(&d.message).into_owned(),
         })
         .collect()
-}
-
-/// Refuses a call the provider does not declare: "not supported", never a fake success (the
-/// in-process design reported success for providers without a connection test).
-fn require(
-    entry: &ProviderEntry,
-    declared: impl Fn(&plugin::Capabilities) -> bool,
-    what: &str,
-) -> ApiResult<()> {
-    if declared(&entry.provider.capabilities.unwrap_or_default()) {
-        Ok(())
-    } else {
-        Err(ApiError::FailedPrecondition(format!(
-            "{what} are not supported by provider {}",
-            entry.qualified_id
-        )))
-    }
 }

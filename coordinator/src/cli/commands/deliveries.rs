@@ -121,7 +121,7 @@ async fn show(id: String, mut c: Clients, out: Output) -> Result<(), String> {
         ("event", format!("{} ({})", d.event_id, d.event_type)),
         ("subscription", d.subscription_id.clone()),
         ("provider", d.provider_id.clone()),
-        ("status", status_name(d.status)),
+        ("status", shown_status(&d)),
         ("attempts", d.attempts.to_string()),
         ("next attempt", ts(d.next_attempt_at.as_ref())),
         ("last error", dash(&d.last_error)),
@@ -238,10 +238,20 @@ fn row(d: &Delivery) -> Vec<String> {
         d.id.clone(),
         d.event_type.clone(),
         d.subscription_id.clone(),
-        status_name(d.status),
+        shown_status(d),
         d.attempts.to_string(),
         ts(d.next_attempt_at.as_ref()),
     ]
+}
+
+/// The status for people: a test delivery says so (`succeeded (test)`).
+pub(super) fn shown_status(d: &Delivery) -> String {
+    let status = status_name(d.status);
+    if d.test {
+        format!("{status} (test)")
+    } else {
+        status
+    }
 }
 
 /// The status as the CLI spells it (`in_flight`), from the enum's number.
@@ -264,11 +274,11 @@ fn parse_status(text: &str) -> Result<DeliveryStatus, String> {
         ))
 }
 
-fn delivery_json(d: &Delivery) -> Value {
+pub(super) fn delivery_json(d: &Delivery) -> Value {
     json!({
         "id": d.id, "eventId": d.event_id, "eventType": d.event_type,
         "subscriptionId": d.subscription_id, "providerId": d.provider_id,
-        "status": status_name(d.status), "attempts": d.attempts,
+        "status": status_name(d.status), "attempts": d.attempts, "test": d.test,
         "nextAttemptAt": ts_json(d.next_attempt_at.as_ref()), "lastError": d.last_error,
         "createdAt": ts_json(d.created_at.as_ref()), "updatedAt": ts_json(d.updated_at.as_ref()),
         "correlationKey": d.correlation_key,

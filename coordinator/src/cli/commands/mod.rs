@@ -5,6 +5,7 @@
 mod catalog;
 mod connections;
 mod deliveries;
+mod preview;
 mod secrets;
 mod subscriptions;
 
@@ -156,6 +157,23 @@ pub enum SubscriptionsCmd {
     Disable {
         /// Subscription id.
         id: String,
+    },
+    /// Show the request a delivery would send (method, URL, headers, body; secrets masked)
+    /// without sending anything: for a saved subscription ID, or an unsaved --provider and
+    /// --config.
+    Preview(Box<preview::PreviewArgs>),
+    /// Send one real test event to one subscription (enabled or not): recorded as a test
+    /// delivery, one attempt, no retries, and no other subscription receives it.
+    Test {
+        /// Subscription id.
+        id: String,
+        /// Event type id; defaults to the subscription's only exact event type.
+        #[arg(long)]
+        event_type: Option<String>,
+        /// Payload as JSON text, or @FILE; defaults to an example made from the event type's
+        /// payload schema.
+        #[arg(long)]
+        payload: Option<String>,
     },
 }
 

@@ -1,5 +1,5 @@
 //! `switchyard subscriptions`: list (with filters and paging), show, create, delete, enable and
-//! disable. The list shows why the coordinator disabled a subscription (`DISABLED REASON`).
+//! disable (`preview` and `test` are in `preview.rs`). The list shows why the coordinator disabled a subscription (`DISABLED REASON`).
 
 use serde_json::{Value, json};
 use switchyard_proto::coordinator::v1::{
@@ -93,6 +93,12 @@ pub(super) async fn run(cmd: SubscriptionsCmd, mut c: Clients, out: Output) -> R
                 .await;
             print(&s.body()?.subscription.unwrap_or_default(), out);
         }
+        SubscriptionsCmd::Preview(args) => super::preview::preview(*args, c, out).await?,
+        SubscriptionsCmd::Test {
+            id,
+            event_type,
+            payload,
+        } => super::preview::test(id, event_type, payload, c, out).await?,
     }
     Ok(())
 }

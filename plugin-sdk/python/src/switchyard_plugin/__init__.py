@@ -43,9 +43,18 @@ from .provider import (
     Subscription,
     TestConnectionContext,
     UnknownResolver,
+    ValidateConfigContext,
     VersionedSchema,
 )
-from .results import ConnectionOption, DeliveryResult, Diagnostic, Outcome, TestConnectionResult
+from .results import (
+    REDACTED,
+    ConnectionOption,
+    DeliveryResult,
+    Diagnostic,
+    Outcome,
+    RenderedRequest,
+    TestConnectionResult,
+)
 from .server import serve
 from .service import PluginDefinitionError
 
@@ -68,10 +77,13 @@ __all__ = [
     "Outcome",
     "PluginDefinitionError",
     "Provider",
+    "REDACTED",
+    "RenderedRequest",
     "Subscription",
     "TestConnectionContext",
     "TestConnectionResult",
     "UnknownResolver",
+    "ValidateConfigContext",
     "VersionedSchema",
     "classify",
     "classify_status",

@@ -2,7 +2,8 @@
 
 Subclass :class:`Provider`, set its descriptive attributes, implement :meth:`Provider.deliver`,
 and override any of the optional methods (:meth:`~Provider.test_connection`,
-:meth:`~Provider.get_connection_options`, :meth:`~Provider.migrate_config`). The capabilities
+:meth:`~Provider.get_connection_options`, :meth:`~Provider.migrate_config`,
+:meth:`~Provider.validate_config`, :meth:`~Provider.preview`). The capabilities
 announced in ``Describe`` are derived from which optional methods a subclass overrides; calls
 to the others are answered UNIMPLEMENTED by the SDK.
 """
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ._pb import plugin_pb2 as pb
-from .results import ConnectionOption, DeliveryResult, Diagnostic, TestConnectionResult
+from .results import ConnectionOption, DeliveryResult, Diagnostic, RenderedRequest, TestConnectionResult
 
 #: Plugin and provider ids: lowercase letters, digits and ``-``, starting with a letter.
 ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -135,6 +136,19 @@ class TestConnectionContext:
 
 
 @dataclass(frozen=True)
+class ValidateConfigContext:
+    """Everything :meth:`Provider.validate_config` gets."""
+
+    kind: ConfigKind
+    config: dict[str, Any]
+    """The config being saved (validated against its schema, defaults filled in, secrets
+    decrypted), following the schema of ``kind``."""
+    connection: dict[str, Any] | None
+    """With ``ConfigKind.PROVIDER`` on a connection-based provider: the resolved connection."""
+    call: CallInfo
+
+
+@dataclass(frozen=True)
 class ConnectionOptionsContext:
     """Everything :meth:`Provider.get_connection_options` gets."""
 
@@ -174,6 +188,8 @@ class Capabilities:
     test_connection: bool = False
     connection_options: bool = False
     migrate_config: bool = False
+    validate_config: bool = False
+    preview: bool = False
 
 
 class Provider:
@@ -215,6 +231,19 @@ class Provider:
         """
         raise NotImplementedError
 
+    def validate_config(self, ctx: ValidateConfigContext) -> list[Diagnostic]:
+        """Optional: checks a config being saved for what its schema cannot express (a URL that
+        does not parse, settings that clash, a template that does not compile). The host calls it
+        after the schema check and refuses the save when this returns any diagnostic (each with
+        the JSON Pointer of the offending value). It must contact nothing."""
+        raise NotImplementedError
+
+    def preview(self, ctx: DeliveryContext) -> RenderedRequest:
+        """Optional: renders exactly the request :meth:`deliver` would send for ``ctx``, and sends
+        nothing. Replace every secret by :data:`~switchyard_plugin.results.REDACTED`; share the
+        code that builds the request with :meth:`deliver` so the two cannot drift."""
+        raise NotImplementedError
+
     def capabilities(self) -> Capabilities:
         """Which optional methods this provider overrides."""
         cls = type(self)
@@ -222,6 +251,8 @@ class Provider:
             test_connection=cls.test_connection is not Provider.test_connection,
             connection_options=cls.get_connection_options is not Provider.get_connection_options,
             migrate_config=cls.migrate_config is not Provider.migrate_config,
+            validate_config=cls.validate_config is not Provider.validate_config,
+            preview=cls.preview is not Provider.preview,
         )
 
     def schema_for(self, kind: ConfigKind) -> VersionedSchema | None:
@@ -246,5 +277,6 @@ __all__ = [
     "Subscription",
     "TestConnectionContext",
     "UnknownResolver",
+    "ValidateConfigContext",
     "VersionedSchema",
 ]

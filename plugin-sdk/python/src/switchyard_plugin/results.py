@@ -1,5 +1,6 @@
 """What a provider answers: the result of a delivery attempt, of a connection test, the choices of
-a resolver field, and the in-band problem report (:class:`Diagnostic`) used for bad user input.
+a resolver field, a previewed request (:class:`RenderedRequest`), and the in-band problem report
+(:class:`Diagnostic`) used for bad user input.
 
 These are plain dataclasses; the server turns them into protocol messages.
 """
@@ -12,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._pb import plugin_pb2 as pb
+
+#: The text that stands for a secret in a preview (the host uses the same marker).
+REDACTED = "[REDACTED]"
 
 #: Delay used for a rate-limited answer that carried no usable Retry-After.
 DEFAULT_RATE_LIMIT_DELAY_S = 60.0
@@ -132,6 +136,26 @@ class ConnectionOption:
 
     def to_proto(self) -> pb.ConnectionOption:
         return pb.ConnectionOption(value=self.value, label=self.label, description=self.description)
+
+
+@dataclass(frozen=True)
+class RenderedRequest:
+    """The request a delivery would send, as :meth:`Provider.preview` renders it. Every secret
+    (a token, a password, a signature made from one) must be replaced by :data:`REDACTED`."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """``(name, value)`` pairs in the order they are sent; a name may repeat."""
+    body: str = ""
+
+    def to_proto(self) -> pb.RenderedRequest:
+        return pb.RenderedRequest(
+            method=self.method,
+            url=self.url,
+            headers=[pb.RenderedHeader(name=n, value=v) for n, v in self.headers],
+            body=self.body,
+        )
 
 
 @dataclass

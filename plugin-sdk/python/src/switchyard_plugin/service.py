@@ -41,9 +41,10 @@ from .provider import (
     Subscription,
     TestConnectionContext,
     UnknownResolver,
+    ValidateConfigContext,
     VersionedSchema,
 )
-from .results import DeliveryResult, Diagnostic, TestConnectionResult
+from .results import DeliveryResult, Diagnostic, RenderedRequest, TestConnectionResult
 
 log = logging.getLogger("switchyard_plugin")
 
@@ -139,6 +140,8 @@ def _provider_to_proto(p: Provider) -> pb.Provider:
             test_connection=caps.test_connection,
             connection_options=caps.connection_options,
             migrate_config=caps.migrate_config,
+            validate_config=caps.validate_config,
+            preview=caps.preview,
         ),
     )
     if p.connection_schema is not None:
@@ -203,9 +206,15 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
     def Describe(self, request: pb.DescribeRequest, context: grpc.ServicerContext) -> pb.DescribeResponse:
         return self._describe
 
-    @_guarded
-    def Deliver(self, request: pb.DeliverRequest, context: grpc.ServicerContext) -> pb.DeliverResponse:
-        reg = self._lookup(request.provider_id, context)
+    def _require(self, reg: _Registered, name: str, context: grpc.ServicerContext) -> None:
+        """UNIMPLEMENTED unless the provider declares the capability ``name``."""
+        if not getattr(reg.provider.capabilities(), name):
+            _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"provider {reg.provider.id!r} does not declare {name}")
+
+    def _delivery_context(
+        self, reg: _Registered, request: pb.DeliverRequest, context: grpc.ServicerContext
+    ) -> DeliveryContext | list[Diagnostic]:
+        """The context of a Deliver (or Preview) request, or the config's problems."""
         if not request.HasField("event") or not request.HasField("subscription"):
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "DeliverRequest needs both event and subscription")
         payload = _parse(request.event.payload_json, "event.payload_json", context)
@@ -217,15 +226,9 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
             )
             diags += [Diagnostic(d.json_path, f"connection: {d.message}") for d in conn_diags]
         if diags:
-            return DeliveryResult.invalid_config(diags).to_proto()
+            return diags
         ev = request.event
-        secrets = _secrets(reg, ConfigKind.PROVIDER, request.config_json, request.connection_json)
-        supported = reg.provider.supported_events
-        if supported and ev.event_type not in supported:
-            return DeliveryResult.permanent(
-                f"provider {reg.provider.id!r} does not handle {ev.event_type!r}"
-            ).to_proto()
-        ctx = DeliveryContext(
+        return DeliveryContext(
             event=Event(
                 event_type=ev.event_type,
                 payload=payload,
@@ -238,6 +241,19 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
             connection=connection,
             call=self._call_info(reg.provider.id, context),
         )
+
+    @_guarded
+    def Deliver(self, request: pb.DeliverRequest, context: grpc.ServicerContext) -> pb.DeliverResponse:
+        reg = self._lookup(request.provider_id, context)
+        ctx = self._delivery_context(reg, request, context)
+        if isinstance(ctx, list):
+            return DeliveryResult.invalid_config(ctx).to_proto()
+        secrets = _secrets(reg, ConfigKind.PROVIDER, request.config_json, request.connection_json)
+        supported = reg.provider.supported_events
+        if supported and ctx.event.event_type not in supported:
+            return DeliveryResult.permanent(
+                f"provider {reg.provider.id!r} does not handle {ctx.event.event_type!r}"
+            ).to_proto()
         with scrub.active(secrets):
             result = reg.provider.deliver(ctx)
         if not isinstance(result, DeliveryResult):
@@ -253,10 +269,7 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         self, request: pb.TestConnectionRequest, context: grpc.ServicerContext
     ) -> pb.TestConnectionResponse:
         reg = self._lookup(request.provider_id, context)
-        if not reg.provider.capabilities().test_connection:
-            _abort(
-                context, grpc.StatusCode.UNIMPLEMENTED, f"provider {reg.provider.id!r} does not declare test_connection"
-            )
+        self._require(reg, "test_connection", context)
         kind = _kind(request.kind, context)
         validator = reg.config if kind is ConfigKind.PROVIDER else reg.connection
         if validator is None:
@@ -281,12 +294,7 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         self, request: pb.GetConnectionOptionsRequest, context: grpc.ServicerContext
     ) -> pb.GetConnectionOptionsResponse:
         reg = self._lookup(request.provider_id, context)
-        if not reg.provider.capabilities().connection_options:
-            _abort(
-                context,
-                grpc.StatusCode.UNIMPLEMENTED,
-                f"provider {reg.provider.id!r} does not declare connection_options",
-            )
+        self._require(reg, "connection_options", context)
         if request.resolver_name not in reg.resolvers:
             known = ", ".join(sorted(reg.resolvers)) or "none"
             _abort(context, grpc.StatusCode.NOT_FOUND, f"unknown resolver {request.resolver_name!r}; known: {known}")
@@ -325,10 +333,7 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         self, request: pb.MigrateConfigRequest, context: grpc.ServicerContext
     ) -> pb.MigrateConfigResponse:
         reg = self._lookup(request.provider_id, context)
-        if not reg.provider.capabilities().migrate_config:
-            _abort(
-                context, grpc.StatusCode.UNIMPLEMENTED, f"provider {reg.provider.id!r} does not declare migrate_config"
-            )
+        self._require(reg, "migrate_config", context)
         kind = _kind(request.kind, context)
         schema = reg.provider.schema_for(kind)
         validator = reg.config if kind is ConfigKind.PROVIDER else reg.connection
@@ -346,6 +351,47 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         if diags:
             return pb.MigrateConfigResponse(version=request.from_version, diagnostics=[d.to_proto() for d in diags])
         return pb.MigrateConfigResponse(version=schema.version, config_json=json.dumps(config))
+
+    @_guarded
+    def ValidateConfig(
+        self, request: pb.ValidateConfigRequest, context: grpc.ServicerContext
+    ) -> pb.ValidateConfigResponse:
+        reg = self._lookup(request.provider_id, context)
+        self._require(reg, "validate_config", context)
+        kind = _kind(request.kind, context)
+        validator = reg.config if kind is ConfigKind.PROVIDER else reg.connection
+        if validator is None:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"provider {reg.provider.id!r} has no connection schema")
+        config, diags = _checked(validator, _parse(request.config_json, "config_json", context))
+        if diags:
+            return pb.ValidateConfigResponse(diagnostics=[d.to_proto() for d in diags])
+        connection = None
+        if kind is ConfigKind.PROVIDER and reg.connection is not None and request.connection_json.strip():
+            connection = _parse(request.connection_json, "connection_json", context)
+        ctx = ValidateConfigContext(kind, config, connection, self._call_info(reg.provider.id, context))
+        found = reg.provider.validate_config(ctx)
+        return pb.ValidateConfigResponse(diagnostics=[d.to_proto() for d in found])
+
+    @_guarded
+    def Preview(self, request: pb.PreviewRequest, context: grpc.ServicerContext) -> pb.PreviewResponse:
+        if not request.HasField("delivery"):
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "PreviewRequest.delivery is required")
+        reg = self._lookup(request.delivery.provider_id, context)
+        self._require(reg, "preview", context)
+        ctx = self._delivery_context(reg, request.delivery, context)
+        if isinstance(ctx, list):
+            return pb.PreviewResponse(diagnostics=[d.to_proto() for d in ctx])
+        secrets = _secrets(reg, ConfigKind.PROVIDER, request.delivery.config_json, request.delivery.connection_json)
+        with scrub.active(secrets):
+            rendered = reg.provider.preview(ctx)
+        if not isinstance(rendered, RenderedRequest):
+            raise TypeError(f"preview() returned {type(rendered).__name__}, not RenderedRequest")
+        answer = rendered.to_proto()
+        # A provider that forgot to mask a secret does not leak it through here.
+        answer.method, answer.url, answer.body = (secrets.scrub(t) for t in (answer.method, answer.url, answer.body))
+        for header in answer.headers:
+            header.value = secrets.scrub(header.value)
+        return pb.PreviewResponse(request=answer)
 
 
 def _secrets(reg: _Registered, kind: ConfigKind, config_json: str, connection_json: str) -> scrub.Scrubber:
@@ -398,3 +444,4 @@ def _kind(value: int, context: grpc.ServicerContext) -> ConfigKind:
         return ConfigKind(value)
     except ValueError:
         _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "kind must be CONFIG_KIND_PROVIDER or CONFIG_KIND_CONNECTION")
+

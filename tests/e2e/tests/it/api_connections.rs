@@ -229,6 +229,55 @@ async fn invalid_connection_configs_are_refused_with_their_json_path_and_nothing
 }
 
 #[tokio::test]
+async fn the_plugins_validate_config_refuses_connections_and_subscriptions_at_save_time() {
+    let coord = Coordinator::start(with_fixture_args(&["good"])).await;
+    let mut c = coord.clients().await;
+    register_incident(&mut c).await;
+    let forbidden = connection_config("http://policy-forbidden.invalid:8080");
+    let err = create_connection(&mut c, &forbidden).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("/baseUrl"), "{}", err.message());
+    assert!(
+        err.message().contains("network policy"),
+        "{}",
+        err.message()
+    );
+    assert_hidden("an error message", err.message());
+    assert!(
+        list_connections(&mut c, "").await.is_empty(),
+        "nothing is stored"
+    );
+
+    let conn = create_connection(&mut c, &connection_config("http://127.0.0.1:9"))
+        .await
+        .expect("an allowed connection");
+    let err = update_connection(&mut c, &conn.id, &forbidden)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let kept = get_connection(&mut c, &conn.id).await.expect("get");
+    assert_eq!(config_of(&kept)["baseUrl"], json!("http://127.0.0.1:9"));
+
+    let retired = json!({"connectionId": conn.id, "project": "retired-project", "labels": []});
+    let err = c
+        .subscriptions
+        .create_subscription(api::CreateSubscriptionRequest {
+            subscription: Some(linked_subscription(&retired)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("/project"), "{}", err.message());
+    let listed = c
+        .subscriptions
+        .list_subscriptions(api::ListSubscriptionsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.total, 0, "nothing is stored");
+}
+
+#[tokio::test]
 async fn connection_crud_keeps_secrets_encrypted_redacted_and_usable() {
     let coord = Coordinator::start(with_fixture_args(&["good"])).await;
     let mut c = coord.clients().await;

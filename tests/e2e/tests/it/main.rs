@@ -6,6 +6,7 @@ mod api_connections;
 mod api_hardening;
 mod api_lists;
 mod api_plugin_calls;
+mod api_preview;
 mod api_secrets;
 mod api_tls;
 mod coordinator_crash;

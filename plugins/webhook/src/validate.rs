@@ -1,0 +1,74 @@
+//! What the webhook's JSON Schema cannot say, checked when a config is saved (ValidateConfig)
+//! and before a preview: the URL must parse as an absolute http(s) URL with a host, and no
+//! custom header may name a header the provider sets itself (Content-Type, X-Delivery-Id,
+//! X-Event-Type, and the header `auth` sets), which a delivery would silently override.
+//! Messages name the field and the clash, never a value that may be secret.
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use switchyard_plugin_sdk::Diagnostic;
+
+use crate::config::{Auth, WebhookConfig};
+use crate::provider::{DELIVERY_ID_HEADER, EVENT_TYPE_HEADER};
+
+/// Every problem of `config`, each with its JSON Pointer; empty when it can be delivered.
+#[must_use]
+pub fn problems(config: &WebhookConfig) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    if let Some(problem) = url_problem(&config.url) {
+        found.push(Diagnostic::new("/url", problem));
+    }
+    let reserved = [CONTENT_TYPE.as_str(), DELIVERY_ID_HEADER, EVENT_TYPE_HEADER];
+    let auth_header = auth_header(&config.auth);
+    if let Some(name) = &auth_header
+        && reserved.contains(&name.as_str())
+    {
+        found.push(Diagnostic::new(
+            "/auth/name",
+            format!("{name:?} is set by the webhook itself; choose another header name"),
+        ));
+    }
+    for (i, header) in config.custom_headers.iter().enumerate() {
+        let name = header.name.to_ascii_lowercase();
+        let clash = if reserved.contains(&name.as_str()) {
+            Some("is set by the webhook itself")
+        } else if auth_header.as_deref() == Some(name.as_str()) {
+            Some("is set by `auth`")
+        } else {
+            None
+        };
+        if let Some(clash) = clash {
+            found.push(Diagnostic::new(
+                format!("/customHeaders/{i}/name"),
+                format!(
+                    "{:?} {clash}, which would override this header; remove it",
+                    header.name
+                ),
+            ));
+        }
+    }
+    found
+}
+
+/// Why `url` cannot be sent to, if it cannot.
+fn url_problem(url: &str) -> Option<String> {
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(error) => return Some(format!("is not a valid URL ({error})")),
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Some("must be an http or https URL".to_owned());
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Some("has no host".to_owned());
+    }
+    None
+}
+
+/// The (lowercase) header name `auth` sets, if any.
+fn auth_header(auth: &Auth) -> Option<String> {
+    match auth {
+        Auth::None | Auth::Query { .. } => None,
+        Auth::Bearer { .. } | Auth::Basic { .. } => Some(AUTHORIZATION.as_str().to_owned()),
+        Auth::Header { name, .. } => Some(name.to_ascii_lowercase()),
+    }
+}
