@@ -15,6 +15,10 @@ plugin-sdk/python/scripts/setup.sh
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets
 
+echo "== Python plugin SDK: ruff and mypy"
+(cd plugin-sdk/python && .venv-py/bin/ruff check . ../../tests/python-client \
+  && .venv-py/bin/ruff format --check . ../../tests/python-client \
+  && .venv-py/bin/mypy src tests examples ../../tests/python-client)
 echo "== Python plugin SDK: pytest"
 # Any non-zero status fails the run, including pytest's 5 ("no tests ran").
 plugin-sdk/python/.venv-py/bin/python -m pytest -p no:cacheprovider -q plugin-sdk/python/tests

@@ -100,7 +100,10 @@ def coordinator() -> Iterator[Coordinator]:
         with log.open("wb") as err:
             process = subprocess.Popen(
                 [str(binary), "serve", "--config", str(config)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=env,
             )
         coord = Coordinator(process, socket, log)
         try:

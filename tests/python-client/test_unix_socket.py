@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import grpc
-
 from conftest import CALL_TIMEOUT, Api, Coordinator
 
 EVENT_TYPE = "incident.incident.created"

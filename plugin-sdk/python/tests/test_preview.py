@@ -28,7 +28,12 @@ def validate(project: object) -> pb.ValidateConfigRequest:
 def test_the_capabilities_follow_the_overrides(fixture_plugin: PluginProcess) -> None:
     d = fixture_plugin.plugin.Describe(pb.DescribeRequest(), timeout=CALL_TIMEOUT)
     caps = {p.id: (p.capabilities.validate_config, p.capabilities.preview) for p in d.providers}
-    assert caps == {"tracker": (True, True), "crashing": (False, False), "slow": (False, False)}
+    assert caps == {
+        "tracker": (True, True),
+        "threads": (False, False),
+        "crashing": (False, False),
+        "slow": (False, False),
+    }
 
 
 def test_validate_config_runs_after_the_schema(fixture_plugin: PluginProcess) -> None:

@@ -102,10 +102,13 @@ def classify_status(status: int, retry_after: str | None = None, body: bytes = b
     excerpt = window[:ERROR_BODY_EXCERPT].strip()
     error = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
     if status in (429, 503):
-        return DeliveryResult.rate_limited(error, parse_retry_after(retry_after), status_code=status)
-    if status >= 500 or status == 408:
-        return DeliveryResult.retryable(error, parse_retry_after(retry_after), status_code=status)
-    return DeliveryResult.permanent(error, status_code=status)
+        result = DeliveryResult.rate_limited(error, parse_retry_after(retry_after), status_code=status)
+    elif status >= 500 or status == 408:
+        result = DeliveryResult.retryable(error, parse_retry_after(retry_after), status_code=status)
+    else:
+        result = DeliveryResult.permanent(error, status_code=status)
+    # The attempt log shows the answer as received (as the Rust SDK's http::failure does).
+    return result.with_response_excerpt(excerpt) if excerpt else result
 
 
 def classify(response: HttpResponse) -> DeliveryResult:

@@ -75,6 +75,42 @@ class Event:
     delivery_id: str
     """The same for every attempt of one delivery: receivers dedupe on it."""
     attempt: int
+    event_id: str = ""
+    """The same in the deliveries of this event to every subscription (empty from older hosts)."""
+
+
+@dataclass(frozen=True)
+class CorrelatedDelivery:
+    """One earlier delivery of the same subscription and correlation key."""
+
+    event_type: str
+    external_id: str | None
+    """What its successful attempt returned as external id."""
+    state: str | None
+    """What its successful attempt returned with :meth:`DeliveryResult.with_state`."""
+    delivered: bool
+    """False when it failed."""
+    ended_at: datetime
+    delivery_id: str
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """The events of one thing on the platform (an incident's created, updated, resolved) for
+    one subscription, tied by the event type's correlation path. The host attempts them in
+    publish order, so a "resolved" finds what its "created" left behind."""
+
+    key: str
+    earlier: tuple[CorrelatedDelivery, ...] = ()
+    """Most recent first, at most 20; only deliveries that succeeded or failed."""
+
+    def origin(self) -> CorrelatedDelivery | None:
+        """The oldest earlier delivery that was delivered (typically the "created")."""
+        return next((e for e in reversed(self.earlier) if e.delivered), None)
+
+    def latest(self) -> CorrelatedDelivery | None:
+        """The most recent earlier delivery that was delivered."""
+        return next((e for e in self.earlier if e.delivered), None)
 
 
 @dataclass(frozen=True)
@@ -116,6 +152,8 @@ class DeliveryContext:
     connection: dict[str, Any] | None
     """The resolved connection config, when the provider has a connection schema."""
     call: CallInfo
+    correlation: Correlation | None = None
+    """The event's correlation, when its event type declares one and the payload has a key."""
 
     @property
     def logger(self) -> logging.Logger:
@@ -265,6 +303,8 @@ __all__ = [
     "CallInfo",
     "ConfigKind",
     "ConnectionOptionsContext",
+    "CorrelatedDelivery",
+    "Correlation",
     "DeliveryContext",
     "Documentation",
     "Event",

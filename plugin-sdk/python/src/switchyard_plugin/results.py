@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._pb import plugin_pb2 as pb
@@ -57,6 +57,19 @@ class DeliveryResult:
     status_code: int = 0
     """HTTP status (or the like) the external system answered with; 0 when none was received."""
     diagnostics: tuple[Diagnostic, ...] = ()
+    state: str = ""
+    """Small state (at most 4,096 bytes, no secrets) for later deliveries of the same correlation
+    key, which find it in ``ctx.correlation.earlier``; kept only when delivered."""
+    response_excerpt: str = ""
+    """The first bytes of the external system's answer, for the attempt log."""
+
+    def with_state(self, state: str) -> DeliveryResult:
+        """This result, keeping ``state`` for the later deliveries of the correlation key."""
+        return replace(self, state=state)
+
+    def with_response_excerpt(self, excerpt: str) -> DeliveryResult:
+        """This result, with the first bytes of the external system's answer."""
+        return replace(self, response_excerpt=excerpt)
 
     @classmethod
     def delivered(cls, external_id: str | None = None, status_code: int = 0) -> DeliveryResult:
@@ -98,6 +111,8 @@ class DeliveryResult:
             outcome=self.outcome.value,
             status_code=max(0, int(self.status_code)),
             diagnostics=[d.to_proto() for d in self.diagnostics],
+            state=self.state if self.success else "",
+            response_excerpt=self.response_excerpt,
         )
         if self.retry_after is not None and self.outcome in (Outcome.RETRYABLE, Outcome.RATE_LIMITED):
             msg.retry_after_ms = max(0, round(self.retry_after * 1000))

@@ -33,6 +33,8 @@ from .provider import (
     CallInfo,
     ConfigKind,
     ConnectionOptionsContext,
+    CorrelatedDelivery,
+    Correlation,
     DeliveryContext,
     Event,
     MigrationError,
@@ -235,11 +237,13 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
                 timestamp=ev.timestamp.ToDatetime(tzinfo=timezone.utc),
                 delivery_id=ev.delivery_id,
                 attempt=ev.attempt,
+                event_id=ev.event_id,
             ),
             subscription=Subscription(request.subscription.id, request.subscription.name),
             config=config,
             connection=connection,
             call=self._call_info(reg.provider.id, context),
+            correlation=_correlation(request),
         )
 
     @_guarded
@@ -261,6 +265,8 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         answer = result.to_proto()
         answer.error = secrets.scrub(answer.error)
         answer.external_id = secrets.scrub(answer.external_id)
+        answer.response_excerpt = secrets.scrub(answer.response_excerpt)
+        answer.state = secrets.scrub(answer.state)
         _scrub_diagnostics(secrets, answer.diagnostics)
         return answer
 
@@ -407,7 +413,7 @@ def _secrets(reg: _Registered, kind: ConfigKind, config_json: str, connection_js
             config = json.loads(text) if versioned is not None and text.strip() else None
         except ValueError:
             continue
-        if config is not None:
+        if versioned is not None and config is not None:
             found, rest = scrub.collect(versioned.schema, config)
             secrets += found
             others += rest
@@ -445,3 +451,21 @@ def _kind(value: int, context: grpc.ServicerContext) -> ConfigKind:
     except ValueError:
         _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "kind must be CONFIG_KIND_PROVIDER or CONFIG_KIND_CONNECTION")
 
+
+def _correlation(request: pb.DeliverRequest) -> Correlation | None:
+    """The request's correlation, if the host sent one."""
+    if not request.HasField("correlation"):
+        return None
+    c = request.correlation
+    earlier = tuple(
+        CorrelatedDelivery(
+            event_type=e.event_type,
+            external_id=e.external_id or None,
+            state=e.state or None,
+            delivered=e.delivered,
+            ended_at=e.ended_at.ToDatetime(tzinfo=timezone.utc),
+            delivery_id=e.delivery_id,
+        )
+        for e in c.earlier
+    )
+    return Correlation(key=c.key, earlier=earlier)
