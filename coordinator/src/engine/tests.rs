@@ -515,8 +515,32 @@ async fn fan_out_respects_enabled_patterns_system_filter_and_idempotency() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
+/// Publishes `payloads` concurrently under one idempotency key, in one write round (a long
+/// commit window), and returns each answer.
+async fn publish_concurrently(
+    h: &Harness,
+    key: &str,
+    payloads: Vec<serde_json::Value>,
+) -> Vec<Result<Published, EngineError>> {
+    let mut publishes = tokio::task::JoinSet::new();
+    for payload in payloads {
+        let (engine, key) = (h.engine.clone(), key.to_owned());
+        publishes.spawn(async move {
+            engine
+                .publish(NewEvent {
+                    event_type: "incident.incident.created".into(),
+                    payload,
+                    idempotency_key: Some(key),
+                    timestamp: None,
+                    correlation_key: None,
+                })
+                .await
+        });
+    }
+    publishes.join_all().await
+}
+
+async fn one_round_harness() -> Harness {
     let (providers, _fake) = providers_with_webhook();
     // A long window, so that the concurrent publishes land in one write round.
     let cfg = EngineConfig {
@@ -525,24 +549,19 @@ async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
     };
     let h = Harness::start(providers, cfg).await;
     h.subscribe("webhook.webhook", &["incident.*"], &[], true);
-    let mut publishes = tokio::task::JoinSet::new();
-    for _ in 0..16 {
-        let engine = h.engine.clone();
-        publishes.spawn(async move {
-            engine
-                .publish(NewEvent {
-                    event_type: "incident.incident.created".into(),
-                    // Retries of one event: same type and payload.
-                    payload: json!({"n": 7}),
-                    idempotency_key: Some("evt-7".into()),
-                    timestamp: None,
-                    correlation_key: None,
-                })
-                .await
-                .expect("publish")
-        });
-    }
-    let results: Vec<Published> = publishes.join_all().await;
+    h
+}
+
+#[tokio::test]
+async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
+    let h = one_round_harness().await;
+    // Retries of one event: same type and payload.
+    let retries = vec![json!({"n": 7}); 16];
+    let results: Vec<Published> = publish_concurrently(&h, "evt-7", retries)
+        .await
+        .into_iter()
+        .map(|r| r.expect("publish"))
+        .collect();
     assert_eq!(results.iter().filter(|p| !p.duplicate).count(), 1);
     let first = results.iter().find(|p| !p.duplicate).expect("one original");
     for p in &results {
@@ -560,29 +579,9 @@ async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
 
 #[tokio::test]
 async fn concurrent_publishes_of_different_events_under_one_key_create_one_and_refuse_the_rest() {
-    let (providers, _fake) = providers_with_webhook();
-    let cfg = EngineConfig {
-        commit_window: Duration::from_millis(50),
-        ..fast_config()
-    };
-    let h = Harness::start(providers, cfg).await;
-    h.subscribe("webhook.webhook", &["incident.*"], &[], true);
-    let mut publishes = tokio::task::JoinSet::new();
-    for n in 0..8 {
-        let engine = h.engine.clone();
-        publishes.spawn(async move {
-            engine
-                .publish(NewEvent {
-                    event_type: "incident.incident.created".into(),
-                    payload: json!({"n": n}),
-                    idempotency_key: Some("evt-8".into()),
-                    timestamp: None,
-                    correlation_key: None,
-                })
-                .await
-        });
-    }
-    let results = publishes.join_all().await;
+    let h = one_round_harness().await;
+    let results =
+        publish_concurrently(&h, "evt-8", (0..8).map(|n| json!({"n": n})).collect()).await;
     let created: Vec<&Published> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(created.len(), 1, "{results:?}");
     assert!(!created[0].duplicate);
@@ -594,6 +593,7 @@ async fn concurrent_publishes_of_different_events_under_one_key_create_one_and_r
             );
         }
     }
+    h.stop().await;
 }
 
 #[tokio::test]

@@ -145,3 +145,22 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// Asserts that an API call failed with `code` and a message mentioning `needle`.
+///
+/// # Panics
+/// When the call succeeded, or failed otherwise.
+#[track_caller]
+pub fn assert_status<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: tonic::Code,
+    needle: &str,
+) {
+    let status = result.expect_err("the call must fail");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(needle),
+        "message {:?} should mention {needle:?}",
+        status.message()
+    );
+}

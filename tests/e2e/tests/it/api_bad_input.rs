@@ -4,20 +4,10 @@
 //! and GetConnectionOptions with an unknown resolver.
 
 use serde_json::json;
+use switchyard_e2e::assert_status;
 use switchyard_e2e::coordinator::{Coordinator, INCIDENT, register_incident, webhook_subscription};
 use switchyard_proto::coordinator::v1 as api;
 use tonic::Code;
-
-#[track_caller]
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
-    let status = result.expect_err("the call must fail");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert!(
-        status.message().contains(needle),
-        "message {:?} should mention {needle:?}",
-        status.message()
-    );
-}
 
 #[tokio::test]
 async fn providers_and_event_types_describe_themselves() {

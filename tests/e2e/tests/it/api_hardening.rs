@@ -8,6 +8,7 @@ use std::process::Stdio;
 
 use serde_json::json;
 use switchyard::cli::client::Clients;
+use switchyard_e2e::assert_status;
 use switchyard_e2e::coordinator::{
     Coordinator, INCIDENT, create_subscription, publish, register_incident, wait_final,
     webhook_subscription, with_fixture_args,
@@ -18,15 +19,26 @@ use tonic::Code;
 
 const RESOLVED: &str = "incident.incident.resolved";
 
-#[track_caller]
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
-    let status = result.expect_err("the call must fail");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert!(
-        status.message().contains(needle),
-        "message {:?} should mention {needle:?}",
-        status.message()
-    );
+async fn try_create(
+    c: &mut Clients,
+    sub: api::Subscription,
+) -> Result<tonic::Response<api::CreateSubscriptionResponse>, tonic::Status> {
+    c.subscriptions
+        .create_subscription(api::CreateSubscriptionRequest {
+            subscription: Some(sub),
+        })
+        .await
+}
+
+/// Asserts that no subscription is stored (a refused create wrote nothing).
+async fn assert_no_subscriptions(c: &mut Clients) {
+    let list = c
+        .subscriptions
+        .list_subscriptions(api::ListSubscriptionsRequest::default())
+        .await
+        .expect("list subscriptions")
+        .into_inner();
+    assert_eq!(list.total, 0, "nothing may be stored: {list:?}");
 }
 
 async fn register(c: &mut Clients, id: &str) {
@@ -114,20 +126,9 @@ async fn the_redaction_marker_is_refused_as_a_new_secret() {
         "auth": {"type": "bearer", "token": "[REDACTED]"}
     })
     .to_string();
-    let r = c
-        .subscriptions
-        .create_subscription(api::CreateSubscriptionRequest {
-            subscription: Some(sub),
-        })
-        .await;
+    let r = try_create(&mut c, sub).await;
     assert_status(r, Code::InvalidArgument, "/auth/token");
-    let list = c
-        .subscriptions
-        .list_subscriptions(api::ListSubscriptionsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(list.total, 0, "nothing may be stored: {list:?}");
+    assert_no_subscriptions(&mut c).await;
 }
 
 #[tokio::test]
@@ -172,13 +173,7 @@ async fn names_ids_and_descriptions_are_bounded_and_errors_stay_short() {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert!(status.message().len() < 300, "{}", status.message());
-    let list = c
-        .subscriptions
-        .list_subscriptions(api::ListSubscriptionsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(list.total, 0, "{list:?}");
+    assert_no_subscriptions(&mut c).await;
 }
 
 #[tokio::test]
@@ -256,12 +251,7 @@ async fn wildcard_segments_match_as_documented() {
 
     let mut partial = webhook_subscription("partial", &sink.url());
     partial.event_types = vec!["incident.inc*".into()];
-    let r = c
-        .subscriptions
-        .create_subscription(api::CreateSubscriptionRequest {
-            subscription: Some(partial),
-        })
-        .await;
+    let r = try_create(&mut c, partial).await;
     assert_status(r, Code::InvalidArgument, "whole segments");
 }
 
@@ -329,12 +319,7 @@ async fn a_header_value_with_a_line_break_is_refused_at_save_time() {
     ] {
         let mut sub = webhook_subscription("hook", "http://127.0.0.1:9/hook");
         sub.config_json = json!({"url": "http://127.0.0.1:9/hook", "auth": auth}).to_string();
-        let r = c
-            .subscriptions
-            .create_subscription(api::CreateSubscriptionRequest {
-                subscription: Some(sub),
-            })
-            .await;
+        let r = try_create(&mut c, sub).await;
         assert_status(r, Code::InvalidArgument, path);
     }
 }
