@@ -140,6 +140,8 @@ pub struct PluginsConfig {
     pub stop_grace: Duration,
     /// Explicitly configured plugins.
     pub extra: Vec<PluginEntry>,
+    /// Non-public subnets plugins may reach (checked CIDRs or addresses).
+    pub network_allow: Vec<String>,
 }
 
 /// One explicitly configured plugin.
@@ -235,6 +237,8 @@ struct RawPlugins {
     stop_grace: String,
     #[serde(default)]
     extra: Vec<PluginEntry>,
+    #[serde(default)]
+    network_allow: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -386,7 +390,23 @@ fn validate_plugins(raw: RawPlugins) -> Result<PluginsConfig, ConfigError> {
         max_in_flight: non_zero("plugins.max_in_flight", raw.max_in_flight)?,
         stop_grace: duration("plugins.stop_grace", &raw.stop_grace)?,
         extra: raw.extra,
+        network_allow: network_allow(raw.network_allow)?,
     })
+}
+
+/// Each entry a subnet (`10.0.0.0/8`) or one address; anything else is refused at start, so
+/// a typo never silently narrows or widens what plugins may reach.
+fn network_allow(entries: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    for entry in &entries {
+        let ok = entry.parse::<ipnet::IpNet>().is_ok() || entry.parse::<std::net::IpAddr>().is_ok();
+        if !ok {
+            return Err(invalid(
+                "plugins.network_allow",
+                format!("{entry:?} is not a subnet like \"127.0.0.0/8\" or an address"),
+            ));
+        }
+    }
+    Ok(entries)
 }
 
 fn validate_delivery(raw: RawDelivery) -> Result<DeliveryConfig, ConfigError> {

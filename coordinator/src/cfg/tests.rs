@@ -231,3 +231,25 @@ fn tls_files_are_resolved_and_must_come_in_pairs() {
     .to_string();
     assert!(err.contains("api.tcp_listen is empty"), "{err}");
 }
+
+#[test]
+fn the_network_allow_list_takes_subnets_and_addresses_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "[plugins]\nnetwork_allow = [\"127.0.0.0/8\", \"10.1.2.3\", \"fd00::/8\"]\n",
+    )
+    .unwrap();
+    let cfg = load(Some(&file), env(&[])).expect("valid subnets");
+    assert_eq!(
+        cfg.plugins.network_allow,
+        ["127.0.0.0/8", "10.1.2.3", "fd00::/8"]
+    );
+    std::fs::write(&file, "[plugins]\nnetwork_allow = [\"localhost\"]\n").unwrap();
+    let err = load(Some(&file), env(&[])).unwrap_err().to_string();
+    assert!(
+        err.contains("plugins.network_allow") && err.contains("localhost"),
+        "{err}"
+    );
+}

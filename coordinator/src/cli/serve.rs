@@ -182,6 +182,7 @@ fn host_options(cfg: &Config) -> HostOptions {
         call_timeout: cfg.plugins.call_timeout,
         max_in_flight: cfg.plugins.max_in_flight.get(),
         stop_grace: cfg.plugins.stop_grace,
+        network_allow: cfg.plugins.network_allow.clone(),
         ..HostOptions::default()
     }
 }

@@ -55,7 +55,16 @@ pub struct HostOptions {
     pub socket_root: PathBuf,
     /// App protocol versions offered to the plugin.
     pub protocol_versions: Vec<u32>,
+    /// Subnets a plugin's HTTP client may reach although they are not public (e.g.
+    /// `127.0.0.0/8`), handed to every plugin in [`NETWORK_ALLOW_ENV`].
+    pub network_allow: Vec<String>,
 }
+
+/// The variable that carries the network policy's allow-list to a plugin: comma-separated
+/// subnets; empty for public addresses only. The SDKs enforce it in their HTTP clients (Rust:
+/// `switchyard_plugin_sdk::net_policy`). The host always sets it, after the plugin's own `env`,
+/// so no plugin configuration can widen it.
+pub const NETWORK_ALLOW_ENV: &str = "SWITCHYARD_NETWORK_ALLOW";
 
 impl Default for HostOptions {
     fn default() -> Self {
@@ -67,6 +76,7 @@ impl Default for HostOptions {
             restart_backoff_max: Duration::from_secs(30),
             stop_grace: Duration::from_secs(2),
             socket_root: std::env::temp_dir(),
+            network_allow: Vec::new(),
             protocol_versions: switchyard_proto::PLUGIN_PROTOCOL_VERSIONS.to_vec(),
         }
     }

@@ -1,5 +1,5 @@
-//! Starting the plugin process: a scrubbed environment (only the handshake variables and the
-//! spec's explicit `env`), stdin closed, stdout/stderr piped, its own session and process group,
+//! Starting the plugin process: a scrubbed environment (only the handshake variables, the
+//! network policy's allow-list and the spec's explicit `env`), stdin closed, stdout/stderr piped, its own session and process group,
 //! and a parent-death signal (SIGKILL) so it cannot outlive the coordinator.
 //!
 //! This is the one module that may use `unsafe`: the pre-exec hook runs between fork and exec.
@@ -40,8 +40,8 @@ pub(crate) fn spawn(
     cmd.spawn()
 }
 
-/// The go-plugin handshake variables.
-fn handshake_env(opts: &HostOptions, socket_dir: &Path) -> [(String, String); 3] {
+/// The go-plugin handshake variables and the network policy's allow-list.
+fn handshake_env(opts: &HostOptions, socket_dir: &Path) -> [(String, String); 4] {
     let versions = opts
         .protocol_versions
         .iter()
@@ -57,6 +57,10 @@ fn handshake_env(opts: &HostOptions, socket_dir: &Path) -> [(String, String); 3]
         (
             handshake::UNIX_SOCKET_DIR_ENV.to_owned(),
             socket_dir.to_string_lossy().into_owned(),
+        ),
+        (
+            super::options::NETWORK_ALLOW_ENV.to_owned(),
+            opts.network_allow.join(","),
         ),
     ]
 }
@@ -81,4 +85,36 @@ fn detach_and_bind_to_parent(parent: u32) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_allow_list_reaches_the_plugin_and_its_own_env_cannot_widen_it() {
+        let mut spec = PluginSpec::new("/bin/sh");
+        spec.args = vec![
+            "-c".into(),
+            "printf %s \"$SWITCHYARD_NETWORK_ALLOW\"".into(),
+        ];
+        spec.env.insert(
+            super::super::options::NETWORK_ALLOW_ENV.into(),
+            "0.0.0.0/0".into(),
+        );
+        let opts = HostOptions {
+            network_allow: vec!["127.0.0.0/8".into(), "10.0.0.0/8".into()],
+            ..HostOptions::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let out = spawn(&spec, &opts, dir.path())
+            .unwrap()
+            .wait_with_output()
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "127.0.0.0/8,10.0.0.0/8"
+        );
+    }
 }

@@ -9,9 +9,11 @@ use switchyard_e2e::{
     E2E_HOST, FIXTURE, binary, deliver_request, fixture, leftovers, options, socket_root,
 };
 
-const HANDSHAKE: [&str; 3] = [
+/// What the host always sets: the handshake's variables and the network policy's allow-list.
+const HANDSHAKE: [&str; 4] = [
     "PLUGIN_PROTOCOL_VERSIONS",
     "PLUGIN_UNIX_SOCKET_DIR",
+    "SWITCHYARD_NETWORK_ALLOW",
     "SWITCHYARD_PLUGIN_MAGIC_COOKIE",
 ];
 
