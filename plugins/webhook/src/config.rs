@@ -1,5 +1,5 @@
 //! The webhook provider's configuration (schema version 1): where to send, how, with which
-//! authentication and extra headers, and how long to wait. The JSON Schema the host sees is
+//! authentication and extra headers, how long to wait, and whether to sign (Standard Webhooks). The JSON Schema the host sees is
 //! derived from these types; secrets are [`Secret`]s, so they carry `x-secret` and never print.
 
 use schemars::JsonSchema;
@@ -35,6 +35,10 @@ pub struct WebhookConfig {
     #[serde(default = "default_timeout_ms")]
     #[schemars(range(min = 1000, max = 60000))]
     pub timeout_ms: u32,
+    /// Standard Webhooks signing: when set, every request carries `webhook-id`,
+    /// `webhook-timestamp` and `webhook-signature` (see the setup guide). Absent: unsigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<Signing>,
 }
 
 fn default_timeout_ms() -> u32 {
@@ -105,6 +109,17 @@ pub enum Auth {
         /// The parameter value.
         value: Secret,
     },
+}
+
+/// Standard Webhooks signing settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// The signing secrets, each `whsec_` followed by the base64 of 24 to 64 random bytes.
+    /// Each one signs every request (one `v1,` entry per secret in `webhook-signature`), so a
+    /// receiver can rotate: add the new secret, switch the receiver, remove the old one.
+    #[schemars(length(min = 1, max = 8))]
+    pub secrets: Vec<Secret>,
 }
 
 /// One extra header.

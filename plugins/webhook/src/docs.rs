@@ -16,11 +16,29 @@ Sends every matching event as an HTTP request with a JSON body to the URL you en
    are stored encrypted and never shown again — also not in error messages: when a receiver
    repeats them in its answer, they are shown as `[REDACTED]`.
 3. Optionally add **custom headers** and change the **timeout** (1–60 s, 10 s by default).
+4. Optionally turn on **signing** and enter one or more secrets (see below).
 
 ### What your receiver gets
 A JSON body `{id, eventType, timestamp, subscription: {id, name}, data}` where `data` is the
 event payload, and the headers listed below. `id` (and `X-Delivery-Id`) stay the same across
 retries of one delivery: use them to drop duplicates.
+
+### Signing (Standard Webhooks)
+With signing on, every request is signed as <https://www.standardwebhooks.com> specifies, so
+any Standard Webhooks library verifies it. A secret is `whsec_` followed by the base64 of 24 to
+64 random bytes (e.g. `echo whsec_$(openssl rand -base64 32)`); give the same secret to your
+receiver. Three headers are added:
+- `webhook-id`: the delivery id (the same for every retry of one delivery);
+- `webhook-timestamp`: when this attempt was sent, in unix seconds;
+- `webhook-signature`: `v1,<signature>` for each secret, separated by spaces, where the
+  signature is the base64 of HMAC-SHA256, keyed with the base64-decoded part after `whsec_`,
+  over `{webhook-id}.{webhook-timestamp}.{body}` (the exact bytes of the body).
+
+To verify, recompute the signature for your secret and accept the request when it equals one
+of the `v1,` entries (compare in constant time), and reject timestamps more than 5 minutes
+from your clock (replays). To rotate a secret, add the new one (requests then carry both
+signatures), switch the receiver to it, then remove the old one. Previews mask the signature:
+it does not reveal the secret, but a valid one could be replayed.
 
 ### How answers are read
 - **2xx**: delivered. If the JSON response has `id`, `externalId` or `messageId`, it is shown as
@@ -63,6 +81,10 @@ pub fn documentation() -> Documentation {
             HeaderDoc::new(
                 "Authorization",
                 "`Bearer <token>` or `Basic <credentials>` when that authentication is chosen.",
+            ),
+            HeaderDoc::new(
+                "webhook-id, webhook-timestamp, webhook-signature",
+                "With signing on: the Standard Webhooks headers (see Signing above).",
             ),
         ],
         external_docs_url: None,

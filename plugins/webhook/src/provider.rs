@@ -21,7 +21,8 @@ use switchyard_plugin_sdk::{
 };
 use tokio::sync::OnceCell;
 
-use crate::config::{Auth, WebhookConfig};
+use crate::config::{Auth, Signing, WebhookConfig};
+use crate::signing::{self, SigningKey, signature_header};
 
 /// The response keys an external id is read from, in order.
 pub const EXTERNAL_ID_KEYS: [&str; 3] = ["id", "externalId", "messageId"];
@@ -184,6 +185,40 @@ pub fn target_url(config: &WebhookConfig) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
+/// Adds the Standard Webhooks headers for `body`, signed now. The signature is marked
+/// sensitive, so a preview masks it: it reveals no secret, but a shown valid signature would
+/// let whoever sees the preview replay a forged-but-verifying request for a few minutes.
+///
+/// # Errors
+/// A text naming the secret that cannot sign (never quoting it).
+fn sign(
+    signing: &Signing,
+    delivery_id: &str,
+    body: &[u8],
+    headers: &mut HeaderMap,
+) -> Result<(), String> {
+    let keys = signing
+        .secrets
+        .iter()
+        .enumerate()
+        .map(|(i, secret)| {
+            SigningKey::parse(secret.expose())
+                .map_err(|error| format!("signing/secrets/{i} {error}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let timestamp = chrono::Utc::now().timestamp();
+    let id = HeaderValue::from_str(delivery_id)
+        .map_err(|_| "the delivery id cannot be sent as a header".to_owned())?;
+    let mut signature =
+        HeaderValue::from_str(&signature_header(&keys, delivery_id, timestamp, body))
+            .map_err(|_| "the signature cannot be sent as a header".to_owned())?;
+    signature.set_sensitive(true);
+    headers.insert(signing::ID_HEADER, id);
+    headers.insert(signing::TIMESTAMP_HEADER, HeaderValue::from(timestamp));
+    headers.insert(signing::SIGNATURE_HEADER, signature);
+    Ok(())
+}
+
 /// The request one delivery sends, before the client adds `User-Agent`.
 #[derive(Debug)]
 pub struct Outgoing {
@@ -206,9 +241,12 @@ impl Outgoing {
     /// A text naming the config field that cannot be sent.
     pub fn build(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Self, String> {
         let url = target_url(&ctx.config)?;
-        let headers = headers(ctx)?;
+        let mut headers = headers(ctx)?;
         let body = serde_json::to_vec(&Body::new(ctx))
             .map_err(|error| format!("cannot encode the body: {error}"))?;
+        if let Some(signing) = &ctx.config.signing {
+            sign(signing, &ctx.event.delivery_id, &body, &mut headers)?;
+        }
         let shown_url = match &ctx.config.auth {
             Auth::Query { name, .. } => {
                 // A placeholder the query encoding leaves alone, then the marker.

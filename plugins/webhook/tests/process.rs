@@ -347,3 +347,99 @@ async fn a_receiver_echoing_its_request_gets_no_secret_back() {
         assert!(!stderr.contains(&form), "secret in stderr: {stderr}");
     }
 }
+
+/// A `whsec_` secret of 32 bytes of `byte`.
+fn whsec(byte: u8) -> String {
+    use base64::Engine as _;
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode([byte; 32])
+    )
+}
+
+/// The project venv's Python (made by `plugin-sdk/python/scripts/setup.sh`, which
+/// `scripts/test.sh` runs before `cargo test`).
+fn venv_python() -> PathBuf {
+    let python =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin-sdk/python/.venv-py/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run plugin-sdk/python/scripts/setup.sh first",
+        python.display()
+    );
+    python
+}
+
+/// Runs the PyPI `standardwebhooks` verifier on `request`: every `accept` secret must verify
+/// it, every `reject` secret must not.
+fn verify_with_standardwebhooks(
+    request: &switchyard_plugin_sdk::testkit::RecordedRequest,
+    accept: &[String],
+    reject: &[String],
+) {
+    let headers: serde_json::Map<String, serde_json::Value> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let sent = json!({
+        "headers": headers,
+        "body": String::from_utf8(request.body.clone()).unwrap(),
+        "accept": accept,
+        "reject": reject,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sent.json");
+    std::fs::write(&file, sent.to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify_standard_webhooks.py");
+    let output = std::process::Command::new(venv_python())
+        .arg(script)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "standardwebhooks: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn signs_with_every_secret_as_an_independent_verifier_checks() {
+    let mut plugin = start().await;
+    let mut client = ProviderPluginClient::new(plugin.channel.clone());
+    let sink = HttpSink::start().await;
+    let (old, new, unknown) = (whsec(1), whsec(2), whsec(3));
+    let config = json!({
+        "url": format!("{}/in", sink.url()),
+        "signing": {"secrets": [old, new]},
+    });
+    let answer = client
+        .deliver(deliver_request(config))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Delivered as i32, "{answer:?}");
+    let request = &sink.wait_for_requests(1, WAIT).await[0];
+    assert_eq!(request.header("webhook-id"), Some("dlv_e2e"));
+    let signatures = request.header("webhook-signature").unwrap_or_default();
+    assert_eq!(
+        signatures
+            .split(' ')
+            .filter(|s| s.starts_with("v1,"))
+            .count(),
+        2,
+        "{signatures}"
+    );
+    verify_with_standardwebhooks(request, &[old.clone(), new.clone()], &[unknown]);
+
+    let mut controller = GrpcControllerClient::new(plugin.channel.clone());
+    controller.shutdown(Empty {}).await.unwrap();
+    assert!(wait_exit(&mut plugin.child).await.success());
+    let stderr = plugin.stderr.lock().unwrap().clone();
+    assert!(
+        !stderr.contains(&old[6..]) && !stderr.contains(&new[6..]),
+        "secret in stderr: {stderr}"
+    );
+}
