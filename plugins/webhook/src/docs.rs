@@ -16,12 +16,19 @@ Sends every matching event as an HTTP request with a JSON body to the URL you en
    are stored encrypted and never shown again — also not in error messages: when a receiver
    repeats them in its answer, they are shown as `[REDACTED]`.
 3. Optionally add **custom headers** and change the **timeout** (1–60 s, 10 s by default).
-4. Optionally turn on **signing** and enter one or more secrets (see below).
+4. Optionally pick the **content type**: `json` (the default) or `form`, and list extra HTTP
+   statuses to retry in **retry on status** (e.g. `409`, `423`).
+5. Optionally turn on **signing** and enter one or more secrets (see below).
 
 ### What your receiver gets
 A JSON body `{id, eventType, timestamp, subscription: {id, name}, data}` where `data` is the
 event payload, and the headers listed below. `id` (and `X-Delivery-Id`) stay the same across
 retries of one delivery: use them to drop duplicates.
+
+With content type `form`, the body is `application/x-www-form-urlencoded` instead: one field
+per top-level key of that JSON object, sorted by name; string values as their text, every other
+value (numbers, booleans, `null`, and nested objects and arrays such as `data`) as its compact
+JSON text. The signature (if any) covers the body exactly as sent.
 
 ### Signing (Standard Webhooks)
 With signing on, every request is signed as <https://www.standardwebhooks.com> specifies, so
@@ -45,7 +52,8 @@ it does not reveal the secret, but a valid one could be replayed.
   the external id.
 - **429** and **503**: rate limited; the next attempt waits for `Retry-After` (60 s if absent).
 - **408**, other **5xx**, timeouts and network errors: retried with backoff.
-- **410** and other **4xx**, and redirects (3xx, not followed): permanent failure, no retry.
+- **410** and other **4xx**, and redirects (3xx, not followed): permanent failure, no retry —
+  unless the status is listed in **retry on status**, which retries it like a 5xx.
 ";
 
 /// The provider's documentation block.
@@ -68,7 +76,10 @@ pub fn documentation() -> Documentation {
             }
         })),
         headers: vec![
-            HeaderDoc::new("Content-Type", "Always `application/json`."),
+            HeaderDoc::new(
+                "Content-Type",
+                "`application/json`, or `application/x-www-form-urlencoded` with content type `form`.",
+            ),
             HeaderDoc::new("User-Agent", "`switchyard-plugin/<version>`."),
             HeaderDoc::new(
                 "X-Delivery-Id",

@@ -7,15 +7,18 @@
 
 mod config;
 mod docs;
+mod encode;
 mod provider;
 pub mod signing;
 mod validate;
 
-pub use config::{Auth, CustomHeader, DEFAULT_TIMEOUT_MS, Method, Signing, WebhookConfig};
+pub use config::{
+    Auth, ContentType, CustomHeader, DEFAULT_TIMEOUT_MS, Method, Signing, WebhookConfig,
+};
 pub use docs::documentation;
 pub use provider::{
     Body, DELIVERY_ID_HEADER, EVENT_TYPE_HEADER, EXTERNAL_ID_KEYS, Outgoing, SubscriptionRef,
-    WebhookProvider, headers, target_url,
+    WebhookProvider, headers, retry_listed, target_url,
 };
 pub use validate::problems;
 

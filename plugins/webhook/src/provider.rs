@@ -1,5 +1,6 @@
-//! The webhook provider: sends each event as a JSON body (the seed's default shape) to the
-//! configured URL, and maps the answer to an outcome with the SDK's HTTP classification.
+//! The webhook provider: sends each event as a JSON (or form) body (the seed's default shape)
+//! to the configured URL, and maps the answer to an outcome with the SDK's HTTP
+//! classification, plus the statuses the config lists in `retryOnStatus` as retryable.
 //! [`Outgoing::build`] makes the request once for `deliver` and `preview` alike, so a preview
 //! shows exactly what a delivery sends (secrets masked); `validate_config` lives in
 //! `validate.rs`.
@@ -17,11 +18,12 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, Header
 use serde::Serialize;
 use switchyard_plugin_sdk::{
     Capabilities, DeliveryContext, DeliveryResult, Diagnostic, Documentation, NoConnection,
-    Provider, REDACTED, RenderedRequest, TestTarget, http,
+    Outcome, Provider, REDACTED, RenderedRequest, TestTarget, http,
 };
 use tokio::sync::OnceCell;
 
-use crate::config::{Auth, Signing, WebhookConfig};
+use crate::config::{Auth, ContentType, Signing, WebhookConfig};
+use crate::encode;
 use crate::signing::{self, SigningKey, signature_header};
 
 /// The response keys an external id is read from, in order.
@@ -131,7 +133,10 @@ pub fn headers(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Hea
     let text = |value: &str, field: &str| {
         HeaderValue::from_str(value).map_err(|_| format!("{field} cannot be sent as a header"))
     };
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(encode::mime(ctx.config.content_type)),
+    );
     headers.insert(
         DELIVERY_ID_HEADER,
         text(&ctx.event.delivery_id, "the delivery id")?,
@@ -183,6 +188,41 @@ pub fn target_url(config: &WebhookConfig) -> Result<reqwest::Url, String> {
         url.query_pairs_mut().append_pair(name, value.expose());
     }
     Ok(url)
+}
+
+/// The body bytes in the configured content type.
+///
+/// # Errors
+/// A text saying why the body cannot be encoded.
+fn encoded_body(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Vec<u8>, String> {
+    let cannot = |error: serde_json::Error| format!("cannot encode the body: {error}");
+    let body = Body::new(ctx);
+    match ctx.config.content_type {
+        ContentType::Json => serde_json::to_vec(&body).map_err(cannot),
+        ContentType::Form => {
+            let value = serde_json::to_value(&body).map_err(cannot)?;
+            encode::form(&value).map_err(|error| format!("contentType is form, but {error}"))
+        }
+    }
+}
+
+/// `result` made retryable when it failed permanently with a status the config lists in
+/// `retryOnStatus`; any other result unchanged.
+#[must_use]
+pub fn retry_listed(result: DeliveryResult, retry_on_status: &[u16]) -> DeliveryResult {
+    let listed = result
+        .status_code
+        .is_some_and(|status| retry_on_status.contains(&status));
+    match result.outcome {
+        Outcome::Permanent { error } if listed => DeliveryResult {
+            outcome: Outcome::Retryable {
+                error: format!("{error} (retried: listed in retryOnStatus)"),
+                retry_after: None,
+            },
+            ..result
+        },
+        _ => result,
+    }
 }
 
 /// Adds the Standard Webhooks headers for `body`, signed now. The signature is marked
@@ -242,8 +282,7 @@ impl Outgoing {
     pub fn build(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Self, String> {
         let url = target_url(&ctx.config)?;
         let mut headers = headers(ctx)?;
-        let body = serde_json::to_vec(&Body::new(ctx))
-            .map_err(|error| format!("cannot encode the body: {error}"))?;
+        let body = encoded_body(ctx)?;
         if let Some(signing) = &ctx.config.signing {
             sign(signing, &ctx.event.delivery_id, &body, &mut headers)?;
         }
@@ -374,6 +413,7 @@ impl Provider for WebhookProvider {
             http::external_id_from_json(body, &EXTERNAL_ID_KEYS)
         })
         .await;
+        let result = retry_listed(result, &ctx.config.retry_on_status);
         tracing::debug!(
             delivery_id = %ctx.event.delivery_id,
             attempt = ctx.event.attempt,

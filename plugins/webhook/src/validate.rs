@@ -2,7 +2,8 @@
 //! and before a preview: the URL must parse as an absolute http(s) URL with a host, and no
 //! custom header may name a header the provider sets itself (Content-Type, X-Delivery-Id,
 //! X-Event-Type, the header `auth` sets, and the `webhook-*` headers when signing), which a
-//! delivery would silently override; every signing secret must decode (`whsec_` + base64).
+//! delivery would silently override; every signing secret must decode (`whsec_` + base64);
+//! `retryOnStatus` lists only non-2xx HTTP statuses.
 //! Messages name the field and the clash, never a value that may be secret.
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -20,6 +21,7 @@ pub fn problems(config: &WebhookConfig) -> Vec<Diagnostic> {
         found.push(Diagnostic::new("/url", problem));
     }
     found.extend(signing_problems(config));
+    found.extend(retry_status_problems(&config.retry_on_status));
     let mut reserved = vec![CONTENT_TYPE.as_str(), DELIVERY_ID_HEADER, EVENT_TYPE_HEADER];
     if config.signing.is_some() {
         reserved.extend([ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER]);
@@ -53,6 +55,26 @@ pub fn problems(config: &WebhookConfig) -> Vec<Diagnostic> {
         }
     }
     found
+}
+
+/// Each `retryOnStatus` entry that is no HTTP status or is a 2xx (always a delivery).
+fn retry_status_problems(statuses: &[u16]) -> Vec<Diagnostic> {
+    let problem = |status: u16| match status {
+        200..=299 => Some("is a success status (2xx always counts as delivered); remove it"),
+        100..=599 => None,
+        _ => Some("is not an HTTP status; use one from 100 to 599"),
+    };
+    statuses
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &status)| {
+            let why = problem(status)?;
+            Some(Diagnostic::new(
+                format!("/retryOnStatus/{i}"),
+                format!("{status} {why}"),
+            ))
+        })
+        .collect()
 }
 
 /// Each signing secret that cannot sign, at the path of its array item.

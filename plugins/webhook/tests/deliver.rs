@@ -10,7 +10,7 @@ use switchyard_plugin_sdk::{
 };
 use switchyard_plugin_webhook::signing::SigningKey;
 use switchyard_plugin_webhook::{
-    Auth, CustomHeader, Method, Signing, WebhookConfig, WebhookProvider,
+    Auth, ContentType, CustomHeader, Method, Signing, WebhookConfig, WebhookProvider,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -22,6 +22,8 @@ fn config(url: String) -> WebhookConfig {
         auth: Auth::None,
         custom_headers: Vec::new(),
         timeout_ms: 10_000,
+        content_type: ContentType::Json,
+        retry_on_status: Vec::new(),
         signing: None,
     }
 }
@@ -478,4 +480,18 @@ fn validate_config_refuses_unusable_signing_secrets_and_clashing_headers() {
     );
     assert!(found[0].message.contains("whsec_"), "{found:?}");
     assert!(!format!("{found:?}").contains("MfKQ9r8G"), "{found:?}");
+}
+
+#[test]
+fn validate_config_refuses_retry_statuses_that_are_no_http_error() {
+    let mut cfg = config("https://example.com/h".into());
+    cfg.retry_on_status = vec![409, 99, 204, 600, 423];
+    let found = switchyard_plugin_webhook::problems(&cfg);
+    let paths: Vec<&str> = found.iter().map(|d| d.json_path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/retryOnStatus/1", "/retryOnStatus/2", "/retryOnStatus/3"],
+        "{found:?}"
+    );
+    assert!(found[1].message.contains("2xx"), "{found:?}");
 }

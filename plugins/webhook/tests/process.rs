@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use switchyard_plugin_sdk::testkit::HttpSink;
+use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
 use switchyard_proto::go_plugin::{Empty, grpc_controller_client::GrpcControllerClient};
 use switchyard_proto::handshake::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
 use switchyard_proto::plugin::v1 as pb;
@@ -442,4 +442,48 @@ async fn signs_with_every_secret_as_an_independent_verifier_checks() {
         !stderr.contains(&old[6..]) && !stderr.contains(&new[6..]),
         "secret in stderr: {stderr}"
     );
+}
+
+#[tokio::test]
+async fn sends_form_bodies_and_retries_the_statuses_listed_in_retry_on_status() {
+    let mut plugin = start().await;
+    let mut client = ProviderPluginClient::new(plugin.channel.clone());
+    let sink = HttpSink::start().await;
+    let url = format!("{}/in", sink.url());
+    let answer = client
+        .deliver(deliver_request(json!({"url": url, "contentType": "form"})))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Delivered as i32, "{answer:?}");
+    let form = &sink.wait_for_requests(1, WAIT).await[0];
+    assert_eq!(
+        form.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let fields: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(&form.body).into_owned().collect();
+    assert_eq!(fields["eventType"], "incident.incident.created");
+    assert_eq!(fields["id"], "dlv_e2e");
+    let data: serde_json::Value = serde_json::from_str(&fields["data"]).unwrap();
+    assert_eq!(data, json!({"incidentId": "inc_7"}));
+
+    let conflict = || ResponseSpec::status(409).body("busy");
+    for (retry_on_status, outcome) in [
+        (json!([423, 409]), pb::Outcome::Retryable),
+        (json!([]), pb::Outcome::Permanent),
+    ] {
+        sink.push_response(conflict());
+        let config = json!({"url": url, "retryOnStatus": retry_on_status});
+        let answer = client
+            .deliver(deliver_request(config))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(answer.outcome, outcome as i32, "{answer:?}");
+        assert_eq!(answer.status_code, 409, "{answer:?}");
+    }
+    let mut controller = GrpcControllerClient::new(plugin.channel.clone());
+    controller.shutdown(Empty {}).await.unwrap();
+    assert!(wait_exit(&mut plugin.child).await.success());
 }
