@@ -1,5 +1,5 @@
 //! The webhook provider's configuration (schema version 1): where to send, how, with which
-//! authentication and extra headers, in which format, how long to wait, which extra statuses to
+//! authentication and extra headers, with which body (template) in which format, how long to wait, which extra statuses to
 //! retry, and whether to sign (Standard Webhooks). The JSON Schema the host sees is
 //! derived from these types; secrets are [`Secret`]s, so they carry `x-secret` and never print.
 
@@ -36,6 +36,13 @@ pub struct WebhookConfig {
     #[serde(default = "default_timeout_ms")]
     #[schemars(range(min = 1000, max = 60000))]
     pub timeout_ms: u32,
+    /// The request body as a template (variables: `payload`, `event`, `subscription`, and
+    /// Checkstack's `eventType`, `deliveryId`…; see the setup guide). It must render JSON
+    /// (an object, for `form`). Absent: the default body `{id, eventType, timestamp,
+    /// subscription, data}`. Compile errors are refused when the config is saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "switchyard_plugin_sdk::template::json_template_schema")]
+    pub body_template: Option<String>,
     /// How the body is encoded: `json` (the default) or `form`
     /// (`application/x-www-form-urlencoded`: one field per top-level key of the JSON body,
     /// strings as their text, nested and other values as their JSON text).

@@ -1,4 +1,5 @@
-//! The webhook provider's user-facing documentation: setup guide, an example body and the
+//! The webhook provider's user-facing documentation: setup guide (body template variables,
+//! content types, Standard Webhooks signing and how to verify it), an example body and the
 //! headers every request carries.
 
 use serde_json::json;
@@ -16,14 +17,31 @@ Sends every matching event as an HTTP request with a JSON body to the URL you en
    are stored encrypted and never shown again — also not in error messages: when a receiver
    repeats them in its answer, they are shown as `[REDACTED]`.
 3. Optionally add **custom headers** and change the **timeout** (1–60 s, 10 s by default).
-4. Optionally pick the **content type**: `json` (the default) or `form`, and list extra HTTP
+4. Optionally write a **body template** (see below) to send your own JSON instead.
+5. Optionally pick the **content type**: `json` (the default) or `form`, and list extra HTTP
    statuses to retry in **retry on status** (e.g. `409`, `423`).
-5. Optionally turn on **signing** and enter one or more secrets (see below).
+6. Optionally turn on **signing** and enter one or more secrets (see below).
 
 ### What your receiver gets
-A JSON body `{id, eventType, timestamp, subscription: {id, name}, data}` where `data` is the
-event payload, and the headers listed below. `id` (and `X-Delivery-Id`) stay the same across
-retries of one delivery: use them to drop duplicates.
+By default a JSON body `{id, eventType, timestamp, subscription: {id, name}, data}` where
+`data` is the event payload (or what your body template renders), and the headers listed
+below. `id` (and `X-Delivery-Id`) stay the same across retries of one delivery: use them to
+drop duplicates.
+
+### Body template
+A body template replaces the default body with your own JSON, e.g.
+`{\"text\": \"{{ payload.title | json_escape }}\", \"type\": \"{{ event.type }}\"}`. Variables:
+`payload` (the event payload, e.g. `payload.title`), `event.type`, `event.id`,
+`event.timestamp` (RFC 3339, UTC), `event.deliveryId`, `event.attempt`, `subscription.id`,
+`subscription.name`, `correlation`, and Checkstack's flat names `eventType`, `eventId`,
+`deliveryId`, `timestamp`, `subscriptionId`, `subscriptionName`. A missing value renders
+empty (`| default(\"…\")` supplies one, `| required` makes it an error); objects and lists
+render as JSON (`| tojson`). Filters: `json_escape` (use it inside JSON strings),
+`date(\"%d %b %Y\")`, `truncate(n)`, `markdown_escape`, `html_escape`, `mrkdwn_escape`, `upper`,
+`join`… The template is checked when you save: a syntax error is refused with its line. The
+rendered text must be valid JSON (for `form`, a JSON object); if an event makes it invalid,
+that delivery fails permanently with an error naming `/bodyTemplate`. Use **preview** to see
+the rendered body.
 
 With content type `form`, the body is `application/x-www-form-urlencoded` instead: one field
 per top-level key of that JSON object, sorted by name; string values as their text, every other

@@ -5,6 +5,7 @@
 //! (`src/main.rs`) serves [`WebhookProvider`] under plugin id `webhook`; the library exists so
 //! tests can call the provider in-process.
 
+mod body;
 mod config;
 mod docs;
 mod encode;

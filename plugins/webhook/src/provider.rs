@@ -1,5 +1,5 @@
-//! The webhook provider: sends each event as a JSON (or form) body (the seed's default shape)
-//! to the configured URL, and maps the answer to an outcome with the SDK's HTTP
+//! The webhook provider: sends each event as a JSON (or form) body (the seed's default shape
+//! or the config's template, see `body.rs`) to the configured URL, and maps the answer to an outcome with the SDK's HTTP
 //! classification, plus the statuses the config lists in `retryOnStatus` as retryable.
 //! [`Outgoing::build`] makes the request once for `deliver` and `preview` alike, so a preview
 //! shows exactly what a delivery sends (secrets masked); `validate_config` lives in
@@ -16,14 +16,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
+use switchyard_plugin_sdk::template::{Limits, TemplateCache};
 use switchyard_plugin_sdk::{
     Capabilities, DeliveryContext, DeliveryResult, Diagnostic, Documentation, NoConnection,
     Outcome, Provider, REDACTED, RenderedRequest, TestTarget, http,
 };
 use tokio::sync::OnceCell;
 
-use crate::config::{Auth, ContentType, Signing, WebhookConfig};
-use crate::encode;
+use crate::config::{Auth, Signing, WebhookConfig};
 use crate::signing::{self, SigningKey, signature_header};
 
 /// The response keys an external id is read from, in order.
@@ -34,14 +34,28 @@ pub const DELIVERY_ID_HEADER: &str = "x-delivery-id";
 /// Header carrying the event type.
 pub const EVENT_TYPE_HEADER: &str = "x-event-type";
 
-/// The webhook provider; holds one pooled HTTP client for all deliveries (and all clones).
+/// The webhook provider; holds one pooled HTTP client and one cache of compiled body
+/// templates for all deliveries (and all clones).
 ///
 /// The client is built on first use, not at start: building it (TLS backend, root
 /// certificates) is the costliest part of the plugin's start, and the host waits for the
 /// handshake line. It is built once and then shared, so connections are reused.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebhookProvider {
     client: Arc<OnceCell<reqwest::Client>>,
+    templates: Arc<TemplateCache>,
+}
+
+impl Default for WebhookProvider {
+    fn default() -> Self {
+        Self {
+            client: Arc::default(),
+            templates: Arc::new(TemplateCache::new(
+                Limits::default(),
+                TemplateCache::DEFAULT_CAPACITY,
+            )),
+        }
+    }
 }
 
 impl WebhookProvider {
@@ -135,7 +149,7 @@ pub fn headers(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Hea
     };
     headers.insert(
         CONTENT_TYPE,
-        HeaderValue::from_static(encode::mime(ctx.config.content_type)),
+        HeaderValue::from_static(crate::encode::mime(ctx.config.content_type)),
     );
     headers.insert(
         DELIVERY_ID_HEADER,
@@ -188,22 +202,6 @@ pub fn target_url(config: &WebhookConfig) -> Result<reqwest::Url, String> {
         url.query_pairs_mut().append_pair(name, value.expose());
     }
     Ok(url)
-}
-
-/// The body bytes in the configured content type.
-///
-/// # Errors
-/// A text saying why the body cannot be encoded.
-fn encoded_body(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Vec<u8>, String> {
-    let cannot = |error: serde_json::Error| format!("cannot encode the body: {error}");
-    let body = Body::new(ctx);
-    match ctx.config.content_type {
-        ContentType::Json => serde_json::to_vec(&body).map_err(cannot),
-        ContentType::Form => {
-            let value = serde_json::to_value(&body).map_err(cannot)?;
-            encode::form(&value).map_err(|error| format!("contentType is form, but {error}"))
-        }
-    }
 }
 
 /// `result` made retryable when it failed permanently with a status the config lists in
@@ -275,22 +273,27 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    /// Builds the request of one delivery. Errors name the offending field, never its value.
+    /// Builds the request of one delivery, the body template compiled through `templates`.
+    /// Errors name the offending field, never its value.
     ///
     /// # Errors
-    /// A text naming the config field that cannot be sent.
-    pub fn build(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Self, String> {
-        let url = target_url(&ctx.config)?;
-        let mut headers = headers(ctx)?;
-        let body = encoded_body(ctx)?;
+    /// A diagnostic naming the config field that cannot be sent.
+    pub fn build(
+        ctx: &DeliveryContext<WebhookConfig, NoConnection>,
+        templates: &TemplateCache,
+    ) -> Result<Self, Diagnostic> {
+        let whole = |error: String| Diagnostic::new("", error);
+        let url = target_url(&ctx.config).map_err(whole)?;
+        let mut headers = headers(ctx).map_err(whole)?;
+        let body = crate::body::encoded(ctx, templates)?;
         if let Some(signing) = &ctx.config.signing {
-            sign(signing, &ctx.event.delivery_id, &body, &mut headers)?;
+            sign(signing, &ctx.event.delivery_id, &body, &mut headers).map_err(whole)?;
         }
         let shown_url = match &ctx.config.auth {
             Auth::Query { name, .. } => {
                 // A placeholder the query encoding leaves alone, then the marker.
                 let mut shown = reqwest::Url::parse(&ctx.config.url)
-                    .map_err(|_| "url is not a valid URL".to_owned())?;
+                    .map_err(|_| whole("url is not a valid URL".to_owned()))?;
                 shown.query_pairs_mut().append_pair(name, "REDACTEDVALUE");
                 shown.to_string().replace("REDACTEDVALUE", REDACTED)
             }
@@ -385,15 +388,23 @@ impl Provider for WebhookProvider {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Outgoing::build(&ctx)
+        Outgoing::build(&ctx, &self.templates)
             .map(|out| out.render())
-            .map_err(|error| vec![Diagnostic::new("", error)])
+            .map_err(|problem| vec![problem])
     }
 
     async fn deliver(&self, ctx: DeliveryContext<WebhookConfig, NoConnection>) -> DeliveryResult {
-        let out = match Outgoing::build(&ctx) {
+        let out = match Outgoing::build(&ctx, &self.templates) {
             Ok(out) => out,
-            Err(error) => return DeliveryResult::permanent(error),
+            Err(problem) if problem.json_path.is_empty() => {
+                return DeliveryResult::permanent(problem.message);
+            }
+            Err(problem) => {
+                return DeliveryResult::permanent(format!(
+                    "{}: {}",
+                    problem.json_path, problem.message
+                ));
+            }
         };
         let client = match self.client().await {
             Ok(client) => client,

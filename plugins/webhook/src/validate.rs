@@ -1,5 +1,5 @@
 //! What the webhook's JSON Schema cannot say, checked when a config is saved (ValidateConfig)
-//! and before a preview: the URL must parse as an absolute http(s) URL with a host, and no
+//! and before a preview: the body template must compile; the URL must parse as an absolute http(s) URL with a host, and no
 //! custom header may name a header the provider sets itself (Content-Type, X-Delivery-Id,
 //! X-Event-Type, the header `auth` sets, and the `webhook-*` headers when signing), which a
 //! delivery would silently override; every signing secret must decode (`whsec_` + base64);
@@ -8,7 +8,9 @@
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use switchyard_plugin_sdk::Diagnostic;
+use switchyard_plugin_sdk::template::{Limits, Template};
 
+use crate::body::TEMPLATE_PATH;
 use crate::config::{Auth, WebhookConfig};
 use crate::provider::{DELIVERY_ID_HEADER, EVENT_TYPE_HEADER};
 use crate::signing::{ID_HEADER, SIGNATURE_HEADER, SigningKey, TIMESTAMP_HEADER};
@@ -19,6 +21,11 @@ pub fn problems(config: &WebhookConfig) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     if let Some(problem) = url_problem(&config.url) {
         found.push(Diagnostic::new("/url", problem));
+    }
+    if let Some(source) = &config.body_template
+        && let Err(error) = Template::compile(TEMPLATE_PATH, source, &Limits::default())
+    {
+        found.push(error.diagnostic());
     }
     found.extend(signing_problems(config));
     found.extend(retry_status_problems(&config.retry_on_status));

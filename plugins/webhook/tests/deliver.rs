@@ -22,6 +22,7 @@ fn config(url: String) -> WebhookConfig {
         auth: Auth::None,
         custom_headers: Vec::new(),
         timeout_ms: 10_000,
+        body_template: None,
         content_type: ContentType::Json,
         retry_on_status: Vec::new(),
         signing: None,
@@ -494,4 +495,30 @@ fn validate_config_refuses_retry_statuses_that_are_no_http_error() {
         "{found:?}"
     );
     assert!(found[1].message.contains("2xx"), "{found:?}");
+}
+
+#[tokio::test]
+async fn a_body_template_is_checked_at_save_time_and_shown_rendered_in_a_preview() {
+    let mut cfg = config("https://example.com/h".into());
+    cfg.body_template = Some("{\"t\": \"{{ payload.title }\"}".into());
+    let found = switchyard_plugin_webhook::problems(&cfg);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].json_path, "/bodyTemplate");
+    assert!(found[0].message.contains("does not compile"), "{found:?}");
+
+    cfg.body_template = Some("{\"t\": \"{{ payload.title }}\", \"e\": \"{{ eventType }}\"}".into());
+    cfg.content_type = ContentType::Form;
+    assert!(switchyard_plugin_webhook::problems(&cfg).is_empty());
+    let preview = WebhookProvider::new()
+        .preview(context(cfg.clone()))
+        .await
+        .expect("a preview");
+    assert_eq!(preview.body, "e=incident.incident.created&t=Down");
+
+    cfg.body_template = Some("[\"{{ payload.title }}\"]".into());
+    let refused = WebhookProvider::new()
+        .preview(context(cfg))
+        .await
+        .expect_err("a list is no form");
+    assert_eq!(refused[0].json_path, "/bodyTemplate", "{refused:?}");
 }

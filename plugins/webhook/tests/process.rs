@@ -487,3 +487,46 @@ async fn sends_form_bodies_and_retries_the_statuses_listed_in_retry_on_status() 
     controller.shutdown(Empty {}).await.unwrap();
     assert!(wait_exit(&mut plugin.child).await.success());
 }
+
+/// A body template in Checkstack's placeholders, nested and flat.
+const CHECKSTACK_TEMPLATE: &str = r#"{"text": "{{ payload.title | json_escape }}", "type": "{{event.type}}",
+ "delivery": "{{ deliveryId }}", "sub": "{{ subscriptionName }}", "at": "{{ timestamp }}",
+ "severity": "{{ payload.severity | default("unknown") }}", "n": {{ payload.count }}}"#;
+
+#[tokio::test]
+async fn renders_the_body_template_and_refuses_one_that_is_not_json() {
+    let mut plugin = start().await;
+    let mut client = ProviderPluginClient::new(plugin.channel.clone());
+    let sink = HttpSink::start().await;
+    let url = format!("{}/in", sink.url());
+    let mut request = deliver_request(json!({"url": url, "bodyTemplate": CHECKSTACK_TEMPLATE}));
+    if let Some(event) = request.event.as_mut() {
+        event.payload_json = json!({"title": "Disk \"full\"", "count": 3}).to_string();
+    }
+    let answer = client.deliver(request).await.unwrap().into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Delivered as i32, "{answer:?}");
+    let sent = &sink.wait_for_requests(1, WAIT).await[0];
+    assert_eq!(sent.header("content-type"), Some("application/json"));
+    assert_eq!(
+        sent.json(),
+        json!({"text": "Disk \"full\"", "type": "incident.incident.created",
+               "delivery": "dlv_e2e", "sub": "E2E", "at": "2025-12-29T09:20:00Z",
+               "severity": "unknown", "n": 3}),
+        "{}",
+        String::from_utf8_lossy(&sent.body)
+    );
+
+    // `payload.count` is missing here, so `"n": }` is no JSON: permanent, naming the field.
+    let config = json!({"url": url, "bodyTemplate": CHECKSTACK_TEMPLATE});
+    let answer = client
+        .deliver(deliver_request(config))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Permanent as i32, "{answer:?}");
+    assert!(answer.error.contains("/bodyTemplate"), "{answer:?}");
+    assert_eq!(sink.request_count(), 1, "an invalid body was sent");
+    let mut controller = GrpcControllerClient::new(plugin.channel.clone());
+    controller.shutdown(Empty {}).await.unwrap();
+    assert!(wait_exit(&mut plugin.child).await.success());
+}
