@@ -435,3 +435,46 @@ impl Provider for WebhookProvider {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use switchyard_plugin_sdk::{Event, Subscription};
+
+    use super::*;
+
+    fn context(template: &str) -> DeliveryContext<WebhookConfig, NoConnection> {
+        let config = json!({"url": "https://example.com/h", "bodyTemplate": template});
+        DeliveryContext {
+            event: Event {
+                event_type: "incident.incident.created".into(),
+                payload: json!({"title": "Down"}),
+                timestamp: chrono::DateTime::UNIX_EPOCH,
+                delivery_id: "dlv_1".into(),
+                attempt: 1,
+                event_id: "evt_1".into(),
+            },
+            subscription: Subscription {
+                id: "sub_1".into(),
+                name: "Ops".into(),
+            },
+            config: serde_json::from_value(config).expect("a valid config"),
+            connection: NoConnection,
+            correlation: None,
+        }
+    }
+
+    #[test]
+    fn a_body_template_is_compiled_once_for_every_delivery_and_clone() {
+        let provider = WebhookProvider::new();
+        let clone = provider.clone();
+        let ctx = context(r#"{"t": "{{ payload.title }}"}"#);
+        for templates in [&provider.templates, &clone.templates, &provider.templates] {
+            let out = Outgoing::build(&ctx, templates).expect("builds");
+            assert_eq!(out.body, br#"{"t": "Down"}"#);
+        }
+        assert_eq!(provider.templates.len(), 1);
+        Outgoing::build(&context(r#"{"u": 1}"#), &clone.templates).expect("builds");
+        assert_eq!(provider.templates.len(), 2, "a new text is compiled");
+    }
+}
