@@ -1,5 +1,6 @@
 //! The webhook provider's configuration (schema version 1): where to send, how, with which
-//! authentication and extra headers, and how long to wait. The JSON Schema the host sees is
+//! authentication and extra headers, with which body (template) in which format, how long to wait, which extra statuses to
+//! retry, and whether to sign (Standard Webhooks). The JSON Schema the host sees is
 //! derived from these types; secrets are [`Secret`]s, so they carry `x-secret` and never print.
 
 use schemars::JsonSchema;
@@ -35,6 +36,27 @@ pub struct WebhookConfig {
     #[serde(default = "default_timeout_ms")]
     #[schemars(range(min = 1000, max = 60000))]
     pub timeout_ms: u32,
+    /// The request body as a template (variables: `payload`, `event`, `subscription`, and
+    /// Checkstack's `eventType`, `deliveryId`…; see the setup guide). It must render JSON
+    /// (an object, for `form`). Absent: the default body `{id, eventType, timestamp,
+    /// subscription, data}`. Compile errors are refused when the config is saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "switchyard_plugin_sdk::template::json_template_schema")]
+    pub body_template: Option<String>,
+    /// How the body is encoded: `json` (the default) or `form`
+    /// (`application/x-www-form-urlencoded`: one field per top-level key of the JSON body,
+    /// strings as their text, nested and other values as their JSON text).
+    #[serde(default)]
+    pub content_type: ContentType,
+    /// Extra HTTP statuses to retry instead of failing permanently, e.g. `[409, 423]`. 5xx,
+    /// 408, 429 are always retried; 2xx always count as delivered, so they cannot be listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(range(min = 100, max = 599)), length(max = 50))]
+    pub retry_on_status: Vec<u16>,
+    /// Standard Webhooks signing: when set, every request carries `webhook-id`,
+    /// `webhook-timestamp` and `webhook-signature` (see the setup guide). Absent: unsigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<Signing>,
 }
 
 fn default_timeout_ms() -> u32 {
@@ -105,6 +127,28 @@ pub enum Auth {
         /// The parameter value.
         value: Secret,
     },
+}
+
+/// The body's wire format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentType {
+    /// `application/json` (the default).
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
+/// Standard Webhooks signing settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// The signing secrets, each `whsec_` followed by the base64 of 24 to 64 random bytes.
+    /// Each one signs every request (one `v1,` entry per secret in `webhook-signature`), so a
+    /// receiver can rotate: add the new secret, switch the receiver, remove the old one.
+    #[schemars(length(min = 1, max = 8))]
+    pub secrets: Vec<Secret>,
 }
 
 /// One extra header.

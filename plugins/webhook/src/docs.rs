@@ -1,4 +1,5 @@
-//! The webhook provider's user-facing documentation: setup guide, an example body and the
+//! The webhook provider's user-facing documentation: setup guide (body template variables,
+//! content types, Standard Webhooks signing and how to verify it), an example body and the
 //! headers every request carries.
 
 use serde_json::json;
@@ -16,18 +17,61 @@ Sends every matching event as an HTTP request with a JSON body to the URL you en
    are stored encrypted and never shown again — also not in error messages: when a receiver
    repeats them in its answer, they are shown as `[REDACTED]`.
 3. Optionally add **custom headers** and change the **timeout** (1–60 s, 10 s by default).
+4. Optionally write a **body template** (see below) to send your own JSON instead.
+5. Optionally pick the **content type**: `json` (the default) or `form`, and list extra HTTP
+   statuses to retry in **retry on status** (e.g. `409`, `423`).
+6. Optionally turn on **signing** and enter one or more secrets (see below).
 
 ### What your receiver gets
-A JSON body `{id, eventType, timestamp, subscription: {id, name}, data}` where `data` is the
-event payload, and the headers listed below. `id` (and `X-Delivery-Id`) stay the same across
-retries of one delivery: use them to drop duplicates.
+By default a JSON body `{id, eventType, timestamp, subscription: {id, name}, data}` where
+`data` is the event payload (or what your body template renders), and the headers listed
+below. `id` (and `X-Delivery-Id`) stay the same across retries of one delivery: use them to
+drop duplicates.
+
+### Body template
+A body template replaces the default body with your own JSON, e.g.
+`{\"text\": \"{{ payload.title | json_escape }}\", \"type\": \"{{ event.type }}\"}`. Variables:
+`payload` (the event payload, e.g. `payload.title`), `event.type`, `event.id`,
+`event.timestamp` (RFC 3339, UTC), `event.deliveryId`, `event.attempt`, `subscription.id`,
+`subscription.name`, `correlation`, and Checkstack's flat names `eventType`, `eventId`,
+`deliveryId`, `timestamp`, `subscriptionId`, `subscriptionName`. A missing value renders
+empty (`| default(\"…\")` supplies one, `| required` makes it an error); objects and lists
+render as JSON (`| tojson`). Filters: `json_escape` (use it inside JSON strings),
+`date(\"%d %b %Y\")`, `truncate(n)`, `markdown_escape`, `html_escape`, `mrkdwn_escape`, `upper`,
+`join`… The template is checked when you save: a syntax error is refused with its line. The
+rendered text must be valid JSON (for `form`, a JSON object); if an event makes it invalid,
+that delivery fails permanently with an error naming `/bodyTemplate`. Use **preview** to see
+the rendered body.
+
+With content type `form`, the body is `application/x-www-form-urlencoded` instead: one field
+per top-level key of that JSON object, sorted by name; string values as their text, every other
+value (numbers, booleans, `null`, and nested objects and arrays such as `data`) as its compact
+JSON text. The signature (if any) covers the body exactly as sent.
+
+### Signing (Standard Webhooks)
+With signing on, every request is signed as <https://www.standardwebhooks.com> specifies, so
+any Standard Webhooks library verifies it. A secret is `whsec_` followed by the base64 of 24 to
+64 random bytes (e.g. `echo whsec_$(openssl rand -base64 32)`); give the same secret to your
+receiver. Three headers are added:
+- `webhook-id`: the delivery id (the same for every retry of one delivery);
+- `webhook-timestamp`: when this attempt was sent, in unix seconds;
+- `webhook-signature`: `v1,<signature>` for each secret, separated by spaces, where the
+  signature is the base64 of HMAC-SHA256, keyed with the base64-decoded part after `whsec_`,
+  over `{webhook-id}.{webhook-timestamp}.{body}` (the exact bytes of the body).
+
+To verify, recompute the signature for your secret and accept the request when it equals one
+of the `v1,` entries (compare in constant time), and reject timestamps more than 5 minutes
+from your clock (replays). To rotate a secret, add the new one (requests then carry both
+signatures), switch the receiver to it, then remove the old one. Previews mask the signature:
+it does not reveal the secret, but a valid one could be replayed.
 
 ### How answers are read
 - **2xx**: delivered. If the JSON response has `id`, `externalId` or `messageId`, it is shown as
   the external id.
 - **429** and **503**: rate limited; the next attempt waits for `Retry-After` (60 s if absent).
 - **408**, other **5xx**, timeouts and network errors: retried with backoff.
-- **410** and other **4xx**, and redirects (3xx, not followed): permanent failure, no retry.
+- **410** and other **4xx**, and redirects (3xx, not followed): permanent failure, no retry —
+  unless the status is listed in **retry on status**, which retries it like a 5xx.
 ";
 
 /// The provider's documentation block.
@@ -50,7 +94,10 @@ pub fn documentation() -> Documentation {
             }
         })),
         headers: vec![
-            HeaderDoc::new("Content-Type", "Always `application/json`."),
+            HeaderDoc::new(
+                "Content-Type",
+                "`application/json`, or `application/x-www-form-urlencoded` with content type `form`.",
+            ),
             HeaderDoc::new("User-Agent", "`switchyard-plugin/<version>`."),
             HeaderDoc::new(
                 "X-Delivery-Id",
@@ -63,6 +110,10 @@ pub fn documentation() -> Documentation {
             HeaderDoc::new(
                 "Authorization",
                 "`Bearer <token>` or `Basic <credentials>` when that authentication is chosen.",
+            ),
+            HeaderDoc::new(
+                "webhook-id, webhook-timestamp, webhook-signature",
+                "With signing on: the Standard Webhooks headers (see Signing above).",
             ),
         ],
         external_docs_url: None,

@@ -1,5 +1,6 @@
-//! The webhook provider: sends each event as a JSON body (the seed's default shape) to the
-//! configured URL, and maps the answer to an outcome with the SDK's HTTP classification.
+//! The webhook provider: sends each event as a JSON (or form) body (the seed's default shape
+//! or the config's template, see `body.rs`) to the configured URL, and maps the answer to an outcome with the SDK's HTTP
+//! classification, plus the statuses the config lists in `retryOnStatus` as retryable.
 //! [`Outgoing::build`] makes the request once for `deliver` and `preview` alike, so a preview
 //! shows exactly what a delivery sends (secrets masked); `validate_config` lives in
 //! `validate.rs`.
@@ -15,13 +16,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
+use switchyard_plugin_sdk::template::{Limits, TemplateCache};
 use switchyard_plugin_sdk::{
     Capabilities, DeliveryContext, DeliveryResult, Diagnostic, Documentation, NoConnection,
-    Provider, REDACTED, RenderedRequest, TestTarget, http,
+    Outcome, Provider, REDACTED, RenderedRequest, TestTarget, http,
 };
 use tokio::sync::OnceCell;
 
-use crate::config::{Auth, WebhookConfig};
+use crate::config::{Auth, Signing, WebhookConfig};
+use crate::signing::{self, SigningKey, signature_header};
 
 /// The response keys an external id is read from, in order.
 pub const EXTERNAL_ID_KEYS: [&str; 3] = ["id", "externalId", "messageId"];
@@ -31,14 +34,28 @@ pub const DELIVERY_ID_HEADER: &str = "x-delivery-id";
 /// Header carrying the event type.
 pub const EVENT_TYPE_HEADER: &str = "x-event-type";
 
-/// The webhook provider; holds one pooled HTTP client for all deliveries (and all clones).
+/// The webhook provider; holds one pooled HTTP client and one cache of compiled body
+/// templates for all deliveries (and all clones).
 ///
 /// The client is built on first use, not at start: building it (TLS backend, root
 /// certificates) is the costliest part of the plugin's start, and the host waits for the
 /// handshake line. It is built once and then shared, so connections are reused.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebhookProvider {
     client: Arc<OnceCell<reqwest::Client>>,
+    templates: Arc<TemplateCache>,
+}
+
+impl Default for WebhookProvider {
+    fn default() -> Self {
+        Self {
+            client: Arc::default(),
+            templates: Arc::new(TemplateCache::new(
+                Limits::default(),
+                TemplateCache::DEFAULT_CAPACITY,
+            )),
+        }
+    }
 }
 
 impl WebhookProvider {
@@ -130,7 +147,10 @@ pub fn headers(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Hea
     let text = |value: &str, field: &str| {
         HeaderValue::from_str(value).map_err(|_| format!("{field} cannot be sent as a header"))
     };
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(crate::encode::mime(ctx.config.content_type)),
+    );
     headers.insert(
         DELIVERY_ID_HEADER,
         text(&ctx.event.delivery_id, "the delivery id")?,
@@ -184,6 +204,59 @@ pub fn target_url(config: &WebhookConfig) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
+/// `result` made retryable when it failed permanently with a status the config lists in
+/// `retryOnStatus`; any other result unchanged.
+#[must_use]
+pub fn retry_listed(result: DeliveryResult, retry_on_status: &[u16]) -> DeliveryResult {
+    let listed = result
+        .status_code
+        .is_some_and(|status| retry_on_status.contains(&status));
+    match result.outcome {
+        Outcome::Permanent { error } if listed => DeliveryResult {
+            outcome: Outcome::Retryable {
+                error: format!("{error} (retried: listed in retryOnStatus)"),
+                retry_after: None,
+            },
+            ..result
+        },
+        _ => result,
+    }
+}
+
+/// Adds the Standard Webhooks headers for `body`, signed now. The signature is marked
+/// sensitive, so a preview masks it: it reveals no secret, but a shown valid signature would
+/// let whoever sees the preview replay a forged-but-verifying request for a few minutes.
+///
+/// # Errors
+/// A text naming the secret that cannot sign (never quoting it).
+fn sign(
+    signing: &Signing,
+    delivery_id: &str,
+    body: &[u8],
+    headers: &mut HeaderMap,
+) -> Result<(), String> {
+    let keys = signing
+        .secrets
+        .iter()
+        .enumerate()
+        .map(|(i, secret)| {
+            SigningKey::parse(secret.expose())
+                .map_err(|error| format!("signing/secrets/{i} {error}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let timestamp = chrono::Utc::now().timestamp();
+    let id = HeaderValue::from_str(delivery_id)
+        .map_err(|_| "the delivery id cannot be sent as a header".to_owned())?;
+    let mut signature =
+        HeaderValue::from_str(&signature_header(&keys, delivery_id, timestamp, body))
+            .map_err(|_| "the signature cannot be sent as a header".to_owned())?;
+    signature.set_sensitive(true);
+    headers.insert(signing::ID_HEADER, id);
+    headers.insert(signing::TIMESTAMP_HEADER, HeaderValue::from(timestamp));
+    headers.insert(signing::SIGNATURE_HEADER, signature);
+    Ok(())
+}
+
 /// The request one delivery sends, before the client adds `User-Agent`.
 #[derive(Debug)]
 pub struct Outgoing {
@@ -200,20 +273,27 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    /// Builds the request of one delivery. Errors name the offending field, never its value.
+    /// Builds the request of one delivery, the body template compiled through `templates`.
+    /// Errors name the offending field, never its value.
     ///
     /// # Errors
-    /// A text naming the config field that cannot be sent.
-    pub fn build(ctx: &DeliveryContext<WebhookConfig, NoConnection>) -> Result<Self, String> {
-        let url = target_url(&ctx.config)?;
-        let headers = headers(ctx)?;
-        let body = serde_json::to_vec(&Body::new(ctx))
-            .map_err(|error| format!("cannot encode the body: {error}"))?;
+    /// A diagnostic naming the config field that cannot be sent.
+    pub fn build(
+        ctx: &DeliveryContext<WebhookConfig, NoConnection>,
+        templates: &TemplateCache,
+    ) -> Result<Self, Diagnostic> {
+        let whole = |error: String| Diagnostic::new("", error);
+        let url = target_url(&ctx.config).map_err(whole)?;
+        let mut headers = headers(ctx).map_err(whole)?;
+        let body = crate::body::encoded(ctx, templates)?;
+        if let Some(signing) = &ctx.config.signing {
+            sign(signing, &ctx.event.delivery_id, &body, &mut headers).map_err(whole)?;
+        }
         let shown_url = match &ctx.config.auth {
             Auth::Query { name, .. } => {
                 // A placeholder the query encoding leaves alone, then the marker.
                 let mut shown = reqwest::Url::parse(&ctx.config.url)
-                    .map_err(|_| "url is not a valid URL".to_owned())?;
+                    .map_err(|_| whole("url is not a valid URL".to_owned()))?;
                 shown.query_pairs_mut().append_pair(name, "REDACTEDVALUE");
                 shown.to_string().replace("REDACTEDVALUE", REDACTED)
             }
@@ -308,15 +388,23 @@ impl Provider for WebhookProvider {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Outgoing::build(&ctx)
+        Outgoing::build(&ctx, &self.templates)
             .map(|out| out.render())
-            .map_err(|error| vec![Diagnostic::new("", error)])
+            .map_err(|problem| vec![problem])
     }
 
     async fn deliver(&self, ctx: DeliveryContext<WebhookConfig, NoConnection>) -> DeliveryResult {
-        let out = match Outgoing::build(&ctx) {
+        let out = match Outgoing::build(&ctx, &self.templates) {
             Ok(out) => out,
-            Err(error) => return DeliveryResult::permanent(error),
+            Err(problem) if problem.json_path.is_empty() => {
+                return DeliveryResult::permanent(problem.message);
+            }
+            Err(problem) => {
+                return DeliveryResult::permanent(format!(
+                    "{}: {}",
+                    problem.json_path, problem.message
+                ));
+            }
         };
         let client = match self.client().await {
             Ok(client) => client,
@@ -336,6 +424,7 @@ impl Provider for WebhookProvider {
             http::external_id_from_json(body, &EXTERNAL_ID_KEYS)
         })
         .await;
+        let result = retry_listed(result, &ctx.config.retry_on_status);
         tracing::debug!(
             delivery_id = %ctx.event.delivery_id,
             attempt = ctx.event.attempt,
@@ -344,5 +433,48 @@ impl Provider for WebhookProvider {
             "webhook attempt done"
         );
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use switchyard_plugin_sdk::{Event, Subscription};
+
+    use super::*;
+
+    fn context(template: &str) -> DeliveryContext<WebhookConfig, NoConnection> {
+        let config = json!({"url": "https://example.com/h", "bodyTemplate": template});
+        DeliveryContext {
+            event: Event {
+                event_type: "incident.incident.created".into(),
+                payload: json!({"title": "Down"}),
+                timestamp: chrono::DateTime::UNIX_EPOCH,
+                delivery_id: "dlv_1".into(),
+                attempt: 1,
+                event_id: "evt_1".into(),
+            },
+            subscription: Subscription {
+                id: "sub_1".into(),
+                name: "Ops".into(),
+            },
+            config: serde_json::from_value(config).expect("a valid config"),
+            connection: NoConnection,
+            correlation: None,
+        }
+    }
+
+    #[test]
+    fn a_body_template_is_compiled_once_for_every_delivery_and_clone() {
+        let provider = WebhookProvider::new();
+        let clone = provider.clone();
+        let ctx = context(r#"{"t": "{{ payload.title }}"}"#);
+        for templates in [&provider.templates, &clone.templates, &provider.templates] {
+            let out = Outgoing::build(&ctx, templates).expect("builds");
+            assert_eq!(out.body, br#"{"t": "Down"}"#);
+        }
+        assert_eq!(provider.templates.len(), 1);
+        Outgoing::build(&context(r#"{"u": 1}"#), &clone.templates).expect("builds");
+        assert_eq!(provider.templates.len(), 2, "a new text is compiled");
     }
 }

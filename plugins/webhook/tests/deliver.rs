@@ -8,7 +8,10 @@ use switchyard_plugin_sdk::testkit::{HttpSink, RecordedRequest, ResponseSpec};
 use switchyard_plugin_sdk::{
     DeliveryContext, DeliveryResult, Event, NoConnection, Outcome, Provider, Secret, Subscription,
 };
-use switchyard_plugin_webhook::{Auth, CustomHeader, Method, WebhookConfig, WebhookProvider};
+use switchyard_plugin_webhook::signing::SigningKey;
+use switchyard_plugin_webhook::{
+    Auth, ContentType, CustomHeader, Method, Signing, WebhookConfig, WebhookProvider,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -19,6 +22,10 @@ fn config(url: String) -> WebhookConfig {
         auth: Auth::None,
         custom_headers: Vec::new(),
         timeout_ms: 10_000,
+        body_template: None,
+        content_type: ContentType::Json,
+        retry_on_status: Vec::new(),
+        signing: None,
     }
 }
 
@@ -392,4 +399,126 @@ async fn a_preview_masks_the_secret_of_query_auth_in_the_url() {
         "https://example.com/hook?team=ops&api_key=[REDACTED]"
     );
     assert!(!format!("{preview:?}").contains("k+y%2B%2F1"));
+}
+
+/// `whsec_` + the base64 of 32 bytes of `byte`.
+fn whsec(byte: u8) -> Secret {
+    use base64::Engine as _;
+    Secret::new(format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode([byte; 32])
+    ))
+}
+
+#[tokio::test]
+async fn a_signed_delivery_carries_the_standard_webhooks_headers_over_its_exact_body() {
+    let sink = HttpSink::start().await;
+    let mut cfg = config(sink.url());
+    cfg.signing = Some(Signing {
+        secrets: vec![whsec(1)],
+    });
+    assert!(deliver_once(cfg).await.is_delivered());
+    let sent = only_request(&sink).await;
+    assert_eq!(sent.header("webhook-id"), Some("dlv_123"));
+    let timestamp: i64 = sent.header("webhook-timestamp").unwrap().parse().unwrap();
+    let key = SigningKey::parse(whsec(1).expose()).unwrap();
+    assert_eq!(
+        sent.header("webhook-signature"),
+        Some(key.sign("dlv_123", timestamp, &sent.body).as_str())
+    );
+    // The attempt's time, not the event's: receivers reject stale timestamps.
+    assert!(timestamp > 1_767_000_000, "{timestamp}");
+}
+
+#[tokio::test]
+async fn a_preview_of_a_signed_config_masks_the_signature() {
+    let mut cfg = config("https://example.com/h".into());
+    cfg.signing = Some(Signing {
+        secrets: vec![whsec(1), whsec(2)],
+    });
+    let preview = WebhookProvider::new()
+        .preview(context(cfg))
+        .await
+        .expect("a preview");
+    let header = |name: &str| {
+        preview
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("webhook-id"), Some("dlv_123"));
+    assert!(header("webhook-timestamp").is_some_and(|t| t.parse::<i64>().is_ok()));
+    assert_eq!(header("webhook-signature"), Some("[REDACTED]"));
+}
+
+#[test]
+fn validate_config_refuses_unusable_signing_secrets_and_clashing_headers() {
+    let mut cfg = config("https://example.com/h".into());
+    cfg.signing = Some(Signing {
+        secrets: vec![
+            whsec(1),
+            Secret::new("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            Secret::new("whsec_***"),
+            Secret::new("whsec_c2hvcnQ="),
+        ],
+    });
+    cfg.custom_headers = vec![CustomHeader {
+        name: "Webhook-Signature".into(),
+        value: "v".into(),
+    }];
+    let found = switchyard_plugin_webhook::problems(&cfg);
+    let paths: Vec<&str> = found.iter().map(|d| d.json_path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/signing/secrets/1",
+            "/signing/secrets/2",
+            "/signing/secrets/3",
+            "/customHeaders/0/name"
+        ],
+        "{found:?}"
+    );
+    assert!(found[0].message.contains("whsec_"), "{found:?}");
+    assert!(!format!("{found:?}").contains("MfKQ9r8G"), "{found:?}");
+}
+
+#[test]
+fn validate_config_refuses_retry_statuses_that_are_no_http_error() {
+    let mut cfg = config("https://example.com/h".into());
+    cfg.retry_on_status = vec![409, 99, 204, 600, 423];
+    let found = switchyard_plugin_webhook::problems(&cfg);
+    let paths: Vec<&str> = found.iter().map(|d| d.json_path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/retryOnStatus/1", "/retryOnStatus/2", "/retryOnStatus/3"],
+        "{found:?}"
+    );
+    assert!(found[1].message.contains("2xx"), "{found:?}");
+}
+
+#[tokio::test]
+async fn a_body_template_is_checked_at_save_time_and_shown_rendered_in_a_preview() {
+    let mut cfg = config("https://example.com/h".into());
+    cfg.body_template = Some("{\"t\": \"{{ payload.title }\"}".into());
+    let found = switchyard_plugin_webhook::problems(&cfg);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].json_path, "/bodyTemplate");
+    assert!(found[0].message.contains("does not compile"), "{found:?}");
+
+    cfg.body_template = Some("{\"t\": \"{{ payload.title }}\", \"e\": \"{{ eventType }}\"}".into());
+    cfg.content_type = ContentType::Form;
+    assert!(switchyard_plugin_webhook::problems(&cfg).is_empty());
+    let preview = WebhookProvider::new()
+        .preview(context(cfg.clone()))
+        .await
+        .expect("a preview");
+    assert_eq!(preview.body, "e=incident.incident.created&t=Down");
+
+    cfg.body_template = Some("[\"{{ payload.title }}\"]".into());
+    let refused = WebhookProvider::new()
+        .preview(context(cfg))
+        .await
+        .expect_err("a list is no form");
+    assert_eq!(refused[0].json_path, "/bodyTemplate", "{refused:?}");
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use switchyard_plugin_sdk::testkit::HttpSink;
+use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
 use switchyard_proto::go_plugin::{Empty, grpc_controller_client::GrpcControllerClient};
 use switchyard_proto::handshake::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
 use switchyard_proto::plugin::v1 as pb;
@@ -346,4 +346,187 @@ async fn a_receiver_echoing_its_request_gets_no_secret_back() {
     for form in canary_forms() {
         assert!(!stderr.contains(&form), "secret in stderr: {stderr}");
     }
+}
+
+/// A `whsec_` secret of 32 bytes of `byte`.
+fn whsec(byte: u8) -> String {
+    use base64::Engine as _;
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode([byte; 32])
+    )
+}
+
+/// The project venv's Python (made by `plugin-sdk/python/scripts/setup.sh`, which
+/// `scripts/test.sh` runs before `cargo test`).
+fn venv_python() -> PathBuf {
+    let python =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin-sdk/python/.venv-py/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run plugin-sdk/python/scripts/setup.sh first",
+        python.display()
+    );
+    python
+}
+
+/// Runs the PyPI `standardwebhooks` verifier on `request`: every `accept` secret must verify
+/// it, every `reject` secret must not.
+fn verify_with_standardwebhooks(
+    request: &switchyard_plugin_sdk::testkit::RecordedRequest,
+    accept: &[String],
+    reject: &[String],
+) {
+    let headers: serde_json::Map<String, serde_json::Value> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let sent = json!({
+        "headers": headers,
+        "body": String::from_utf8(request.body.clone()).unwrap(),
+        "accept": accept,
+        "reject": reject,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sent.json");
+    std::fs::write(&file, sent.to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify_standard_webhooks.py");
+    let output = std::process::Command::new(venv_python())
+        .arg(script)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "standardwebhooks: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn signs_with_every_secret_as_an_independent_verifier_checks() {
+    let mut plugin = start().await;
+    let mut client = ProviderPluginClient::new(plugin.channel.clone());
+    let sink = HttpSink::start().await;
+    let (old, new, unknown) = (whsec(1), whsec(2), whsec(3));
+    let config = json!({
+        "url": format!("{}/in", sink.url()),
+        "signing": {"secrets": [old, new]},
+    });
+    let answer = client
+        .deliver(deliver_request(config))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Delivered as i32, "{answer:?}");
+    let request = &sink.wait_for_requests(1, WAIT).await[0];
+    assert_eq!(request.header("webhook-id"), Some("dlv_e2e"));
+    let signatures = request.header("webhook-signature").unwrap_or_default();
+    assert_eq!(
+        signatures
+            .split(' ')
+            .filter(|s| s.starts_with("v1,"))
+            .count(),
+        2,
+        "{signatures}"
+    );
+    verify_with_standardwebhooks(request, &[old.clone(), new.clone()], &[unknown]);
+
+    let mut controller = GrpcControllerClient::new(plugin.channel.clone());
+    controller.shutdown(Empty {}).await.unwrap();
+    assert!(wait_exit(&mut plugin.child).await.success());
+    let stderr = plugin.stderr.lock().unwrap().clone();
+    assert!(
+        !stderr.contains(&old[6..]) && !stderr.contains(&new[6..]),
+        "secret in stderr: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn sends_form_bodies_and_retries_the_statuses_listed_in_retry_on_status() {
+    let mut plugin = start().await;
+    let mut client = ProviderPluginClient::new(plugin.channel.clone());
+    let sink = HttpSink::start().await;
+    let url = format!("{}/in", sink.url());
+    let answer = client
+        .deliver(deliver_request(json!({"url": url, "contentType": "form"})))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Delivered as i32, "{answer:?}");
+    let form = &sink.wait_for_requests(1, WAIT).await[0];
+    assert_eq!(
+        form.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let fields: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(&form.body).into_owned().collect();
+    assert_eq!(fields["eventType"], "incident.incident.created");
+    assert_eq!(fields["id"], "dlv_e2e");
+    let data: serde_json::Value = serde_json::from_str(&fields["data"]).unwrap();
+    assert_eq!(data, json!({"incidentId": "inc_7"}));
+
+    let conflict = || ResponseSpec::status(409).body("busy");
+    for (retry_on_status, outcome) in [
+        (json!([423, 409]), pb::Outcome::Retryable),
+        (json!([]), pb::Outcome::Permanent),
+    ] {
+        sink.push_response(conflict());
+        let config = json!({"url": url, "retryOnStatus": retry_on_status});
+        let answer = client
+            .deliver(deliver_request(config))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(answer.outcome, outcome as i32, "{answer:?}");
+        assert_eq!(answer.status_code, 409, "{answer:?}");
+    }
+    let mut controller = GrpcControllerClient::new(plugin.channel.clone());
+    controller.shutdown(Empty {}).await.unwrap();
+    assert!(wait_exit(&mut plugin.child).await.success());
+}
+
+/// A body template in Checkstack's placeholders, nested and flat.
+const CHECKSTACK_TEMPLATE: &str = r#"{"text": "{{ payload.title | json_escape }}", "type": "{{event.type}}",
+ "delivery": "{{ deliveryId }}", "sub": "{{ subscriptionName }}", "at": "{{ timestamp }}",
+ "severity": "{{ payload.severity | default("unknown") }}", "n": {{ payload.count }}}"#;
+
+#[tokio::test]
+async fn renders_the_body_template_and_refuses_one_that_is_not_json() {
+    let mut plugin = start().await;
+    let mut client = ProviderPluginClient::new(plugin.channel.clone());
+    let sink = HttpSink::start().await;
+    let url = format!("{}/in", sink.url());
+    let mut request = deliver_request(json!({"url": url, "bodyTemplate": CHECKSTACK_TEMPLATE}));
+    if let Some(event) = request.event.as_mut() {
+        event.payload_json = json!({"title": "Disk \"full\"", "count": 3}).to_string();
+    }
+    let answer = client.deliver(request).await.unwrap().into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Delivered as i32, "{answer:?}");
+    let sent = &sink.wait_for_requests(1, WAIT).await[0];
+    assert_eq!(sent.header("content-type"), Some("application/json"));
+    assert_eq!(
+        sent.json(),
+        json!({"text": "Disk \"full\"", "type": "incident.incident.created",
+               "delivery": "dlv_e2e", "sub": "E2E", "at": "2025-12-29T09:20:00Z",
+               "severity": "unknown", "n": 3}),
+        "{}",
+        String::from_utf8_lossy(&sent.body)
+    );
+
+    // `payload.count` is missing here, so `"n": }` is no JSON: permanent, naming the field.
+    let config = json!({"url": url, "bodyTemplate": CHECKSTACK_TEMPLATE});
+    let answer = client
+        .deliver(deliver_request(config))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.outcome, pb::Outcome::Permanent as i32, "{answer:?}");
+    assert!(answer.error.contains("/bodyTemplate"), "{answer:?}");
+    assert_eq!(sink.request_count(), 1, "an invalid body was sent");
+    let mut controller = GrpcControllerClient::new(plugin.channel.clone());
+    controller.shutdown(Empty {}).await.unwrap();
+    assert!(wait_exit(&mut plugin.child).await.success());
 }

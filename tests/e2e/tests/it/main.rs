@@ -25,3 +25,4 @@ mod secret_echo;
 mod secrets_rotate;
 mod serve_lock;
 mod uds_authority;
+mod webhook_signing;
