@@ -96,7 +96,8 @@ impl fmt::Display for Refusal {
         write!(
             f,
             "{}. Only public addresses are allowed unless the operator adds the subnet \
-             (e.g. {}) to the coordinator's network allow-list, which plugins receive in {ALLOW_ENV}",
+             (e.g. {}) to the coordinator's `[plugins] network_allow`, which plugins receive in \
+             {ALLOW_ENV}",
             self.verdict.category.describe(),
             self.allowing_subnet(),
         )

@@ -72,6 +72,12 @@ it does not reveal the secret, but a valid one could be replayed.
 - **408**, other **5xx**, timeouts and network errors: retried with backoff.
 - **410** and other **4xx**, and redirects (3xx, not followed): permanent failure, no retry —
   unless the status is listed in **retry on status**, which retries it like a 5xx.
+
+### Which addresses it may call
+Only public addresses: a URL whose host is (or resolves to) a loopback, private, link-local,
+shared (CGNAT), unique-local or metadata address is refused before anything is sent, as a
+permanent failure naming the address. Your operator can allow a subnet for receivers inside
+the network (`[plugins] network_allow` of the coordinator). Proxy variables are ignored.
 ";
 
 /// The provider's documentation block.

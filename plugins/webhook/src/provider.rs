@@ -16,6 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
+use switchyard_plugin_sdk::net_policy::NetworkPolicy;
+use switchyard_plugin_sdk::net_policy::client::PolicyClient;
 use switchyard_plugin_sdk::template::{Limits, TemplateCache};
 use switchyard_plugin_sdk::{
     Capabilities, DeliveryContext, DeliveryResult, Diagnostic, Documentation, NoConnection,
@@ -40,9 +42,14 @@ pub const EVENT_TYPE_HEADER: &str = "x-event-type";
 /// The client is built on first use, not at start: building it (TLS backend, root
 /// certificates) is the costliest part of the plugin's start, and the host waits for the
 /// handshake line. It is built once and then shared, so connections are reused.
+///
+/// Every request goes through the SDK's [`PolicyClient`]: only public addresses, plus the
+/// subnets the operator allows (`SWITCHYARD_NETWORK_ALLOW`, set by the coordinator).
 #[derive(Debug, Clone)]
 pub struct WebhookProvider {
-    client: Arc<OnceCell<reqwest::Client>>,
+    client: Arc<OnceCell<PolicyClient>>,
+    /// `None`: read from the environment when the client is built.
+    policy: Option<NetworkPolicy>,
     templates: Arc<TemplateCache>,
 }
 
@@ -50,6 +57,7 @@ impl Default for WebhookProvider {
     fn default() -> Self {
         Self {
             client: Arc::default(),
+            policy: None,
             templates: Arc::new(TemplateCache::new(
                 Limits::default(),
                 TemplateCache::DEFAULT_CAPACITY,
@@ -67,18 +75,31 @@ impl WebhookProvider {
         Self::default()
     }
 
+    /// A provider held to `policy` instead of the one in its environment (for tests that
+    /// deliver to a local receiver in the same process).
+    #[must_use]
+    pub fn with_policy(policy: NetworkPolicy) -> Self {
+        Self {
+            policy: Some(policy),
+            ..Self::default()
+        }
+    }
+
     /// The shared client, built by the first caller (others wait for it). A failure is not
     /// kept: the next delivery tries again.
     ///
     /// # Errors
-    /// When the TLS backend cannot be initialised.
-    pub async fn client(&self) -> Result<&reqwest::Client, reqwest::Error> {
+    /// A text for the log when the allow-list cannot be read or the TLS backend cannot be
+    /// initialised.
+    pub async fn client(&self) -> Result<&PolicyClient, String> {
         // Building is synchronous and takes a few milliseconds, once: not worth a blocking task.
         self.client
             .get_or_try_init(|| async {
-                http::client_builder(Duration::from_secs(60))
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
+                let policy = match &self.policy {
+                    Some(policy) => policy.clone(),
+                    None => NetworkPolicy::from_env().map_err(|e| e.to_string())?,
+                };
+                PolicyClient::new(Duration::from_secs(60), &policy).map_err(|e| e.to_string())
             })
             .await
     }
@@ -413,8 +434,11 @@ impl Provider for WebhookProvider {
                 return DeliveryResult::retryable("the plugin cannot build its HTTP client");
             }
         };
-        let response = client
-            .request(out.method, out.url)
+        let request = match client.request(out.method, out.url.as_str()) {
+            Ok(request) => request,
+            Err(refusal) => return DeliveryResult::from(refusal),
+        };
+        let response = request
             .headers(out.headers)
             .timeout(Duration::from_millis(u64::from(ctx.config.timeout_ms)))
             .body(out.body)

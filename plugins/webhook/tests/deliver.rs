@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use switchyard_plugin_sdk::net_policy::NetworkPolicy;
 use switchyard_plugin_sdk::testkit::{HttpSink, RecordedRequest, ResponseSpec};
 use switchyard_plugin_sdk::{
     DeliveryContext, DeliveryResult, Event, NoConnection, Outcome, Provider, Secret, Subscription,
@@ -50,7 +51,7 @@ fn context(config: WebhookConfig) -> DeliveryContext<WebhookConfig, NoConnection
 }
 
 async fn deliver_once(config: WebhookConfig) -> DeliveryResult {
-    WebhookProvider::new().deliver(context(config)).await
+    provider().deliver(context(config)).await
 }
 
 async fn only_request(sink: &HttpSink) -> RecordedRequest {
@@ -164,7 +165,7 @@ async fn takes_the_external_id_from_id_external_id_or_message_id() {
     sink.push_response(ResponseSpec::status(201).json(&json!({"externalId": "EXT-7"})));
     sink.push_response(ResponseSpec::status(200).json(&json!({"messageId": 99})));
     sink.push_response(ResponseSpec::status(204));
-    let provider = WebhookProvider::new();
+    let provider = provider();
     let mut ids = Vec::new();
     for _ in 0..3 {
         let result = provider.deliver(context(config(sink.url()))).await;
@@ -179,7 +180,7 @@ async fn takes_the_external_id_from_id_external_id_or_message_id() {
 #[tokio::test]
 async fn maps_statuses_to_outcomes() {
     let sink = HttpSink::start().await;
-    let provider = WebhookProvider::new();
+    let provider = provider();
     let script = [
         (
             ResponseSpec::status(429).header("retry-after", "12"),
@@ -267,7 +268,7 @@ async fn network_errors_and_timeouts_are_retryable() {
 
 #[tokio::test]
 async fn builds_one_http_client_on_first_use_shared_by_clones() {
-    let provider = WebhookProvider::new();
+    let provider = provider();
     let clone = provider.clone();
     let first = provider.client().await.expect("the client builds");
     let again = clone.client().await.expect("the client builds");
@@ -306,7 +307,7 @@ async fn a_preview_is_exactly_the_request_deliver_sends_with_secrets_masked() {
         name: "X-Team".into(),
         value: "sre".into(),
     }];
-    let provider = WebhookProvider::new();
+    let provider = provider();
     let preview = provider
         .preview(context(config.clone()))
         .await
@@ -390,10 +391,7 @@ async fn a_preview_masks_the_secret_of_query_auth_in_the_url() {
         name: "api_key".into(),
         value: Secret::new("k y+/1"),
     };
-    let preview = WebhookProvider::new()
-        .preview(context(cfg))
-        .await
-        .expect("a preview");
+    let preview = provider().preview(context(cfg)).await.expect("a preview");
     assert_eq!(
         preview.url,
         "https://example.com/hook?team=ops&api_key=[REDACTED]"
@@ -436,10 +434,7 @@ async fn a_preview_of_a_signed_config_masks_the_signature() {
     cfg.signing = Some(Signing {
         secrets: vec![whsec(1), whsec(2)],
     });
-    let preview = WebhookProvider::new()
-        .preview(context(cfg))
-        .await
-        .expect("a preview");
+    let preview = provider().preview(context(cfg)).await.expect("a preview");
     let header = |name: &str| {
         preview
             .headers
@@ -509,16 +504,22 @@ async fn a_body_template_is_checked_at_save_time_and_shown_rendered_in_a_preview
     cfg.body_template = Some("{\"t\": \"{{ payload.title }}\", \"e\": \"{{ eventType }}\"}".into());
     cfg.content_type = ContentType::Form;
     assert!(switchyard_plugin_webhook::problems(&cfg).is_empty());
-    let preview = WebhookProvider::new()
+    let preview = provider()
         .preview(context(cfg.clone()))
         .await
         .expect("a preview");
     assert_eq!(preview.body, "e=incident.incident.created&t=Down");
 
     cfg.body_template = Some("[\"{{ payload.title }}\"]".into());
-    let refused = WebhookProvider::new()
+    let refused = provider()
         .preview(context(cfg))
         .await
         .expect_err("a list is no form");
     assert_eq!(refused[0].json_path, "/bodyTemplate", "{refused:?}");
+}
+
+/// The provider, allowed to reach the local receivers of these tests (loopback is not public).
+fn provider() -> WebhookProvider {
+    let loopback = NetworkPolicy::parse("127.0.0.0/8").expect("a subnet");
+    WebhookProvider::with_policy(loopback)
 }

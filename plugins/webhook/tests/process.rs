@@ -41,6 +41,8 @@ async fn start() -> Running {
         .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
         .env("PLUGIN_PROTOCOL_VERSIONS", "1")
         .env("PLUGIN_UNIX_SOCKET_DIR", dir.path())
+        // The local receivers of these tests are not public addresses.
+        .env("SWITCHYARD_NETWORK_ALLOW", "127.0.0.0/8")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -267,6 +269,8 @@ async fn exits_when_its_parent_dies() {
         .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
         .env("PLUGIN_PROTOCOL_VERSIONS", "1")
         .env("PLUGIN_UNIX_SOCKET_DIR", dir.path())
+        // The local receivers of these tests are not public addresses.
+        .env("SWITCHYARD_NETWORK_ALLOW", "127.0.0.0/8")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

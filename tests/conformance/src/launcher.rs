@@ -19,6 +19,10 @@ use tokio::process::{Child, Command};
 
 use crate::output::{Captured, LineWait};
 
+/// The network policy's allow-list handed to a plugin under test: the harness's sink listens
+/// on loopback (the host would hand it `[plugins] network_allow`).
+const LOOPBACK_ALLOW: (&str, &str) = ("SWITCHYARD_NETWORK_ALLOW", "127.0.0.0/8,::1/128");
+
 /// The plugin executable and how to run it.
 #[derive(Debug, Clone)]
 pub struct Program {
@@ -198,6 +202,8 @@ impl Launched {
         cmd.envs(&program.env)
             .env(handshake::PROTOCOL_VERSIONS_ENV, &mode.versions)
             .env(handshake::UNIX_SOCKET_DIR_ENV, dir.path())
+            // The harness's own HTTP sink listens on loopback, which is not public.
+            .env(LOOPBACK_ALLOW.0, LOOPBACK_ALLOW.1)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -186,6 +186,7 @@ impl Coordinator {
             "data_dir = {data:?}\n\
              [api]\nsocket = {sock:?}\ntcp_listen = \"\"\nmax_payload_bytes = {max}\n\
              [plugins]\ndiscover_next_to_binary = false\nstart_timeout = \"30s\"\n\
+             network_allow = [\"127.0.0.0/8\"]\n\
              {plugins}\
              [delivery]\nretry_delays = [{delays}]\njitter = 0.0\nmax_retry_after = {cap:?}\n\
              [log]\nlevel = \"info,switchyard=debug\"\n{extra}",

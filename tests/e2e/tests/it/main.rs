@@ -18,6 +18,7 @@ mod deliver;
 mod env;
 mod handshake;
 mod lifecycle;
+mod network_policy;
 mod registry;
 mod restart;
 mod schema;
