@@ -5,7 +5,10 @@
 //!
 //! Run: `cargo build --release --workspace --bins && cargo bench -p switchyard-e2e --bench e2e`.
 //! Knobs (environment): `E2E_BENCH_EVENTS` (20000), `E2E_BENCH_PUBLISHERS` (64),
-//! `E2E_BENCH_SCENARIOS` (subscription counts, "0,1,100"; 0 = publish only), `E2E_BENCH_ROUNDS`
+//! `E2E_BENCH_SCENARIOS` (subscription counts, "0,1,100"; 0 = publish only; a `k` suffix, as in
+//! "1k", makes the events correlated: the event type declares `/incidentId` as its correlation
+//! path and the events belong to 1,000 incidents, so each incident's deliveries go in order),
+//! `E2E_BENCH_ROUNDS`
 //! (1; rounds interleave the scenarios), `E2E_BENCH_PER_SUB` (per-subscription in-flight limit, 64).
 //! Figures go to docs/benchmarks.md ("End to end"). Not a test: nothing here asserts a speed.
 
@@ -50,22 +53,36 @@ async fn main() {
         if rounds > 1 {
             println!("## round {round} of {rounds}");
         }
-        for subs in wanted
-            .split(',')
-            .filter_map(|s| s.trim().parse::<usize>().ok())
-        {
+        for (subs, keyed) in wanted.split(',').filter_map(scenario) {
             let label = match subs {
                 0 => "publish only (no subscription)".to_owned(),
                 1 => "1 subscription".to_owned(),
                 n => format!("{n} subscriptions"),
+            };
+            let label = if keyed {
+                format!("{label}, correlated ({INCIDENTS} incidents)")
+            } else {
+                label
             };
             let n_events = if subs > 1 {
                 (events / subs).max(1)
             } else {
                 events
             };
-            run(&label, subs, n_events, publishers).await;
+            run(&label, subs, keyed, n_events, publishers).await;
         }
+    }
+}
+
+/// How many incidents the events of a correlated scenario belong to.
+const INCIDENTS: usize = 1000;
+
+/// A scenario token: a subscription count, `k`-suffixed for correlated events.
+fn scenario(token: &str) -> Option<(usize, bool)> {
+    let token = token.trim();
+    match token.strip_suffix('k') {
+        Some(n) => n.parse().ok().map(|n| (n, true)),
+        None => token.parse().ok().map(|n| (n, false)),
     }
 }
 
@@ -76,7 +93,7 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-async fn run(label: &str, subscriptions: usize, events: usize, publishers: usize) {
+async fn run(label: &str, subscriptions: usize, keyed: bool, events: usize, publishers: usize) {
     let coord = Coordinator::start(CoordinatorOptions {
         env: vec![
             ("RUST_LOG".into(), "warn".into()),
@@ -92,6 +109,9 @@ async fn run(label: &str, subscriptions: usize, events: usize, publishers: usize
     let mut c = coord.clients().await;
     let sink = HttpSink::start().await;
     register_incident(&mut c).await;
+    if keyed {
+        correlate_incidents(&mut c).await;
+    }
     for n in 0..subscriptions {
         create_subscription(
             &mut c,
@@ -102,7 +122,8 @@ async fn run(label: &str, subscriptions: usize, events: usize, publishers: usize
     let expected = events * subscriptions;
 
     let start = Instant::now();
-    let mut latencies = publish_all(&coord, events, publishers).await;
+    let incidents = if keyed { INCIDENTS } else { events };
+    let mut latencies = publish_all(&coord, events, incidents, publishers).await;
     let published_in = start.elapsed();
     let received = wait_for_count(&sink, expected, Duration::from_secs(600)).await;
     let delivered_in = start.elapsed();
@@ -136,8 +157,35 @@ async fn wait_for_count(sink: &HttpSink, n: usize, timeout: Duration) -> usize {
     }
 }
 
-/// Publishes `events` events from `publishers` concurrent clients; returns each call's latency.
-async fn publish_all(coord: &Coordinator, events: usize, publishers: usize) -> Vec<Duration> {
+/// Registers the incident event type again, with `/incidentId` as its correlation path.
+async fn correlate_incidents(c: &mut Clients) {
+    let mut t = c
+        .event_types
+        .get_event_type(api::GetEventTypeRequest {
+            id: INCIDENT.into(),
+        })
+        .await
+        .expect("the incident event type")
+        .into_inner()
+        .event_type
+        .expect("an event type");
+    t.correlation_path = "/incidentId".into();
+    c.event_types
+        .register_event_type(api::RegisterEventTypeRequest {
+            event_type: Some(t),
+        })
+        .await
+        .expect("declare the correlation path");
+}
+
+/// Publishes `events` events of `incidents` incidents (event n is of incident n mod
+/// `incidents`) from `publishers` concurrent clients; returns each call's latency.
+async fn publish_all(
+    coord: &Coordinator,
+    events: usize,
+    incidents: usize,
+    publishers: usize,
+) -> Vec<Duration> {
     let mut tasks = Vec::new();
     for worker in 0..publishers {
         let mut c: Clients = coord.clients().await;
@@ -146,7 +194,7 @@ async fn publish_all(coord: &Coordinator, events: usize, publishers: usize) -> V
             for n in (worker..events).step_by(publishers) {
                 let req = api::PublishEventRequest {
                     event_type: INCIDENT.into(),
-                    payload_json: json!({"incidentId": format!("inc-{n}"), "title": "bench", "severity": "major"}).to_string(),
+                    payload_json: json!({"incidentId": format!("inc-{}", n % incidents), "title": "bench", "severity": "major"}).to_string(),
                     idempotency_key: String::new(),
                     timestamp: None,
                 };
