@@ -270,17 +270,28 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
         _scrub_diagnostics(secrets, answer.diagnostics)
         return answer
 
+    def _checked_config(
+        self,
+        reg: _Registered,
+        request: pb.TestConnectionRequest | pb.ValidateConfigRequest,
+        context: grpc.ServicerContext,
+    ) -> tuple[ConfigKind, Any, list[Diagnostic]]:
+        """The kind of a TestConnection or ValidateConfig request and its config, checked
+        against that kind's schema (INVALID_ARGUMENT when the provider has no such schema)."""
+        kind = _kind(request.kind, context)
+        validator = reg.config if kind is ConfigKind.PROVIDER else reg.connection
+        if validator is None:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"provider {reg.provider.id!r} has no connection schema")
+        config, diags = _checked(validator, _parse(request.config_json, "config_json", context))
+        return kind, config, diags
+
     @_guarded
     def TestConnection(
         self, request: pb.TestConnectionRequest, context: grpc.ServicerContext
     ) -> pb.TestConnectionResponse:
         reg = self._lookup(request.provider_id, context)
         self._require(reg, "test_connection", context)
-        kind = _kind(request.kind, context)
-        validator = reg.config if kind is ConfigKind.PROVIDER else reg.connection
-        if validator is None:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"provider {reg.provider.id!r} has no connection schema")
-        config, diags = _checked(validator, _parse(request.config_json, "config_json", context))
+        kind, config, diags = self._checked_config(reg, request, context)
         if diags:
             return TestConnectionResult(False, "the config is invalid", diagnostics=tuple(diags)).to_proto()
         connection = None
@@ -364,11 +375,7 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
     ) -> pb.ValidateConfigResponse:
         reg = self._lookup(request.provider_id, context)
         self._require(reg, "validate_config", context)
-        kind = _kind(request.kind, context)
-        validator = reg.config if kind is ConfigKind.PROVIDER else reg.connection
-        if validator is None:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"provider {reg.provider.id!r} has no connection schema")
-        config, diags = _checked(validator, _parse(request.config_json, "config_json", context))
+        kind, config, diags = self._checked_config(reg, request, context)
         if diags:
             return pb.ValidateConfigResponse(diagnostics=[d.to_proto() for d in diags])
         connection = None
