@@ -632,3 +632,30 @@ impl InFlight {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(MAX_EXCERPT);
+        let cut = excerpt(&long).expect("an excerpt");
+        assert!(
+            cut.len() <= MAX_EXCERPT && cut.len() >= MAX_EXCERPT - 1,
+            "{}",
+            cut.len()
+        );
+        assert!(long.starts_with(&cut));
+        assert_eq!(excerpt(""), None);
+    }
+
+    #[test]
+    fn state_is_kept_only_for_a_delivered_attempt_and_within_its_bound() {
+        assert_eq!(state(Outcome::Delivered, "ts-1").as_deref(), Some("ts-1"));
+        assert_eq!(state(Outcome::Permanent, "ts-1"), None);
+        // Over the bound it is dropped whole: cut state would be corrupt.
+        assert_eq!(state(Outcome::Delivered, &"s".repeat(MAX_STATE + 1)), None);
+        assert!(state(Outcome::Delivered, &"s".repeat(MAX_STATE)).is_some());
+    }
+}
