@@ -117,16 +117,31 @@ impl Coordinator {
     /// The TCP address of the API as the coordinator logged it when it started listening
     /// (start it with `SWITCHYARD_API__TCP_LISTEN=127.0.0.1:0`).
     ///
+    /// The line is read from the coordinator's stderr by another thread, so it may arrive a
+    /// moment after the API answers: this waits for it (bounded: 10 s).
+    ///
     /// # Panics
-    /// When the log names no TCP address.
+    /// When the log names no TCP address by then.
     #[must_use]
     pub fn tcp_addr(&self) -> std::net::SocketAddr {
-        let log = self.stderr();
-        log.split("tcp=Some(")
-            .nth(1)
-            .and_then(|rest| rest.split(')').next())
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("no TCP address in the log:\n{log}"))
+        let parse = |log: &str| {
+            log.split("tcp=Some(")
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .and_then(|addr| addr.parse().ok())
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.stderr();
+            if let Some(addr) = parse(&log) {
+                return addr;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no TCP address in the log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Everything the coordinator wrote to stderr so far (all runs).

@@ -158,12 +158,7 @@ async fn the_api_is_served_on_loopback_tcp_too() {
         ..Default::default()
     })
     .await;
-    let log = coord.stderr();
-    let addr = log
-        .split("tcp=Some(")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .unwrap_or_else(|| panic!("no TCP address in the log:\n{log}"));
+    let addr = coord.tcp_addr();
     let mut c = switchyard::cli::client::connect(&format!("http://{addr}"), None)
         .await
         .expect("connect over TCP");
