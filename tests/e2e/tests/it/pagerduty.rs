@@ -1,0 +1,125 @@
+//! The PagerDuty plugin end to end: a real `switchyard serve` hosting the real plugin binary,
+//! a subscription pointed at a local server standing in for the Events API, and one incident
+//! created → resolved. The server sees a trigger and then a resolve on one dedup key (each
+//! request valid under PagerDuty's official spec); the routing key is in no API answer, no
+//! preview, no log line and no file of the data dir.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchyard::cli::client::Clients;
+use switchyard_e2e::coordinator::{
+    Coordinator, CoordinatorOptions, assert_not_in_data_dir, attempts, create_subscription,
+    wait_final,
+};
+use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
+use switchyard_proto::coordinator::v1 as api;
+use switchyard_vendor_spec::Spec;
+
+const CREATED: &str = "incident.incident.created";
+const RESOLVED: &str = "incident.incident.resolved";
+const KEY: &str = "e2eR0UT1NGKEYe2eR0UT1NGKEYe2e123";
+
+async fn register(c: &mut Clients) {
+    for id in [CREATED, RESOLVED] {
+        c.event_types
+            .register_event_type(api::RegisterEventTypeRequest {
+                event_type: Some(api::EventType {
+                    id: id.into(),
+                    display_name: id.into(),
+                    correlation_path: "/incidentId".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("register the event type");
+    }
+}
+
+async fn publish(c: &mut Clients, event_type: &str, status: &str) -> api::Delivery {
+    let payload = json!({"incidentId": "inc-7", "title": "Checkout down", "status": status});
+    let mut r = c
+        .events
+        .publish_event(api::PublishEventRequest {
+            event_type: event_type.into(),
+            payload_json: payload.to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect("publish")
+        .into_inner();
+    assert_eq!(r.deliveries.len(), 1, "{r:?}");
+    r.deliveries.remove(0)
+}
+
+fn options() -> CoordinatorOptions {
+    CoordinatorOptions {
+        extra_plugins: vec![("switchyard-plugin-pagerduty".into(), Vec::new())],
+        ..CoordinatorOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn an_incident_triggers_and_resolves_one_pagerduty_alert() {
+    let coord = Coordinator::start(options()).await;
+    let mut c = coord.clients().await;
+    register(&mut c).await;
+    let sink = HttpSink::start().await;
+    for _ in 0..2 {
+        sink.push_response(ResponseSpec::status(202).json(&json!({"status": "success"})));
+    }
+    let sub = create_subscription(
+        &mut c,
+        api::Subscription {
+            name: "oncall".into(),
+            provider_id: "pagerduty.pagerduty".into(),
+            config_json: json!({"routingKey": KEY, "baseUrl": sink.url()}).to_string(),
+            event_types: vec!["incident.*".into()],
+            enabled: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(!format!("{sub:?}").contains(KEY), "{sub:?}");
+
+    let created = publish(&mut c, CREATED, "investigating").await;
+    let resolved = publish(&mut c, RESOLVED, "resolved").await;
+    for d in [&created, &resolved] {
+        let done = wait_final(&mut c, &d.id).await;
+        assert_eq!(done.status(), api::DeliveryStatus::Succeeded, "{done:?}");
+    }
+    let requests = sink.wait_for_requests(2, Duration::from_secs(30)).await;
+    let bodies: Vec<serde_json::Value> = requests.iter().map(|r| r.json()).collect();
+    for r in &requests {
+        Spec::vendor("pagerduty").assert_conforms(r);
+    }
+    assert_eq!(bodies[0]["event_action"], "trigger");
+    assert_eq!(bodies[1]["event_action"], "resolve");
+    let dedup = format!("{}:inc-7", sub.id);
+    assert_eq!(bodies[0]["dedup_key"], dedup.as_str());
+    assert_eq!(bodies[1]["dedup_key"], dedup.as_str());
+    let first = attempts(&mut c, &created.id)
+        .await
+        .pop()
+        .expect("an attempt");
+    assert_eq!(first.external_id, dedup);
+
+    let (ok, stdout, stderr) = coord.cli(&[
+        "subscriptions",
+        "preview",
+        &sub.id,
+        "--event-type",
+        CREATED,
+        "--payload",
+        r#"{"incidentId":"inc-7","title":"Checkout down"}"#,
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("/v2/enqueue") && stdout.contains("[REDACTED]"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(KEY), "{stdout}");
+    assert_eq!(sink.request_count(), 2, "the preview sent something");
+    assert_not_in_data_dir(&coord, KEY);
+    assert!(!coord.stderr().contains(KEY), "routing key in the log");
+}
