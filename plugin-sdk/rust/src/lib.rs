@@ -89,6 +89,7 @@
 mod deferred;
 pub mod handshake;
 pub mod http;
+pub mod lifecycle;
 pub mod log;
 pub mod net_policy;
 mod plugin;

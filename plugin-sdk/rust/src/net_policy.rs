@@ -19,6 +19,7 @@
 pub mod classify;
 pub mod client;
 pub mod guard;
+pub mod shared;
 
 use std::fmt;
 use std::net::IpAddr;

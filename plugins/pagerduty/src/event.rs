@@ -4,6 +4,7 @@
 //! the same [`Outgoing`], so a preview shows exactly what a delivery sends.
 
 use serde_json::{Value, json};
+use switchyard_plugin_sdk::lifecycle::{Family, Stage, cut_chars as cut};
 use switchyard_plugin_sdk::template::{TemplateCache, TemplateContext};
 use switchyard_plugin_sdk::{DeliveryContext, Diagnostic, NoConnection};
 
@@ -28,21 +29,18 @@ pub enum Action {
 }
 
 impl Action {
-    /// The action for an event type and payload: maintenance events are changes; the type's
-    /// last segment (or the payload's `status`) says resolved / acknowledged / updated.
+    /// The action for an event type and payload: maintenance events are changes; otherwise
+    /// the SDK's lifecycle [`Stage`] says trigger, acknowledge or resolve.
     #[must_use]
     pub fn of(event_type: &str, payload: &Value, on_update: UpdateAction) -> Action {
-        if event_type.starts_with("maintenance.") {
+        if Family::of(event_type) == Family::Maintenance {
             return Action::Change;
         }
-        let verb = event_type.rsplit('.').next().unwrap_or("");
-        let status = payload.get("status").and_then(Value::as_str).unwrap_or("");
-        match verb {
-            "resolved" | "closed" => Action::Resolve,
-            _ if status.eq_ignore_ascii_case("resolved") => Action::Resolve,
-            "acknowledged" => Action::Acknowledge,
-            "updated" if on_update == UpdateAction::Acknowledge => Action::Acknowledge,
-            _ => Action::Trigger,
+        match Stage::of(event_type, payload) {
+            Stage::Resolved => Action::Resolve,
+            Stage::Acknowledged => Action::Acknowledge,
+            Stage::Updated if on_update == UpdateAction::Acknowledge => Action::Acknowledge,
+            Stage::Opened | Stage::Updated => Action::Trigger,
         }
     }
 
@@ -222,14 +220,4 @@ fn links(payload: &Value) -> Value {
         Some(href) => json!([{"href": href, "text": "Open in the platform"}]),
         None => json!([]),
     }
-}
-
-/// `text` cut to at most `limit` characters (on a character boundary, with `…` when cut).
-fn cut(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(limit.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

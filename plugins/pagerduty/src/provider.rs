@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
-use switchyard_plugin_sdk::net_policy::client::PolicyClient;
+use switchyard_plugin_sdk::net_policy::shared::SharedClient;
 use switchyard_plugin_sdk::template::{Limits, TemplateCache};
 use switchyard_plugin_sdk::{
     Capabilities, DeliveryContext, DeliveryResult, Diagnostic, Documentation, NoConnection,
     Provider, REDACTED, RenderedRequest, TestTarget, http,
 };
-use tokio::sync::OnceCell;
 
 use crate::config::PagerDutyConfig;
 use crate::event::{Outgoing, outgoing};
@@ -23,17 +22,14 @@ use crate::event::{Outgoing, outgoing};
 /// The PagerDuty provider: one pooled client held to the network policy, one template cache.
 #[derive(Debug, Clone)]
 pub struct PagerDutyProvider {
-    client: Arc<OnceCell<PolicyClient>>,
-    /// `None`: read from the environment when the client is built.
-    policy: Option<NetworkPolicy>,
+    client: SharedClient,
     templates: Arc<TemplateCache>,
 }
 
 impl Default for PagerDutyProvider {
     fn default() -> Self {
         Self {
-            client: Arc::default(),
-            policy: None,
+            client: SharedClient::from_env(),
             templates: Arc::new(TemplateCache::new(
                 Limits::default(),
                 TemplateCache::DEFAULT_CAPACITY,
@@ -53,21 +49,9 @@ impl PagerDutyProvider {
     #[must_use]
     pub fn with_policy(policy: NetworkPolicy) -> Self {
         Self {
-            policy: Some(policy),
+            client: SharedClient::with_policy(policy),
             ..Self::default()
         }
-    }
-
-    async fn client(&self) -> Result<&PolicyClient, String> {
-        self.client
-            .get_or_try_init(|| async {
-                let policy = match &self.policy {
-                    Some(policy) => policy.clone(),
-                    None => NetworkPolicy::from_env().map_err(|e| e.to_string())?,
-                };
-                PolicyClient::new(Duration::from_secs(60), &policy).map_err(|e| e.to_string())
-            })
-            .await
     }
 
     async fn send(
@@ -75,7 +59,7 @@ impl PagerDutyProvider {
         ctx: &DeliveryContext<PagerDutyConfig, NoConnection>,
         out: Outgoing,
     ) -> DeliveryResult {
-        let client = match self.client().await {
+        let client = match self.client.get().await {
             Ok(client) => client,
             Err(error) => {
                 tracing::error!(%error, "cannot build the HTTP client");

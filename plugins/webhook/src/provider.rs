@@ -18,12 +18,12 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, Header
 use serde::Serialize;
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
 use switchyard_plugin_sdk::net_policy::client::PolicyClient;
+use switchyard_plugin_sdk::net_policy::shared::SharedClient;
 use switchyard_plugin_sdk::template::{Limits, TemplateCache};
 use switchyard_plugin_sdk::{
     Capabilities, DeliveryContext, DeliveryResult, Diagnostic, Documentation, NoConnection,
     Outcome, Provider, REDACTED, RenderedRequest, TestTarget, http,
 };
-use tokio::sync::OnceCell;
 
 use crate::config::{Auth, Signing, WebhookConfig};
 use crate::signing::{self, SigningKey, signature_header};
@@ -47,17 +47,14 @@ pub const EVENT_TYPE_HEADER: &str = "x-event-type";
 /// subnets the operator allows (`SWITCHYARD_NETWORK_ALLOW`, set by the coordinator).
 #[derive(Debug, Clone)]
 pub struct WebhookProvider {
-    client: Arc<OnceCell<PolicyClient>>,
-    /// `None`: read from the environment when the client is built.
-    policy: Option<NetworkPolicy>,
+    client: SharedClient,
     templates: Arc<TemplateCache>,
 }
 
 impl Default for WebhookProvider {
     fn default() -> Self {
         Self {
-            client: Arc::default(),
-            policy: None,
+            client: SharedClient::from_env(),
             templates: Arc::new(TemplateCache::new(
                 Limits::default(),
                 TemplateCache::DEFAULT_CAPACITY,
@@ -80,7 +77,7 @@ impl WebhookProvider {
     #[must_use]
     pub fn with_policy(policy: NetworkPolicy) -> Self {
         Self {
-            policy: Some(policy),
+            client: SharedClient::with_policy(policy),
             ..Self::default()
         }
     }
@@ -92,16 +89,7 @@ impl WebhookProvider {
     /// A text for the log when the allow-list cannot be read or the TLS backend cannot be
     /// initialised.
     pub async fn client(&self) -> Result<&PolicyClient, String> {
-        // Building is synchronous and takes a few milliseconds, once: not worth a blocking task.
-        self.client
-            .get_or_try_init(|| async {
-                let policy = match &self.policy {
-                    Some(policy) => policy.clone(),
-                    None => NetworkPolicy::from_env().map_err(|e| e.to_string())?,
-                };
-                PolicyClient::new(Duration::from_secs(60), &policy).map_err(|e| e.to_string())
-            })
-            .await
+        self.client.get().await
     }
 }
 

@@ -1,0 +1,131 @@
+//! Where an event stands in the life of the thing it is about (an incident, a maintenance
+//! window, a health check): opened, updated, acknowledged or resolved. Providers that follow a
+//! lifecycle — resolve the alert they triggered, reply in the thread they started, comment on
+//! the issue they opened — decide with this, so they all read event types the same way.
+//!
+//! The stage comes from the event type's last segment (`incident.incident.resolved` →
+//! resolved); a payload whose `status` is `resolved`, `closed`, `completed` or `healthy`
+//! counts as resolved whatever the type says.
+
+use serde_json::Value;
+
+/// The family an event type belongs to, by its first segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `incident.*`.
+    Incident,
+    /// `maintenance.*`.
+    Maintenance,
+    /// `healthcheck.*`, `health.*`, `system.*` (a system's health changed).
+    Health,
+    /// Anything else.
+    Other,
+}
+
+impl Family {
+    /// The family of `event_type`.
+    #[must_use]
+    pub fn of(event_type: &str) -> Family {
+        match event_type.split('.').next().unwrap_or("") {
+            "incident" | "incidents" => Family::Incident,
+            "maintenance" | "maintenances" => Family::Maintenance,
+            "healthcheck" | "health" | "system" => Family::Health,
+            _ => Family::Other,
+        }
+    }
+}
+
+/// The stage of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The first event: created, opened, started, triggered (and anything not listed).
+    Opened,
+    /// A change to something open: updated, changed, commented.
+    Updated,
+    /// Someone took it: acknowledged.
+    Acknowledged,
+    /// It is over: resolved, closed, completed, ended, recovered.
+    Resolved,
+}
+
+impl Stage {
+    /// The stage of an event of type `event_type` with `payload`.
+    #[must_use]
+    pub fn of(event_type: &str, payload: &Value) -> Stage {
+        let status = payload.get("status").and_then(Value::as_str).unwrap_or("");
+        if ["resolved", "closed", "completed", "healthy"]
+            .iter()
+            .any(|s| status.eq_ignore_ascii_case(s))
+        {
+            return Stage::Resolved;
+        }
+        match event_type.rsplit('.').next().unwrap_or("") {
+            "resolved" | "closed" | "completed" | "ended" | "recovered" | "deleted" => {
+                Stage::Resolved
+            }
+            "acknowledged" => Stage::Acknowledged,
+            "updated" | "changed" | "commented" | "status_changed" => Stage::Updated,
+            _ => Stage::Opened,
+        }
+    }
+}
+
+/// `text` cut to at most `limit` characters on a character boundary, ending in `…` when cut
+/// (vendors limit fields in characters; cutting, not failing, is what a reader wants).
+#[must_use]
+pub fn cut_chars(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(limit.saturating_sub(1)).collect();
+    if limit > 0 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn stages_come_from_the_type_and_a_resolved_status() {
+        let none = json!({});
+        assert_eq!(Stage::of("incident.incident.created", &none), Stage::Opened);
+        assert_eq!(
+            Stage::of("incident.incident.updated", &none),
+            Stage::Updated
+        );
+        assert_eq!(
+            Stage::of("incident.incident.acknowledged", &none),
+            Stage::Acknowledged
+        );
+        assert_eq!(
+            Stage::of("incident.incident.resolved", &none),
+            Stage::Resolved
+        );
+        assert_eq!(
+            Stage::of("maintenance.window.completed", &none),
+            Stage::Resolved
+        );
+        assert_eq!(
+            Stage::of("incident.incident.updated", &json!({"status": "Resolved"})),
+            Stage::Resolved
+        );
+        assert_eq!(
+            Family::of("maintenance.window.created"),
+            Family::Maintenance
+        );
+        assert_eq!(Family::of("healthcheck.system.degraded"), Family::Health);
+        assert_eq!(Family::of("incident.incident.created"), Family::Incident);
+    }
+
+    #[test]
+    fn cutting_keeps_whole_characters() {
+        assert_eq!(cut_chars("abc", 3), "abc");
+        assert_eq!(cut_chars("ééééé", 3), "éé…");
+        assert_eq!(cut_chars("abc", 0), "");
+    }
+}
