@@ -9,6 +9,8 @@
 
 use serde_json::Value;
 
+use crate::DeliveryContext;
+
 /// The family an event type belongs to, by its first segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -67,6 +69,39 @@ impl Stage {
             "updated" | "changed" | "commented" | "status_changed" => Stage::Updated,
             _ => Stage::Opened,
         }
+    }
+}
+
+/// The identity of the thing a delivery is about, for one subscription: the correlation key
+/// (one incident → one alert), else the event id, else the delivery id; prefixed with the
+/// subscription id so two subscriptions aimed at one account keep separate alerts; cut to
+/// `limit` characters. Providers use it as PagerDuty's `dedup_key`, Opsgenie's `alias`…
+#[must_use]
+pub fn thread_key<C, K>(ctx: &DeliveryContext<C, K>, limit: usize) -> String {
+    let key = ctx
+        .correlation
+        .as_ref()
+        .map(|c| c.key.as_str())
+        .filter(|k| !k.is_empty())
+        .or(Some(ctx.event.event_id.as_str()).filter(|k| !k.is_empty()))
+        .unwrap_or(&ctx.event.delivery_id);
+    cut_chars(&format!("{}:{key}", ctx.subscription.id), limit)
+}
+
+/// A one-line headline of an event: the payload's `title` (or `name`) and, in parentheses, its
+/// `status` — "Checkout API down (investigating)"; the event type when the payload has neither.
+#[must_use]
+pub fn headline(event_type: &str, payload: &Value) -> String {
+    let text = |k: &str| {
+        payload
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let title = text("title").or_else(|| text("name")).unwrap_or(event_type);
+    match text("status") {
+        Some(status) => format!("{title} ({status})"),
+        None => title.to_owned(),
     }
 }
 

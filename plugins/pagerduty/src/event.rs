@@ -4,7 +4,7 @@
 //! the same [`Outgoing`], so a preview shows exactly what a delivery sends.
 
 use serde_json::{Value, json};
-use switchyard_plugin_sdk::lifecycle::{Family, Stage, cut_chars as cut};
+use switchyard_plugin_sdk::lifecycle::{Family, Stage, cut_chars as cut, headline, thread_key};
 use switchyard_plugin_sdk::template::{TemplateCache, TemplateContext};
 use switchyard_plugin_sdk::{DeliveryContext, Diagnostic, NoConnection};
 
@@ -66,19 +66,11 @@ pub struct Outgoing {
     pub dedup_key: Option<String>,
 }
 
-/// The dedup key of a delivery: the correlation key (one alert per incident), else the event
-/// id, else the delivery id; prefixed with the subscription id so two subscriptions with one
-/// routing key keep separate alerts; cut to PagerDuty's 255 characters.
+/// The dedup key of a delivery: the SDK's [`thread_key`] (subscription id and correlation
+/// key), cut to PagerDuty's 255 characters.
 #[must_use]
 pub fn dedup_key<C, K>(ctx: &DeliveryContext<C, K>) -> String {
-    let key = ctx
-        .correlation
-        .as_ref()
-        .map(|c| c.key.as_str())
-        .filter(|k| !k.is_empty())
-        .or(Some(ctx.event.event_id.as_str()).filter(|k| !k.is_empty()))
-        .unwrap_or(&ctx.event.delivery_id);
-    cut(&format!("{}:{key}", ctx.subscription.id), DEDUP_KEY_LIMIT)
+    thread_key(ctx, DEDUP_KEY_LIMIT)
 }
 
 /// Builds the request for one delivery.
@@ -150,7 +142,7 @@ fn summary(
             .get("/summaryTemplate", source)
             .and_then(|t| t.render(&TemplateContext::of(ctx)))
             .map_err(|e| e.diagnostic())?,
-        None => default_summary(&ctx.event.event_type, &ctx.event.payload),
+        None => headline(&ctx.event.event_type, &ctx.event.payload),
     };
     let text = text.trim();
     Ok(cut(
@@ -161,22 +153,6 @@ fn summary(
         },
         SUMMARY_LIMIT,
     ))
-}
-
-/// "Database down (investigating)" from the payload's title (or name) and status; the event
-/// type when it has neither.
-fn default_summary(event_type: &str, payload: &Value) -> String {
-    let text = |k: &str| {
-        payload
-            .get(k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let title = text("title").or_else(|| text("name")).unwrap_or(event_type);
-    match text("status") {
-        Some(status) => format!("{title} ({status})"),
-        None => title.to_owned(),
-    }
 }
 
 fn source(config: &PagerDutyConfig, payload: &Value) -> String {
