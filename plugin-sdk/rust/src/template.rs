@@ -45,6 +45,7 @@
 mod cache;
 pub mod context;
 pub mod filters;
+mod line;
 mod schema;
 
 use std::io;

@@ -4,8 +4,8 @@
 //! (`/v2/alerts/{alias}/…?identifierType=alias`). Pure: `deliver` and `preview` share it.
 
 use serde_json::{Map, Value, json};
-use switchyard_plugin_sdk::lifecycle::{Stage, cut_chars, headline, thread_key};
-use switchyard_plugin_sdk::template::{TemplateCache, TemplateContext};
+use switchyard_plugin_sdk::lifecycle::{Stage, cut_chars, thread_key};
+use switchyard_plugin_sdk::template::TemplateCache;
 use switchyard_plugin_sdk::{DeliveryContext, Diagnostic, NoConnection};
 
 use crate::config::OpsgenieConfig;
@@ -46,7 +46,12 @@ pub fn outgoing(
 ) -> Result<Outgoing, Diagnostic> {
     let stage = Stage::of(&ctx.event.event_type, &ctx.event.payload);
     let alias = alias(ctx);
-    let message = message(ctx, templates)?;
+    let message = templates.line(
+        "/messageTemplate",
+        ctx.config.message_template.as_deref(),
+        ctx,
+        MESSAGE_LIMIT,
+    )?;
     let action = |verb: &str, body: Value| Outgoing {
         stage,
         segments: vec!["v2".into(), "alerts".into(), alias.clone(), verb.into()],
@@ -90,28 +95,6 @@ fn create_body(
         body["responders"] = json!([{"type": "team", "name": team}]);
     }
     body
-}
-
-fn message(
-    ctx: &DeliveryContext<OpsgenieConfig, NoConnection>,
-    templates: &TemplateCache,
-) -> Result<String, Diagnostic> {
-    let text = match &ctx.config.message_template {
-        Some(source) => templates
-            .get("/messageTemplate", source)
-            .and_then(|t| t.render(&TemplateContext::of(ctx)))
-            .map_err(|e| e.diagnostic())?,
-        None => headline(&ctx.event.event_type, &ctx.event.payload),
-    };
-    let text = text.trim();
-    Ok(cut_chars(
-        if text.is_empty() {
-            &ctx.event.event_type
-        } else {
-            text
-        },
-        MESSAGE_LIMIT,
-    ))
 }
 
 /// The payload's fields as "key: value" lines, for the alert's description.

@@ -4,8 +4,8 @@
 //! the same [`Outgoing`], so a preview shows exactly what a delivery sends.
 
 use serde_json::{Value, json};
-use switchyard_plugin_sdk::lifecycle::{Family, Stage, cut_chars as cut, headline, thread_key};
-use switchyard_plugin_sdk::template::{TemplateCache, TemplateContext};
+use switchyard_plugin_sdk::lifecycle::{Family, Stage, cut_chars as cut, thread_key};
+use switchyard_plugin_sdk::template::TemplateCache;
 use switchyard_plugin_sdk::{DeliveryContext, Diagnostic, NoConnection};
 
 use crate::config::{PagerDutyConfig, UpdateAction};
@@ -90,7 +90,7 @@ pub fn outgoing(
         let body = json!({
             "routing_key": routing_key,
             "payload": {
-                "summary": summary(ctx, templates)?,
+                "summary": templates.line("/summaryTemplate", ctx.config.summary_template.as_deref(), ctx, SUMMARY_LIMIT)?,
                 "timestamp": ctx.event.timestamp.to_rfc3339(),
                 "source": source(config, payload),
                 "custom_details": details(ctx),
@@ -112,7 +112,7 @@ pub fn outgoing(
     });
     if action == Action::Trigger {
         body["payload"] = json!({
-            "summary": summary(ctx, templates)?,
+            "summary": templates.line("/summaryTemplate", ctx.config.summary_template.as_deref(), ctx, SUMMARY_LIMIT)?,
             "timestamp": ctx.event.timestamp.to_rfc3339(),
             "severity": config.severity_of(payload).as_str(),
             "source": source(config, payload),
@@ -131,28 +131,6 @@ pub fn outgoing(
         body,
         dedup_key: Some(key),
     })
-}
-
-fn summary(
-    ctx: &DeliveryContext<PagerDutyConfig, NoConnection>,
-    templates: &TemplateCache,
-) -> Result<String, Diagnostic> {
-    let text = match &ctx.config.summary_template {
-        Some(source) => templates
-            .get("/summaryTemplate", source)
-            .and_then(|t| t.render(&TemplateContext::of(ctx)))
-            .map_err(|e| e.diagnostic())?,
-        None => headline(&ctx.event.event_type, &ctx.event.payload),
-    };
-    let text = text.trim();
-    Ok(cut(
-        if text.is_empty() {
-            &ctx.event.event_type
-        } else {
-            text
-        },
-        SUMMARY_LIMIT,
-    ))
 }
 
 fn source(config: &PagerDutyConfig, payload: &Value) -> String {

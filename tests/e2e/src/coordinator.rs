@@ -388,6 +388,26 @@ pub async fn register_incident(c: &mut Clients) {
         .expect("register the incident event type");
 }
 
+/// Registers each of `ids` (no payload schema) with `correlation_path`, e.g. `/incidentId`.
+///
+/// # Panics
+/// When the API refuses.
+pub async fn register_correlated(c: &mut Clients, ids: &[&str], correlation_path: &str) {
+    for id in ids {
+        c.event_types
+            .register_event_type(api::RegisterEventTypeRequest {
+                event_type: Some(api::EventType {
+                    id: (*id).into(),
+                    display_name: (*id).into(),
+                    correlation_path: correlation_path.into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("register the event type");
+    }
+}
+
 /// A webhook subscription to `url` for `incident.*`, enabled, with the coordinator's retry
 /// policy.
 #[must_use]

@@ -7,7 +7,7 @@
 use serde_json::json;
 use switchyard::cli::client::Clients;
 use switchyard_e2e::coordinator::{
-    Coordinator, attempts, create_subscription, wait_final, with_fixture_args,
+    Coordinator, attempts, create_subscription, register_correlated, wait_final, with_fixture_args,
 };
 use switchyard_proto::coordinator::v1 as api;
 
@@ -18,19 +18,7 @@ const RESOLVED: &str = "incident.incident.resolved";
 async fn setup(config: serde_json::Value) -> (Coordinator, Clients) {
     let coord = Coordinator::start(with_fixture_args(&["good"])).await;
     let mut c = coord.clients().await;
-    for id in [CREATED, UPDATED, RESOLVED] {
-        c.event_types
-            .register_event_type(api::RegisterEventTypeRequest {
-                event_type: Some(api::EventType {
-                    id: id.into(),
-                    display_name: id.into(),
-                    correlation_path: "/incidentId".into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("register the event type");
-    }
+    register_correlated(&mut c, &[CREATED, UPDATED, RESOLVED], "/incidentId").await;
     let sub = api::Subscription {
         name: "echo".into(),
         provider_id: "fixture.echo".into(),

@@ -10,7 +10,7 @@ use serde_json::json;
 use switchyard::cli::client::Clients;
 use switchyard_e2e::coordinator::{
     Coordinator, CoordinatorOptions, assert_not_in_data_dir, attempts, create_subscription,
-    wait_final,
+    register_correlated, wait_final,
 };
 use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
 use switchyard_proto::coordinator::v1 as api;
@@ -19,22 +19,6 @@ use switchyard_vendor_spec::Spec;
 const CREATED: &str = "incident.incident.created";
 const RESOLVED: &str = "incident.incident.resolved";
 const KEY: &str = "e2eR0UT1NGKEYe2eR0UT1NGKEYe2e123";
-
-async fn register(c: &mut Clients) {
-    for id in [CREATED, RESOLVED] {
-        c.event_types
-            .register_event_type(api::RegisterEventTypeRequest {
-                event_type: Some(api::EventType {
-                    id: id.into(),
-                    display_name: id.into(),
-                    correlation_path: "/incidentId".into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("register the event type");
-    }
-}
 
 async fn publish(c: &mut Clients, event_type: &str, status: &str) -> api::Delivery {
     let payload = json!({"incidentId": "inc-7", "title": "Checkout down", "status": status});
@@ -63,7 +47,7 @@ fn options() -> CoordinatorOptions {
 async fn an_incident_triggers_and_resolves_one_pagerduty_alert() {
     let coord = Coordinator::start(options()).await;
     let mut c = coord.clients().await;
-    register(&mut c).await;
+    register_correlated(&mut c, &[CREATED, RESOLVED], "/incidentId").await;
     let sink = HttpSink::start().await;
     for _ in 0..2 {
         sink.push_response(ResponseSpec::status(202).json(&json!({"status": "success"})));
