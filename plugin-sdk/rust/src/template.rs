@@ -34,6 +34,7 @@
 //!     timestamp: chrono::DateTime::UNIX_EPOCH,
 //!     delivery_id: "del-1".into(),
 //!     attempt: 1,
+//!     event_id: "evt-1".into(),
 //! };
 //! let subscription = Subscription { id: "sub-1".into(), name: "Ops".into() };
 //! let template = cache.get("/bodyTemplate", r#"{"text":"{{ payload.title | json_escape }}"}"#)?;

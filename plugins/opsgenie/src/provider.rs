@@ -155,7 +155,7 @@ impl Provider for OpsgenieProvider {
         if !found.is_empty() {
             return Err(found);
         }
-        let out = outgoing(&ctx, &self.templates).map_err(|d| vec![d])?;
+        let out = outgoing(&ctx, &self.templates).map_err(|e| vec![e.diagnostic()])?;
         let url = url_of(&ctx.config, &out).map_err(|m| vec![Diagnostic::new("/baseUrl", m)])?;
         Ok(RenderedRequest {
             method: "POST".into(),
@@ -171,12 +171,8 @@ impl Provider for OpsgenieProvider {
     async fn deliver(&self, ctx: DeliveryContext<OpsgenieConfig, NoConnection>) -> DeliveryResult {
         let out = match outgoing(&ctx, &self.templates) {
             Ok(out) => out,
-            Err(problem) => {
-                return DeliveryResult::permanent(format!(
-                    "{}: {}",
-                    problem.json_path, problem.message
-                ));
-            }
+            // Permanent: the same template and event fail the same way on every attempt.
+            Err(error) => return DeliveryResult::from(error),
         };
         let result = self.send(&ctx, &out).await;
         tracing::debug!(stage = ?out.stage, outcome = ?result.outcome, "opsgenie request sent");

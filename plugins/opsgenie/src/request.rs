@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 use switchyard_plugin_sdk::lifecycle::{Stage, cut_chars, thread_key};
-use switchyard_plugin_sdk::template::TemplateCache;
-use switchyard_plugin_sdk::{DeliveryContext, Diagnostic, NoConnection};
+use switchyard_plugin_sdk::template::{TemplateCache, TemplateError};
+use switchyard_plugin_sdk::{DeliveryContext, NoConnection};
 
 use crate::config::OpsgenieConfig;
 
@@ -39,11 +39,11 @@ pub fn alias<C, K>(ctx: &DeliveryContext<C, K>) -> String {
 /// Builds the request for one delivery.
 ///
 /// # Errors
-/// A diagnostic when the message template does not compile or fails to render.
+/// When the message template does not compile or fails to render.
 pub fn outgoing(
     ctx: &DeliveryContext<OpsgenieConfig, NoConnection>,
     templates: &TemplateCache,
-) -> Result<Outgoing, Diagnostic> {
+) -> Result<Outgoing, TemplateError> {
     let stage = Stage::of(&ctx.event.event_type, &ctx.event.payload);
     let alias = alias(ctx);
     let message = templates.line(

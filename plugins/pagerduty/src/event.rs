@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 use switchyard_plugin_sdk::lifecycle::{Family, Stage, cut_chars as cut, thread_key};
-use switchyard_plugin_sdk::template::TemplateCache;
-use switchyard_plugin_sdk::{DeliveryContext, Diagnostic, NoConnection};
+use switchyard_plugin_sdk::template::{TemplateCache, TemplateError};
+use switchyard_plugin_sdk::{DeliveryContext, NoConnection};
 
 use crate::config::{PagerDutyConfig, UpdateAction};
 
@@ -76,11 +76,11 @@ pub fn dedup_key<C, K>(ctx: &DeliveryContext<C, K>) -> String {
 /// Builds the request for one delivery.
 ///
 /// # Errors
-/// A diagnostic when the summary template does not compile or fails to render.
+/// When the summary template does not compile or fails to render.
 pub fn outgoing(
     ctx: &DeliveryContext<PagerDutyConfig, NoConnection>,
     templates: &TemplateCache,
-) -> Result<Outgoing, Diagnostic> {
+) -> Result<Outgoing, TemplateError> {
     let config = &ctx.config;
     let payload = &ctx.event.payload;
     let action = Action::of(&ctx.event.event_type, payload, config.on_update);

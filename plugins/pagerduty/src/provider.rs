@@ -161,7 +161,7 @@ impl Provider for PagerDutyProvider {
         if !found.is_empty() {
             return Err(found);
         }
-        let mut out = outgoing(&ctx, &self.templates).map_err(|d| vec![d])?;
+        let mut out = outgoing(&ctx, &self.templates).map_err(|e| vec![e.diagnostic()])?;
         out.body["routing_key"] = Value::String(REDACTED.to_owned());
         Ok(RenderedRequest {
             method: "POST".into(),
@@ -174,12 +174,8 @@ impl Provider for PagerDutyProvider {
     async fn deliver(&self, ctx: DeliveryContext<PagerDutyConfig, NoConnection>) -> DeliveryResult {
         let out = match outgoing(&ctx, &self.templates) {
             Ok(out) => out,
-            Err(problem) => {
-                return DeliveryResult::permanent(format!(
-                    "{}: {}",
-                    problem.json_path, problem.message
-                ));
-            }
+            // Permanent: the same template and event fail the same way on every attempt.
+            Err(error) => return DeliveryResult::from(error),
         };
         let action = out.action;
         let result = self.send(&ctx, out).await;

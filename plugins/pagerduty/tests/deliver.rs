@@ -274,3 +274,18 @@ async fn bad_templates_and_urls_are_refused_with_paths() {
     let paths: Vec<&str> = found.iter().map(|d| d.json_path.as_str()).collect();
     assert_eq!(paths, ["/summaryTemplate", "/baseUrl"], "{found:?}");
 }
+
+#[tokio::test]
+async fn a_summary_that_fails_to_render_is_permanent_and_names_its_field() {
+    let sink = HttpSink::start().await;
+    let mut c = config(&sink);
+    c.summary_template = Some("{{ payload.missing | required }}".into());
+    let result = provider()
+        .deliver(context(c, "incident.incident.created", incident("new")))
+        .await;
+    match &result.outcome {
+        Outcome::Permanent { error } => assert!(error.contains("/summaryTemplate"), "{error}"),
+        other => panic!("expected permanent, got {other:?}"),
+    }
+    assert_eq!(sink.request_count(), 0);
+}
