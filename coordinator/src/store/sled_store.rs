@@ -4,8 +4,9 @@
 //! record, written alone); `events` (the event with the ids of its deliveries), `idempotency`,
 //! `deliveries` (each delivery with its attempts), `by_subscription` and `schedule` (delivery
 //! state, always written together in one transaction by [`Tx::put_delivery`], which derives the
-//! index entries from the record); `correlations` (the ordered chains of correlated deliveries,
-//! [`chains`], written in the same transactions). Records are JSON. Nothing here flushes except
+//! index entries from the record); `correlations` and `chain_history` (the ordered chains of
+//! correlated deliveries and what their ended ones left behind, [`chains`], written in the same
+//! transactions). Records are JSON. Nothing here flushes except
 //! [`Store::flush`].
 //!
 //! Writes are what costs (about 10 µs per sled insert), so a delivery takes 6 in its life:
@@ -148,6 +149,7 @@ pub struct SledStore {
     by_subscription: Tree,
     schedule: Tree,
     correlations: Tree,
+    chain_history: Tree,
     /// Snapshot of every subscription for fan-out; `None` after a change.
     subs_cache: Mutex<Option<Arc<[Subscription]>>>,
     /// Event types read so far (every publish looks its type up); cleared on a change.
@@ -237,6 +239,7 @@ struct Tx<'a> {
     by_subscription: &'a TransactionalTree,
     schedule: &'a TransactionalTree,
     correlations: &'a TransactionalTree,
+    chain_history: &'a TransactionalTree,
 }
 
 impl Tx<'_> {
@@ -354,6 +357,14 @@ impl SledStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let db = open_db(path)?;
         let t = |name: &str| db.open_tree(name);
+        let (correlations, chain_history) = (t("correlations")?, t("chain_history")?);
+        let migrated = chains::migrate_legacy(&correlations, &chain_history)?;
+        if migrated > 0 {
+            tracing::info!(
+                chains = migrated,
+                "rewrote correlation chains in the current layout"
+            );
+        }
         Ok(Self {
             event_types: t("event_types")?,
             connections: t("connections")?,
@@ -363,7 +374,8 @@ impl SledStore {
             deliveries: t("deliveries")?,
             by_subscription: t("by_subscription")?,
             schedule: t("schedule")?,
-            correlations: t("correlations")?,
+            correlations,
+            chain_history,
             subs_cache: Mutex::new(None),
             event_types_cache: Mutex::new(std::collections::HashMap::new()),
             claims: Mutex::new(Claims {
@@ -394,10 +406,19 @@ impl SledStore {
             &self.by_subscription,
             &self.schedule,
             &self.correlations,
+            &self.chain_history,
         );
         trees
             .transaction(
-                |(events, idempotency, deliveries, by_subscription, schedule, correlations)| {
+                |(
+                    events,
+                    idempotency,
+                    deliveries,
+                    by_subscription,
+                    schedule,
+                    correlations,
+                    chain_history,
+                )| {
                     f(&Tx {
                         events,
                         idempotency,
@@ -405,6 +426,7 @@ impl SledStore {
                         by_subscription,
                         schedule,
                         correlations,
+                        chain_history,
                     })
                 },
             )
@@ -577,25 +599,6 @@ impl SledStore {
             }
             Ok(Some(finals.len()))
         })
-    }
-
-    /// Removes the chains with no delivery left whose last one ended before `before`: the
-    /// history of a key outlives its deliveries by the retention, then goes with them.
-    fn purge_chains(&self, before: DateTime<Utc>) -> StoreResult<()> {
-        for entry in self.correlations.iter() {
-            let (key, value) = entry?;
-            let chain: chains::StoredChain = dec("correlations", &value)?;
-            let last_ended = chain.earlier.first().map(|e| e.ended_at);
-            if chain.pending.is_empty() && last_ended.is_none_or(|at| at < before) {
-                // Only if unchanged since read: a delivery may have joined meanwhile.
-                let _ = self.correlations.compare_and_swap(
-                    &key,
-                    Some(&value),
-                    None as Option<&[u8]>,
-                )?;
-            }
-        }
-        Ok(())
     }
 
     /// The earlier event an idempotency key points to (by its `events` key), with its
@@ -1109,10 +1112,7 @@ impl Store for SledStore {
         subscription: SubscriptionId,
         key: &str,
     ) -> StoreResult<Vec<CorrelatedDelivery>> {
-        let key = chains::chain_key(subscription, key);
-        let chain: Option<chains::StoredChain> =
-            Self::get_json(&self.correlations, "correlations", &key)?;
-        Ok(chain.map(|c| c.earlier).unwrap_or_default())
+        self.chain_history(subscription, key)
     }
 
     fn flush(&self) -> StoreResult<()> {
