@@ -19,7 +19,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sled::Tree;
 
-use super::{SledStore, StoredDelivery, Tx, TxResult, abort, dec, enc, schedule_key};
+use super::codec::{abort, dec, enc};
+use super::tx::{StoredDelivery, Tx, schedule_key};
+use super::{SledStore, TxResult};
 use crate::model::{
     CORRELATION_HISTORY, CorrelatedDelivery, Delivery, DeliveryId, DeliveryStatus, SubscriptionId,
     to_millis,
