@@ -8,6 +8,8 @@ import logging
 import threading
 from datetime import datetime, timezone
 
+import pytest
+
 from switchyard_plugin import Outcome
 from switchyard_plugin.provider import CallInfo, CorrelatedDelivery, Correlation, DeliveryContext, Event, Subscription
 from switchyard_plugin.templates import Limits, Template, TemplateCache, TemplateError, context_of, template_schema
@@ -48,33 +50,29 @@ def test_a_delivery_gives_every_variable() -> None:
 
 
 def test_a_compile_error_is_a_diagnostic_at_the_field_and_a_permanent_invalid_config() -> None:
-    try:
+    with pytest.raises(TemplateError) as failed:
         Template.compile("/fieldMappings/0/template", "ok\n{{ payload.title ")
-    except TemplateError as err:
-        assert err.is_config_problem and err.path == "/fieldMappings/0/template"
-        diagnostic = err.diagnostic()
-        assert diagnostic.json_path == "/fieldMappings/0/template"
-        assert diagnostic.message.startswith("the template does not compile: syntax error"), diagnostic.message
-        assert "line 2" in diagnostic.message
-        result = err.to_result()
-        assert result.outcome is Outcome.PERMANENT
-        assert result.error.startswith("invalid config: /fieldMappings/0/template: the template does not compile")
-    else:
-        raise AssertionError("compiled")
+    err = failed.value
+    assert err.is_config_problem and err.path == "/fieldMappings/0/template"
+    diagnostic = err.diagnostic()
+    assert diagnostic.json_path == "/fieldMappings/0/template"
+    assert diagnostic.message.startswith("the template does not compile: syntax error"), diagnostic.message
+    assert "line 2" in diagnostic.message
+    result = err.to_result()
+    assert result.outcome is Outcome.PERMANENT
+    assert result.error.startswith("invalid config: /fieldMappings/0/template: the template does not compile")
 
 
 def test_a_render_failure_is_a_permanent_outcome_naming_the_field() -> None:
     template = Template.compile("/summaryTemplate", "{{ payload.missing | required }}")
-    try:
+    with pytest.raises(TemplateError) as failed:
         template.render(context_of(_delivery()))
-    except TemplateError as err:
-        assert not err.is_config_problem
-        result = err.to_result()
-        assert result.outcome is Outcome.PERMANENT
-        assert result.error.startswith("the template in /summaryTemplate failed to render: "), result.error
-        assert err.diagnostic().message.startswith("the template failed to render: ")
-    else:
-        raise AssertionError("rendered")
+    err = failed.value
+    assert not err.is_config_problem
+    result = err.to_result()
+    assert result.outcome is Outcome.PERMANENT
+    assert result.error.startswith("the template in /summaryTemplate failed to render: "), result.error
+    assert err.diagnostic().message.startswith("the template failed to render: ")
 
 
 def test_the_cache_compiles_each_text_once_and_stays_bounded() -> None:
@@ -84,14 +82,11 @@ def test_the_cache_compiles_each_text_once_and_stays_bounded() -> None:
     assert len(cache) == 1
     context = context_of(_delivery())
     for template, path in ((a, "/a"), (b, "/b")):
-        try:
+        with pytest.raises(TemplateError) as failed:
             template.render(context)
-        except TemplateError as err:
-            assert err.path == path  # one compiled text, two fields: each names its own
-    try:
+        assert failed.value.path == path  # one compiled text, two fields: each names its own
+    with pytest.raises(TemplateError):
         cache.get("/c", "{{ oops")
-    except TemplateError:
-        pass
     assert len(cache) == 1, "compile errors are not kept"
     cache.get("/d", "{{ payload.title }}")
     cache.get("/e", "{{ event.type }}")

@@ -1,7 +1,9 @@
 """``pyexample``: an example Switchyard plugin written in Python with ``switchyard_plugin``.
 
-It serves two providers and uses only the standard library for HTTP (``urllib``, through the
-SDK's helpers):
+It serves two providers. Every HTTP call goes through the SDK's helpers, which hold it to the
+operator's network policy (``switchyard_plugin.http``: a loopback, private or metadata address
+is refused unless ``SWITCHYARD_NETWORK_ALLOW`` allows it, redirects are not followed, proxies
+ignored); only the standard library is used:
 
 - ``http-post`` POSTs each event as JSON to a configured URL, in the seed's body shape
   ``{id, eventType, timestamp, subscription: {id, name}, data}``, with an optional bearer token.
@@ -43,6 +45,11 @@ from switchyard_plugin import (
     serve,
 )
 from switchyard_plugin.http import InvalidRequest, NetworkError, request
+from switchyard_plugin.net_policy import PolicyError, Refusal
+
+#: What a call can fail with before any answer: the policy's refusal, an unreadable allow-list,
+#: no answer at all, a URL that cannot be used.
+UNREACHABLE = (Refusal, PolicyError, NetworkError, InvalidRequest)
 
 PLUGIN_ID = "pyexample"
 PLUGIN_VERSION = "0.1.0"
@@ -154,7 +161,7 @@ class HttpPost(Provider):
         headers = {"User-Agent": USER_AGENT, **_auth(ctx.config)}
         try:
             answer = request("HEAD", ctx.config["url"], None, headers, ctx.call.timeout(ctx.config["timeoutSeconds"]))
-        except (NetworkError, InvalidRequest) as err:
+        except UNREACHABLE as err:
             return TestConnectionResult(False, f"the endpoint cannot be reached: {err}")
         details = {"status": answer.status}
         if answer.status in (401, 403):
@@ -267,7 +274,7 @@ class ChannelPost(Provider):
         headers = {"User-Agent": USER_AGENT, **_bearer(ctx.connection)}
         try:
             answer = request("GET", url, None, headers, ctx.call.timeout(10))
-        except (NetworkError, InvalidRequest) as err:
+        except UNREACHABLE as err:
             raise OptionsError(f"the API cannot be reached: {err}", "/baseUrl") from err
         if answer.status in (401, 403):
             raise OptionsError(f"the API refused the token (HTTP {answer.status})", "/apiToken")
