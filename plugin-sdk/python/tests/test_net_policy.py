@@ -127,6 +127,22 @@ def test_the_connection_is_pinned_to_the_one_lookup(sink: Sink) -> None:
     assert sink.next().headers["host"] == f"rebind.test:{port}"
 
 
+def test_a_resolver_that_does_not_answer_is_given_up_at_the_timeout() -> None:
+    release = threading.Event()
+
+    def stuck(_host: str, _port: int) -> list[str]:
+        release.wait()  # answers only once the test is over
+        return ["127.0.0.1"]
+
+    c = PolicyClient(NetworkPolicy.parse("127.0.0.0/8"), lookup=stuck)
+    try:
+        result = c.deliver_json("http://stuck.test/hook", {}, timeout=0.2)
+    finally:
+        release.set()
+    assert result.outcome is Outcome.RETRYABLE
+    assert result.error == "network error: TimeoutError: resolving stuck.test took longer than 0.2 s"
+
+
 def test_a_redirect_is_not_followed(sink: Sink) -> None:
     target = Sink()
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,16 +37,40 @@ def system_lookup(host: str, port: int) -> list[str]:
     return found
 
 
-def vetted_addresses(policy: NetworkPolicy, host: str, port: int, lookup: Lookup) -> list[IpAddress]:
+def bounded_lookup(lookup: Lookup, host: str, port: int, timeout: float) -> Sequence[str]:
+    """``lookup(host, port)``, given up after ``timeout`` seconds (the resolver has no deadline
+    of its own). It runs in a daemon thread, so a resolver that never answers cannot hold up
+    the plugin's exit either."""
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(("ok", lookup(host, port)))
+        except BaseException as err:  # handed to the caller's thread
+            outcome.append(("error", err))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"resolving {host} took longer than {timeout:g} s")
+    kind, value = outcome[0]
+    if kind == "error":
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+def vetted_addresses(policy: NetworkPolicy, host: str, port: int, lookup: Lookup, timeout: float) -> list[IpAddress]:
     """The addresses to connect to for ``host``: the literal address itself, or every address
-    the name resolves to; raises :class:`~.net_policy.Refusal` (naming ``host`` for a name)
-    when any is refused, :class:`NoAddress` when there is none."""
+    the name resolves to (within ``timeout``); raises :class:`~.net_policy.Refusal` (naming
+    ``host`` for a name) when any is refused, :class:`NoAddress` when there is none."""
     literal = parse_address(host)
     if literal is not None:
         policy.check(literal)
         return [literal]
     addresses = []
-    for text in lookup(host, port):
+    for text in bounded_lookup(lookup, host, port, timeout):
         # A scoped IPv6 answer (`fe80::1%eth0`) is judged by its address.
         address = parse_address(text.split("%", 1)[0])
         if address is None:

@@ -157,7 +157,7 @@ class PolicyClient:
         the request headers) and :class:`InvalidRequest` for a URL that cannot be used."""
         target = _parse_url(url)
         try:
-            addresses = vetted_addresses(self.policy, target.host, target.port, self._lookup)
+            addresses = vetted_addresses(self.policy, target.host, target.port, self._lookup, timeout)
             conn = self._connection(target, addresses, timeout)
             try:
                 conn.request(method, target.path, body=body, headers=dict(headers or {}))
