@@ -29,7 +29,8 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
 from . import template_filters
-from .template_filters import FilterError, Map, Seq, text_of
+from .template_filters import FilterError
+from .template_values import Map, Seq, text_of
 
 #: The longest value a repetition (``"x" * n``) may make, as minijinja caps it.
 MAX_REPEAT_BYTES = 100 * 1024 * 1024

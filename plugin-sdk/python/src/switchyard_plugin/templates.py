@@ -46,7 +46,8 @@ from ._template_env import RenderFailure, SandboxEnvironment, end_fuel, with_fue
 from .lifecycle import cut_chars, headline
 from .provider import Correlation, DeliveryContext, Event, Subscription
 from .results import DeliveryResult, Diagnostic
-from .template_filters import FilterError, data
+from .template_filters import FilterError
+from .template_values import data
 
 
 @dataclass(frozen=True)
