@@ -10,6 +10,7 @@
 //! - [`store`]: durable state in sled behind a small trait.
 //! - [`engine`]: the delivery engine: fan-out, attempts, retries, scheduling.
 //! - [`api`]: the platform gRPC API; the one place that maps errors to gRPC status codes.
+//! - [`observe`]: Prometheus metrics and health endpoints on the operator's HTTP listener.
 //! - [`cfg`]: configuration: embedded defaults, a TOML file, `SWITCHYARD_*` variables.
 //! - [`cli`]: the `switchyard` command line (server and client).
 //! - [`text`]: untrusted text made safe to show (short quotes in errors, escaped controls).
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod engine;
 pub mod host;
 pub mod model;
+pub mod observe;
 pub mod schema;
 pub mod secrets;
 pub mod store;

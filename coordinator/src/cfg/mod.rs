@@ -81,6 +81,15 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The operator's HTTP listener (metrics, health).
+    pub observability: ObservabilityConfig,
+}
+
+/// The operator's HTTP listener.
+#[derive(Debug, Clone)]
+pub struct ObservabilityConfig {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; `None`: nowhere.
+    pub listen: Option<SocketAddr>,
 }
 
 /// The platform API listeners.
@@ -212,6 +221,13 @@ struct Raw {
     delivery: RawDelivery,
     secrets: RawSecrets,
     log: RawLog,
+    observability: RawObservability,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObservability {
+    listen: String,
 }
 
 #[derive(Deserialize)]
@@ -336,7 +352,21 @@ fn validate(raw: Raw, env: &[(String, String)]) -> Result<Config, ConfigError> {
             level: raw.log.level,
             format: raw.log.format,
         },
+        observability: ObservabilityConfig {
+            listen: optional_addr("observability.listen", &raw.observability.listen)?,
+        },
         data_dir,
+    })
+}
+
+/// An address, or none for "".
+fn optional_addr(key: &str, text: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|e| ConfigError::Invalid {
+        key: key.to_owned(),
+        message: format!("{text:?} is not an address like 127.0.0.1:9464 ({e}); \"\" for none"),
     })
 }
 

@@ -15,11 +15,13 @@ use crate::cfg::{self, Config, LogFormat};
 use crate::engine::{Engine, EngineConfig};
 use crate::host::{HostOptions, PluginSpec, Registry};
 use crate::model::RetryPolicy;
+use crate::observe::readiness::Step;
 use crate::secrets::Secrets;
 use crate::secrets::rotate::{RotateError, Rotation, RotationOptions};
 use crate::store::{SledStore, Store};
 
 mod lock;
+mod observability;
 mod plugins;
 
 /// Why the coordinator could not start or stopped with an error.
@@ -67,6 +69,14 @@ pub enum ServeFailure {
     /// The API could not be served.
     #[error(transparent)]
     Api(#[from] crate::api::ServeError),
+    /// The operator's HTTP listener could not be bound.
+    #[error("cannot listen on {addr} (observability.listen): {source}")]
+    Observability {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// Runs the coordinator until SIGTERM or SIGINT.
@@ -93,6 +103,7 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
     create_private_dir(&cfg.data_dir)?;
     // Held until the end: before it, nothing in the data dir is touched (key, database).
     let _lock = lock::DataDirLock::acquire(&cfg.data_dir, &cfg.api.socket)?;
+    let (observed, observe_addr) = observability::start(&cfg, &shutdown).await?;
     let secret_env = std::env::var(cfg::SECRET_KEY_ENV).ok();
     let secrets = Arc::new(Secrets::load_or_generate(
         &cfg.data_dir,
@@ -102,6 +113,8 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
     let db = cfg.data_dir.join("db");
     let store: Arc<dyn Store> =
         Arc::new(SledStore::open(&db).map_err(|source| ServeFailure::Store { path: db, source })?);
+    let _ = observed.store.set(store.clone());
+    observed.readiness.done(Step::StoreOpen);
 
     let specs = plugins::discover(&cfg.plugins)?;
     tracing::info!(plugins = specs.len(), "starting plugins");
@@ -109,6 +122,7 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
     for (path, err) in failures {
         tracing::error!(plugin = %path.display(), error = %err, "plugin failed to start; its providers are unavailable");
     }
+    observed.readiness.done(Step::PluginsStarted);
 
     let engine = Engine::start(
         store.clone(),
@@ -136,8 +150,10 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
         shutdown: shutdown.clone(),
     };
     let server = ApiServer::bind(ctx, &cfg.api).await?;
-    tracing::info!(socket = %cfg.api.socket.display(), tcp = ?server.tcp_addr(), "switchyard is listening");
+    tracing::info!(socket = %cfg.api.socket.display(), tcp = ?server.tcp_addr(), observability = ?observe_addr, "switchyard is listening");
+    observed.readiness.done(Step::ApiListening);
     let served = server.serve(shutdown.clone()).await;
+    observed.readiness.stopping();
 
     // The API has stopped accepting; now the deliveries, then the plugins they need.
     tracing::info!("shutting down: finishing in-flight deliveries");

@@ -369,6 +369,28 @@ impl CallResult {
     }
 }
 
+/// Reports an attempt and what it decided to the metrics.
+fn observe(provider: &str, result: &CallResult, decision: &Decision) {
+    use crate::observe::metrics;
+    let word = match result.outcome {
+        Outcome::Delivered => "delivered",
+        Outcome::Retryable { .. } => "retryable",
+        Outcome::RateLimited { .. } => "rate_limited",
+        Outcome::Permanent => "permanent",
+    };
+    let seconds = (result.ended_at - result.started_at)
+        .to_std()
+        .unwrap_or_default()
+        .as_secs_f64();
+    metrics::attempt(provider, word, seconds);
+    match decision {
+        Decision::Succeed => metrics::delivery_ended(provider, "succeeded"),
+        Decision::Retry { .. } => metrics::retry_scheduled(provider, word),
+        Decision::GiveUp(GiveUp::ManualFailed) => {}
+        Decision::GiveUp(_) => metrics::delivery_ended(provider, "failed"),
+    }
+}
+
 /// Maps a `DeliverResponse` to an outcome; diagnostics make it permanent.
 pub(super) fn classify(
     resp: &pb::DeliverResponse,
@@ -495,6 +517,7 @@ impl InFlight {
     /// Writes the attempt and the delivery's next state in one transaction.
     async fn settle(self, result: &CallResult, sub: Option<&Subscription>) {
         let decision = self.decide(result, sub);
+        observe(&self.delivery.provider_id, result, &decision);
         let now = result.ended_at;
         let mut d = self.delivery.clone();
         d.attempts = d.attempts.saturating_add(1);

@@ -358,7 +358,10 @@ impl Engine {
         let event = fanout::event(new, now);
         let subs = inner.store.subscriptions()?;
         let deliveries = fanout::plan(&subs, &event, &inner.providers, now);
-        self.record(event, deliveries, payload_json).await
+        let started = std::time::Instant::now();
+        let published = self.record(event, deliveries, payload_json).await;
+        crate::observe::metrics::published(started.elapsed().as_secs_f64());
+        published
     }
 
     /// Accepts a test event for one subscription (SendTestEvent): stored like a published

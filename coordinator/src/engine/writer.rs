@@ -95,7 +95,10 @@ async fn run(store: Arc<dyn Store>, window: Duration, mut rx: mpsc::UnboundedRec
             round.push(more);
         }
         let s = Arc::clone(&store);
-        match tokio::task::spawn_blocking(move || round.apply(&*s)).await {
+        let (writes, started) = (round.deliveries, Instant::now());
+        let done = tokio::task::spawn_blocking(move || round.apply(&*s)).await;
+        crate::observe::metrics::writer_round(writes, started.elapsed().as_secs_f64());
+        match done {
             Ok(done) => done.answer(),
             // The answers are dropped with the round: each caller is told it is unconfirmed.
             Err(e) => tracing::error!(error = %e, "a write round failed"),

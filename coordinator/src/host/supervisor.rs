@@ -44,6 +44,7 @@ impl Supervisor {
         let mut backoff = self.opts.restart_backoff_min;
         loop {
             let live = self.publish(&instance);
+            crate::observe::metrics::plugin_started(&self.spec.name());
             let started = Instant::now();
             let event = tokio::select! {
                 status = instance.process.child.wait() => {
@@ -54,12 +55,14 @@ impl Supervisor {
             match event {
                 Event::StopRequested => {
                     self.state.send_replace(State::Stopping);
+                    crate::observe::metrics::plugin_stopped(&self.spec.name());
                     graceful_stop(instance, self.opts.stop_grace).await;
                     live.died.cancel();
                     break;
                 }
                 Event::Exited(status) => {
                     self.state.send_replace(State::Restarting);
+                    crate::observe::metrics::plugin_crashed(&self.spec.name());
                     live.died.cancel();
                     tracing::error!(plugin = %self.spec.name(), pid = live.pid, %status, "plugin crashed; restarting it");
                     instance.process.kill_and_reap().await;

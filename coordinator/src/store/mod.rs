@@ -142,6 +142,19 @@ pub struct Purged {
     pub deliveries: usize,
 }
 
+/// The delivery backlog at one moment ([`Store::backlog`]), for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Backlog {
+    /// Scheduled deliveries due now and not claimed.
+    pub due: usize,
+    /// Scheduled deliveries due later.
+    pub scheduled: usize,
+    /// Claimed deliveries (an attempt in flight).
+    pub in_flight: usize,
+    /// How long the oldest due delivery has been due, in seconds; 0 when none is.
+    pub oldest_due_seconds: f64,
+}
+
 /// Durable state of one coordinator. Object-safe; `Arc<dyn Store>` is what the engine and the
 /// API hold. All methods are synchronous and fast (no fsync) except [`Store::flush`].
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -281,4 +294,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn purge_finished(&self, before: DateTime<Utc>) -> StoreResult<Purged>;
     /// Makes every write so far durable (fsync). Slow: share one call among many writers.
     fn flush(&self) -> StoreResult<()>;
+
+    /// The backlog at `now`: a scan of the schedule (O(scheduled deliveries)), for a scrape
+    /// now and then, not for the hot path. Deliveries waiting behind an earlier one of their
+    /// correlation key are not scheduled, so not counted.
+    fn backlog(&self, now: DateTime<Utc>) -> StoreResult<Backlog>;
 }

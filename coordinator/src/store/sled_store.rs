@@ -39,8 +39,8 @@ mod tx;
 mod writes;
 
 use super::{
-    BatchResults, Claimed, InsertEvent, NewEventRecord, Purged, SaveDelivery, Store, StoreError,
-    StoreResult,
+    Backlog, BatchResults, Claimed, InsertEvent, NewEventRecord, Purged, SaveDelivery, Store,
+    StoreError, StoreResult,
 };
 use crate::model::{
     Attempt, Connection, ConnectionId, CorrelatedDelivery, Delivery, DeliveryFilter, DeliveryId,
@@ -306,6 +306,10 @@ impl Store for SledStore {
         key: &str,
     ) -> StoreResult<Vec<CorrelatedDelivery>> {
         self.chain_history(subscription, key)
+    }
+
+    fn backlog(&self, now: DateTime<Utc>) -> StoreResult<Backlog> {
+        SledStore::backlog(self, now)
     }
 
     fn flush(&self) -> StoreResult<()> {

@@ -13,7 +13,7 @@ use super::SledStore;
 use super::tx::schedule_key;
 use crate::model::{Delivery, DeliveryId, DeliveryStatus, to_millis};
 use crate::store::keys;
-use crate::store::{Claimed, StoreError, StoreResult};
+use crate::store::{Backlog, Claimed, StoreError, StoreResult};
 
 /// The scan starts from the beginning of the schedule this often (belt and braces: entries
 /// behind the cursor are otherwise reported through `Claims::late`).
@@ -184,5 +184,34 @@ impl SledStore {
             }
         }
         Ok(None)
+    }
+
+    pub(super) fn backlog(&self, now: DateTime<Utc>) -> StoreResult<Backlog> {
+        let claims = self.claims();
+        let now_ms = to_millis(now);
+        let mut backlog = Backlog {
+            in_flight: claims.set.len(),
+            ..Backlog::default()
+        };
+        let mut oldest: Option<u64> = None;
+        for key in self.schedule.iter().keys() {
+            let Some((due, id)) = keys::parse_schedule(&key?) else {
+                continue;
+            };
+            if claims.set.contains(&id) {
+                continue;
+            }
+            if due <= now_ms {
+                backlog.due += 1;
+                oldest = Some(oldest.map_or(due, |o| o.min(due)));
+            } else {
+                backlog.scheduled += 1;
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        if let Some(oldest) = oldest {
+            backlog.oldest_due_seconds = now_ms.saturating_sub(oldest) as f64 / 1000.0;
+        }
+        Ok(backlog)
     }
 }

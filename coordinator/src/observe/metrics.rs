@@ -1,0 +1,146 @@
+//! The coordinator's Prometheus metrics: their names, help texts and label sets in one place,
+//! and one function per event the rest of the coordinator reports. Labels are bounded sets
+//! (provider ids, plugin names, gRPC methods, fixed outcome words), never ids of deliveries,
+//! events or subscriptions. Recording goes through the `metrics` facade: until [`install`]
+//! runs (tests, the CLI) it costs a no-op call.
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Attempts by provider and result (`delivered`, `retryable`, `rate_limited`, `permanent`).
+pub const ATTEMPTS: &str = "switchyard_attempts_total";
+/// Deliveries that ended, by provider and status (`succeeded`, `failed`, `cancelled`).
+pub const DELIVERIES: &str = "switchyard_deliveries_total";
+/// Retries scheduled, by provider and reason (`retryable`, `rate_limited`).
+pub const RETRIES: &str = "switchyard_retries_scheduled_total";
+/// How long an attempt's plugin call took, by provider.
+pub const ATTEMPT_SECONDS: &str = "switchyard_attempt_duration_seconds";
+/// How long `PublishEvent` took to make an event and its deliveries durable.
+pub const PUBLISH_SECONDS: &str = "switchyard_publish_duration_seconds";
+/// Writes per writer round (publishes and attempt results in one transaction).
+pub const ROUND_SIZE: &str = "switchyard_writer_round_size";
+/// How long a writer round's transaction and flush took.
+pub const ROUND_SECONDS: &str = "switchyard_writer_round_duration_seconds";
+/// Plugin starts (first start and restarts), by plugin.
+pub const PLUGIN_STARTS: &str = "switchyard_plugin_starts_total";
+/// Plugin crashes (exits the host did not ask for), by plugin.
+pub const PLUGIN_CRASHES: &str = "switchyard_plugin_crashes_total";
+/// 1 while the plugin runs, 0 while it is down or restarting, by plugin.
+pub const PLUGIN_UP: &str = "switchyard_plugin_up";
+/// Platform API calls, by gRPC method and status code.
+pub const API_REQUESTS: &str = "switchyard_api_requests_total";
+/// Deliveries due now and not claimed.
+pub const BACKLOG_DUE: &str = "switchyard_backlog_due";
+/// Deliveries scheduled for later (retries, and first attempts due later).
+pub const BACKLOG_SCHEDULED: &str = "switchyard_backlog_scheduled";
+/// Deliveries with an attempt in flight.
+pub const BACKLOG_IN_FLIGHT: &str = "switchyard_backlog_in_flight";
+/// How long the oldest due delivery has been due, in seconds (0 when none is).
+pub const BACKLOG_OLDEST_DUE_SECONDS: &str = "switchyard_backlog_oldest_due_seconds";
+
+/// Installs the Prometheus recorder for this process and describes every metric.
+///
+/// # Errors
+/// When a recorder is installed already.
+pub fn install() -> Result<PrometheusHandle, BuildError> {
+    let seconds = [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ];
+    let sizes = [
+        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+    ];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)?
+        .set_buckets_for_metric(Matcher::Full(ROUND_SIZE.into()), &sizes)?
+        .install_recorder()?;
+    describe();
+    Ok(handle)
+}
+
+fn describe() {
+    describe_counter!(ATTEMPTS, "Delivery attempts by provider and result.");
+    describe_counter!(
+        DELIVERIES,
+        "Deliveries that ended, by provider and final status."
+    );
+    describe_counter!(RETRIES, "Retries scheduled, by provider and reason.");
+    describe_histogram!(
+        ATTEMPT_SECONDS,
+        "Duration of an attempt's plugin call, by provider."
+    );
+    describe_histogram!(PUBLISH_SECONDS, "PublishEvent until the event is durable.");
+    describe_histogram!(ROUND_SIZE, "Writes per writer round.");
+    describe_histogram!(ROUND_SECONDS, "Writer round: transaction and flush.");
+    describe_counter!(PLUGIN_STARTS, "Plugin starts, restarts included.");
+    describe_counter!(PLUGIN_CRASHES, "Plugin exits the host did not ask for.");
+    describe_gauge!(PLUGIN_UP, "1 while the plugin runs.");
+    describe_counter!(API_REQUESTS, "Platform API calls by method and gRPC code.");
+    describe_gauge!(BACKLOG_DUE, "Deliveries due now and not claimed.");
+    describe_gauge!(BACKLOG_SCHEDULED, "Deliveries scheduled for later.");
+    describe_gauge!(BACKLOG_IN_FLIGHT, "Deliveries with an attempt in flight.");
+    describe_gauge!(
+        BACKLOG_OLDEST_DUE_SECONDS,
+        "Age of the oldest due delivery."
+    );
+}
+
+/// One attempt ended with `result` after `seconds`.
+pub fn attempt(provider: &str, result: &'static str, seconds: f64) {
+    counter!(ATTEMPTS, "provider" => provider.to_owned(), "result" => result).increment(1);
+    histogram!(ATTEMPT_SECONDS, "provider" => provider.to_owned()).record(seconds);
+}
+
+/// A delivery ended with `status`.
+pub fn delivery_ended(provider: &str, status: &'static str) {
+    counter!(DELIVERIES, "provider" => provider.to_owned(), "status" => status).increment(1);
+}
+
+/// A retry was scheduled for `reason`.
+pub fn retry_scheduled(provider: &str, reason: &'static str) {
+    counter!(RETRIES, "provider" => provider.to_owned(), "reason" => reason).increment(1);
+}
+
+/// A publish was made durable in `seconds`.
+pub fn published(seconds: f64) {
+    histogram!(PUBLISH_SECONDS).record(seconds);
+}
+
+/// A writer round of `writes` writes took `seconds`.
+pub fn writer_round(writes: usize, seconds: f64) {
+    #[allow(clippy::cast_precision_loss)]
+    histogram!(ROUND_SIZE).record(writes as f64);
+    histogram!(ROUND_SECONDS).record(seconds);
+}
+
+/// `plugin` started (or restarted).
+pub fn plugin_started(plugin: &str) {
+    counter!(PLUGIN_STARTS, "plugin" => plugin.to_owned()).increment(1);
+    gauge!(PLUGIN_UP, "plugin" => plugin.to_owned()).set(1.0);
+}
+
+/// `plugin` exited unasked.
+pub fn plugin_crashed(plugin: &str) {
+    counter!(PLUGIN_CRASHES, "plugin" => plugin.to_owned()).increment(1);
+    gauge!(PLUGIN_UP, "plugin" => plugin.to_owned()).set(0.0);
+}
+
+/// `plugin` was stopped.
+pub fn plugin_stopped(plugin: &str) {
+    gauge!(PLUGIN_UP, "plugin" => plugin.to_owned()).set(0.0);
+}
+
+/// A platform API call to `method` ended with `code`.
+pub fn api_request(method: &str, code: &'static str) {
+    counter!(API_REQUESTS, "method" => method.to_owned(), "code" => code).increment(1);
+}
+
+/// The backlog as last read from the store.
+pub fn backlog(backlog: &crate::store::Backlog) {
+    #[allow(clippy::cast_precision_loss)]
+    {
+        gauge!(BACKLOG_DUE).set(backlog.due as f64);
+        gauge!(BACKLOG_SCHEDULED).set(backlog.scheduled as f64);
+        gauge!(BACKLOG_IN_FLIGHT).set(backlog.in_flight as f64);
+    }
+    gauge!(BACKLOG_OLDEST_DUE_SECONDS).set(backlog.oldest_due_seconds);
+}
