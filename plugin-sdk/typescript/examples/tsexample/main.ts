@@ -1,0 +1,102 @@
+// The TypeScript example plugin (`tsexample`), provider `http-post`: POSTs each event as JSON to
+// a URL with a bearer token, classifies the answer with the SDK's HTTP helpers, follows an
+// incident's lifecycle through correlation (the "created" delivery's id travels as state), and
+// shows the optional calls: testConnection, getConnectionOptions (a static resolver) and a
+// config migration from version 1 (`endpoint`) to version 2 (`url`).
+import { z } from "zod";
+import {
+  configNumber,
+  configString,
+  fetch,
+  http,
+  serve,
+  Versioned,
+  type IntegrationDeliveryContext,
+  type IntegrationDeliveryResult,
+  type IntegrationProvider,
+} from "@switchyard/plugin-sdk";
+
+const configV2 = z.object({
+  url: configString({}).url().describe("Where to POST each event"),
+  token: configString({ "x-secret": true }).min(1).describe("Bearer token sent in Authorization"),
+  timeoutMs: configNumber({}).int().min(100).max(60_000).default(10_000).describe("Request timeout in milliseconds"),
+  severity: configString({ "x-options-resolver": "severities" }).default("info").describe("Severity sent with each event"),
+});
+
+type Config = z.infer<typeof configV2>;
+
+function body(ctx: IntegrationDeliveryContext<Config>): string {
+  const origin = ctx.correlation?.origin();
+  return JSON.stringify({
+    type: ctx.event.eventType,
+    eventId: ctx.event.id,
+    deliveryId: ctx.event.deliveryId,
+    attempt: ctx.event.attempt,
+    timestamp: ctx.event.timestamp,
+    subscription: ctx.subscription.name,
+    severity: ctx.providerConfig.severity,
+    correlationKey: ctx.correlation?.key,
+    // The id the incident's first delivery got, so the receiver can thread this one under it.
+    replyTo: origin?.state,
+    payload: ctx.event.payload,
+  });
+}
+
+export const httpPost: IntegrationProvider<Config> = {
+  id: "http-post",
+  displayName: "HTTP POST (TypeScript example)",
+  description: "POSTs each event as JSON to a URL with a bearer token.",
+  icon: "send",
+  config: new Versioned({
+    version: 2,
+    schema: configV2,
+    migrations: [
+      {
+        fromVersion: 1,
+        toVersion: 2,
+        description: "`endpoint` was renamed `url`",
+        migrate: (data) => {
+          const { endpoint, ...rest } = data as { endpoint?: unknown };
+          return { ...rest, url: endpoint };
+        },
+      },
+    ],
+  }),
+  documentation: {
+    setupGuide: "Enter the receiver's URL and the bearer token it expects.",
+    examplePayload: { type: "incident.incident.created", deliveryId: "del-1", payload: { incidentId: "inc-1" } },
+    headers: [{ name: "Authorization", description: "`Bearer <token>`" }],
+  },
+
+  async deliver(ctx) {
+    const { providerConfig: config } = ctx;
+    ctx.logger.debug("delivering", { deliveryId: ctx.event.deliveryId, attempt: ctx.event.attempt });
+    const result: IntegrationDeliveryResult = await http.deliveryResult(
+      fetch(config.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${config.token}`, "x-delivery-id": ctx.event.deliveryId },
+        body: body(ctx),
+        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(config.timeoutMs)]),
+      }),
+    );
+    // The first delivery of an incident keeps its external id for the ones that follow.
+    if (result.success && ctx.correlation && !ctx.correlation.origin() && result.externalId) {
+      return { ...result, state: result.externalId };
+    }
+    return result;
+  },
+
+  async testConnection(config) {
+    const answer = await http.deliveryResult(
+      fetch(config.url, { method: "HEAD", headers: { authorization: `Bearer ${config.token}` }, signal: AbortSignal.timeout(5_000) }),
+    );
+    return answer.success ? { success: true, message: "the receiver answered" } : { success: false, message: answer.error ?? "failed" };
+  },
+
+  async getConnectionOptions(params) {
+    if (params.resolverName !== "severities") return [];
+    return ["info", "warning", "critical"].map((s) => ({ value: s, label: s[0]!.toUpperCase() + s.slice(1) }));
+  },
+};
+
+await serve({ pluginId: "tsexample", version: "0.1.0", providers: [httpPost] });

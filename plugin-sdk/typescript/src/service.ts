@@ -1,0 +1,342 @@
+/**
+ * `switchyard.plugin.v1.ProviderPlugin` over the registered providers. Status codes follow
+ * `plugin.proto`: NOT_FOUND for an unknown provider or resolver, UNIMPLEMENTED for an undeclared
+ * capability, INVALID_ARGUMENT for a malformed request (a missing message, a JSON field that is
+ * not JSON), INTERNAL for a provider that threw. A config that does not match its schema is
+ * answered in-band with diagnostics, never with a status.
+ *
+ * Every answer is scrubbed of the call's secrets (the values its schemas mark `x-secret`, and
+ * their usual encodings) before it leaves, and the scrubber stays active while the provider
+ * runs, so its log lines and HTTP error excerpts hide them too.
+ */
+
+import { status, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+
+import {
+  ConfigKind,
+  DeliverResponse,
+  DescribeResponse,
+  GetConnectionOptionsResponse,
+  MigrateConfigResponse,
+  TestConnectionResponse,
+  type DeliverRequest,
+  type Diagnostic as PbDiagnostic,
+  type GetConnectionOptionsRequest,
+  type MigrateConfigRequest,
+  type ProviderPluginServer,
+  type TestConnectionRequest,
+} from "./gen/switchyard/plugin/v1/plugin.js";
+import { InvalidRequest, runCall } from "./fetch.js";
+import { NetworkPolicyRefusal } from "./net-policy.js";
+import { logger, write } from "./log.js";
+import type { Correlation, IntegrationDeliveryContext, TestConnectionResult } from "./provider.js";
+import type { Registered } from "./registry.js";
+import { invalidConfig, permanent, toResponse, type IntegrationDeliveryResult } from "./result.js";
+import { MigrationError, type Diagnostic, type Versioned } from "./schema.js";
+import { collect, Scrubber, withActive } from "./scrub.js";
+
+/** A call answered with a gRPC status instead of a message. */
+export class RpcFailure extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Handler<Req, Res> = (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>;
+
+/** Adapts an async handler; an exception from provider code becomes INTERNAL naming its type only. */
+function unary<Req, Res>(name: string, handler: Handler<Req, Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    handler(call.request, call).then(
+      (answer) => callback(null, answer),
+      (err: unknown) => {
+        if (err instanceof RpcFailure) return callback({ code: err.code, details: err.message });
+        const kind = err instanceof Error ? err.name : typeof err;
+        write("error", "switchyard_plugin", `${name} failed: the provider threw ${kind}`, [err instanceof Error ? err : { thrown: String(err) }]);
+        // The status names only the type: an exception's text may quote config values.
+        callback({ code: status.INTERNAL, details: `provider threw ${kind} (see the plugin's log)` });
+      },
+    );
+  };
+}
+
+function parse(text: string, what: string, empty: unknown = undefined): unknown {
+  if (!text.trim()) {
+    if (empty !== undefined) return empty;
+    throw new RpcFailure(status.INVALID_ARGUMENT, `${what} is empty; it must be JSON`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new RpcFailure(status.INVALID_ARGUMENT, `${what} is not JSON: ${(err as Error).message}`);
+  }
+}
+
+function signalOf(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
+  const controller = new AbortController();
+  call.on("cancelled", () => controller.abort(new DOMException("the host cancelled the call", "AbortError")));
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+  if (Number.isFinite(at) && at > 0) {
+    const timer = setTimeout(() => controller.abort(new DOMException("the call's deadline passed", "TimeoutError")), Math.max(0, at - Date.now()));
+    timer.unref();
+  }
+  return controller.signal;
+}
+
+function scrubberOf(pairs: [Record<string, unknown> | undefined, string][]): Scrubber {
+  const secrets: unknown[] = [];
+  const others: string[] = [];
+  for (const [schema, text] of pairs) {
+    if (!schema || !text.trim()) continue;
+    try {
+      const found = collect(schema, JSON.parse(text));
+      secrets.push(...found.secrets);
+      others.push(...found.others);
+    } catch {
+      // not JSON: the call is refused before anything could echo it
+    }
+  }
+  return new Scrubber(secrets, others);
+}
+
+function scrubDiagnostics(s: Scrubber, diagnostics: PbDiagnostic[]): PbDiagnostic[] {
+  return diagnostics.map((d) => ({ jsonPath: d.jsonPath, message: s.scrub(d.message) }));
+}
+
+function correlationOf(request: DeliverRequest): Correlation | undefined {
+  const c = request.correlation;
+  if (!c) return undefined;
+  const earlier = c.earlier.map((e) => ({
+    eventType: e.eventType,
+    ...(e.externalId ? { externalId: e.externalId } : {}),
+    ...(e.state ? { state: e.state } : {}),
+    delivered: e.delivered,
+    ...(e.endedAt ? { endedAt: e.endedAt } : {}),
+    deliveryId: e.deliveryId,
+  }));
+  return {
+    key: c.key,
+    earlier,
+    origin: () => [...earlier].reverse().find((e) => e.delivered),
+    latest: () => earlier.find((e) => e.delivered),
+  };
+}
+
+/** The provider config and connection of a request, checked; or their problems. */
+function checkedConfigs(
+  reg: Registered,
+  configJson: string,
+  connectionJson: string,
+): { config: unknown; connection: unknown } | { diagnostics: Diagnostic[] } {
+  const config = reg.provider.config.check(parse(configJson, "config_json"));
+  const diagnostics = config.ok ? [] : [...config.diagnostics];
+  let connection: unknown;
+  if (reg.provider.connectionSchema && connectionJson.trim()) {
+    const checked = reg.provider.connectionSchema.check(parse(connectionJson, "connection_json"));
+    if (checked.ok) connection = checked.value;
+    else diagnostics.push(...checked.diagnostics.map((d) => ({ jsonPath: d.jsonPath, message: `connection: ${d.message}` })));
+  }
+  if (diagnostics.length || !config.ok) return { diagnostics };
+  return { config: config.value, connection };
+}
+
+/** `deliver`, with a thrown error turned into a failure naming it (as the platform treats it). */
+async function deliverCaught(reg: Registered, context: IntegrationDeliveryContext<unknown, unknown>): Promise<IntegrationDeliveryResult> {
+  try {
+    return await reg.provider.deliver(context);
+  } catch (err) {
+    const kind = err instanceof Error ? err.name : typeof err;
+    const message = err instanceof Error ? err.message : String(err);
+    context.logger.error(`deliver threw ${kind}`, err instanceof Error ? err : { thrown: message });
+    const permanentCause = err instanceof NetworkPolicyRefusal || err instanceof InvalidRequest;
+    return { success: false, error: `deliver threw ${kind}: ${message}`, ...(permanentCause ? { outcome: "permanent" as const } : {}) };
+  }
+}
+
+/** The service over `registered`. */
+export class ProviderService {
+  private readonly describeAnswer: DescribeResponse;
+
+  constructor(
+    private readonly registered: Map<string, Registered>,
+    pluginId: string,
+    pluginVersion: string,
+    protocolVersion: number,
+  ) {
+    this.describeAnswer = DescribeResponse.fromPartial({
+      pluginId,
+      pluginVersion,
+      protocolVersion,
+      providers: [...registered.values()].map((r) => r.proto),
+    });
+  }
+
+  private lookup(id: string): Registered {
+    const found = this.registered.get(id);
+    if (found) return found;
+    const served = [...this.registered.keys()].sort().join(", ") || "none";
+    throw new RpcFailure(status.NOT_FOUND, `unknown provider ${JSON.stringify(id)}; this plugin serves: ${served}`);
+  }
+
+  private require(reg: Registered, capability: "testConnection" | "connectionOptions" | "migrateConfig"): void {
+    if (!reg.proto.capabilities?.[capability]) {
+      throw new RpcFailure(status.UNIMPLEMENTED, `provider ${JSON.stringify(reg.provider.id)} does not declare ${capability}`);
+    }
+  }
+
+  async deliver(request: DeliverRequest, call: ServerUnaryCall<DeliverRequest, DeliverResponse>): Promise<DeliverResponse> {
+    const reg = this.lookup(request.providerId);
+    const { event, subscription } = request;
+    if (!event || !subscription) throw new RpcFailure(status.INVALID_ARGUMENT, "DeliverRequest needs both event and subscription");
+    const payload = parse(event.payloadJson, "event.payload_json", {});
+    const checked = checkedConfigs(reg, request.configJson, request.connectionJson);
+    if ("diagnostics" in checked) return toResponse(invalidConfig(checked.diagnostics), false);
+    const supported = reg.provider.supportedEvents;
+    if (supported?.length && !supported.includes(event.eventType)) {
+      return toResponse(permanent(`provider ${JSON.stringify(reg.provider.id)} does not handle ${JSON.stringify(event.eventType)}`), false);
+    }
+    const context: IntegrationDeliveryContext<unknown, unknown> = {
+      event: {
+        eventId: event.eventType,
+        eventType: event.eventType,
+        id: event.eventId,
+        payload: (payload ?? {}) as Record<string, unknown>,
+        timestamp: (event.timestamp ?? new Date(0)).toISOString(),
+        deliveryId: event.deliveryId,
+        attempt: event.attempt,
+      },
+      subscription: { id: subscription.id, name: subscription.name },
+      providerConfig: checked.config,
+      connection: checked.connection,
+      correlation: correlationOf(request),
+      logger: logger(`provider.${reg.provider.id}`),
+      signal: signalOf(call as ServerUnaryCall<unknown, unknown>),
+    };
+    const secrets = scrubberOf([
+      [reg.configSchema, request.configJson],
+      [reg.connectionSchema, request.connectionJson],
+    ]);
+    const { value, state } = await withActive(secrets, () => runCall(() => deliverCaught(reg, context)));
+    const answer = toResponse(value, state.unretryable);
+    return DeliverResponse.fromPartial({
+      ...answer,
+      error: secrets.scrub(answer.error),
+      externalId: secrets.scrub(answer.externalId),
+      responseExcerpt: secrets.scrub(answer.responseExcerpt),
+      state: secrets.scrub(answer.state),
+      diagnostics: scrubDiagnostics(secrets, answer.diagnostics),
+    });
+  }
+
+  async testConnection(request: TestConnectionRequest): Promise<TestConnectionResponse> {
+    const reg = this.lookup(request.providerId);
+    this.require(reg, "testConnection");
+    const kind = request.kind;
+    if (kind !== ConfigKind.CONFIG_KIND_PROVIDER && kind !== ConfigKind.CONFIG_KIND_CONNECTION) {
+      throw new RpcFailure(status.INVALID_ARGUMENT, "kind must be CONFIG_KIND_PROVIDER or CONFIG_KIND_CONNECTION");
+    }
+    const versioned: Versioned<unknown> | undefined = kind === ConfigKind.CONFIG_KIND_PROVIDER ? reg.provider.config : reg.provider.connectionSchema;
+    if (!versioned) throw new RpcFailure(status.INVALID_ARGUMENT, `provider ${JSON.stringify(reg.provider.id)} has no connection schema`);
+    const checked = versioned.check(parse(request.configJson, "config_json"));
+    if (!checked.ok) return TestConnectionResponse.fromPartial({ success: false, message: "the config is invalid", diagnostics: checked.diagnostics });
+    if (kind === ConfigKind.CONFIG_KIND_CONNECTION) {
+      return TestConnectionResponse.fromPartial({ success: false, message: "this provider tests provider configs only; the connection config is valid" });
+    }
+    const schema = kind === ConfigKind.CONFIG_KIND_PROVIDER ? reg.configSchema : reg.connectionSchema;
+    const secrets = scrubberOf([[schema, request.configJson]]);
+    const tester = reg.provider.testConnection?.bind(reg.provider);
+    const { value } = await withActive(secrets, () => runCall(async (): Promise<TestConnectionResult> => (tester ? tester(checked.value) : { success: false, message: "" })));
+    return TestConnectionResponse.fromPartial({
+      success: value.success === true,
+      message: secrets.scrub(String(value.message ?? "")),
+      detailsJson: value.details === undefined ? "" : secrets.scrub(JSON.stringify(value.details)),
+    });
+  }
+
+  async getConnectionOptions(request: GetConnectionOptionsRequest): Promise<GetConnectionOptionsResponse> {
+    const reg = this.lookup(request.providerId);
+    this.require(reg, "connectionOptions");
+    if (!reg.resolvers.has(request.resolverName)) {
+      const known = [...reg.resolvers].sort().join(", ") || "none";
+      throw new RpcFailure(status.NOT_FOUND, `unknown resolver ${JSON.stringify(request.resolverName)}; known: ${known}`);
+    }
+    let connection: unknown;
+    if (reg.provider.connectionSchema) {
+      const checked = reg.provider.connectionSchema.check(parse(request.connectionJson, "connection_json", {}));
+      if (!checked.ok) return GetConnectionOptionsResponse.fromPartial({ diagnostics: checked.diagnostics });
+      connection = checked.value;
+    }
+    const form = parse(request.contextJson, "context_json", {});
+    const context = form !== null && typeof form === "object" && !Array.isArray(form) ? (form as Record<string, unknown>) : {};
+    const connectionId = typeof context["connectionId"] === "string" ? context["connectionId"] : "";
+    const secrets = scrubberOf([[reg.connectionSchema, request.connectionJson]]);
+    const resolve = reg.provider.getConnectionOptions!.bind(reg.provider);
+    try {
+      const { value } = await withActive(secrets, () =>
+        runCall(() =>
+          resolve({
+            connectionId,
+            resolverName: request.resolverName,
+            context,
+            getConnectionWithCredentials: async (id: string) => (connection === undefined ? undefined : { id, config: connection }),
+            logger: logger(`provider.${reg.provider.id}`),
+          }),
+        ),
+      );
+      const options = value.map((o) => ({ value: secrets.scrub(o.value), label: secrets.scrub(o.label), description: secrets.scrub(o.description ?? "") }));
+      return GetConnectionOptionsResponse.fromPartial({ options });
+    } catch (err) {
+      if (err instanceof Error && typeof (err as { jsonPath?: unknown }).jsonPath === "string") {
+        const jsonPath = (err as Error & { jsonPath: string }).jsonPath;
+        return GetConnectionOptionsResponse.fromPartial({ diagnostics: [{ jsonPath, message: secrets.scrub(err.message) }] });
+      }
+      throw err;
+    }
+  }
+
+  async migrateConfig(request: MigrateConfigRequest): Promise<MigrateConfigResponse> {
+    const reg = this.lookup(request.providerId);
+    this.require(reg, "migrateConfig");
+    const versioned: Versioned<unknown> | undefined = request.kind === ConfigKind.CONFIG_KIND_CONNECTION ? reg.provider.connectionSchema : reg.provider.config;
+    if (request.kind !== ConfigKind.CONFIG_KIND_PROVIDER && request.kind !== ConfigKind.CONFIG_KIND_CONNECTION) {
+      throw new RpcFailure(status.INVALID_ARGUMENT, "kind must be CONFIG_KIND_PROVIDER or CONFIG_KIND_CONNECTION");
+    }
+    if (!versioned) throw new RpcFailure(status.INVALID_ARGUMENT, `provider ${JSON.stringify(reg.provider.id)} has no connection schema`);
+    const refuse = (diagnostics: Diagnostic[]) => MigrateConfigResponse.fromPartial({ version: request.fromVersion, diagnostics });
+    if (request.fromVersion < 1) return refuse([{ jsonPath: "", message: `from_version ${request.fromVersion} is not a version (versions start at 1)` }]);
+    if (request.fromVersion > versioned.version) {
+      return refuse([{ jsonPath: "", message: `version ${request.fromVersion} is newer than this provider's current version ${versioned.version}` }]);
+    }
+    let migrated: unknown;
+    try {
+      migrated = await versioned.migrate(request.fromVersion, parse(request.configJson, "config_json"));
+    } catch (err) {
+      if (err instanceof MigrationError) return refuse([{ jsonPath: err.jsonPath, message: err.message }]);
+      throw err;
+    }
+    const checked = versioned.check(migrated);
+    if (!checked.ok) return refuse(checked.diagnostics);
+    return MigrateConfigResponse.fromPartial({ version: versioned.version, configJson: JSON.stringify(migrated) });
+  }
+
+  /** The grpc-js implementation. */
+  implementation(): ProviderPluginServer {
+    const unimplemented = (what: string) =>
+      unary(what, async () => {
+        throw new RpcFailure(status.UNIMPLEMENTED, `this plugin does not implement ${what}`);
+      });
+    return {
+      describe: unary("Describe", async () => this.describeAnswer),
+      deliver: unary("Deliver", (req, call) => this.deliver(req, call)),
+      testConnection: unary("TestConnection", (req) => this.testConnection(req)),
+      getConnectionOptions: unary("GetConnectionOptions", (req) => this.getConnectionOptions(req)),
+      migrateConfig: unary("MigrateConfig", (req) => this.migrateConfig(req)),
+      validateConfig: unimplemented("ValidateConfig"),
+      preview: unimplemented("Preview"),
+    };
+  }
+}
