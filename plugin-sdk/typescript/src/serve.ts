@@ -139,6 +139,8 @@ export async function serve(options: PluginOptions, env: NodeJS.ProcessEnv = pro
     removeSocket(path);
     process.exit(code);
   };
+  // Before the announcement: a host may signal as soon as it has read the line.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void stop(`signal ${signal}`));
   try {
     await bind(server, path);
   } catch (err) {
@@ -146,7 +148,6 @@ export async function serve(options: PluginOptions, env: NodeJS.ProcessEnv = pro
   }
   handshake.announce(version, path);
   write("info", "switchyard_plugin", "plugin serving", [{ socket: path, protocol_version: version, pid: process.pid, sdk: `typescript ${SDK_VERSION}` }]);
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void stop(`signal ${signal}`));
   setInterval(() => {
     // Polled: a plugin started through a shell or launcher has no PR_SET_PDEATHSIG of its own.
     if (parent > 1 && process.ppid !== parent) void stop(`parent process ${parent} exited`, 1);
