@@ -2,24 +2,35 @@
  * A real `switchyard serve` for end-to-end tests (after `tests/e2e/src/coordinator.rs`): the
  * binary built by cargo (`target/debug/switchyard`), a private temporary data dir and config
  * (the plugins given, discovery off, loopback allowed by the network policy, a fast retry
- * schedule), its stderr captured, and its CLI for the calls. It is ready once it logs that it
+ * schedule), its stderr captured, and gRPC clients of its API. It is ready once it logs that it
  * is listening; `stop()` sends SIGTERM, waits for the exit and removes the directory.
  */
 
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { promisify } from "node:util";
 
+import { credentials } from "@grpc/grpc-js";
+
+import { DeliveryServiceClient } from "./gen/switchyard/coordinator/v1/delivery.js";
+import { EventServiceClient } from "./gen/switchyard/coordinator/v1/event.js";
+import { EventTypeServiceClient } from "./gen/switchyard/coordinator/v1/event_type.js";
+import { SubscriptionServiceClient } from "./gen/switchyard/coordinator/v1/subscription.js";
 import { REPO_DIR } from "./kit.js";
+
+/** The API services the tests use. */
+export interface Api {
+  eventTypes: EventTypeServiceClient;
+  subscriptions: SubscriptionServiceClient;
+  events: EventServiceClient;
+  deliveries: DeliveryServiceClient;
+}
 
 /** The coordinator binary. */
 export const SWITCHYARD = join(REPO_DIR, "target/debug/switchyard");
-
-const run = promisify(execFile);
 
 /** A running coordinator. */
 export class Coordinator {
@@ -67,33 +78,16 @@ export class Coordinator {
     return c;
   }
 
-  /** Runs the CLI with `--json` against this coordinator; returns its parsed output. */
-  async cli(args: string[]): Promise<unknown> {
-    const { stdout } = await run(SWITCHYARD, ["--addr", `unix:${this.socket}`, "--json", ...args], { env: { PATH: process.env["PATH"] ?? "" } });
-    return JSON.parse(stdout);
-  }
-
-  /**
-   * Watches delivery status changes (`deliveries watch --json`) until `done` accepts one;
-   * resolves with it. Resolves once the watch is running (the returned `until`).
-   */
-  async watch(done: (delivery: Record<string, unknown>) => boolean): Promise<{ until: Promise<Record<string, unknown>> }> {
-    const watcher = spawn(SWITCHYARD, ["--addr", `unix:${this.socket}`, "--json", "deliveries", "watch"], { stdio: ["ignore", "pipe", "pipe"] });
-    const lines = createInterface({ input: watcher.stdout! });
-    const until = new Promise<Record<string, unknown>>((resolve, reject) => {
-      lines.on("line", (line) => {
-        const delivery = JSON.parse(line) as Record<string, unknown>;
-        if (done(delivery)) {
-          watcher.kill("SIGTERM");
-          resolve(delivery);
-        }
-      });
-      watcher.once("exit", (code, signal) => (signal === "SIGTERM" ? undefined : reject(new Error(`deliveries watch exited (${code})`))));
-    });
-    // The watch is subscribed once its process has connected; the CLI prints nothing until a
-    // change, so wait for the coordinator to log the new stream instead of guessing.
-    await once(watcher, "spawn");
-    return { until };
+  /** Clients of the platform API on its Unix socket. */
+  clients(): Api {
+    const address = `unix:${this.socket}`;
+    const insecure = credentials.createInsecure();
+    return {
+      eventTypes: new EventTypeServiceClient(address, insecure),
+      subscriptions: new SubscriptionServiceClient(address, insecure),
+      events: new EventServiceClient(address, insecure),
+      deliveries: new DeliveryServiceClient(address, insecure),
+    };
   }
 
   /** SIGTERM, wait for the exit, remove the data dir. */
