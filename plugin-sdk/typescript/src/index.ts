@@ -17,3 +17,4 @@ export { NetworkPolicy, NetworkPolicyRefusal, PolicyError, ALLOW_ENV } from "./n
 export { Scrubber, REDACTED } from "./scrub.js";
 export * as http from "./http.js";
 export { SDK_VERSION } from "./version.js";
+export * as template from "./template/index.js";
