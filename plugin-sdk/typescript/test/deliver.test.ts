@@ -106,6 +106,19 @@ describe("deliver through the example plugin", () => {
     assert.equal(sink.requests.length, before, "nothing was sent");
   });
 
+  it("renders the summary template, and a broken one is permanent, naming its field", async () => {
+    const ok = await deliver(deliverRequest("http-post", { ...config(), summaryTemplate: "{{ payload.title | upper }} ({{ subscription.name }})" }));
+    assert.equal(ok.outcome, Outcome.OUTCOME_DELIVERED);
+    assert.equal(JSON.parse(sink.requests[sink.requests.length - 1]?.body ?? "{}").summary, "DISK FULL (Ops)");
+    const before = sink.requests.length;
+    const broken = await deliver(deliverRequest("http-post", { ...config(), summaryTemplate: "{{ payload.title " }));
+    assert.equal(broken.outcome, Outcome.OUTCOME_PERMANENT);
+    assert.match(broken.error, /^invalid config: \/summaryTemplate: the template does not compile: syntax error/);
+    const missing = await deliver(deliverRequest("http-post", { ...config(), summaryTemplate: "{{ payload.owner | required }}" }));
+    assert.match(missing.error, /^the template in \/summaryTemplate failed to render: .*a required value is missing/);
+    assert.equal(sink.requests.length, before, "nothing was sent");
+  });
+
   it("answers NOT_FOUND for an unknown provider and INVALID_ARGUMENT for a config that is not JSON", async () => {
     await assert.rejects(deliver(deliverRequest("nope", config())), (e: { code: number }) => e.code === status.NOT_FOUND);
     await assert.rejects(deliver({ ...deliverRequest("http-post", config()), configJson: "{" }), (e: { code: number }) => e.code === status.INVALID_ARGUMENT);

@@ -1,7 +1,7 @@
 // The TypeScript example plugin (`tsexample`), provider `http-post`: POSTs each event as JSON to
 // a URL with a bearer token, classifies the answer with the SDK's HTTP helpers, follows an
-// incident's lifecycle through correlation (the "created" delivery's id travels as state), and
-// shows the optional calls: testConnection, getConnectionOptions (a static resolver) and a
+// incident's lifecycle through correlation (the "created" delivery's id travels as state), renders
+// an optional summary template, and shows the optional calls: testConnection, getConnectionOptions (a static resolver) and a
 // config migration from version 1 (`endpoint`) to version 2 (`url`).
 import { z } from "zod";
 import {
@@ -10,6 +10,7 @@ import {
   fetch,
   http,
   serve,
+  template,
   Versioned,
   type IntegrationDeliveryContext,
   type IntegrationDeliveryResult,
@@ -21,9 +22,18 @@ const configV2 = z.object({
   token: configString({ "x-secret": true }).min(1).describe("Bearer token sent in Authorization"),
   timeoutMs: configNumber({}).int().min(100).max(60_000).default(10_000).describe("Request timeout in milliseconds"),
   severity: configString({ "x-options-resolver": "severities" }).default("info").describe("Severity sent with each event"),
+  summaryTemplate: template.textTemplate().optional().describe("One line sent as `summary`, e.g. `{{ payload.title | default(eventType) }}`"),
 });
 
+/** Compiled summary templates, shared by every delivery. */
+const templates = new template.TemplateCache();
+
 type Config = z.infer<typeof configV2>;
+
+function summary(ctx: IntegrationDeliveryContext<Config>): string | undefined {
+  const source = ctx.providerConfig.summaryTemplate;
+  return source === undefined ? undefined : templates.get("/summaryTemplate", source).render(template.templateContext(ctx)).trim();
+}
 
 function body(ctx: IntegrationDeliveryContext<Config>): string {
   const origin = ctx.correlation?.origin();
@@ -35,6 +45,7 @@ function body(ctx: IntegrationDeliveryContext<Config>): string {
     timestamp: ctx.event.timestamp,
     subscription: ctx.subscription.name,
     severity: ctx.providerConfig.severity,
+    summary: summary(ctx),
     correlationKey: ctx.correlation?.key,
     // The id the incident's first delivery got, so the receiver can thread this one under it.
     replyTo: origin?.state,
@@ -71,11 +82,19 @@ export const httpPost: IntegrationProvider<Config> = {
   async deliver(ctx) {
     const { providerConfig: config } = ctx;
     ctx.logger.debug("delivering", { deliveryId: ctx.event.deliveryId, attempt: ctx.event.attempt });
+    let text: string;
+    try {
+      text = body(ctx);
+    } catch (err) {
+      // A template that does not compile or fails to render: permanent, naming the field.
+      if (err instanceof template.TemplateError) return err.result();
+      throw err;
+    }
     const result: IntegrationDeliveryResult = await http.deliveryResult(
       fetch(config.url, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${config.token}`, "x-delivery-id": ctx.event.deliveryId },
-        body: body(ctx),
+        body: text,
         signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(config.timeoutMs)]),
       }),
     );
