@@ -144,6 +144,28 @@ function checkedConfigs(
   return { config: config.value, connection };
 }
 
+/** Provider code threw: already logged (scrubbed); answered INTERNAL naming only the type. */
+class ProviderThrew extends RpcFailure {}
+
+/**
+ * Runs provider code as one call with the call's secrets active, so that its log lines, and
+ * the log line of an error it throws, are scrubbed. `expected` errors (answered in-band by the
+ * caller) pass through untouched.
+ */
+async function guarded<T>(secrets: Scrubber, name: string, body: () => Promise<T>, expected: (err: unknown) => boolean = () => false) {
+  return withActive(secrets, async () => {
+    try {
+      return await runCall(body);
+    } catch (err) {
+      if (expected(err)) throw err;
+      const kind = err instanceof Error ? err.name : typeof err;
+      write("error", "switchyard_plugin", `${name} failed: the provider threw ${kind}`, [err instanceof Error ? err : { thrown: String(err) }]);
+      // The status names only the type: an exception's text may quote config values.
+      throw new ProviderThrew(status.INTERNAL, `provider threw ${kind} (see the plugin's log)`);
+    }
+  });
+}
+
 /** `deliver`, with a thrown error turned into a failure naming it (as the platform treats it). */
 async function deliverCaught(reg: Registered, context: IntegrationDeliveryContext<unknown, unknown>): Promise<IntegrationDeliveryResult> {
   try {
@@ -155,6 +177,11 @@ async function deliverCaught(reg: Registered, context: IntegrationDeliveryContex
     const permanentCause = err instanceof NetworkPolicyRefusal || err instanceof InvalidRequest;
     return { success: false, error: `deliver threw ${kind}: ${message}`, ...(permanentCause ? { outcome: "permanent" as const } : {}) };
   }
+}
+
+/** An error a provider throws to report a problem with the user's input at a JSON Pointer. */
+function hasJsonPath(err: unknown): err is Error & { jsonPath: string } {
+  return err instanceof Error && typeof (err as { jsonPath?: unknown }).jsonPath === "string";
 }
 
 /** The service over `registered`. */
@@ -220,7 +247,7 @@ export class ProviderService {
       [reg.configSchema, request.configJson],
       [reg.connectionSchema, request.connectionJson],
     ]);
-    const { value, state } = await withActive(secrets, () => runCall(() => deliverCaught(reg, context)));
+    const { value, state } = await guarded(secrets, "Deliver", () => deliverCaught(reg, context));
     const answer = toResponse(value, state.unretryable);
     return DeliverResponse.fromPartial({
       ...answer,
@@ -249,7 +276,7 @@ export class ProviderService {
     const schema = kind === ConfigKind.CONFIG_KIND_PROVIDER ? reg.configSchema : reg.connectionSchema;
     const secrets = scrubberOf([[schema, request.configJson]]);
     const tester = reg.provider.testConnection?.bind(reg.provider);
-    const { value } = await withActive(secrets, () => runCall(async (): Promise<TestConnectionResult> => (tester ? tester(checked.value) : { success: false, message: "" })));
+    const { value } = await guarded(secrets, "TestConnection", async (): Promise<TestConnectionResult> => (tester ? tester(checked.value) : { success: false, message: "" }));
     return TestConnectionResponse.fromPartial({
       success: value.success === true,
       message: secrets.scrub(String(value.message ?? "")),
@@ -276,8 +303,10 @@ export class ProviderService {
     const secrets = scrubberOf([[reg.connectionSchema, request.connectionJson]]);
     const resolve = reg.provider.getConnectionOptions!.bind(reg.provider);
     try {
-      const { value } = await withActive(secrets, () =>
-        runCall(() =>
+      const { value } = await guarded(
+        secrets,
+        "GetConnectionOptions",
+        () =>
           resolve({
             connectionId,
             resolverName: request.resolverName,
@@ -285,14 +314,13 @@ export class ProviderService {
             getConnectionWithCredentials: async (id: string) => (connection === undefined ? undefined : { id, config: connection }),
             logger: logger(`provider.${reg.provider.id}`),
           }),
-        ),
+        hasJsonPath,
       );
       const options = value.map((o) => ({ value: secrets.scrub(o.value), label: secrets.scrub(o.label), description: secrets.scrub(o.description ?? "") }));
       return GetConnectionOptionsResponse.fromPartial({ options });
     } catch (err) {
-      if (err instanceof Error && typeof (err as { jsonPath?: unknown }).jsonPath === "string") {
-        const jsonPath = (err as Error & { jsonPath: string }).jsonPath;
-        return GetConnectionOptionsResponse.fromPartial({ diagnostics: [{ jsonPath, message: secrets.scrub(err.message) }] });
+      if (hasJsonPath(err)) {
+        return GetConnectionOptionsResponse.fromPartial({ diagnostics: [{ jsonPath: err.jsonPath, message: secrets.scrub(err.message) }] });
       }
       throw err;
     }
@@ -311,11 +339,14 @@ export class ProviderService {
     if (request.fromVersion > versioned.version) {
       return refuse([{ jsonPath: "", message: `version ${request.fromVersion} is newer than this provider's current version ${versioned.version}` }]);
     }
+    const stored = parse(request.configJson, "config_json");
+    const schema = request.kind === ConfigKind.CONFIG_KIND_CONNECTION ? reg.connectionSchema : reg.configSchema;
+    const secrets = scrubberOf([[schema, request.configJson]]);
     let migrated: unknown;
     try {
-      migrated = await versioned.migrate(request.fromVersion, parse(request.configJson, "config_json"));
+      ({ value: migrated } = await guarded(secrets, "MigrateConfig", async () => versioned.migrate(request.fromVersion, stored), (e) => e instanceof MigrationError));
     } catch (err) {
-      if (err instanceof MigrationError) return refuse([{ jsonPath: err.jsonPath, message: err.message }]);
+      if (err instanceof MigrationError) return refuse([{ jsonPath: err.jsonPath, message: secrets.scrub(err.message) }]);
       throw err;
     }
     const checked = versioned.check(migrated);
