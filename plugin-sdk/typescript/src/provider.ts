@@ -9,12 +9,12 @@
  *
  * Capabilities are derived from what a provider defines: `testConnection` →
  * test_connection, `getConnectionOptions` → connection_options, migrations in `config` →
- * migrate_config.
+ * migrate_config, and Switchyard's `validateConfig` → validate_config, `preview` → preview.
  */
 
 import type { IntegrationLogger } from "./log.js";
 import type { IntegrationDeliveryResult } from "./result.js";
-import type { Versioned } from "./schema.js";
+import type { Diagnostic, Versioned } from "./schema.js";
 
 /** The event as a provider sees it in one delivery attempt. */
 export interface IntegrationEvent {
@@ -99,6 +99,15 @@ export interface GetConnectionOptionsParams<TConnection = unknown> {
   logger: IntegrationLogger;
 }
 
+/** The request a delivery would send, as `preview` renders it (every secret as `[REDACTED]`). */
+export interface RenderedRequest {
+  method: string;
+  url: string;
+  /** In the order they are sent; a name may repeat. */
+  headers: { name: string; value: string }[];
+  body?: string;
+}
+
 /** One HTTP header a provider sends, for receivers to rely on. */
 export interface HeaderDoc {
   name: string;
@@ -133,6 +142,18 @@ export interface IntegrationProvider<TConfig, TConnection = undefined> {
   deliver(context: IntegrationDeliveryContext<TConfig, TConnection>): Promise<IntegrationDeliveryResult>;
   testConnection?(config: TConfig): Promise<TestConnectionResult>;
   getConnectionOptions?(params: GetConnectionOptionsParams<TConnection>): Promise<ConnectionOption[]>;
+  /**
+   * Switchyard: checks a provider config being saved for what its schema cannot express (a
+   * template that does not compile, settings that clash); one diagnostic per problem, each at
+   * its JSON Pointer. The coordinator refuses the save when any is returned. Contacts nothing.
+   */
+  validateConfig?(config: TConfig, context: { connection: TConnection | undefined }): Promise<Diagnostic[]>;
+  /**
+   * Switchyard: renders exactly the request `deliver` would send, and sends nothing; every
+   * secret as `[REDACTED]` (the SDK also scrubs what you forget). Build the request in one
+   * function both call, so they cannot drift.
+   */
+  preview?(context: IntegrationDeliveryContext<TConfig, TConnection>): Promise<RenderedRequest>;
 }
 
 /** Any provider, whatever its config types (what a plugin registers). */
@@ -160,7 +181,7 @@ export function capabilitiesOf(provider: AnyProvider): Capabilities {
     testConnection: typeof provider.testConnection === "function",
     connectionOptions: typeof provider.getConnectionOptions === "function",
     migrateConfig: migrations,
-    validateConfig: false,
-    preview: false,
+    validateConfig: typeof provider.validateConfig === "function",
+    preview: typeof provider.preview === "function",
   };
 }

@@ -22,9 +22,13 @@ import {
   type DeliverRequest,
   type Diagnostic as PbDiagnostic,
   type GetConnectionOptionsRequest,
+  PreviewResponse,
+  ValidateConfigResponse,
   type MigrateConfigRequest,
+  type PreviewRequest,
   type ProviderPluginServer,
   type TestConnectionRequest,
+  type ValidateConfigRequest,
 } from "./gen/switchyard/plugin/v1/plugin.js";
 import { InvalidRequest, runCall } from "./fetch.js";
 import { NetworkPolicyRefusal } from "./net-policy.js";
@@ -179,6 +183,14 @@ async function deliverCaught(reg: Registered, context: IntegrationDeliveryContex
   }
 }
 
+/** A request's config kind, or INVALID_ARGUMENT. */
+function kindOf(kind: ConfigKind): ConfigKind.CONFIG_KIND_PROVIDER | ConfigKind.CONFIG_KIND_CONNECTION {
+  if (kind !== ConfigKind.CONFIG_KIND_PROVIDER && kind !== ConfigKind.CONFIG_KIND_CONNECTION) {
+    throw new RpcFailure(status.INVALID_ARGUMENT, "kind must be CONFIG_KIND_PROVIDER or CONFIG_KIND_CONNECTION");
+  }
+  return kind;
+}
+
 /** An error a provider throws to report a problem with the user's input at a JSON Pointer. */
 function hasJsonPath(err: unknown): err is Error & { jsonPath: string } {
   return err instanceof Error && typeof (err as { jsonPath?: unknown }).jsonPath === "string";
@@ -209,24 +221,24 @@ export class ProviderService {
     throw new RpcFailure(status.NOT_FOUND, `unknown provider ${JSON.stringify(id)}; this plugin serves: ${served}`);
   }
 
-  private require(reg: Registered, capability: "testConnection" | "connectionOptions" | "migrateConfig"): void {
+  private require(reg: Registered, capability: "testConnection" | "connectionOptions" | "migrateConfig" | "validateConfig" | "preview"): void {
     if (!reg.proto.capabilities?.[capability]) {
       throw new RpcFailure(status.UNIMPLEMENTED, `provider ${JSON.stringify(reg.provider.id)} does not declare ${capability}`);
     }
   }
 
-  async deliver(request: DeliverRequest, call: ServerUnaryCall<DeliverRequest, DeliverResponse>): Promise<DeliverResponse> {
-    const reg = this.lookup(request.providerId);
+  /** The context of a Deliver (or Preview) request, or the response for a request that cannot be delivered. */
+  private contextOf(reg: Registered, request: DeliverRequest, call: ServerUnaryCall<unknown, unknown>): IntegrationDeliveryContext<unknown, unknown> | IntegrationDeliveryResult {
     const { event, subscription } = request;
     if (!event || !subscription) throw new RpcFailure(status.INVALID_ARGUMENT, "DeliverRequest needs both event and subscription");
     const payload = parse(event.payloadJson, "event.payload_json", {});
     const checked = checkedConfigs(reg, request.configJson, request.connectionJson);
-    if ("diagnostics" in checked) return toResponse(invalidConfig(checked.diagnostics), false);
+    if ("diagnostics" in checked) return invalidConfig(checked.diagnostics);
     const supported = reg.provider.supportedEvents;
     if (supported?.length && !supported.includes(event.eventType)) {
-      return toResponse(permanent(`provider ${JSON.stringify(reg.provider.id)} does not handle ${JSON.stringify(event.eventType)}`), false);
+      return permanent(`provider ${JSON.stringify(reg.provider.id)} does not handle ${JSON.stringify(event.eventType)}`);
     }
-    const context: IntegrationDeliveryContext<unknown, unknown> = {
+    return {
       event: {
         eventId: event.eventType,
         eventType: event.eventType,
@@ -241,8 +253,14 @@ export class ProviderService {
       connection: checked.connection,
       correlation: correlationOf(request),
       logger: logger(`provider.${reg.provider.id}`),
-      signal: signalOf(call as ServerUnaryCall<unknown, unknown>),
+      signal: signalOf(call),
     };
+  }
+
+  async deliver(request: DeliverRequest, call: ServerUnaryCall<DeliverRequest, DeliverResponse>): Promise<DeliverResponse> {
+    const reg = this.lookup(request.providerId);
+    const context = this.contextOf(reg, request, call as ServerUnaryCall<unknown, unknown>);
+    if (!("event" in context)) return toResponse(context, false);
     const secrets = scrubberOf([
       [reg.configSchema, request.configJson],
       [reg.connectionSchema, request.connectionJson],
@@ -259,13 +277,51 @@ export class ProviderService {
     });
   }
 
+  async validateConfig(request: ValidateConfigRequest): Promise<ValidateConfigResponse> {
+    const reg = this.lookup(request.providerId);
+    this.require(reg, "validateConfig");
+    const kind = kindOf(request.kind);
+    const versioned: Versioned<unknown> | undefined = kind === ConfigKind.CONFIG_KIND_PROVIDER ? reg.provider.config : reg.provider.connectionSchema;
+    if (!versioned) throw new RpcFailure(status.INVALID_ARGUMENT, `provider ${JSON.stringify(reg.provider.id)} has no connection schema`);
+    const checked = versioned.check(parse(request.configJson, "config_json"));
+    if (!checked.ok) return ValidateConfigResponse.fromPartial({ diagnostics: checked.diagnostics });
+    // The provider's own checks are of provider configs; a connection config has only its schema's.
+    if (kind === ConfigKind.CONFIG_KIND_CONNECTION) return ValidateConfigResponse.fromPartial({ diagnostics: [] });
+    let connection: unknown;
+    if (reg.provider.connectionSchema && request.connectionJson.trim()) connection = parse(request.connectionJson, "connection_json");
+    const secrets = scrubberOf([[reg.configSchema, request.configJson], [reg.connectionSchema, request.connectionJson]]);
+    const validate = reg.provider.validateConfig!.bind(reg.provider);
+    const { value } = await guarded(secrets, "ValidateConfig", () => validate(checked.value, { connection }));
+    return ValidateConfigResponse.fromPartial({ diagnostics: scrubDiagnostics(secrets, value) });
+  }
+
+  async preview(request: PreviewRequest, call: ServerUnaryCall<PreviewRequest, PreviewResponse>): Promise<PreviewResponse> {
+    if (!request.delivery) throw new RpcFailure(status.INVALID_ARGUMENT, "PreviewRequest.delivery is required");
+    const reg = this.lookup(request.delivery.providerId);
+    this.require(reg, "preview");
+    const context = this.contextOf(reg, request.delivery, call as ServerUnaryCall<unknown, unknown>);
+    if (!("event" in context)) {
+      const diagnostics = context.diagnostics?.length ? context.diagnostics : [{ jsonPath: "", message: context.error ?? "cannot be delivered" }];
+      return PreviewResponse.fromPartial({ diagnostics });
+    }
+    const secrets = scrubberOf([[reg.configSchema, request.delivery.configJson], [reg.connectionSchema, request.delivery.connectionJson]]);
+    const render = reg.provider.preview!.bind(reg.provider);
+    const { value } = await guarded(secrets, "Preview", () => render(context));
+    // A provider that forgot to mask a secret does not leak it through here.
+    return PreviewResponse.fromPartial({
+      request: {
+        method: secrets.scrub(String(value.method)),
+        url: secrets.scrub(String(value.url)),
+        headers: (value.headers ?? []).map((h) => ({ name: String(h.name), value: secrets.scrub(String(h.value)) })),
+        body: secrets.scrub(String(value.body ?? "")),
+      },
+    });
+  }
+
   async testConnection(request: TestConnectionRequest): Promise<TestConnectionResponse> {
     const reg = this.lookup(request.providerId);
     this.require(reg, "testConnection");
-    const kind = request.kind;
-    if (kind !== ConfigKind.CONFIG_KIND_PROVIDER && kind !== ConfigKind.CONFIG_KIND_CONNECTION) {
-      throw new RpcFailure(status.INVALID_ARGUMENT, "kind must be CONFIG_KIND_PROVIDER or CONFIG_KIND_CONNECTION");
-    }
+    const kind = kindOf(request.kind);
     const versioned: Versioned<unknown> | undefined = kind === ConfigKind.CONFIG_KIND_PROVIDER ? reg.provider.config : reg.provider.connectionSchema;
     if (!versioned) throw new RpcFailure(status.INVALID_ARGUMENT, `provider ${JSON.stringify(reg.provider.id)} has no connection schema`);
     const checked = versioned.check(parse(request.configJson, "config_json"));
@@ -329,10 +385,8 @@ export class ProviderService {
   async migrateConfig(request: MigrateConfigRequest): Promise<MigrateConfigResponse> {
     const reg = this.lookup(request.providerId);
     this.require(reg, "migrateConfig");
-    const versioned: Versioned<unknown> | undefined = request.kind === ConfigKind.CONFIG_KIND_CONNECTION ? reg.provider.connectionSchema : reg.provider.config;
-    if (request.kind !== ConfigKind.CONFIG_KIND_PROVIDER && request.kind !== ConfigKind.CONFIG_KIND_CONNECTION) {
-      throw new RpcFailure(status.INVALID_ARGUMENT, "kind must be CONFIG_KIND_PROVIDER or CONFIG_KIND_CONNECTION");
-    }
+    const kind = kindOf(request.kind);
+    const versioned: Versioned<unknown> | undefined = kind === ConfigKind.CONFIG_KIND_CONNECTION ? reg.provider.connectionSchema : reg.provider.config;
     if (!versioned) throw new RpcFailure(status.INVALID_ARGUMENT, `provider ${JSON.stringify(reg.provider.id)} has no connection schema`);
     const refuse = (diagnostics: Diagnostic[]) => MigrateConfigResponse.fromPartial({ version: request.fromVersion, diagnostics });
     if (request.fromVersion < 1) return refuse([{ jsonPath: "", message: `from_version ${request.fromVersion} is not a version (versions start at 1)` }]);
@@ -340,7 +394,7 @@ export class ProviderService {
       return refuse([{ jsonPath: "", message: `version ${request.fromVersion} is newer than this provider's current version ${versioned.version}` }]);
     }
     const stored = parse(request.configJson, "config_json");
-    const schema = request.kind === ConfigKind.CONFIG_KIND_CONNECTION ? reg.connectionSchema : reg.configSchema;
+    const schema = kind === ConfigKind.CONFIG_KIND_CONNECTION ? reg.connectionSchema : reg.configSchema;
     const secrets = scrubberOf([[schema, request.configJson]]);
     let migrated: unknown;
     try {
@@ -356,18 +410,14 @@ export class ProviderService {
 
   /** The grpc-js implementation. */
   implementation(): ProviderPluginServer {
-    const unimplemented = (what: string) =>
-      unary(what, async () => {
-        throw new RpcFailure(status.UNIMPLEMENTED, `this plugin does not implement ${what}`);
-      });
     return {
       describe: unary("Describe", async () => this.describeAnswer),
       deliver: unary("Deliver", (req, call) => this.deliver(req, call)),
       testConnection: unary("TestConnection", (req) => this.testConnection(req)),
       getConnectionOptions: unary("GetConnectionOptions", (req) => this.getConnectionOptions(req)),
       migrateConfig: unary("MigrateConfig", (req) => this.migrateConfig(req)),
-      validateConfig: unimplemented("ValidateConfig"),
-      preview: unimplemented("Preview"),
+      validateConfig: unary("ValidateConfig", (req) => this.validateConfig(req)),
+      preview: unary("Preview", (req, call) => this.preview(req, call)),
     };
   }
 }

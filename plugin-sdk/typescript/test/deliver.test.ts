@@ -119,6 +119,22 @@ describe("deliver through the example plugin", () => {
     assert.equal(sink.requests.length, before, "nothing was sent");
   });
 
+  it("validates a config's template when it is saved, and previews the request with the token masked", async () => {
+    const validate = (cfg: unknown) => call(p.plugin, p.plugin.validateConfig, { providerId: "http-post", kind: ConfigKind.CONFIG_KIND_PROVIDER, configJson: JSON.stringify(cfg), connectionJson: "" });
+    assert.deepEqual((await validate({ ...config(), summaryTemplate: "{{ payload.title }}" })).diagnostics, []);
+    const bad = await validate({ ...config(), summaryTemplate: "{% for %}" });
+    assert.deepEqual(bad.diagnostics.map((d) => d.jsonPath), ["/summaryTemplate"]);
+    assert.match(bad.diagnostics[0]?.message ?? "", /^the template does not compile: syntax error/);
+    assert.deepEqual((await validate({ url: 5 })).diagnostics.map((d) => d.jsonPath), ["/token", "/url"]);
+    const before = sink.requests.length;
+    const preview = await call(p.plugin, p.plugin.preview, { delivery: deliverRequest("http-post", { ...config(), summaryTemplate: "{{ payload.title }}" }) });
+    assert.equal(sink.requests.length, before, "a preview sends nothing");
+    assert.equal(preview.request?.url, `${sink.url}/hook`);
+    assert.deepEqual(preview.request?.headers.find((h) => h.name === "authorization"), { name: "authorization", value: "Bearer [REDACTED]" });
+    assert.equal(JSON.parse(preview.request?.body ?? "{}").summary, "Disk full");
+    assert.equal(JSON.stringify(preview).includes(TOKEN), false);
+  });
+
   it("answers NOT_FOUND for an unknown provider and INVALID_ARGUMENT for a config that is not JSON", async () => {
     await assert.rejects(deliver(deliverRequest("nope", config())), (e: { code: number }) => e.code === status.NOT_FOUND);
     await assert.rejects(deliver({ ...deliverRequest("http-post", config()), configJson: "{" }), (e: { code: number }) => e.code === status.INVALID_ARGUMENT);

@@ -62,7 +62,7 @@ describe("handshake", () => {
       assert.equal(described.protocolVersion, 1);
       const [provider] = described.providers;
       assert.equal(provider?.id, "http-post");
-      assert.deepEqual(provider?.capabilities, { testConnection: true, connectionOptions: true, migrateConfig: true, validateConfig: false, preview: false });
+      assert.deepEqual(provider?.capabilities, { testConnection: true, connectionOptions: true, migrateConfig: true, validateConfig: true, preview: true });
       const schema = JSON.parse(provider?.configSchema?.jsonSchema ?? "{}");
       assert.equal(provider?.configSchema?.version, 2);
       assert.equal(schema.$schema, "https://json-schema.org/draft/2020-12/schema");

@@ -1,14 +1,17 @@
 // The TypeScript example plugin (`tsexample`), provider `http-post`: POSTs each event as JSON to
 // a URL with a bearer token, classifies the answer with the SDK's HTTP helpers, follows an
-// incident's lifecycle through correlation (the "created" delivery's id travels as state), renders
-// an optional summary template, and shows the optional calls: testConnection, getConnectionOptions (a static resolver) and a
-// config migration from version 1 (`endpoint`) to version 2 (`url`).
+// incident's lifecycle through correlation (the "created" delivery's id travels as state),
+// renders an optional summary template, and shows the optional calls: testConnection,
+// getConnectionOptions (a static resolver), a config migration from version 1 (`endpoint`) to
+// version 2 (`url`), validateConfig (the template compiles) and preview (the request deliver
+// would send, token masked).
 import { z } from "zod";
 import {
   configNumber,
   configString,
   fetch,
   http,
+  REDACTED,
   serve,
   template,
   Versioned,
@@ -33,6 +36,20 @@ type Config = z.infer<typeof configV2>;
 function summary(ctx: IntegrationDeliveryContext<Config>): string | undefined {
   const source = ctx.providerConfig.summaryTemplate;
   return source === undefined ? undefined : templates.get("/summaryTemplate", source).render(template.templateContext(ctx)).trim();
+}
+
+/** The request `deliver` sends; `preview` shows it with the token masked. */
+function outgoing(ctx: IntegrationDeliveryContext<Config>, token: string) {
+  return {
+    method: "POST",
+    url: ctx.providerConfig.url,
+    headers: [
+      { name: "content-type", value: "application/json" },
+      { name: "authorization", value: `Bearer ${token}` },
+      { name: "x-delivery-id", value: ctx.event.deliveryId },
+    ],
+    body: body(ctx),
+  };
 }
 
 function body(ctx: IntegrationDeliveryContext<Config>): string {
@@ -82,19 +99,19 @@ export const httpPost: IntegrationProvider<Config> = {
   async deliver(ctx) {
     const { providerConfig: config } = ctx;
     ctx.logger.debug("delivering", { deliveryId: ctx.event.deliveryId, attempt: ctx.event.attempt });
-    let text: string;
+    let request: ReturnType<typeof outgoing>;
     try {
-      text = body(ctx);
+      request = outgoing(ctx, config.token);
     } catch (err) {
       // A template that does not compile or fails to render: permanent, naming the field.
       if (err instanceof template.TemplateError) return err.result();
       throw err;
     }
     const result: IntegrationDeliveryResult = await http.deliveryResult(
-      fetch(config.url, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${config.token}`, "x-delivery-id": ctx.event.deliveryId },
-        body: text,
+      fetch(request.url, {
+        method: request.method,
+        headers: request.headers.map((h) => [h.name, h.value] as [string, string]),
+        body: request.body,
         signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(config.timeoutMs)]),
       }),
     );
@@ -103,6 +120,22 @@ export const httpPost: IntegrationProvider<Config> = {
       return { ...result, state: result.externalId };
     }
     return result;
+  },
+
+  // Refuses a summary template that does not compile when the subscription is saved.
+  async validateConfig(config) {
+    if (config.summaryTemplate === undefined) return [];
+    try {
+      templates.get("/summaryTemplate", config.summaryTemplate);
+      return [];
+    } catch (err) {
+      if (err instanceof template.TemplateError) return [err.diagnostic()];
+      throw err;
+    }
+  },
+
+  async preview(ctx) {
+    return outgoing(ctx, REDACTED);
   },
 
   async testConnection(config) {
