@@ -139,6 +139,11 @@ export async function serve(options: PluginOptions, env: NodeJS.ProcessEnv = pro
     removeSocket(path);
     process.exit(code);
   };
+  // A promise a provider forgot to await must not take every other call down with the process.
+  process.on("unhandledRejection", (reason) => {
+    const kind = reason instanceof Error ? reason.name : typeof reason;
+    write("error", "switchyard_plugin", `a promise was rejected and nobody handled it: ${kind}`, [reason instanceof Error ? reason : { reason: String(reason) }]);
+  });
   // Before the announcement: a host may signal as soon as it has read the line.
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void stop(`signal ${signal}`));
   try {

@@ -1,8 +1,9 @@
 /**
- * End to end: the guide's "My Service" provider, ported with only its imports and registration
- * changed, delivers through a real `switchyard serve` that starts the seed plugin: an event
- * published on the platform API reaches the local receiver with the guide's body and the
- * decrypted API key, and the delivery succeeds with the receiver's id; the key is in no log.
+ * End to end: the guide's "My Service" and Slack providers, ported with only their imports and
+ * registration changed, deliver through a real `switchyard serve` that starts the seed plugin:
+ * an event published on the platform API reaches the local receiver through both (the guide's
+ * body with the decrypted API key; the Slack message at the secret webhook URL), both
+ * deliveries succeed, and neither secret is in any log line.
  */
 
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { Coordinator, type Api } from "./coordinator.js";
 
 const KEY = "e2e-key-7a6b5c4d3e";
 
-describe("the seed's My Service through switchyard serve", () => {
+describe("the seed's providers through switchyard serve", () => {
   let coordinator: Coordinator;
   let sink: HttpSink;
   let api: Api;
@@ -29,41 +30,55 @@ describe("the seed's My Service through switchyard serve", () => {
     await sink.close();
   });
 
-  it("delivers a published event to the receiver and the delivery succeeds", async () => {
+  it("delivers a published event through My Service and Slack, and both deliveries succeed", async () => {
     await call(api.eventTypes, api.eventTypes.registerEventType, {
       eventType: { id: "incident.incident.created", displayName: "Incident created", description: "", category: "", payloadSchemaJson: "", payloadPaths: [], createdAt: undefined, updatedAt: undefined, correlationPath: "" },
     });
-    const created = await call(api.subscriptions, api.subscriptions.createSubscription, {
-      subscription: {
-        id: "", name: "ops", description: "", providerId: "seed.myservice", configVersion: 0, eventTypes: ["incident.*"], systemIds: [], enabled: true, disabledReason: "",
-        configJson: JSON.stringify({ apiEndpoint: `${sink.url}/events`, apiKey: KEY, priority: "high" }),
-        createdAt: undefined, updatedAt: undefined, retryPolicy: undefined, connectionId: "",
-      },
-    });
-    const subscriptionId = created.subscription?.id ?? "";
-    const watch = api.deliveries.watchDeliveries({ subscriptionId, eventId: "" });
+    const subscribe = async (name: string, providerId: string, config: unknown) => {
+      const created = await call(api.subscriptions, api.subscriptions.createSubscription, {
+        subscription: {
+          id: "", name, description: "", providerId, configVersion: 0, eventTypes: ["incident.*"], systemIds: [], enabled: true, disabledReason: "",
+          configJson: JSON.stringify(config), createdAt: undefined, updatedAt: undefined, retryPolicy: undefined, connectionId: "",
+        },
+      });
+      return created.subscription?.id ?? "";
+    };
+    const myService = await subscribe("ops", "seed.myservice", { apiEndpoint: `${sink.url}/events`, apiKey: KEY, priority: "high" });
+    const slack = await subscribe("chat", "seed.slack", { webhookUrl: `${sink.url}/services/T000/B000/XXXXSECRET`, channel: "#ops" });
+    const watch = api.deliveries.watchDeliveries({ subscriptionId: "", eventId: "" });
     // The response headers come once the coordinator has subscribed the stream.
     await new Promise((ready) => watch.once("metadata", ready));
     const published = await call(api.events, api.events.publishEvent, {
       eventType: "incident.incident.created", payloadJson: JSON.stringify({ incidentId: "inc-1", title: "Disk full" }), idempotencyKey: "", timestamp: undefined,
     });
-    let last: WatchDeliveriesResponse | undefined;
+    assert.equal(published.deliveries.length, 2);
+    const ended = new Map<string, WatchDeliveriesResponse>();
     for await (const change of watch as AsyncIterable<WatchDeliveriesResponse>) {
-      last = change;
       const s = change.delivery?.status;
-      if (s === DeliveryStatus.DELIVERY_STATUS_SUCCEEDED || s === DeliveryStatus.DELIVERY_STATUS_FAILED) break;
+      if (s === DeliveryStatus.DELIVERY_STATUS_SUCCEEDED || s === DeliveryStatus.DELIVERY_STATUS_FAILED) ended.set(change.delivery?.subscriptionId ?? "", change);
+      if (ended.size === 2) break;
     }
     watch.cancel();
-    assert.equal(last?.delivery?.status, DeliveryStatus.DELIVERY_STATUS_SUCCEEDED, last?.delivery?.lastError);
-    const [request] = await sink.waitFor(1);
-    assert.equal(request?.headers["authorization"], `Bearer ${KEY}`);
-    const body = JSON.parse(request?.body ?? "{}");
+    for (const id of [myService, slack]) {
+      const delivery = ended.get(id)?.delivery;
+      assert.equal(delivery?.status, DeliveryStatus.DELIVERY_STATUS_SUCCEEDED, delivery?.lastError);
+    }
+    const requests = await sink.waitFor(2);
+    const toMyService = requests.find((r) => r.path === "/events");
+    assert.equal(toMyService?.headers["authorization"], `Bearer ${KEY}`);
+    const body = JSON.parse(toMyService?.body ?? "{}");
     assert.equal(body.event_type, "incident.incident.created");
     assert.equal(body.subscription_name, "ops");
     assert.deepEqual(body.data, { incidentId: "inc-1", title: "Disk full" });
-    assert.equal(body.delivery_id, published.deliveries[0]?.id);
-    const attempts = await call(api.deliveries, api.deliveries.listDeliveryAttempts, { deliveryId: published.deliveries[0]?.id ?? "" });
-    assert.equal(attempts.attempts[0]?.externalId, "ext-1");
-    assert.equal(coordinator.stderr().includes(KEY), false, "the API key is in no log line");
+    const ours = published.deliveries.find((d) => d.subscriptionId === myService);
+    assert.equal(body.delivery_id, ours?.id);
+    const attempts = await call(api.deliveries, api.deliveries.listDeliveryAttempts, { deliveryId: ours?.id ?? "" });
+    assert.match(attempts.attempts[0]?.externalId ?? "", /^ext-[12]$/);
+    const toSlack = requests.find((r) => r.path === "/services/T000/B000/XXXXSECRET");
+    const message = JSON.parse(toSlack?.body ?? "{}");
+    assert.equal(message.channel, "#ops");
+    assert.match(message.text, /^\*incident\.incident\.created\*\n/);
+    const log = coordinator.stderr();
+    assert.equal(log.includes(KEY) || log.includes("XXXXSECRET"), false, "no secret in any log line");
   });
 });
