@@ -108,6 +108,21 @@ export interface RenderedRequest {
   body?: string;
 }
 
+/**
+ * Throw from `getConnectionOptions` when the options cannot be listed because of the user's
+ * input (a rejected token, an unreachable base URL): answered in-band as a diagnostic at
+ * `jsonPath` in the connection config or the form.
+ */
+export class OptionsError extends Error {
+  constructor(
+    message: string,
+    readonly jsonPath = "",
+  ) {
+    super(message);
+    this.name = "OptionsError";
+  }
+}
+
 /** One HTTP header a provider sends, for receivers to rely on. */
 export interface HeaderDoc {
   name: string;

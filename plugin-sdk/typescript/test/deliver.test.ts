@@ -198,3 +198,66 @@ describe("the network policy", () => {
     }
   });
 });
+
+describe("a connection-based provider (channel-post)", () => {
+  const API_TOKEN = "api-tok-77aa88bb99";
+  let sink: HttpSink;
+  let p: PluginProcess;
+  const connection = () => JSON.stringify({ baseUrl: `${sink.url}/api`, apiToken: API_TOKEN });
+  const options = (resolverName: string, form: unknown = {}) =>
+    call(p.plugin, p.plugin.getConnectionOptions, { providerId: "channel-post", resolverName, connectionJson: connection(), contextJson: JSON.stringify(form) });
+
+  before(async () => {
+    sink = await HttpSink.start();
+    p = await startPlugin(TSEXAMPLE, ALLOW);
+  });
+  after(async () => {
+    await p.close();
+    await sink.close();
+  });
+
+  it("delivers with the connection's credentials to the chosen channel", async () => {
+    const answer = await call(p.plugin, p.plugin.deliver, { ...deliverRequest("channel-post", { connectionId: "conn-1", channel: "C 1", mention: "alice" }), connectionJson: connection() });
+    assert.equal(answer.outcome, Outcome.OUTCOME_DELIVERED);
+    const request = sink.requests[sink.requests.length - 1];
+    assert.equal(request?.path, "/api/channels/C%201/messages");
+    assert.equal(request?.headers["authorization"], `Bearer ${API_TOKEN}`);
+    const body = JSON.parse(request?.body ?? "{}");
+    assert.deepEqual([body.text, body.mention, body.event.id], ["[incident.incident.created] Disk full", "alice", "del-1"]);
+  });
+
+  it("fills the dropdowns from the API, the members once a channel is chosen", async () => {
+    sink.reply({ status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify([{ id: "C1", name: "ops" }, { id: "C2" }]) });
+    const channels = await options("channels");
+    assert.deepEqual(channels.options.map((o) => [o.value, o.label]), [["C1", "ops"], ["C2", "C2"]]);
+    assert.equal(sink.requests[sink.requests.length - 1]?.path, "/api/channels");
+    assert.deepEqual((await options("members")).options, []);
+    sink.reply({ status: 200, body: JSON.stringify([{ id: "u1", name: "Alice" }]) });
+    const members = await options("members", { channel: "C1" });
+    assert.deepEqual(members.options.map((o) => o.label), ["Alice"]);
+    assert.equal(sink.requests[sink.requests.length - 1]?.path, "/api/channels/C1/members");
+  });
+
+  it("answers a refused token in-band, at the connection's field", async () => {
+    sink.reply({ status: 401, body: `bad token ${API_TOKEN}` });
+    const refused = await options("channels");
+    assert.deepEqual(refused.diagnostics, [{ jsonPath: "/apiToken", message: "the API refused the token (HTTP 401)" }]);
+  });
+
+  it("checks the connection config against its schema, in-band", async () => {
+    const answer = await call(p.plugin, p.plugin.deliver, {
+      ...deliverRequest("channel-post", { connectionId: "conn-1", channel: "C1" }),
+      connectionJson: JSON.stringify({ baseUrl: "nope" }),
+    });
+    assert.equal(answer.outcome, Outcome.OUTCOME_PERMANENT);
+    assert.deepEqual(answer.diagnostics.map((d) => [d.jsonPath, d.message.startsWith("connection: ")]), [["/apiToken", true], ["/baseUrl", true]]);
+  });
+
+  it("hides the connection's token when the API echoes it", async () => {
+    sink.reply({ status: 403, body: `token ${API_TOKEN} may not post here` });
+    const answer = await call(p.plugin, p.plugin.deliver, { ...deliverRequest("channel-post", { connectionId: "conn-1", channel: "C1" }), connectionJson: connection() });
+    assert.equal(answer.outcome, Outcome.OUTCOME_PERMANENT);
+    assert.equal(answer.error, "HTTP 403 Forbidden: token [REDACTED] may not post here");
+    assert.equal(p.stderr().includes(API_TOKEN), false);
+  });
+});
