@@ -7,8 +7,8 @@
  * correlation of the event (its key and what earlier deliveries of that key left behind), and
  * an `AbortSignal` that fires when the host gives up on the call.
  *
- * Capabilities are derived from what a provider defines: `testConnection` →
- * test_connection, `getConnectionOptions` → connection_options, migrations in `config` →
+ * Capabilities are derived from what a provider defines: `testConnection` (provider configs)
+ * or `testConnectionConfig` (connection configs) → test_connection, `getConnectionOptions` → connection_options, migrations in `config` →
  * migrate_config, and Switchyard's `validateConfig` → validate_config, `preview` → preview.
  */
 
@@ -156,6 +156,8 @@ export interface IntegrationProvider<TConfig, TConnection = undefined> {
   documentation?: ProviderDocumentation;
   deliver(context: IntegrationDeliveryContext<TConfig, TConnection>): Promise<IntegrationDeliveryResult>;
   testConnection?(config: TConfig): Promise<TestConnectionResult>;
+  /** Switchyard: checks a connection config (shared credentials) against the external system. */
+  testConnectionConfig?(connection: TConnection): Promise<TestConnectionResult>;
   getConnectionOptions?(params: GetConnectionOptionsParams<TConnection>): Promise<ConnectionOption[]>;
   /**
    * Switchyard: checks a provider config being saved for what its schema cannot express (a
@@ -193,7 +195,7 @@ export interface Capabilities {
 export function capabilitiesOf(provider: AnyProvider): Capabilities {
   const migrations = [provider.config, provider.connectionSchema].some((v) => v !== undefined && v.migrations.length > 0);
   return {
-    testConnection: typeof provider.testConnection === "function",
+    testConnection: typeof provider.testConnection === "function" || typeof provider.testConnectionConfig === "function",
     connectionOptions: typeof provider.getConnectionOptions === "function",
     migrateConfig: migrations,
     validateConfig: typeof provider.validateConfig === "function",

@@ -326,13 +326,15 @@ export class ProviderService {
     if (!versioned) throw new RpcFailure(status.INVALID_ARGUMENT, `provider ${JSON.stringify(reg.provider.id)} has no connection schema`);
     const checked = versioned.check(parse(request.configJson, "config_json"));
     if (!checked.ok) return TestConnectionResponse.fromPartial({ success: false, message: "the config is invalid", diagnostics: checked.diagnostics });
-    if (kind === ConfigKind.CONFIG_KIND_CONNECTION) {
-      return TestConnectionResponse.fromPartial({ success: false, message: "this provider tests provider configs only; the connection config is valid" });
-    }
     const schema = kind === ConfigKind.CONFIG_KIND_PROVIDER ? reg.configSchema : reg.connectionSchema;
     const secrets = scrubberOf([[schema, request.configJson]]);
-    const tester = reg.provider.testConnection?.bind(reg.provider);
-    const { value } = await guarded(secrets, "TestConnection", async (): Promise<TestConnectionResult> => (tester ? tester(checked.value) : { success: false, message: "" }));
+    const p = reg.provider;
+    const tester = kind === ConfigKind.CONFIG_KIND_PROVIDER ? p.testConnection?.bind(p) : p.testConnectionConfig?.bind(p);
+    if (!tester) {
+      const which = kind === ConfigKind.CONFIG_KIND_PROVIDER ? "provider configs (it defines testConnectionConfig only)" : "connection configs (it defines testConnection only)";
+      return TestConnectionResponse.fromPartial({ success: false, message: `this provider does not test ${which}; the config matches its schema` });
+    }
+    const { value } = await guarded(secrets, "TestConnection", async (): Promise<TestConnectionResult> => tester(checked.value));
     return TestConnectionResponse.fromPartial({
       success: value.success === true,
       message: secrets.scrub(String(value.message ?? "")),

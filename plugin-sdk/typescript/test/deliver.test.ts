@@ -238,6 +238,21 @@ describe("a connection-based provider (channel-post)", () => {
     assert.equal(sink.requests[sink.requests.length - 1]?.path, "/api/channels/C1/members");
   });
 
+  it("tests a connection config; a provider config it cannot test is said so", async () => {
+    sink.reply({ status: 200, body: JSON.stringify([{ id: "C1" }]) });
+    const test = (kind: ConfigKind, configJson: string) => call(p.plugin, p.plugin.testConnection, { providerId: "channel-post", kind, configJson, connectionJson: "" });
+    const ok = await test(ConfigKind.CONFIG_KIND_CONNECTION, connection());
+    assert.deepEqual([ok.success, ok.message, JSON.parse(ok.detailsJson)], [true, "connected: 1 channel(s) visible", { channels: 1 }]);
+    sink.reply({ status: 403 });
+    const refused = await test(ConfigKind.CONFIG_KIND_CONNECTION, connection());
+    assert.deepEqual([refused.success, refused.message], [false, "the API refused the token (HTTP 403)"]);
+    const invalid = await test(ConfigKind.CONFIG_KIND_CONNECTION, JSON.stringify({ baseUrl: `${sink.url}/api` }));
+    assert.deepEqual(invalid.diagnostics.map((d) => d.jsonPath), ["/apiToken"]);
+    const provider = await test(ConfigKind.CONFIG_KIND_PROVIDER, JSON.stringify({ connectionId: "c", channel: "C1" }));
+    assert.equal(provider.success, false);
+    assert.match(provider.message, /does not test provider configs/);
+  });
+
   it("answers a refused token in-band, at the connection's field", async () => {
     sink.reply({ status: 401, body: `bad token ${API_TOKEN}` });
     const refused = await options("channels");

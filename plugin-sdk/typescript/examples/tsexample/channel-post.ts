@@ -69,6 +69,17 @@ export const channelPost: IntegrationProvider<z.infer<typeof config>, Connection
     );
   },
 
+  // Tests a connection (the coordinator's `connections test`): can the token list the channels?
+  async testConnectionConfig(conn) {
+    try {
+      const channels = await list(conn, api(conn, "channels"));
+      return { success: true, message: `connected: ${channels.length} channel(s) visible`, details: { channels: channels.length } };
+    } catch (err) {
+      if (err instanceof OptionsError) return { success: false, message: err.message };
+      throw err;
+    }
+  },
+
   // A thrown error with a `jsonPath` is answered in-band, as a diagnostic at that field.
   async getConnectionOptions(params) {
     const found = await params.getConnectionWithCredentials(params.connectionId);
