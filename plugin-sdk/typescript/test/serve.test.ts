@@ -3,14 +3,15 @@
  * registration changed, deliver through a real `switchyard serve` that starts the seed plugin:
  * an event published on the platform API reaches the local receiver through both (the guide's
  * body with the decrypted API key; the Slack message at the secret webhook URL), both
- * deliveries succeed, and neither secret is in any log line.
+ * deliveries succeed, and neither secret is in any log line. And the example plugin follows a
+ * correlated lifecycle: the "resolved" of an alert gets the id its "created" returned.
  */
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { DeliveryStatus, type WatchDeliveriesResponse } from "./gen/switchyard/coordinator/v1/delivery.js";
-import { call, HttpSink, SEED } from "./kit.js";
+import { call, HttpSink, SEED, TSEXAMPLE } from "./kit.js";
 import { Coordinator, type Api } from "./coordinator.js";
 
 const KEY = "e2e-key-7a6b5c4d3e";
@@ -21,7 +22,7 @@ describe("the seed's providers through switchyard serve", () => {
   let api: Api;
   before(async () => {
     sink = await HttpSink.start();
-    coordinator = await Coordinator.start([SEED]);
+    coordinator = await Coordinator.start([SEED, TSEXAMPLE]);
     api = coordinator.clients();
   });
   after(async () => {
@@ -80,5 +81,37 @@ describe("the seed's providers through switchyard serve", () => {
     assert.match(message.text, /^\*incident\.incident\.created\*\n/);
     const log = coordinator.stderr();
     assert.equal(log.includes(KEY) || log.includes("XXXXSECRET"), false, "no secret in any log line");
+  });
+
+  it("hands a correlated delivery what the earlier one of its key left behind", async () => {
+    for (const [id, name] of [["alert.alert.created", "Alert created"], ["alert.alert.resolved", "Alert resolved"]]) {
+      await call(api.eventTypes, api.eventTypes.registerEventType, {
+        eventType: { id, displayName: name, description: "", category: "", payloadSchemaJson: "", payloadPaths: [], createdAt: undefined, updatedAt: undefined, correlationPath: "/alertId" },
+      });
+    }
+    const created = await call(api.subscriptions, api.subscriptions.createSubscription, {
+      subscription: {
+        id: "", name: "alerts", description: "", providerId: "tsexample.http-post", configVersion: 0, eventTypes: ["alert.*"], systemIds: [], enabled: true, disabledReason: "",
+        configJson: JSON.stringify({ url: `${sink.url}/alerts`, token: "alert-token-1234" }), createdAt: undefined, updatedAt: undefined, retryPolicy: undefined, connectionId: "",
+      },
+    });
+    const subscriptionId = created.subscription?.id ?? "";
+    const watch = api.deliveries.watchDeliveries({ subscriptionId, eventId: "" });
+    await new Promise((ready) => watch.once("metadata", ready));
+    const publish = (eventType: string) =>
+      call(api.events, api.events.publishEvent, { eventType, payloadJson: JSON.stringify({ alertId: "a-1", title: "CPU" }), idempotencyKey: "", timestamp: undefined });
+    await publish("alert.alert.created");
+    await publish("alert.alert.resolved");
+    let succeeded = 0;
+    for await (const change of watch as AsyncIterable<WatchDeliveriesResponse>) {
+      const s = change.delivery?.status;
+      assert.notEqual(s, DeliveryStatus.DELIVERY_STATUS_FAILED, change.delivery?.lastError);
+      if (s === DeliveryStatus.DELIVERY_STATUS_SUCCEEDED && ++succeeded === 2) break;
+    }
+    watch.cancel();
+    const [first, second] = sink.requests.filter((r) => r.path === "/alerts").map((r) => JSON.parse(r.body));
+    assert.deepEqual([first.type, first.correlationKey, first.replyTo], ["alert.alert.created", "a-1", undefined]);
+    const firstId = sink.requests.findIndex((r) => r.path === "/alerts") + 1;
+    assert.deepEqual([second.type, second.correlationKey, second.replyTo], ["alert.alert.resolved", "a-1", `ext-${firstId}`]);
   });
 });
