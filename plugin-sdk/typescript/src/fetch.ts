@@ -121,7 +121,8 @@ async function outgoing(input: string | URL | Request, init: RequestInit = {}): 
   }
   const headers = new Headers(init.headers ?? request?.headers);
   if (!headers.has("user-agent")) headers.set("user-agent", USER_AGENT);
-  const raw = init.body !== undefined ? init.body : request ? Buffer.from(await request.arrayBuffer()) : undefined;
+  const fromRequest = request && request.body !== null ? Buffer.from(await request.arrayBuffer()) : undefined;
+  const raw = init.body !== undefined ? init.body : fromRequest;
   const body = await bodyOf(raw, headers);
   const method = (init.method ?? request?.method ?? "GET").toUpperCase();
   return { url, method, headers, body, signal: init.signal ?? request?.signal ?? undefined };
