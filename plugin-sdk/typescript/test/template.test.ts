@@ -214,10 +214,13 @@ describe("templates", () => {
     assert.deepEqual(schema.properties["title"]?.["x-editor-types"], ["raw"]);
   });
 
+  // Shared vectors, when a checkout has them: [{name, template, context?, expected | error}].
   const shared = join(REPO_DIR, "tests/vectors/templates.json");
-  it("renders the shared vectors (tests/vectors/templates.json) when they exist", { skip: !existsSync(shared) && "tests/vectors/templates.json is not in this checkout" }, () => {
-    const vectors = JSON.parse(readFileSync(shared, "utf8")) as { name: string; template: string; context?: Record<string, unknown>; expected?: string; error?: string }[];
-    for (const v of vectors) {
+  const loaded: unknown = existsSync(shared) ? JSON.parse(readFileSync(shared, "utf8")) : undefined;
+  const readable = Array.isArray(loaded) && loaded.every((v) => typeof v?.template === "string" && (typeof v.expected === "string" || v.error !== undefined));
+  const skip = loaded === undefined ? "tests/vectors/templates.json is not in this checkout" : !readable && "tests/vectors/templates.json is not a list of {name, template, context?, expected | error}";
+  it("renders the shared vectors (tests/vectors/templates.json)", { skip }, () => {
+    for (const v of loaded as { name: string; template: string; context?: Record<string, unknown>; expected?: string }[]) {
       const context = v.context ?? vars();
       if (v.expected !== undefined) assert.equal(Template.compile(FIELD, v.template).render(context), v.expected, v.name);
       else assert.throws(() => Template.compile(FIELD, v.template).render(context), TemplateError, v.name);
