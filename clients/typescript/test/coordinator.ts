@@ -34,11 +34,16 @@ export class Coordinator {
     return join(this.dir, "api.sock");
   }
 
-  static async start(token: string): Promise<Coordinator> {
+  /**
+   * Starts one with `token` as its admin token; `extra` is TOML appended to its config (TLS,
+   * role tokens), written after the directory (passed to it) exists.
+   */
+  static async start(token: string, extra: (dir: string) => string = () => ""): Promise<Coordinator> {
     const dir = mkdtempSync(join(tmpdir(), "sy-client-"));
     const config =
       `data_dir = ${JSON.stringify(join(dir, "data"))}\n` +
       `[api]\nsocket = ${JSON.stringify(join(dir, "api.sock"))}\ntcp_listen = "127.0.0.1:0"\nauth_token = ${JSON.stringify(token)}\n` +
+      extra(dir) +
       `[plugins]\ndiscover_next_to_binary = false\nstart_timeout = "30s"\nnetwork_allow = ["127.0.0.0/8"]\n` +
       `[[plugins.extra]]\ncommand = ${JSON.stringify(WEBHOOK)}\n` +
       `[delivery]\nretry_delays = ["100ms"]\njitter = 0.0\n`;
