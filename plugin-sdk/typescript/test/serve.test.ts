@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { DeliveryStatus, type WatchDeliveriesResponse } from "./gen/switchyard/coordinator/v1/delivery.js";
 import { call, HttpSink, SEED, TSEXAMPLE } from "./kit.js";
 import { Coordinator, type Api } from "./coordinator.js";
+import { assertSlackMessage } from "./slack-spec.js";
 
 const KEY = "e2e-key-7a6b5c4d3e";
 
@@ -77,6 +78,7 @@ describe("the seed's providers through switchyard serve", () => {
     assert.match(attempts.attempts[0]?.externalId ?? "", /^ext-[12]$/);
     const toSlack = requests.find((r) => r.path === "/services/T000/B000/XXXXSECRET");
     const message = JSON.parse(toSlack?.body ?? "{}");
+    assertSlackMessage(message);
     assert.equal(message.channel, "#ops");
     assert.match(message.text, /^\*incident\.incident\.created\*\n/);
     const log = coordinator.stderr();
