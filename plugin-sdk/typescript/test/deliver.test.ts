@@ -7,12 +7,15 @@
  */
 
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { status } from "@grpc/grpc-js";
 
 import { ConfigKind, Outcome } from "../src/gen/switchyard/plugin/v1/plugin.js";
-import { call, deliverRequest, HttpSink, startPlugin, TSEXAMPLE, type PluginProcess } from "./kit.js";
+import { call, deliverRequest, HttpSink, startPlugin, testCertificates, TSEXAMPLE, type PluginProcess } from "./kit.js";
 
 const TOKEN = "tok-9f8e7d6c5b4a";
 const ALLOW = { SWITCHYARD_NETWORK_ALLOW: "127.0.0.0/8" };
@@ -169,6 +172,40 @@ describe("deliver through the example plugin", () => {
     assert.equal((await settled)?.code, status.CANCELLED);
     const answer = await deliver(deliverRequest("http-post", config()));
     assert.equal(answer.outcome, Outcome.OUTCOME_DELIVERED);
+  });
+});
+
+describe("over HTTPS", () => {
+  const certs = testCertificates();
+  it("delivers to an HTTPS receiver whose certificate the plugin trusts", { skip: !certs && "openssl is not installed" }, async () => {
+    const sink = await HttpSink.start({ key: certs!.key, cert: certs!.cert });
+    const dir = mkdtempSync(join(tmpdir(), "sy-ca-"));
+    writeFileSync(join(dir, "ca.pem"), certs!.ca);
+    // Node reads extra CAs at start: the plugin trusts the test CA, and nothing else changes.
+    const p = await startPlugin(TSEXAMPLE, { ...ALLOW, NODE_EXTRA_CA_CERTS: join(dir, "ca.pem") });
+    try {
+      const answer = await call(p.plugin, p.plugin.deliver, deliverRequest("http-post", { url: `${sink.url}/secure`, token: TOKEN }));
+      assert.equal(answer.outcome, Outcome.OUTCOME_DELIVERED, answer.error);
+      assert.equal(sink.requests[0]?.headers["authorization"], `Bearer ${TOKEN}`);
+    } finally {
+      await p.close();
+      await sink.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a receiver whose certificate it does not trust, retryably", { skip: !certs && "openssl is not installed" }, async () => {
+    const sink = await HttpSink.start({ key: certs!.key, cert: certs!.cert });
+    const p = await startPlugin(TSEXAMPLE, ALLOW);
+    try {
+      const answer = await call(p.plugin, p.plugin.deliver, deliverRequest("http-post", { url: `${sink.url}/secure`, token: TOKEN }));
+      assert.equal(answer.outcome, Outcome.OUTCOME_RETRYABLE);
+      assert.match(answer.error, /^fetch failed: .*certificate/);
+      assert.equal(sink.requests.length, 0);
+    } finally {
+      await p.close();
+      await sink.close();
+    }
   });
 });
 

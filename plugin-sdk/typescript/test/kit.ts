@@ -9,8 +9,10 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -58,8 +60,9 @@ export class HttpSink {
 
   private constructor(private readonly server: Server) {}
 
-  static async start(): Promise<HttpSink> {
-    const server = createServer();
+  /** Starts one; with `tls` (PEM key and certificate) it speaks HTTPS. */
+  static async start(tls?: { key: Buffer; cert: Buffer }): Promise<HttpSink> {
+    const server = tls ? createHttpsServer(tls) : createServer();
     const sink = new HttpSink(server);
     server.on("request", (req, res) => void sink.handle(req, res));
     server.listen(0, "127.0.0.1");
@@ -69,7 +72,8 @@ export class HttpSink {
 
   /** `http://127.0.0.1:<port>`. */
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const scheme = this.server instanceof HttpsServer ? "https" : "http";
+    return `${scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   /** Queues the answer to the next request (the default is 200 `{"id":"ext-<n>"}`). */
@@ -197,4 +201,26 @@ export function deliverRequest(providerId: string, config: unknown, over: Record
     correlation: undefined,
     ...over,
   };
+}
+
+/**
+ * A CA and a certificate for 127.0.0.1 signed by it, made with the system's `openssl` in a
+ * temporary directory (removed again), or undefined when there is no `openssl`.
+ */
+export function testCertificates(): { ca: Buffer; key: Buffer; cert: Buffer } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), "sy-tls-"));
+  try {
+    const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    run("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=switchyard test CA");
+    run("req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
+    writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "server.ext");
+    const read = (name: string) => readFileSync(join(dir, name));
+    return { ca: read("ca.pem"), key: read("server.key"), cert: read("server.pem") };
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
