@@ -18,3 +18,4 @@ export { Scrubber, REDACTED } from "./scrub.js";
 export * as http from "./http.js";
 export { SDK_VERSION } from "./version.js";
 export * as template from "./template/index.js";
+export { cutChars, headline } from "./lifecycle.js";

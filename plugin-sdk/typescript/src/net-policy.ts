@@ -20,12 +20,12 @@ export interface Address {
   bytes: number[];
 }
 
-type Category =
+export type Category =
   | "loopback"
   | "private"
-  | "link-local"
+  | "link_local"
   | "cgnat"
-  | "unique-local"
+  | "unique_local"
   | "multicast"
   | "unspecified"
   | "metadata"
@@ -34,19 +34,30 @@ type Category =
 const DESCRIBE: Record<Category, string> = {
   loopback: "a loopback address (127.0.0.0/8, ::1)",
   private: "a private address (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)",
-  "link-local": "a link-local address (169.254.0.0/16, fe80::/10)",
+  "link_local": "a link-local address (169.254.0.0/16, fe80::/10)",
   cgnat: "a carrier-grade NAT address (100.64.0.0/10)",
-  "unique-local": "an IPv6 unique-local address (fc00::/7)",
+  "unique_local": "an IPv6 unique-local address (fc00::/7)",
   multicast: "a multicast address (224.0.0.0/4, ff00::/8)",
   unspecified: "an unspecified address (0.0.0.0/8, ::)",
   metadata: "a cloud metadata address (169.254.169.254, fd00:ec2::254)",
   reserved: "a reserved address that is not routable on the internet",
 };
 
+/** How an IPv6 address carries an IPv4 one. */
+export type Embedding = "ipv4_mapped" | "ipv4_compatible" | "nat64" | "6to4" | "teredo";
+
+const FORMS: Record<Embedding, string> = {
+  ipv4_mapped: "an IPv4-mapped",
+  ipv4_compatible: "an IPv4-compatible",
+  nat64: "a NAT64",
+  "6to4": "a 6to4",
+  teredo: "a Teredo",
+};
+
 /** Why an address is not public, and the IPv4 address an IPv6 form carries, if any. */
 export interface Verdict {
   category: Category;
-  embedded?: { form: string; v4: Address };
+  embedded?: { form: Embedding; v4: Address };
 }
 
 /** Parses an IPv4 or IPv6 literal (brackets and a zone id allowed), or undefined. */
@@ -100,18 +111,18 @@ function v4(bytes: number[]): Address {
 }
 
 /** The IPv4 address an IPv6 form carries (mapped, compatible, NAT64, 6to4, Teredo). */
-export function embeddedV4(a: Address): { form: string; v4: Address } | undefined {
+export function embeddedV4(a: Address): { form: Embedding; v4: Address } | undefined {
   const s = segmentsOf(a);
   const low = a.bytes.slice(12, 16);
   const zeros = (n: number) => s.slice(0, n).every((x) => x === 0);
-  if (zeros(5) && s[5] === 0xffff) return { form: "an IPv4-mapped", v4: v4(low) };
+  if (zeros(5) && s[5] === 0xffff) return { form: "ipv4_mapped", v4: v4(low) };
   const lowValue = ((low[0] ?? 0) << 24) + ((low[1] ?? 0) << 16) + ((low[2] ?? 0) << 8) + (low[3] ?? 0);
   // `::` and `::1` are their own categories, not IPv4-compatible forms.
-  if (zeros(6) && lowValue > 1) return { form: "an IPv4-compatible", v4: v4(low) };
-  if (s[0] === 0x64 && s[1] === 0xff9b && s.slice(2, 6).every((x) => x === 0)) return { form: "a NAT64", v4: v4(low) };
-  if (s[0] === 0x2002) return { form: "a 6to4", v4: v4(a.bytes.slice(2, 6)) };
+  if (zeros(6) && lowValue > 1) return { form: "ipv4_compatible", v4: v4(low) };
+  if (s[0] === 0x64 && s[1] === 0xff9b && s.slice(2, 6).every((x) => x === 0)) return { form: "nat64", v4: v4(low) };
+  if (s[0] === 0x2002) return { form: "6to4", v4: v4(a.bytes.slice(2, 6)) };
   // Teredo stores the client address inverted.
-  if (s[0] === 0x2001 && s[1] === 0) return { form: "a Teredo", v4: v4(low.map((b) => ~b & 0xff)) };
+  if (s[0] === 0x2001 && s[1] === 0) return { form: "teredo", v4: v4(low.map((b) => ~b & 0xff)) };
   return undefined;
 }
 
@@ -121,7 +132,7 @@ function classifyV4(b: number[]): Category | undefined {
   if (a === 0) return "unspecified";
   if (a === 127) return "loopback";
   if (a === 10 || (a === 192 && c1 === 168) || (a === 172 && c1 >= 16 && c1 <= 31)) return "private";
-  if (a === 169 && c1 === 254) return "link-local";
+  if (a === 169 && c1 === 254) return "link_local";
   if (a === 100 && c1 >= 64 && c1 <= 127) return "cgnat";
   if (a >= 224 && a <= 239) return "multicast";
   if (
@@ -146,9 +157,9 @@ function classifyV6(a: Address): Verdict | undefined {
     return category ? { category, embedded } : undefined;
   }
   const first = s[0] ?? 0;
-  if (first >= 0xfe80 && first <= 0xfebf) return { category: "link-local" };
+  if (first >= 0xfe80 && first <= 0xfebf) return { category: "link_local" };
   if (first >= 0xfec0 && first <= 0xfeff) return { category: "reserved" };
-  if (first >= 0xfc00 && first <= 0xfdff) return { category: "unique-local" };
+  if (first >= 0xfc00 && first <= 0xfdff) return { category: "unique_local" };
   if (first >= 0xff00) return { category: "multicast" };
   if (first === 0x0100 && s[1] === 0 && s[2] === 0 && s[3] === 0) return { category: "reserved" };
   if (first === 0x2001 && s[1] === 0x0db8) return { category: "reserved" };
@@ -169,6 +180,11 @@ export function classify(address: Address): Verdict | undefined {
 export interface Subnet {
   base: Address;
   prefix: number;
+}
+
+/** A subnet as the Rust SDK prints it (`10.0.0.5/32`, `fd00::/8`). */
+export function formatSubnet(net: Subnet): string {
+  return `${formatAddress(net.base)}/${net.prefix}`;
 }
 
 function contains(net: Subnet, a: Address): boolean {
@@ -199,7 +215,7 @@ function refusalText(address: Address, verdict: Verdict, host?: string): string 
   const subject = verdict.embedded ? verdict.embedded.v4 : address;
   const subnet = `${formatAddress(subject)}/${subject.v6 ? 128 : 32}`;
   const what = verdict.embedded
-    ? `it is ${verdict.embedded.form} form of ${formatAddress(verdict.embedded.v4)}, `
+    ? `it is ${FORMS[verdict.embedded.form]} form of ${formatAddress(verdict.embedded.v4)}, `
     : "it is ";
   return (
     `the network policy refused ${who}: ${what}${DESCRIBE[verdict.category]}. Only public addresses are ` +
@@ -210,7 +226,10 @@ function refusalText(address: Address, verdict: Verdict, host?: string): string 
 
 /** An unreadable allow-list entry. */
 export class PolicyError extends Error {
-  constructor(position: number, entry: string) {
+  constructor(
+    readonly position: number,
+    readonly entry: string,
+  ) {
     super(
       `${ALLOW_ENV}: entry ${position} (${JSON.stringify(entry)}) is not a subnet; write CIDRs such as ` +
         "127.0.0.0/8 or fd00::/8, separated by commas",
@@ -221,7 +240,8 @@ export class PolicyError extends Error {
 
 function parseSubnet(entry: string): Subnet | undefined {
   const [addr = "", prefixText, extra] = entry.split("/");
-  if (extra !== undefined) return undefined;
+  // A zone id (`fe80::1%eth0`) names an interface, not a subnet.
+  if (extra !== undefined || addr.includes("%")) return undefined;
   const base = parseAddress(addr);
   if (base === undefined || addr.includes("[")) return undefined;
   const max = base.v6 ? 128 : 32;

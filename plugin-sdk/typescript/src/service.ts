@@ -44,6 +44,7 @@ import {
   unary,
 } from "./calls.js";
 import { logger } from "./log.js";
+import { PAYLOAD_JSON } from "./template/json.js";
 import type { IntegrationDeliveryContext, TestConnectionResult } from "./provider.js";
 import type { Registered } from "./registry.js";
 import { invalidConfig, permanent, toResponse, type IntegrationDeliveryResult } from "./result.js";
@@ -93,16 +94,19 @@ export class ProviderService {
     if (supported?.length && !supported.includes(event.eventType)) {
       return permanent(`provider ${JSON.stringify(reg.provider.id)} does not handle ${JSON.stringify(event.eventType)}`);
     }
+    const seen = {
+      eventId: event.eventType,
+      eventType: event.eventType,
+      id: event.eventId,
+      payload: (payload ?? {}) as Record<string, unknown>,
+      timestamp: (event.timestamp ?? new Date(0)).toISOString(),
+      deliveryId: event.deliveryId,
+      attempt: event.attempt,
+    };
+    // Kept for templates, which tell `3.0` from `3` and keep big integers exact.
+    Object.defineProperty(seen, PAYLOAD_JSON, { value: event.payloadJson });
     return {
-      event: {
-        eventId: event.eventType,
-        eventType: event.eventType,
-        id: event.eventId,
-        payload: (payload ?? {}) as Record<string, unknown>,
-        timestamp: (event.timestamp ?? new Date(0)).toISOString(),
-        deliveryId: event.deliveryId,
-        attempt: event.attempt,
-      },
+      event: seen,
       subscription: { id: subscription.id, name: subscription.name },
       providerConfig: checked.config,
       connection: checked.connection,

@@ -110,13 +110,19 @@ describe("deliver through the example plugin", () => {
   });
 
   it("renders the summary template, and a broken one is permanent, naming its field", async () => {
+    const requestsBefore = sink.requests.length + 1;
     const ok = await deliver(deliverRequest("http-post", { ...config(), summaryTemplate: "{{ payload.title | upper }} ({{ subscription.name }})" }));
     assert.equal(ok.outcome, Outcome.OUTCOME_DELIVERED);
     assert.equal(JSON.parse(sink.requests[sink.requests.length - 1]?.body ?? "{}").summary, "DISK FULL (Ops)");
-    const before = sink.requests.length;
     const broken = await deliver(deliverRequest("http-post", { ...config(), summaryTemplate: "{{ payload.title " }));
     assert.equal(broken.outcome, Outcome.OUTCOME_PERMANENT);
     assert.match(broken.error, /^invalid config: \/summaryTemplate: the template does not compile: syntax error/);
+    assert.equal(sink.requests.length, requestsBefore, "a broken template sends nothing");
+    // Numbers print as minijinja prints them, from the payload's JSON text: 3.0 stays 3.0.
+    const floats = await deliver({ ...deliverRequest("http-post", { ...config(), summaryTemplate: "{{ payload.ratio }} {{ payload.big }}" }), event: { ...deliverRequest("http-post", {}).event, payloadJson: '{"ratio": 3.0, "big": 12345678901234567890}' } });
+    assert.equal(floats.outcome, Outcome.OUTCOME_DELIVERED);
+    assert.equal(JSON.parse(sink.requests[sink.requests.length - 1]?.body ?? "{}").summary, "3.0 12345678901234567890");
+    const before = sink.requests.length;
     const missing = await deliver(deliverRequest("http-post", { ...config(), summaryTemplate: "{{ payload.owner | required }}" }));
     assert.match(missing.error, /^the template in \/summaryTemplate failed to render: .*a required value is missing/);
     assert.equal(sink.requests.length, before, "nothing was sent");

@@ -72,9 +72,9 @@ describe("network policy", () => {
   it("classifies every non-public range", () => {
     const cases: [string, string][] = [
       ["127.0.0.1", "loopback"], ["10.1.2.3", "private"], ["172.31.255.255", "private"], ["192.168.1.1", "private"],
-      ["169.254.1.1", "link-local"], ["169.254.169.254", "metadata"], ["100.64.0.1", "cgnat"], ["224.0.0.1", "multicast"],
+      ["169.254.1.1", "link_local"], ["169.254.169.254", "metadata"], ["100.64.0.1", "cgnat"], ["224.0.0.1", "multicast"],
       ["0.1.2.3", "unspecified"], ["240.0.0.1", "reserved"], ["198.18.0.1", "reserved"], ["::1", "loopback"], ["::", "unspecified"],
-      ["fe80::1", "link-local"], ["fd12:3456::1", "unique-local"], ["fd00:ec2::254", "metadata"], ["ff02::1", "multicast"],
+      ["fe80::1", "link_local"], ["fd12:3456::1", "unique_local"], ["fd00:ec2::254", "metadata"], ["ff02::1", "multicast"],
       ["2001:db8::1", "reserved"], ["::ffff:127.0.0.1", "loopback"], ["64:ff9b::a9fe:a9fe", "metadata"], ["2002:0a00:0001::1", "private"],
       ["2001:0:1:2::80ff:fffe", "loopback"],
     ];

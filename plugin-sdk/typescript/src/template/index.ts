@@ -18,10 +18,12 @@
  * `timestamp`, `subscriptionId`, `subscriptionName`.
  */
 
+import { cutChars, headline } from "../lifecycle.js";
 import type { IntegrationDeliveryContext } from "../provider.js";
 import { permanent, type IntegrationDeliveryResult } from "../result.js";
 import { configString, type Diagnostic, type EditorType } from "../schema.js";
 import { OutputOverflow, renderNodes } from "./render.js";
+import { templatePayload } from "./json.js";
 import { parse, SyntaxProblem, type Node } from "./syntax.js";
 import { RenderProblem } from "./values.js";
 
@@ -150,6 +152,17 @@ export class TemplateCache {
     return Template.of(path, compiled);
   }
 
+  /**
+   * The one-line field at `path` (an alert summary, a message title): `source` rendered, or the
+   * event's headline when there is none; trimmed, never empty (the event type stands in), cut
+   * to `limit` characters. Throws {@link TemplateError} as {@link Template.render}.
+   */
+  line(path: string, source: string | undefined, ctx: IntegrationDeliveryContext<unknown, unknown>, limit: number): string {
+    const rendered = source === undefined ? headline(ctx.event.eventType, ctx.event.payload) : this.get(path, source).render(templateContext(ctx));
+    const trimmed = rendered.trim();
+    return cutChars(trimmed === "" ? ctx.event.eventType : trimmed, limit);
+  }
+
   /** How many templates are kept. */
   get size(): number {
     return this.bySource.size;
@@ -171,7 +184,7 @@ export function templateContext(ctx: IntegrationDeliveryContext<unknown, unknown
   return {
     event: { id: event.id, type: event.eventType, timestamp, deliveryId: event.deliveryId, attempt: event.attempt },
     subscription: { id: subscription.id, name: subscription.name },
-    payload: event.payload,
+    payload: templatePayload(event),
     correlation: correlation
       ? { key: correlation.key, earlier: correlation.earlier.map((e) => ({ ...e, endedAt: e.endedAt?.toISOString() })) }
       : null,

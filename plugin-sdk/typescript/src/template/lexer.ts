@@ -20,7 +20,7 @@ export type Tok =
   | { t: "close"; v: "var" | "block"; line: number }
   | { t: "name"; v: string; line: number }
   | { t: "str"; v: string; line: number }
-  | { t: "num"; v: number; line: number }
+  | { t: "num"; v: number; f: boolean; line: number }
   | { t: "op"; v: string; line: number }
   | { t: "eof"; v: ""; line: number };
 
@@ -151,7 +151,7 @@ export class Lexer {
     }
     const num = /^\d[\d_]*(\.\d+)?([eE][+-]?\d+)?/.exec(rest);
     if (num) {
-      this.toks.push({ t: "num", v: Number(num[0].replace(/_/g, "")), line });
+      this.toks.push({ t: "num", v: Number(num[0].replace(/_/g, "")), f: num[1] !== undefined || num[2] !== undefined, line });
       this.i += num[0].length;
       return;
     }

@@ -5,13 +5,15 @@
  * `{% else %}` and `loop`, `{% set %}` (also as a block), `{% raw %}`, `{# comments #}`,
  * whitespace control (`{{-`, `-%}`…), literals, attributes, subscripts, filters with
  * positional and keyword arguments, tests (`is [not] defined`…), `not and or`, comparisons,
- * `in`, `~ + - * / // % **`, `a if b else c` and calls of `range` and `loop`. There is no
- * loader: `include`, `extends`, `import`, `from`, `macro` and `call` do not compile, nor does
- * anything else outside the subset. A single trailing newline of the source is dropped, as
+ * `in`, `~ + - * / // % **`, `a if b else c`, slices `x[1:3]`, tuples, `{% with %}`,
+ * `{% filter %}`, `{% autoescape %}`, calls of the globals (`range`, `dict`, `namespace`,
+ * `loop`) and of methods (only `loop.cycle`; others fail when rendered). There is no loader:
+ * `include`, `extends`, `import`, `from`, `macro`, `call` and `block` do not compile. A single trailing newline of the source is dropped, as
  * minijinja does.
  */
 
 import { Lexer, SyntaxProblem, type Tok } from "./lexer.js";
+import { Float } from "./values.js";
 
 export { SyntaxProblem } from "./lexer.js";
 
@@ -27,17 +29,21 @@ export type Expr =
   | { k: "cond"; then: Expr; cond: Expr; otherwise: Expr | undefined; line: number }
   | { k: "list"; items: Expr[]; line: number }
   | { k: "map"; pairs: [Expr, Expr][]; line: number }
-  | { k: "call"; callee: string; args: Expr[]; kwargs: [string, Expr][]; line: number };
+  | { k: "call"; callee: string; args: Expr[]; kwargs: [string, Expr][]; line: number }
+  | { k: "method"; obj: Expr; name: string; args: Expr[]; kwargs: [string, Expr][]; line: number }
+  | { k: "slice"; obj: Expr; start: Expr | undefined; stop: Expr | undefined; line: number };
 
 export type Node =
   | { k: "text"; text: string }
   | { k: "out"; expr: Expr; line: number }
   | { k: "if"; branches: { cond: Expr; body: Node[] }[]; otherwise: Node[]; line: number }
   | { k: "for"; targets: string[]; iter: Expr; filter: Expr | undefined; recursive: boolean; body: Node[]; otherwise: Node[]; line: number }
-  | { k: "set"; name: string; expr: Expr | undefined; body: Node[]; line: number };
+  | { k: "set"; name: string; attr: string | undefined; expr: Expr | undefined; body: Node[]; line: number }
+  | { k: "with"; assigns: [string, Expr][]; body: Node[]; line: number }
+  | { k: "filterblock"; filters: { name: string; args: Expr[]; kwargs: [string, Expr][] }[]; body: Node[]; line: number };
 
-const FORBIDDEN = new Set(["include", "extends", "import", "from", "macro", "call", "block", "filter", "with", "autoescape"]);
-const END_WORDS = new Set(["elif", "else", "endif", "endfor", "endset"]);
+const FORBIDDEN = new Set(["include", "extends", "import", "from", "macro", "call", "block"]);
+const END_WORDS = new Set(["elif", "else", "endif", "endfor", "endset", "endwith", "endfilter", "endautoescape"]);
 
 /** Parses tokens into nodes. */
 class Parser {
@@ -122,6 +128,18 @@ class Parser {
     if (word === "if") return this.ifStatement(line);
     if (word === "for") return this.forStatement(line);
     if (word === "set") return this.setStatement(line);
+    if (word === "with") return this.withStatement(line);
+    if (word === "filter") return this.filterStatement(line);
+    if (word === "autoescape") {
+      // Output is never escaped (escaping is a filter's choice), so the block only groups.
+      this.expr();
+      this.expectClose("block");
+      const body = this.body(new Set(["endautoescape"]));
+      this.next();
+      this.expectName("endautoescape");
+      this.expectClose("block");
+      return { k: "with", assigns: [], body, line };
+    }
     if (END_WORDS.has(word)) this.fail(`unexpected \`${word}\``);
     return this.fail(`unknown statement ${word}`);
   }
@@ -182,18 +200,54 @@ class Parser {
 
   private setStatement(line: number): Node {
     const name = this.expectName();
+    let attr: string | undefined;
+    if (this.isOp(".")) {
+      this.p++;
+      attr = this.expectName();
+    }
     if (this.isOp("=")) {
       this.p++;
       const expr = this.expr();
       this.expectClose("block");
-      return { k: "set", name, expr, body: [], line };
+      return { k: "set", name, attr, expr, body: [], line };
     }
     this.expectClose("block");
     const body = this.body(new Set(["endset"]));
     this.next();
     this.expectName("endset");
     this.expectClose("block");
-    return { k: "set", name, expr: undefined, body, line };
+    return { k: "set", name, attr, expr: undefined, body, line };
+  }
+
+  private withStatement(line: number): Node {
+    const assigns: [string, Expr][] = [];
+    while (!(this.peek().t === "close")) {
+      const name = this.expectName();
+      this.expectOp("=");
+      assigns.push([name, this.expr()]);
+      if (this.isOp(",")) this.p++;
+    }
+    this.expectClose("block");
+    const body = this.body(new Set(["endwith"]));
+    this.next();
+    this.expectName("endwith");
+    this.expectClose("block");
+    return { k: "with", assigns, body, line };
+  }
+
+  private filterStatement(line: number): Node {
+    const filters: { name: string; args: Expr[]; kwargs: [string, Expr][] }[] = [];
+    do {
+      if (this.isOp("|")) this.p++;
+      const name = this.expectName();
+      filters.push({ name, ...(this.isOp("(") ? this.arguments() : { args: [], kwargs: [] }) });
+    } while (this.isOp("|"));
+    this.expectClose("block");
+    const body = this.body(new Set(["endfilter"]));
+    this.next();
+    this.expectName("endfilter");
+    this.expectClose("block");
+    return { k: "filterblock", filters, body, line };
   }
 
   /** An expression; `withCondition` allows `a if b else c` at the top. */
@@ -292,6 +346,13 @@ class Parser {
   }
 
   private unary(): Expr {
+    const after = this.peek(1);
+    if (this.isOp("-") && after.t === "num") {
+      // `-86400 | date` is the date of -86400: a negative literal, as minijinja reads it.
+      const line = this.next().line;
+      this.p++;
+      return this.filtered(this.postfix({ k: "lit", value: after.f ? new Float(-after.v) : -after.v, line }));
+    }
     if (this.isOp("-") || this.isOp("+")) {
       const tok = this.next();
       return { k: "unary", op: tok.v as "-" | "+", value: this.unary(), line: tok.line };
@@ -347,13 +408,21 @@ class Parser {
         else this.fail(`unexpected ${this.describe(tok)}, expected identifier`, tok);
       } else if (this.isOp("[")) {
         const line = this.next().line;
-        const key = this.expr();
-        this.expectOp("]");
-        out = { k: "item", obj: out, key, line };
-      } else if (this.isOp("(") ) {
-        if (out.k !== "name") this.fail("only range() and loop() can be called");
+        const start = this.isOp(":") ? undefined : this.expr();
+        if (this.isOp(":")) {
+          this.p++;
+          const stop = this.isOp("]") ? undefined : this.expr();
+          this.expectOp("]");
+          out = { k: "slice", obj: out, start, stop, line };
+        } else {
+          this.expectOp("]");
+          out = { k: "item", obj: out, key: start!, line };
+        }
+      } else if (this.isOp("(")) {
         const { args, kwargs } = this.arguments();
-        out = { k: "call", callee: out.name, args, kwargs, line: out.line };
+        if (out.k === "name") out = { k: "call", callee: out.name, args, kwargs, line: out.line };
+        else if (out.k === "attr") out = { k: "method", obj: out.obj, name: out.name, args, kwargs, line: out.line };
+        else this.fail("only functions and methods can be called");
       } else return out;
     }
   }
@@ -366,16 +435,28 @@ class Parser {
       while (this.peek().t === "str") value += String(this.next().v);
       return { k: "lit", value, line };
     }
-    if (tok.t === "num") return { k: "lit", value: tok.v, line };
+    if (tok.t === "num") return { k: "lit", value: tok.f ? new Float(tok.v) : tok.v, line };
     if (tok.t === "name") {
       const literals: Record<string, unknown> = { true: true, True: true, false: false, False: false, none: null, None: null };
       if (tok.v in literals) return { k: "lit", value: literals[tok.v], line };
       return { k: "name", name: tok.v, line };
     }
     if (tok.t === "op" && tok.v === "(") {
+      if (this.isOp(")")) return this.p++, { k: "list", items: [], line };
       const inner = this.expr();
+      if (!this.isOp(",")) {
+        this.expectOp(")");
+        return inner;
+      }
+      // A tuple: a list, as minijinja prints it.
+      const items = [inner];
+      while (this.isOp(",")) {
+        this.p++;
+        if (this.isOp(")")) break;
+        items.push(this.expr());
+      }
       this.expectOp(")");
-      return inner;
+      return { k: "list", items, line };
     }
     if (tok.t === "op" && tok.v === "[") {
       const items: Expr[] = [];
