@@ -51,7 +51,9 @@ describe("templates", () => {
   });
 
   it("has every context variable", () => {
-    const v = vars(undefined, { correlation: { key: "inc-1", earlier: [{ eventType: "incident.incident.created", externalId: "JIRA-12", delivered: true, deliveryId: "del-1" }], origin: () => undefined, latest: () => undefined } });
+    const endedAt = new Date("2026-01-02T03:05:00Z");
+    const v = vars(undefined, { correlation: { key: "inc-1", earlier: [{ eventType: "incident.incident.created", externalId: "JIRA-12", delivered: true, deliveryId: "del-1", endedAt }], origin: () => undefined, latest: () => undefined } });
+    assert.deepEqual(v["correlation"], { key: "inc-1", earlier: [{ eventType: "incident.incident.created", externalId: "JIRA-12", state: null, delivered: true, endedAt: "2026-01-02T03:05:00Z", deliveryId: "del-1" }] });
     (v["event"] as Record<string, unknown>)["id"] = "evt-3";
     v["eventId"] = "evt-3";
     const source = "{{ event.id }}|{{ event.type }}|{{ event.timestamp }}|{{ event.deliveryId }}|{{ event.attempt }}|{{ subscription.id }}|{{ subscription.name }}|{{ correlation.key }}|{{ correlation.earlier[0].externalId }}|{{ eventId }}";

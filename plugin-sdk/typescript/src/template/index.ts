@@ -185,8 +185,19 @@ export function templateContext(ctx: IntegrationDeliveryContext<unknown, unknown
     event: { id: event.id, type: event.eventType, timestamp, deliveryId: event.deliveryId, attempt: event.attempt },
     subscription: { id: subscription.id, name: subscription.name },
     payload: templatePayload(event),
+    // The Rust and Python SDKs' shape: absent ids and state are null, times RFC 3339.
     correlation: correlation
-      ? { key: correlation.key, earlier: correlation.earlier.map((e) => ({ ...e, endedAt: e.endedAt?.toISOString() })) }
+      ? {
+          key: correlation.key,
+          earlier: correlation.earlier.map((e) => ({
+            eventType: e.eventType,
+            externalId: e.externalId ?? null,
+            state: e.state ?? null,
+            delivered: e.delivered,
+            endedAt: e.endedAt ? rfc3339(e.endedAt.toISOString()) : "",
+            deliveryId: e.deliveryId,
+          })),
+        }
       : null,
     eventId: event.id,
     eventType: event.eventType,
