@@ -111,14 +111,13 @@ fn default_timeout_ms() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FieldMapping {
-    /// The field, by id (e.g. `customfield_10010`); required fields are marked ` *`.
+    /// The field, by id (e.g. `customfield_10010`); required fields are marked ` *`. Its
+    /// choices depend on `projectKey` and `issueTypeId`, which the resolver reads from the
+    /// form's values; no `x-depends-on` says so, because the host accepts only sibling
+    /// properties there and these two are the enclosing config's.
     #[schemars(
         length(min = 1, max = 255),
-        extend(
-            "x-options-resolver" = "fieldOptions",
-            "x-depends-on" = ["projectKey", "issueTypeId"],
-            "x-searchable" = true
-        )
+        extend("x-options-resolver" = "fieldOptions", "x-searchable" = true)
     )]
     pub field_key: String,
     /// The value as a template, e.g. `{{ payload.severity }}`. Lists: comma-separated or a
