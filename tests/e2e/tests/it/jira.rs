@@ -1,7 +1,9 @@
 //! The Jira plugin end to end: a real `switchyard serve` hosting the real plugin binary, a
 //! saved connection and a subscription pointed at a local server standing in for a Jira Cloud
 //! site. One incident created → updated → resolved becomes one issue, one comment, then a
-//! comment and a transition (each request valid under Jira's official spec); the project
+//! comment and a transition (each request valid under Jira's official spec); a create that
+//! times out after Jira made the issue is retried by the engine, which finds the issue and
+//! creates no second one; the project
 //! resolver and TestConnection go through the host with the saved connection. The API token
 //! is in no API answer, no preview, no log line and no file of the data dir — also when the
 //! site echoes the request (and its basic auth) back in an error.
@@ -65,11 +67,11 @@ async fn save_connection(c: &mut Clients, base_url: &str) -> api::Connection {
     created.connection.expect("a connection")
 }
 
-async fn subscribe(c: &mut Clients, connection: &str) -> api::Subscription {
+async fn subscribe(c: &mut Clients, connection: &str, timeout_ms: u32) -> api::Subscription {
     let config = json!({
         "connectionId": connection, "projectKey": "OPS", "issueTypeId": "10001",
         "descriptionTemplate": "**{{ payload.title }}** is {{ payload.status }}",
-        "resolveTransition": "Done", "timeoutMs": 5000
+        "resolveTransition": "Done", "timeoutMs": timeout_ms
     });
     let sub = create_subscription(
         c,
@@ -155,7 +157,7 @@ async fn an_incident_becomes_one_jira_issue_commented_then_transitioned() {
     let sink = HttpSink::start().await;
     script_the_issue(&sink);
     let conn = save_connection(&mut c, &sink.url()).await;
-    let sub = subscribe(&mut c, &conn.id).await;
+    let sub = subscribe(&mut c, &conn.id, 5000).await;
 
     let mut deliveries = Vec::new();
     for (event_type, status) in [
@@ -254,7 +256,7 @@ async fn a_site_echoing_the_credentials_back_leaks_nothing() {
     register_correlated(&mut c, &[CREATED], "/incidentId").await;
     let echo = HttpSink::start_echo(400).await;
     let conn = save_connection(&mut c, &echo.url()).await;
-    subscribe(&mut c, &conn.id).await;
+    subscribe(&mut c, &conn.id, 5000).await;
     let d = publish(&mut c, CREATED, "investigating").await;
     let done = wait_final(&mut c, &d.id).await;
     assert_eq!(done.status(), api::DeliveryStatus::Failed, "{done:?}");
@@ -271,4 +273,48 @@ async fn a_site_echoing_the_credentials_back_leaks_nothing() {
     assert_hidden("the attempt", &format!("{tried:?} {done:?}"));
     assert_hidden("the coordinator's log", &coord.stderr());
     assert_not_in_data_dir(&coord, TOKEN);
+}
+
+#[tokio::test]
+async fn a_create_retried_after_a_timeout_finds_the_issue_and_creates_no_other() {
+    let coord = Coordinator::start(options()).await;
+    let mut c = coord.clients().await;
+    register_correlated(&mut c, &[CREATED], "/incidentId").await;
+    let sink = HttpSink::start().await;
+    // Jira makes the issue but answers long after the plugin stopped waiting (1 s).
+    let made = ResponseSpec::status(201).json(&json!({"id": "10005", "key": "OPS-5", "self": "x"}));
+    sink.push_response(made.delay(Duration::from_secs(120)));
+    sink.push_response(
+        ResponseSpec::status(200).json(&json!({"issues": [{"id": "10005", "key": "OPS-5"}]})),
+    );
+    let conn = save_connection(&mut c, &sink.url()).await;
+    subscribe(&mut c, &conn.id, 1000).await;
+    let d = publish(&mut c, CREATED, "investigating").await;
+    let done = wait_final(&mut c, &d.id).await;
+    assert_eq!(done.status(), api::DeliveryStatus::Succeeded, "{done:?}");
+    let tried = attempts(&mut c, &d.id).await;
+    assert_eq!(tried.len(), 2, "{tried:?}");
+    assert!(tried[0].error.contains("timed out"), "{tried:?}");
+    assert_eq!(tried[1].external_id, "OPS-5");
+    let requests = sink.wait_for_requests(2, WAIT).await;
+    let lines: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        lines,
+        ["POST /rest/api/3/issue", "POST /rest/api/3/search/jql"]
+    );
+    for r in &requests {
+        Spec::vendor("jira").assert_conforms(r);
+    }
+    let label = requests[0].json()["fields"]["labels"][0].clone();
+    let jql = requests[1].json()["jql"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        jql.contains(&format!("labels = {label}")),
+        "{jql} / {label}"
+    );
 }
