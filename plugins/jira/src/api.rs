@@ -114,7 +114,20 @@ impl<'a> Jira<'a> {
     /// # Errors
     /// See the module docs.
     pub async fn post(&self, segments: &[String], body: &Value) -> Result<Value, Failure> {
-        let url = url_of(self.connection, segments, &[])?;
+        self.post_with(segments, &[], body).await
+    }
+
+    /// [`post`](Self::post) with a query.
+    ///
+    /// # Errors
+    /// See the module docs.
+    pub async fn post_with(
+        &self,
+        segments: &[String],
+        query: &[(&str, String)],
+        body: &Value,
+    ) -> Result<Value, Failure> {
+        let url = url_of(self.connection, segments, query)?;
         self.send(Method::POST, url, Some(body)).await
     }
 

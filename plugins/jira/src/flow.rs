@@ -4,7 +4,9 @@
 //! - no issue known yet (the incident's first event, or one whose "created" failed) → create
 //!   the issue; a retried attempt first searches for the issue an earlier attempt may have
 //!   created (a timeout after Jira created it is the common case) by the delivery's label;
-//! - updated / acknowledged, or a repeated "created" → a comment on the known issue;
+//! - updated / acknowledged, or a repeated "created" → a comment on the known issue; a retried
+//!   attempt first looks for the comment an earlier attempt added (its property names the
+//!   delivery), so neither a lost answer nor a failed transition after it doubles the comment;
 //! - resolved → a comment, then the configured transition (by id or name; an unknown one is
 //!   a permanent error naming the available ones). An issue already in a "done" status is not
 //!   transitioned again (someone resolved it by hand, or a retry's earlier attempt did).
@@ -20,6 +22,9 @@ use switchyard_plugin_sdk::{Correlation, DeliveryResult};
 use crate::api::{Failure, Jira, api_path};
 use crate::issue::{self, Ctx};
 use crate::meta;
+
+/// How many of an issue's newest comments a retry looks through for its own.
+const RECENT_COMMENTS: usize = 20;
 
 /// The issue an earlier delivery of this correlation key created or used: from its state
 /// (`{"issueKey": …}`), else its external id; the oldest delivered one first.
@@ -58,9 +63,7 @@ async fn run(
     let stage = Stage::of(&ctx.event.event_type, &ctx.event.payload);
     let key = match known_issue(ctx.correlation.as_ref()) {
         Some(key) => {
-            let body = issue::comment_body(ctx, templates)?;
-            jira.post(&api_path(&["issue", &key, "comment"]), &body)
-                .await?;
+            comment(jira, &key, ctx, templates).await?;
             key
         }
         None => create(jira, ctx, templates).await?,
@@ -71,6 +74,65 @@ async fn run(
         transition(jira, &key, wanted).await?;
     }
     Ok(key)
+}
+
+/// Comments on `key`, unless an earlier attempt of this delivery already did (a retry after
+/// a lost answer, or after the transition that followed the comment failed).
+async fn comment(
+    jira: &Jira<'_>,
+    key: &str,
+    ctx: &Ctx,
+    templates: &TemplateCache,
+) -> Result<(), DeliveryResult> {
+    let body = issue::comment_body(ctx, templates)?;
+    if ctx.event.attempt > 1 && earlier_attempt_commented(jira, key, &ctx.event.delivery_id).await?
+    {
+        tracing::info!(issue = %key, "an earlier attempt added the comment; not adding another");
+        return Ok(());
+    }
+    jira.post(&api_path(&["issue", key, "comment"]), &body)
+        .await?;
+    Ok(())
+}
+
+/// Whether one of the newest comments on `key` carries this delivery's property.
+async fn earlier_attempt_commented(
+    jira: &Jira<'_>,
+    key: &str,
+    delivery_id: &str,
+) -> Result<bool, Failure> {
+    let query = [
+        ("orderBy", "-created".to_owned()),
+        ("maxResults", RECENT_COMMENTS.to_string()),
+    ];
+    let newest = jira
+        .get(&api_path(&["issue", key, "comment"]), &query)
+        .await?;
+    let ids: Vec<i64> = newest
+        .get("comments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("id")?.as_str()?.parse().ok())
+        .collect();
+    if ids.is_empty() {
+        return Ok(false);
+    }
+    // Comment properties come only with the comments fetched by id.
+    let expand = [("expand", "properties".to_owned())];
+    let listed = jira
+        .post_with(
+            &api_path(&["comment", "list"]),
+            &expand,
+            &json!({ "ids": ids }),
+        )
+        .await?;
+    Ok(listed
+        .get("values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| issue::is_comment_of(c, delivery_id)))
 }
 
 /// Creates the issue of `ctx`, or finds the one an earlier attempt of this delivery created.

@@ -1,7 +1,8 @@
 //! The JSON bodies the provider sends Jira, built from one delivery: the new issue (project,
 //! issue type, summary, ADF description, priority, labels — the delivery's own label among
-//! them — and the mapped fields converted by their create metadata), a comment, a transition,
-//! and the JQL search that finds the issue an earlier attempt of the same delivery created.
+//! them — and the mapped fields converted by their create metadata), a comment (with a property
+//! naming its delivery), a transition, and the JQL search that finds the issue an earlier
+//! attempt of the same delivery created.
 //! Pure: `deliver` and `preview` share it.
 
 use serde_json::{Map, Value, json};
@@ -18,6 +19,8 @@ use crate::meta::FieldMeta;
 pub const SUMMARY_LIMIT: usize = 255;
 /// Jira's limit on a label, in characters.
 const LABEL_LIMIT: usize = 255;
+/// The key of the comment property naming the delivery that added the comment.
+pub const COMMENT_PROPERTY: &str = "switchyard";
 /// The prefix of the label that marks the issue a delivery created.
 pub const LABEL_PREFIX: &str = "switchyard-";
 
@@ -173,7 +176,22 @@ pub fn comment_body(ctx: &Ctx, templates: &TemplateCache) -> Result<Value, Build
             {"type": "text", "text": format!(": {}", headline(&ctx.event.event_type, &ctx.event.payload))}
         ]}]}),
     };
-    Ok(json!({"body": body}))
+    // The property lets a retry of this delivery see that its comment is already there.
+    Ok(json!({"body": body, "properties": [
+        {"key": COMMENT_PROPERTY, "value": {"deliveryId": ctx.event.delivery_id}}
+    ]}))
+}
+
+/// Whether `comment` (as `POST /rest/api/3/comment/list?expand=properties` returns it) is the
+/// one delivery `delivery_id` added.
+#[must_use]
+pub fn is_comment_of(comment: &Value, delivery_id: &str) -> bool {
+    comment
+        .get("properties")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|p| p["key"] == COMMENT_PROPERTY && p["value"]["deliveryId"] == delivery_id)
 }
 
 /// The `POST /rest/api/3/issue/{key}/transitions` body applying transition `id`.

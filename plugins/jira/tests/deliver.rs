@@ -1,8 +1,9 @@
 //! The Jira provider's deliveries, called in-process against the SDK's `HttpSink` standing in
 //! for a Jira Cloud site, every request checked against Jira's official spec: an incident's
 //! lifecycle on one issue (create → comment → comment and transition), the retried create
-//! that finds the issue a timed-out attempt made, transitions by name and id (unknown ones,
-//! issues already done), and each of Jira's answers mapped to its outcome.
+//! that finds the issue a timed-out attempt made, the retried comment that finds its earlier
+//! attempt's, transitions by name and id (unknown ones, issues already done), and each of
+//! Jira's answers mapped to its outcome.
 
 mod support;
 
@@ -335,4 +336,103 @@ async fn a_comment_on_a_deleted_issue_is_permanent_with_jiras_message() {
         "{result:?}"
     );
     conforming(&sink, 1).await;
+}
+
+fn newest_comments(ids: &[&str]) -> ResponseSpec {
+    let comments: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
+    ResponseSpec::status(200)
+        .json(&json!({"startAt": 0, "maxResults": 20, "total": ids.len(), "comments": comments}))
+}
+
+fn comments_by_id(delivery_ids: &[(&str, &str)]) -> ResponseSpec {
+    let values: Vec<Value> = delivery_ids
+        .iter()
+        .map(|(id, delivery)| {
+            json!({"id": id, "properties": [
+                {"key": "switchyard", "value": {"deliveryId": delivery}}
+            ]})
+        })
+        .collect();
+    ResponseSpec::status(200).json(&json!({"isLast": true, "values": values}))
+}
+
+#[tokio::test]
+async fn a_resolution_retried_after_its_transition_failed_does_not_comment_twice() {
+    let sink = HttpSink::start().await;
+    for response in [
+        comment_added(),
+        ResponseSpec::status(503).header("retry-after", "1"),
+        newest_comments(&["10100", "10099"]),
+        comments_by_id(&[("10100", "dlv_resolved"), ("10099", "dlv_updated")]),
+        transitions(),
+        ResponseSpec::status(204),
+    ] {
+        sink.push_response(response);
+    }
+    let mut c = config();
+    c.resolve_transition = Some("Done".into());
+    let p = provider();
+    let first = p
+        .deliver(context(
+            &sink,
+            c.clone(),
+            RESOLVED,
+            1,
+            created_earlier("OPS-7"),
+        ))
+        .await;
+    assert!(
+        matches!(first.outcome, Outcome::RateLimited { .. }),
+        "{first:?}"
+    );
+    let retry = p
+        .deliver(context(&sink, c, RESOLVED, 2, created_earlier("OPS-7")))
+        .await;
+    delivered_as(&retry, "OPS-7");
+    let requests = conforming(&sink, 6).await;
+    assert_eq!(
+        lines(&requests),
+        [
+            "POST /rest/api/3/issue/OPS-7/comment",
+            "GET /rest/api/3/issue/OPS-7/transitions",
+            "GET /rest/api/3/issue/OPS-7/comment",
+            "POST /rest/api/3/comment/list",
+            "GET /rest/api/3/issue/OPS-7/transitions",
+            "POST /rest/api/3/issue/OPS-7/transitions",
+        ]
+    );
+    assert_eq!(
+        requests[0].json()["properties"],
+        json!([{"key": "switchyard", "value": {"deliveryId": "dlv_resolved"}}])
+    );
+    assert_eq!(
+        requests[2].query.as_deref(),
+        Some("orderBy=-created&maxResults=20")
+    );
+    assert_eq!(requests[3].query.as_deref(), Some("expand=properties"));
+    assert_eq!(requests[3].json(), json!({"ids": [10100, 10099]}));
+}
+
+#[tokio::test]
+async fn a_retried_update_comments_when_no_earlier_attempt_did() {
+    let sink = HttpSink::start().await;
+    for response in [
+        newest_comments(&["10099"]),
+        comments_by_id(&[("10099", "dlv_someone_else")]),
+        comment_added(),
+    ] {
+        sink.push_response(response);
+    }
+    let result = provider()
+        .deliver(context(
+            &sink,
+            config(),
+            UPDATED,
+            2,
+            created_earlier("OPS-7"),
+        ))
+        .await;
+    delivered_as(&result, "OPS-7");
+    let requests = conforming(&sink, 3).await;
+    assert_eq!(lines(&requests)[2], "POST /rest/api/3/issue/OPS-7/comment");
 }
