@@ -49,7 +49,9 @@ Creates one Jira issue per incident and follows the incident's lifecycle on it.
 ### What each event does
 - The incident's first event (*created*) **creates the issue**. The external id of every
   delivery is the issue key (e.g. `OPS-123`), kept for the incident's later events.
-- *updated* / *acknowledged* add a **comment** to that issue.
+- *updated* / *acknowledged* add a **comment** to that issue. Each comment carries a
+  property naming its delivery, so a retried attempt that finds its comment already there
+  (the answer was lost, or the transition after it failed) does not add it again.
 - *resolved* (or a payload whose `status` is `resolved`) adds a comment and applies the
   **resolve transition**. An issue that is already in a *Done* status is left as it is; a
   transition the issue does not have fails at once, naming the ones it has.

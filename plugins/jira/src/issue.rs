@@ -107,12 +107,15 @@ pub fn create_body(
     metas: &[FieldMeta],
 ) -> Result<Value, BuildError> {
     let config = &ctx.config;
-    let summary = templates.line(
-        "/summaryTemplate",
-        config.summary_template.as_deref(),
-        ctx,
-        SUMMARY_LIMIT,
-    )?;
+    let summary = templates
+        .line(
+            "/summaryTemplate",
+            config.summary_template.as_deref(),
+            ctx,
+            SUMMARY_LIMIT,
+        )?
+        // Jira refuses a summary with a line break in it.
+        .replace(['\r', '\n'], " ");
     let description = match &config.description_template {
         Some(source) => adf::to_adf(&render(templates, "/descriptionTemplate", source, ctx)?),
         None => payload_list(ctx),

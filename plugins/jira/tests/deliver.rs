@@ -53,7 +53,7 @@ async fn an_incident_is_one_issue_then_a_comment_then_a_comment_and_a_transition
     let mut c = config();
     c.priority_id = Some("2".into());
     c.labels = vec!["incident".into()];
-    c.summary_template = Some("[{{ payload.severity }}] {{ payload.title }}".into());
+    c.summary_template = Some("[{{ payload.severity }}]\n{{ payload.title }}".into());
     c.description_template = Some("## Impact\n**{{ payload.title }}** is *down*".into());
     c.resolve_transition = Some("done".into());
     let p = provider();
@@ -82,6 +82,7 @@ async fn an_incident_is_one_issue_then_a_comment_then_a_comment_and_a_transition
     assert_eq!(fields["project"], json!({"key": "OPS"}));
     assert_eq!(fields["issuetype"], json!({"id": "10001"}));
     assert_eq!(fields["priority"], json!({"id": "2"}));
+    // One line: Jira refuses line breaks in a summary.
     assert_eq!(fields["summary"], "[critical] Checkout API down");
     assert_eq!(
         fields["labels"],

@@ -1,9 +1,12 @@
 //! What the Jira plugin's in-process tests share: a connection and a config aimed at an
 //! `HttpSink` standing in for a Jira Cloud site, delivery contexts with or without an earlier
 //! delivery of the incident, Jira's usual answers, and the check of every recorded request
-//! against Jira's official spec (with the connection's basic auth).
+//! against Jira's official spec (with the connection's basic auth) and of every ADF document in
+//! it against ADF's structure rules.
 
 #![allow(dead_code, reason = "each test file uses a part of the kit")]
+
+pub mod adf_rules;
 
 use std::time::Duration;
 
@@ -130,8 +133,20 @@ pub async fn conforming(sink: &HttpSink, n: usize) -> Vec<RecordedRequest> {
     for r in &requests {
         Spec::vendor("jira").assert_conforms(r);
         assert_eq!(r.header("authorization"), Some(basic_auth().as_str()));
+        // The spec leaves rich text untyped: check every ADF document against ADF's rules.
+        each_doc(&r.json(), &mut adf_rules::assert_valid);
     }
     requests
+}
+
+/// Calls `f` on every ADF document (`{"type": "doc", …}`) inside `value`.
+pub fn each_doc(value: &Value, f: &mut impl FnMut(&Value)) {
+    match value {
+        Value::Object(map) if map.get("type") == Some(&json!("doc")) => f(value),
+        Value::Object(map) => map.values().for_each(|v| each_doc(v, f)),
+        Value::Array(items) => items.iter().for_each(|v| each_doc(v, f)),
+        _ => {}
+    }
 }
 
 /// `METHOD path` of each request.
