@@ -15,6 +15,7 @@ mod flow;
 mod issue;
 mod meta;
 mod pages;
+mod probe;
 mod provider;
 mod resolvers;
 mod validate;

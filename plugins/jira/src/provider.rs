@@ -1,14 +1,15 @@
 //! The Jira provider: the SDK's `Provider` over a shared connection. `deliver` follows the
-//! incident's lifecycle on one issue (`flow.rs`); `test_connection` asks Jira who the token
-//! belongs to (`GET /rest/api/3/myself`); the resolvers list projects, issue types,
-//! priorities and fields (`resolvers.rs`); `validate_config` checks what the schema cannot
-//! (templates compile, mappings do not clash, the site URL); `preview` renders the first
-//! request a delivery would send, basic auth masked.
+//! incident's lifecycle on one issue (`flow.rs`); `test_connection` asks Jira whom the token
+//! belongs to and whether the config's project can create its issue type (`probe.rs`); the
+//! resolvers list projects, issue types, priorities and fields (`resolvers.rs`);
+//! `validate_config` checks what the schema cannot (templates compile, mappings do not clash,
+//! the site URL); `preview` renders the first request a delivery would send, basic auth
+//! masked.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchyard_plugin_sdk::http::PolicyClient;
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
 use switchyard_plugin_sdk::net_policy::shared::SharedClient;
@@ -21,7 +22,7 @@ use switchyard_plugin_sdk::{
 use crate::api::{Failure, Jira, api_path, url_of};
 use crate::config::{DEFAULT_TIMEOUT_MS, JiraConfig, JiraConnection};
 use crate::issue::{self, Ctx};
-use crate::{flow, meta, resolvers, validate};
+use crate::{flow, meta, probe, resolvers, validate};
 
 /// The Jira provider: one shared client held to the network policy, one template cache.
 #[derive(Debug, Clone)]
@@ -143,10 +144,9 @@ impl Provider for JiraProvider {
         &self,
         target: TestTarget<JiraConfig, JiraConnection>,
     ) -> TestConnectionResult {
-        let connection = match &target {
-            TestTarget::Config { connection, .. } | TestTarget::Connection(connection) => {
-                connection
-            }
+        let (connection, config) = match &target {
+            TestTarget::Config { config, connection } => (connection, Some(config)),
+            TestTarget::Connection(connection) => (connection, None),
         };
         let client = match self.client().await {
             Ok(client) => client,
@@ -157,14 +157,7 @@ impl Provider for JiraProvider {
             connection,
             Duration::from_millis(DEFAULT_TIMEOUT_MS.into()),
         );
-        match jira.get(&api_path(&["myself"]), &[]).await {
-            Ok(me) => {
-                let name = me.get("displayName").and_then(Value::as_str).unwrap_or("?");
-                TestConnectionResult::ok(format!("Connected to {} as {name}", connection.base()))
-                    .with_details(json!({"accountId": me.get("accountId"), "displayName": name}))
-            }
-            Err(failure) => TestConnectionResult::failed(failure.to_string()),
-        }
+        probe::test(&jira, connection, config).await
     }
 
     async fn get_connection_options(

@@ -1,7 +1,8 @@
 //! The Jira provider's configuration calls against an `HttpSink` standing in for the site,
 //! every request checked against Jira's official spec: each resolver reads every page (page
 //! beans by `isLast`, create metadata by `total`), issue types leave sub-tasks out, fields
-//! mark the required ones; TestConnection asks `GET /rest/api/3/myself`; ValidateConfig names
+//! mark the required ones; TestConnection asks `GET /rest/api/3/myself` (and, for a config,
+//! whether its project can create its issue type); ValidateConfig names
 //! each problem's path; Preview masks the credentials and sends nothing.
 
 mod support;
@@ -324,4 +325,46 @@ async fn preview_masks_the_credentials_and_sends_nothing() {
         assert!(!format!("{shown:?}").contains(TOKEN));
     }
     assert_eq!(sink.request_count(), 0);
+}
+
+#[tokio::test]
+async fn testing_a_config_checks_its_project_and_issue_type() {
+    let sink = HttpSink::start().await;
+    let me = json!({"accountId": "a1", "displayName": "Switchyard Bot"});
+    let types = json!({"startAt": 0, "maxResults": 50, "total": 2, "issueTypes": [
+        {"id": "10001", "name": "Bug", "subtask": false},
+        {"id": "10003", "name": "Sub-task", "subtask": true}
+    ]});
+    for _ in 0..2 {
+        sink.push_response(ResponseSpec::status(200).json(&me));
+        sink.push_response(ResponseSpec::status(200).json(&types));
+    }
+    let p = support::provider();
+    let test = |config| {
+        p.test_connection(TestTarget::Config {
+            config,
+            connection: connection(&sink),
+        })
+    };
+    let ok = test(config()).await;
+    assert!(ok.success, "{ok:?}");
+    assert!(
+        ok.message.ends_with("project OPS can create Bug issues"),
+        "{ok:?}"
+    );
+    let mut sub_task = config();
+    sub_task.issue_type_id = "10003".into();
+    let refused = test(sub_task).await;
+    assert!(!refused.success, "{refused:?}");
+    assert!(
+        refused
+            .message
+            .ends_with("project OPS has no issue type 10003 (it has: Bug (10001))"),
+        "{refused:?}"
+    );
+    let requests = conforming(&sink, 4).await;
+    assert_eq!(
+        requests[1].path,
+        "/rest/api/3/issue/createmeta/OPS/issuetypes"
+    );
 }
