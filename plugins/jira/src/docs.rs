@@ -23,7 +23,8 @@ Creates one Jira issue per incident and follows the incident's lifecycle on it.
 - **Email**: the account's email address.
 - **API token**: the token from step 1. It is stored encrypted and never shown again.
 
-**Test connection** calls `GET /rest/api/3/myself` and shows whom the token belongs to.
+**Test connection** calls `GET /rest/api/3/myself` and shows whom the token belongs to;
+testing a subscription also checks that its project can create its issue type.
 
 ### 3. Configure the subscription
 - **Project**, **Issue type** (sub-task types are not offered: they need a parent) and,

@@ -193,7 +193,9 @@ async fn an_incident_becomes_one_jira_issue_commented_then_transitioned() {
     );
     assert_hidden("the preview", &stdout);
     assert_eq!(sink.request_count(), 8, "the preview sent something");
-    assert_not_in_data_dir(&coord, TOKEN);
+    for form in secret_forms() {
+        assert_not_in_data_dir(&coord, &form);
+    }
     assert_hidden("the coordinator's log", &coord.stderr());
 }
 
@@ -272,7 +274,9 @@ async fn a_site_echoing_the_credentials_back_leaks_nothing() {
     );
     assert_hidden("the attempt", &format!("{tried:?} {done:?}"));
     assert_hidden("the coordinator's log", &coord.stderr());
-    assert_not_in_data_dir(&coord, TOKEN);
+    for form in secret_forms() {
+        assert_not_in_data_dir(&coord, &form);
+    }
 }
 
 #[tokio::test]
