@@ -234,3 +234,43 @@ async fn is_done(jira: &Jira<'_>, key: &str) -> Result<bool, Failure> {
         .and_then(Value::as_str)
         == Some("done"))
 }
+
+#[cfg(test)]
+mod tests {
+    use switchyard_plugin_sdk::CorrelatedDelivery;
+
+    use super::*;
+
+    fn earlier(external_id: &str, state: Option<&str>, delivered: bool) -> CorrelatedDelivery {
+        CorrelatedDelivery {
+            event_type: "incident.incident.created".into(),
+            external_id: Some(external_id.into()),
+            state: state.map(str::to_owned),
+            delivered,
+            ended_at: chrono::DateTime::UNIX_EPOCH,
+            delivery_id: "d".into(),
+        }
+    }
+
+    #[test]
+    fn the_known_issue_is_the_oldest_delivered_ones_state_or_external_id() {
+        let correlation = |earlier: Vec<CorrelatedDelivery>| Correlation {
+            key: "inc-1".into(),
+            earlier,
+        };
+        // Most recent first: the failed newest one is passed over, the oldest delivered wins.
+        let c = correlation(vec![
+            earlier("", None, false),
+            earlier("OPS-9", Some(r#"{"issueKey":"OPS-9"}"#), true),
+            earlier("OPS-1", Some(r#"{"issueKey":"OPS-1"}"#), true),
+        ]);
+        assert_eq!(known_issue(Some(&c)).as_deref(), Some("OPS-1"));
+        let by_id = correlation(vec![earlier("OPS-2", Some("not json"), true)]);
+        assert_eq!(known_issue(Some(&by_id)).as_deref(), Some("OPS-2"));
+        assert_eq!(
+            known_issue(Some(&correlation(vec![earlier("OPS-3", None, false)]))),
+            None
+        );
+        assert_eq!(known_issue(None), None);
+    }
+}
