@@ -368,3 +368,27 @@ async fn testing_a_config_checks_its_project_and_issue_type() {
         "/rest/api/3/issue/createmeta/OPS/issuetypes"
     );
 }
+
+#[tokio::test]
+async fn a_preview_with_mapped_fields_reads_the_create_metadata_and_writes_nothing() {
+    let sink = HttpSink::start().await;
+    sink.push_response(ResponseSpec::status(200).json(&json!({
+        "startAt": 0, "maxResults": 50, "total": 1, "fields": [{
+            "fieldId": "customfield_10010", "key": "customfield_10010", "name": "Impact",
+            "required": false, "operations": ["set"], "schema": {"type": "number"}
+        }]
+    })));
+    let mut c = config();
+    c.field_mappings = vec![FieldMapping {
+        field_key: "customfield_10010".into(),
+        template: "{{ payload.systemIds | length }}".into(),
+    }];
+    let shown = support::provider()
+        .preview(context(&sink, c, CREATED, 1, Vec::new()))
+        .await
+        .expect("a preview");
+    let body: Value = serde_json::from_str(&shown.body).expect("JSON");
+    assert_eq!(body["fields"]["customfield_10010"], json!(2));
+    let requests = conforming(&sink, 1).await;
+    assert_eq!(requests[0].method, "GET");
+}
