@@ -167,17 +167,23 @@ fn mapped_value(
     })
 }
 
-/// The `POST /rest/api/3/issue/{key}/comment` body for `ctx`.
+/// The `POST /rest/api/3/issue/{key}/comment` body for `ctx`: the comment template's
+/// Markdown as ADF, or (no template, or one that renders nothing) the event type and headline.
 ///
 /// # Errors
 /// When the comment template fails.
 pub fn comment_body(ctx: &Ctx, templates: &TemplateCache) -> Result<Value, BuildError> {
-    let body = match &ctx.config.comment_template {
-        Some(source) => adf::to_adf(&render(templates, "/commentTemplate", source, ctx)?),
-        None => json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+    let rendered = match &ctx.config.comment_template {
+        Some(source) => render(templates, "/commentTemplate", source, ctx)?,
+        None => String::new(),
+    };
+    // Jira refuses an empty comment: a template rendering nothing gets the default text.
+    let body = match rendered.trim() {
+        "" => json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
             {"type": "text", "text": ctx.event.event_type, "marks": [{"type": "strong"}]},
             {"type": "text", "text": format!(": {}", headline(&ctx.event.event_type, &ctx.event.payload))}
         ]}]}),
+        markdown => adf::to_adf(markdown),
     };
     // The property lets a retry of this delivery see that its comment is already there.
     Ok(json!({"body": body, "properties": [

@@ -437,3 +437,28 @@ async fn a_retried_update_comments_when_no_earlier_attempt_did() {
     let requests = conforming(&sink, 3).await;
     assert_eq!(lines(&requests)[2], "POST /rest/api/3/issue/OPS-7/comment");
 }
+
+#[tokio::test]
+async fn a_comment_template_is_markdown_and_one_rendering_nothing_gets_the_default() {
+    let sink = HttpSink::start().await;
+    sink.push_response(comment_added());
+    sink.push_response(comment_added());
+    let mut c = config();
+    c.comment_template = Some("Now **{{ payload.status }}**".into());
+    let p = provider();
+    let said = context(&sink, c.clone(), UPDATED, 1, created_earlier("OPS-7"));
+    assert!(p.deliver(said).await.is_delivered());
+    c.comment_template = Some("{{ payload.missing }}".into());
+    let empty = context(&sink, c, UPDATED, 1, created_earlier("OPS-7"));
+    assert!(p.deliver(empty).await.is_delivered());
+    let requests = conforming(&sink, 2).await;
+    assert_eq!(
+        requests[0].json()["body"]["content"][0]["content"][1],
+        json!({"type": "text", "text": "identified", "marks": [{"type": "strong"}]})
+    );
+    let fallback = requests[1].json()["body"].to_string();
+    assert!(
+        fallback.contains("Checkout API down (identified)"),
+        "{fallback}"
+    );
+}
