@@ -5,7 +5,8 @@
 //!
 //! The stage comes from the event type's last segment (`incident.incident.resolved` →
 //! resolved); a payload whose `status` is `resolved`, `closed`, `completed` or `healthy`
-//! counts as resolved whatever the type says.
+//! counts as resolved whatever the type says; so does a health event whose `newStatus` is
+//! `healthy` (`healthcheck.healthcheck.system.healthy`).
 
 use serde_json::Value;
 
@@ -54,7 +55,11 @@ impl Stage {
     /// The stage of an event of type `event_type` with `payload`.
     #[must_use]
     pub fn of(event_type: &str, payload: &Value) -> Stage {
-        let status = payload.get("status").and_then(Value::as_str).unwrap_or("");
+        let status = payload
+            .get("status")
+            .or_else(|| payload.get("newStatus"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if ["resolved", "closed", "completed", "healthy"]
             .iter()
             .any(|s| status.eq_ignore_ascii_case(s))
@@ -62,7 +67,7 @@ impl Stage {
             return Stage::Resolved;
         }
         match event_type.rsplit('.').next().unwrap_or("") {
-            "resolved" | "closed" | "completed" | "ended" | "recovered" | "deleted" => {
+            "resolved" | "closed" | "completed" | "ended" | "recovered" | "healthy" | "deleted" => {
                 Stage::Resolved
             }
             "acknowledged" => Stage::Acknowledged,
@@ -144,6 +149,17 @@ mod tests {
         assert_eq!(
             Stage::of("maintenance.window.completed", &none),
             Stage::Resolved
+        );
+        assert_eq!(
+            Stage::of("healthcheck.healthcheck.system.healthy", &none),
+            Stage::Resolved
+        );
+        assert_eq!(
+            Stage::of(
+                "healthcheck.healthcheck.system.degraded",
+                &json!({"newStatus": "degraded"})
+            ),
+            Stage::Opened
         );
         assert_eq!(
             Stage::of("incident.incident.updated", &json!({"status": "Resolved"})),
