@@ -17,6 +17,7 @@ mod correlation;
 mod deliver;
 mod env;
 mod handshake;
+mod jira;
 mod lifecycle;
 mod network_policy;
 mod observability;
