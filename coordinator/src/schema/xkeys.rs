@@ -1,6 +1,9 @@
 //! Switchyard's own rules for plugin schemas: the root is an object schema, and the `x-` keys the
 //! UI understands are well-formed and used where they make sense (`x-depends-on` and
-//! `x-searchable` only next to `x-options-resolver`, `x-depends-on` naming sibling properties).
+//! `x-searchable` only next to `x-options-resolver`, `x-depends-on` naming sibling properties
+//! or top-level properties of the config: the form sends its values as the resolver's context,
+//! so a field in a list item may depend on the config's own fields, as the seed's Jira field
+//! mappings depend on the project and the issue type).
 //!
 //! The walk follows schema keywords only, so data under `default`, `const`, `enum` or `examples`
 //! is never mistaken for a schema.
@@ -63,38 +66,59 @@ pub(super) fn root_problems(schema: &Value) -> Option<SchemaProblem> {
 /// Every `x-` key problem in the document.
 pub(super) fn x_key_problems(schema: &Value) -> Vec<SchemaProblem> {
     let mut problems = Vec::new();
-    walk(schema, "", None, &mut problems);
+    let top = schema.get("properties").and_then(Value::as_object);
+    walk(
+        &Scope {
+            top,
+            siblings: None,
+        },
+        schema,
+        "",
+        &mut problems,
+    );
     problems
 }
 
-/// Checks one schema object, then its subschemas. `siblings` are the property names of the
-/// object schema whose `properties` holds this one (None when it is not a property schema).
-fn walk(
-    schema: &Value,
-    path: &str,
-    siblings: Option<&Map<String, Value>>,
-    out: &mut Vec<SchemaProblem>,
-) {
+/// The property names an `x-depends-on` may name at one place of the walk.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    /// The root schema's properties (the config's top-level fields).
+    top: Option<&'a Map<String, Value>>,
+    /// The properties of the object schema whose `properties` holds this one (None when it is
+    /// not a property schema).
+    siblings: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> Scope<'a> {
+    fn with_siblings(self, siblings: Option<&'a Map<String, Value>>) -> Self {
+        Scope { siblings, ..self }
+    }
+}
+
+/// Checks one schema object, then its subschemas.
+fn walk(scope: &Scope<'_>, schema: &Value, path: &str, out: &mut Vec<SchemaProblem>) {
     let Value::Object(obj) = schema else {
         return; // boolean schemas carry no keys
     };
-    check_keys(obj, path, siblings, out);
+    check_keys(obj, path, scope, out);
     if let Some(Value::Object(props)) = obj.get("properties") {
         let props_path = pointer_push(path, "properties");
         for (name, sub) in props {
-            walk(sub, &pointer_push(&props_path, name), Some(props), out);
+            let inner = scope.with_siblings(Some(props));
+            walk(&inner, sub, &pointer_push(&props_path, name), out);
         }
     }
+    let nested = scope.with_siblings(None);
     for key in SINGLE {
         if let Some(sub) = obj.get(*key) {
-            walk(sub, &pointer_push(path, key), None, out);
+            walk(&nested, sub, &pointer_push(path, key), out);
         }
     }
     for key in ARRAYS {
         if let Some(Value::Array(subs)) = obj.get(*key) {
             let base = pointer_push(path, key);
             for (i, sub) in subs.iter().enumerate() {
-                walk(sub, &pointer_push(&base, &i.to_string()), None, out);
+                walk(&nested, sub, &pointer_push(&base, &i.to_string()), out);
             }
         }
     }
@@ -102,7 +126,7 @@ fn walk(
         if let Some(Value::Object(subs)) = obj.get(*key) {
             let base = pointer_push(path, key);
             for (name, sub) in subs {
-                walk(sub, &pointer_push(&base, name), None, out);
+                walk(&nested, sub, &pointer_push(&base, name), out);
             }
         }
     }
@@ -112,7 +136,7 @@ fn walk(
 fn check_keys(
     obj: &Map<String, Value>,
     path: &str,
-    siblings: Option<&Map<String, Value>>,
+    scope: &Scope<'_>,
     out: &mut Vec<SchemaProblem>,
 ) {
     for key in BOOLEAN_KEYS {
@@ -131,7 +155,7 @@ fn check_keys(
         ));
     }
     if let Some(deps) = obj.get("x-depends-on") {
-        check_depends_on(deps, has_resolver, path, siblings, out);
+        check_depends_on(deps, has_resolver, path, scope, out);
     }
     if let Some(types) = obj.get("x-editor-types") {
         check_editor_types(types, &pointer_push(path, "x-editor-types"), out);
@@ -154,12 +178,13 @@ fn check_resolver(obj: &Map<String, Value>, path: &str, out: &mut Vec<SchemaProb
     }
 }
 
-/// `x-depends-on`: an array of sibling property names, only next to a resolver.
+/// `x-depends-on`: an array of names of sibling or top-level properties, only next to a
+/// resolver.
 fn check_depends_on(
     deps: &Value,
     has_resolver: bool,
     path: &str,
-    siblings: Option<&Map<String, Value>>,
+    scope: &Scope<'_>,
     out: &mut Vec<SchemaProblem>,
 ) {
     let at = pointer_push(path, "x-depends-on");
@@ -176,7 +201,7 @@ fn check_depends_on(
         ));
         return;
     };
-    let Some(siblings) = siblings else {
+    let Some(siblings) = scope.siblings else {
         out.push(SchemaProblem::new(
             at,
             "x-depends-on is only allowed on a property schema (directly under \"properties\")",
@@ -191,10 +216,14 @@ fn check_depends_on(
                 item_at,
                 "each x-depends-on entry must be a string",
             )),
-            Some(name) if !siblings.contains_key(name) || name == own_name => {
+            Some(name)
+                if name == own_name
+                    || !(siblings.contains_key(name)
+                        || scope.top.is_some_and(|top| top.contains_key(name))) =>
+            {
                 out.push(SchemaProblem::new(
                     item_at,
-                    format!("x-depends-on names \"{name}\", which is not another property of the same object"),
+                    format!("x-depends-on names \"{name}\", which is neither another property of the same object nor a top-level property of the config"),
                 ));
             }
             Some(_) => {}
@@ -273,6 +302,24 @@ mod tests {
                 "/properties/b/x-depends-on/0",
                 "/properties/b/x-depends-on/1"
             ]
+        );
+    }
+
+    #[test]
+    fn depends_on_may_name_a_top_level_property_from_a_list_item() {
+        // The seed's Jira: each field mapping's field depends on the config's project and
+        // issue type, also when the item schema sits in $defs behind a $ref.
+        let item = json!({"type": "object", "properties": {
+            "fieldKey": {"type": "string", "x-options-resolver": "fields",
+                         "x-depends-on": ["projectKey", "issueTypeId", "nope"]},
+            "template": {"type": "string"}}});
+        let schema = json!({"type": "object",
+            "properties": {"projectKey": {"type": "string"}, "issueTypeId": {"type": "string"},
+                           "fieldMappings": {"type": "array", "items": {"$ref": "#/$defs/Mapping"}}},
+            "$defs": {"Mapping": item}});
+        assert_eq!(
+            paths(&schema),
+            ["/$defs/Mapping/properties/fieldKey/x-depends-on/2"]
         );
     }
 

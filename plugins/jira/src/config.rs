@@ -112,12 +112,15 @@ fn default_timeout_ms() -> u32 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FieldMapping {
     /// The field, by id (e.g. `customfield_10010`); required fields are marked ` *`. Its
-    /// choices depend on `projectKey` and `issueTypeId`, which the resolver reads from the
-    /// form's values; no `x-depends-on` says so, because the host accepts only sibling
-    /// properties there and these two are the enclosing config's.
+    /// choices depend on the config's `projectKey` and `issueTypeId` (the resolver reads
+    /// them from the form's values).
     #[schemars(
         length(min = 1, max = 255),
-        extend("x-options-resolver" = "fieldOptions", "x-searchable" = true)
+        extend(
+            "x-options-resolver" = "fieldOptions",
+            "x-depends-on" = ["projectKey", "issueTypeId"],
+            "x-searchable" = true
+        )
     )]
     pub field_key: String,
     /// The value as a template, e.g. `{{ payload.severity }}`. Lists: comma-separated or a
