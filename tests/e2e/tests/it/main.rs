@@ -19,6 +19,7 @@ mod env;
 mod handshake;
 mod lifecycle;
 mod network_policy;
+mod opsgenie;
 mod pagerduty;
 mod registry;
 mod restart;
