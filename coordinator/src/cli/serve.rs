@@ -103,7 +103,7 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
     let store: Arc<dyn Store> =
         Arc::new(SledStore::open(&db).map_err(|source| ServeFailure::Store { path: db, source })?);
 
-    let specs = plugins::discover(&cfg.plugins)?;
+    let specs = plugins::discover(&cfg.plugins, &cfg.shell)?;
     tracing::info!(plugins = specs.len(), "starting plugins");
     let (registry, failures) = Registry::start(specs, host_options(&cfg)).await;
     for (path, err) in failures {
