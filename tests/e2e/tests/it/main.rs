@@ -27,5 +27,6 @@ mod schema;
 mod secret_echo;
 mod secrets_rotate;
 mod serve_lock;
+mod shell;
 mod uds_authority;
 mod webhook_signing;
