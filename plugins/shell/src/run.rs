@@ -66,8 +66,9 @@ pub enum RunError {
     },
 }
 
-/// The user and group a command runs as: the operator's, else the plugin's own — except
-/// root, which becomes nobody (RLIMIT_NPROC does not bind root).
+/// The user and group a command runs as: the operator's (the group defaults to the number of
+/// the user, as with per-user groups), else the plugin's own — except root, which becomes
+/// nobody (RLIMIT_NPROC does not bind root).
 #[must_use]
 pub fn identity(command: &Command) -> (u32, u32) {
     let (euid, egid) = limits::own_ids();
@@ -78,10 +79,7 @@ pub fn identity(command: &Command) -> (u32, u32) {
     };
     (
         command.uid.unwrap_or(fallback.0),
-        command
-            .gid
-            .or(command.uid.map(|_| fallback.1))
-            .unwrap_or(fallback.1),
+        command.gid.or(command.uid).unwrap_or(fallback.1),
     )
 }
 
@@ -119,13 +117,13 @@ pub async fn run(
         uid,
         source,
     })?;
-    let group = Group(
+    let mut group = Group(
         child
             .id()
             .and_then(|id| i32::try_from(id).ok())
             .map(Pid::from_raw),
     );
-    let result = supervise(&mut child, &group, command.timeout(), stdin).await;
+    let result = supervise(&mut child, &mut group, command.timeout(), stdin).await;
     drop(group);
     // `workdir` is removed here, after every process that could write in it is dead.
     Ok(result)
@@ -134,7 +132,7 @@ pub async fn run(
 /// Feeds stdin, captures the outputs, waits for the exit or the timeout, kills the group.
 async fn supervise(
     child: &mut tokio::process::Child,
-    group: &Group,
+    group: &mut Group,
     timeout: Duration,
     stdin: Vec<u8>,
 ) -> Finished {
@@ -160,10 +158,14 @@ async fn supervise(
         let _ = child.wait().await;
     }
     group.kill_and_reap().await;
-    let collect = |task: tokio::task::JoinHandle<Vec<u8>>| async move {
-        match tokio::time::timeout(DRAIN_GRACE, task).await {
+    let collect = |mut task: tokio::task::JoinHandle<Vec<u8>>| async move {
+        match tokio::time::timeout(DRAIN_GRACE, &mut task).await {
             Ok(Ok(bytes)) => bytes,
-            _ => Vec::new(),
+            // A process that left the group holds the pipe: stop reading it.
+            _ => {
+                task.abort();
+                Vec::new()
+            }
         }
     };
     Finished {
@@ -239,12 +241,16 @@ impl Group {
     /// SIGKILL to the group until no member is left, reaping the orphans this process
     /// inherited as their subreaper. Bounded by [`DRAIN_GRACE`]: a zombie whose parent is
     /// not this process (and never reaps it) keeps the group alive for ever.
-    async fn kill_and_reap(&self) {
+    async fn kill_and_reap(&mut self) {
         let Some(pgid) = self.0 else { return };
         let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
-        while killpg(pgid, Signal::SIGKILL).is_ok() && tokio::time::Instant::now() < deadline {
-            let reaped = reap_group(pgid);
-            if reaped == 0 {
+        while tokio::time::Instant::now() < deadline {
+            if killpg(pgid, Signal::SIGKILL).is_err() {
+                // Empty: its number may now go to a new group, which must not be signalled.
+                self.0 = None;
+                return;
+            }
+            if reap_group(pgid) == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }

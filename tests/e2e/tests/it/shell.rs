@@ -5,7 +5,8 @@
 //! environment, reaches it — only the documented variables and the payload. A subscription
 //! naming a command not on the list, or a path, is refused when it is saved. A script that
 //! prints the subscription's secret and the operator's `env` value fails with both hidden in
-//! the attempt record, the API, the log and the data dir.
+//! the attempt record, the API, the log and the data dir. A script that outlives its timeout
+//! is killed, at every attempt, with the process it started in the background.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
@@ -40,6 +41,10 @@ fn scripts() -> tempfile::TempDir {
         &format!("/usr/bin/env -0 > {out}/env\ncat > {out}/stdin\necho \"ok-$PAYLOAD_INCIDENTID\""),
     );
     write(
+        "slow.sh",
+        &format!("sleep 600 &\necho $! > {out}/child-$ATTEMPT\nsleep 600"),
+    );
+    write(
         "leak.sh",
         "echo \"secret $SUBSCRIPTION_SECRET token $TOKEN\" >&2\nexit 3",
     );
@@ -56,9 +61,11 @@ fn options(dir: &Path) -> CoordinatorOptions {
         ],
         extra_config: format!(
             "[shell.commands.dump]\npath = {}\ntimeout = \"10s\"\n\
-             [shell.commands.leak]\npath = {}\nenv = {{ TOKEN = {OPERATOR_TOKEN:?} }}\n",
+             [shell.commands.leak]\npath = {}\nenv = {{ TOKEN = {OPERATOR_TOKEN:?} }}\n\
+             [shell.commands.slow]\npath = {}\ntimeout = \"1s\"\n",
             path("dump.sh"),
             path("leak.sh"),
+            path("slow.sh"),
         ),
         ..CoordinatorOptions::default()
     }
@@ -105,7 +112,7 @@ async fn a_script_gets_nothing_of_the_coordinators_environment() {
     for bad in [json!({"command": "/bin/sh"}), json!({"command": "rm"})] {
         let message = refused(&mut c, bad).await;
         assert!(
-            message.contains("/command") && message.contains("allowed: dump, leak"),
+            message.contains("/command") && message.contains("allowed: dump, leak, slow"),
             "{message}"
         );
     }
@@ -207,4 +214,35 @@ async fn secrets_a_script_prints_are_hidden_everywhere() {
         assert!(!coord.stderr().contains(secret), "{secret} in the log");
     }
     assert_not_in_data_dir(&coord, SUB_SECRET);
+}
+
+#[tokio::test]
+async fn a_script_past_its_timeout_dies_with_its_children_at_every_attempt() {
+    let dir = scripts();
+    let coord = Coordinator::start(options(dir.path())).await;
+    let mut c = coord.clients().await;
+    register_incident(&mut c).await;
+    create_subscription(
+        &mut c,
+        shell_subscription("slow", json!({"command": "slow"})),
+    )
+    .await;
+    let delivery = publish(&mut c, json!({"incidentId": "inc-7", "title": "t"}), "")
+        .await
+        .deliveries
+        .remove(0);
+    let done = wait_final(&mut c, &delivery.id).await;
+    assert_eq!(done.status(), api::DeliveryStatus::Failed, "{done:?}");
+    let tried = attempts(&mut c, &delivery.id).await;
+    assert_eq!(tried.len(), 3, "a timeout is retried: {tried:?}");
+    for (n, attempt) in (1..).zip(&tried) {
+        assert!(attempt.error.contains("timed out after 1s"), "{attempt:?}");
+        let child = std::fs::read_to_string(dir.path().join(format!("child-{n}")))
+            .expect("the script started its background child");
+        let proc = PathBuf::from(format!("/proc/{}", child.trim()));
+        assert!(
+            !proc.exists(),
+            "attempt {n}: background sleep {child} lives on"
+        );
+    }
 }
