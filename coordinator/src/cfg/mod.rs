@@ -333,7 +333,7 @@ fn validate(raw: Raw, env: &[(String, String)]) -> Result<Config, ConfigError> {
     let plugins = validate_plugins(raw.plugins)?;
     Ok(Config {
         api,
-        shell: shell::validate(raw.shell, plugins.call_timeout)?,
+        shell: shell::validate(raw.shell, plugins.call_timeout, env)?,
         plugins,
         delivery: validate_delivery(raw.delivery)?,
         secrets: SecretsConfig {

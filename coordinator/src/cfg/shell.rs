@@ -1,7 +1,9 @@
 //! `[shell.commands.NAME]`: the commands the shell provider (`switchyard-plugin-shell`) may
 //! run — the operator's list, not a subscription's choice. Each is validated here once (an
 //! absolute path to an executable file, a timeout shorter than the plugin call deadline,
-//! environment names that do not shadow the documented variables, positive resource limits)
+//! environment names that do not shadow the documented variables, positive resource limits;
+//! `pass_env` values are read here from the coordinator's environment, never one of its own
+//! `SWITCHYARD_*` variables)
 //! and handed to the shell plugin alone, as JSON in [`SHELL_COMMANDS_ENV`] (see
 //! [`ShellConfig::to_env_json`]); no other plugin gets it. The JSON shape is the contract with
 //! `plugins/shell/src/allowed.rs`.
@@ -52,7 +54,7 @@ pub struct ShellCommand {
     pub allow_args: bool,
     /// The command is killed, with its process group, after this long.
     pub timeout: Duration,
-    /// Extra variables set for it (besides the documented ones).
+    /// Extra variables set for it (besides the documented ones): `env`, then `pass_env`'s.
     pub env: BTreeMap<String, String>,
     /// The user and group it runs as; `None`: the plugin's own (nobody when that is root).
     pub uid: Option<u32>,
@@ -89,6 +91,8 @@ struct RawCommand {
     timeout: String,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    #[serde(default)]
+    pass_env: Vec<String>,
     uid: Option<u32>,
     gid: Option<u32>,
     #[serde(default = "default_cpu")]
@@ -119,14 +123,45 @@ fn default_processes() -> u64 {
 
 /// Validates `[shell]`; a command's timeout must end before the plugin call's deadline
 /// (`plugins.call_timeout`), or the coordinator would give up on the call first.
-pub(super) fn validate(raw: RawShell, call_timeout: Duration) -> Result<ShellConfig, ConfigError> {
+pub(super) fn validate(
+    raw: RawShell,
+    call_timeout: Duration,
+    vars: &[(String, String)],
+) -> Result<ShellConfig, ConfigError> {
     let mut commands = BTreeMap::new();
-    for (name, command) in raw.commands {
+    for (name, mut command) in raw.commands {
         let key = format!("shell.commands.{name}");
         check_name(&key, &name)?;
+        let passed = passed_env(&format!("{key}.pass_env"), &command.pass_env, vars)?;
+        command.env.extend(passed);
         commands.insert(name, command_of(&key, command, call_timeout)?);
     }
     Ok(ShellConfig { commands })
+}
+
+/// The values of the variables a command is to get from the coordinator's environment. The
+/// coordinator's own (`SWITCHYARD_*`, the secret key among them) are refused.
+fn passed_env(
+    key: &str,
+    names: &[String],
+    vars: &[(String, String)],
+) -> Result<Vec<(String, String)>, ConfigError> {
+    names
+        .iter()
+        .map(|name| {
+            if name.starts_with("SWITCHYARD_") {
+                return Err(invalid(
+                    key,
+                    format!("{name} is the coordinator's own variable and is never passed on"),
+                ));
+            }
+            let value = vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            let value = value.ok_or_else(|| {
+                invalid(key, format!("the environment variable {name} is not set"))
+            })?;
+            Ok((name.clone(), value))
+        })
+        .collect()
 }
 
 fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
@@ -268,10 +303,35 @@ mod tests {
     use super::*;
 
     fn load(toml: &str) -> Result<super::super::Config, ConfigError> {
+        load_with(toml, &[])
+    }
+
+    fn load_with(toml: &str, vars: &[(&str, &str)]) -> Result<super::super::Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(&file, toml).unwrap();
-        super::super::load(Some(&file), Vec::new())
+        let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        super::super::load(Some(&file), vars)
+    }
+
+    #[test]
+    fn pass_env_copies_the_named_variables_but_never_the_coordinators_own() {
+        let toml = "[shell.commands.a]\npath = \"/bin/sh\"\npass_env = [\"ONCALL_TOKEN\"]\n";
+        let cfg = load_with(toml, &[("ONCALL_TOKEN", "t0k"), ("OTHER", "x")]).unwrap();
+        let env = &cfg.shell.commands["a"].env;
+        assert_eq!(env.len(), 1);
+        assert_eq!(env["ONCALL_TOKEN"], "t0k");
+        let unset = load(toml).unwrap_err().to_string();
+        assert!(
+            unset.contains("shell.commands.a.pass_env") && unset.contains("not set"),
+            "{unset}"
+        );
+        let own =
+            "[shell.commands.a]\npath = \"/bin/sh\"\npass_env = [\"SWITCHYARD_SECRET_KEY\"]\n";
+        let err = load_with(own, &[("SWITCHYARD_SECRET_KEY", "k")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("never passed on"), "{err}");
     }
 
     #[test]

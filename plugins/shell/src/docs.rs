@@ -20,6 +20,7 @@ args = [\"--team\", \"sre\"]             # always passed first
 allow_args = false                     # may subscriptions append arguments?
 timeout = \"15s\"                        # then killed with every process it started
 env = { LANG = \"C.UTF-8\" }             # extra variables (values hidden in its output)
+pass_env = [\"ONCALL_TOKEN\"]            # copied from the coordinator's environment (hidden too)
 uid = 990                              # its own user makes the process limit exact
 cpu_seconds = 20
 memory_mb = 1024
@@ -47,7 +48,7 @@ Nothing of the coordinator's environment. Only:
   `meta.count` → `PAYLOAD_META_COUNT`), arrays as JSON text; and whole in `PAYLOAD_JSON`
   (values over 64 KiB are left out);
 - `PATH` (`/usr/local/bin:/usr/bin:/bin`), `HOME` and `TMPDIR` (the working directory);
-- the operator's `env`.
+- the operator's `env` and `pass_env` variables (never the coordinator's own `SWITCHYARD_*`).
 
 The payload is also written, as JSON, to its **stdin**.
 
@@ -58,7 +59,7 @@ The payload is also written, as JSON, to its **stdin**.
 - a timeout is retried; death by a signal (such as SIGXCPU at the CPU limit) is final.
 
 The first 64 KiB of stdout and the last 64 KiB of stderr are kept; secrets (the
-subscription's and the values of the operator's `env`) are hidden in all of it.
+subscription's and the values of the operator's `env` and `pass_env`) are hidden in all of it.
 ";
 
 /// The provider's documentation.

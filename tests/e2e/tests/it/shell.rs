@@ -4,9 +4,10 @@
 //! its environment and stdin: neither secret, nor anything else of the coordinator's
 //! environment, reaches it — only the documented variables and the payload. A subscription
 //! naming a command not on the list, or a path, is refused when it is saved. A script that
-//! prints the subscription's secret and the operator's `env` value fails with both hidden in
-//! the attempt record, the API, the log and the data dir. A script that outlives its timeout
-//! is killed, at every attempt, with the process it started in the background.
+//! prints the subscription's secret and a variable the operator passes on (`pass_env`) fails
+//! with both hidden in the attempt record, the API, the log and the data dir. A script that
+//! outlives its timeout is killed, at every attempt, with the process it started in the
+//! background.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
@@ -46,7 +47,7 @@ fn scripts() -> tempfile::TempDir {
     );
     write(
         "leak.sh",
-        "echo \"secret $SUBSCRIPTION_SECRET token $TOKEN\" >&2\nexit 3",
+        "echo \"secret $SUBSCRIPTION_SECRET token $LEAK_TOKEN\" >&2\nexit 3",
     );
     dir
 }
@@ -58,10 +59,12 @@ fn options(dir: &Path) -> CoordinatorOptions {
         env: vec![
             ("SWITCHYARD_SECRET_KEY".into(), MASTER_KEY.into()),
             ("SY_FAKE_SECRET".into(), FAKE_SECRET.into()),
+            // Passed to the `leak` command only (its `pass_env`).
+            ("LEAK_TOKEN".into(), OPERATOR_TOKEN.into()),
         ],
         extra_config: format!(
             "[shell.commands.dump]\npath = {}\ntimeout = \"10s\"\n\
-             [shell.commands.leak]\npath = {}\nenv = {{ TOKEN = {OPERATOR_TOKEN:?} }}\n\
+             [shell.commands.leak]\npath = {}\npass_env = [\"LEAK_TOKEN\"]\n\
              [shell.commands.slow]\npath = {}\ntimeout = \"1s\"\n",
             path("dump.sh"),
             path("leak.sh"),
