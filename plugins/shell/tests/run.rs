@@ -162,6 +162,7 @@ async fn the_command_sees_only_the_documented_environment_and_the_payload_on_std
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
+    // `sh` itself exports PWD to the programs it runs; the plugin does not set it.
     let names: BTreeSet<&str> = env
         .keys()
         .map(String::as_str)
@@ -332,6 +333,8 @@ async fn a_cpu_spinner_is_stopped_by_the_cpu_limit() {
     let s = Scripts::new();
     let mut cmd = command(&s.script("spin.sh", "while :; do :; done"));
     cmd.limits.cpu_seconds = 1;
+    // One CPU second may take many more on a loaded machine: the limit, not the timeout, ends it.
+    cmd.timeout_ms = 300_000;
     let result = deliver(&provider([("spin", cmd)]), "spin").await;
     assert!(
         matches!(result.outcome, Outcome::Permanent { .. }),
