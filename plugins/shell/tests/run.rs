@@ -432,3 +432,32 @@ async fn a_flood_of_output_is_bounded_and_does_not_block() {
     );
     assert!(error.chars().count() < 2000);
 }
+
+#[tokio::test]
+async fn the_limits_are_those_the_operator_set() {
+    let s = Scripts::new();
+    let path = s.script(
+        "limits.sh",
+        "echo \"$(ulimit -t) $(ulimit -v) $(ulimit -n) $(ulimit -p)\"",
+    );
+    let mut cmd = command(&path);
+    cmd.limits = Limits {
+        cpu_seconds: 7,
+        memory_mb: 300,
+        open_files: 33,
+        processes: 20,
+    };
+    let result = deliver(&provider([("limits", cmd)]), "limits").await;
+    let Outcome::Delivered {
+        external_id: Some(reported),
+    } = result.outcome
+    else {
+        panic!("{result:?}");
+    };
+    let fields: Vec<&str> = reported.split(' ').collect();
+    // CPU seconds, address space in KiB, open files; the process limit is the user's count
+    // of processes at the start plus 20.
+    assert_eq!(fields[..3], ["7", "307200", "33"], "{reported}");
+    let processes: u64 = fields[3].parse().expect("a number");
+    assert!((20..20 + 10_000).contains(&processes), "{reported}");
+}
