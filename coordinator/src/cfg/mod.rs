@@ -7,6 +7,7 @@
 
 mod access;
 mod env;
+mod shell;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use access::{Role, ScopedToken, TlsFiles};
+pub use shell::{SHELL_COMMANDS_ENV, SHELL_PLUGIN, ShellCommand, ShellConfig};
 
 /// The embedded default configuration, with a comment on every key.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -81,6 +83,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The commands the shell provider may run.
+    pub shell: ShellConfig,
     /// The operator's HTTP listener (metrics, health).
     pub observability: ObservabilityConfig,
 }
@@ -221,6 +225,8 @@ struct Raw {
     delivery: RawDelivery,
     secrets: RawSecrets,
     log: RawLog,
+    #[serde(default)]
+    shell: shell::RawShell,
     observability: RawObservability,
 }
 
@@ -340,9 +346,11 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 fn validate(raw: Raw, env: &[(String, String)]) -> Result<Config, ConfigError> {
     let data_dir = raw.data_dir;
     let api = validate_api(raw.api, &data_dir, env)?;
+    let plugins = validate_plugins(raw.plugins)?;
     Ok(Config {
         api,
-        plugins: validate_plugins(raw.plugins)?,
+        shell: shell::validate(raw.shell, plugins.call_timeout, env)?,
+        plugins,
         delivery: validate_delivery(raw.delivery)?,
         secrets: SecretsConfig {
             key_file: (!raw.secrets.key_file.as_os_str().is_empty())

@@ -116,7 +116,7 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
     let _ = observed.store.set(store.clone());
     observed.readiness.done(Step::StoreOpen);
 
-    let specs = plugins::discover(&cfg.plugins)?;
+    let specs = plugins::discover(&cfg.plugins, &cfg.shell)?;
     tracing::info!(plugins = specs.len(), "starting plugins");
     let (registry, failures) = Registry::start(specs, host_options(&cfg)).await;
     for (path, err) in failures {
