@@ -463,3 +463,24 @@ async fn preview_shows_the_message_without_the_token() {
     assert!(!format!("{shown:?}").contains(TOKEN));
     assert_eq!(sink.request_count(), 0);
 }
+
+#[tokio::test]
+async fn the_spec_check_would_catch_a_malformed_post() {
+    let sink = HttpSink::start().await;
+    sink.push_response(posted("C0OPS", "6.0"));
+    assert!(
+        provider()
+            .deliver(ctx(&sink, "incident.incident.created", "new", vec![]))
+            .await
+            .is_delivered()
+    );
+    let mut recorded = conforming(&sink, 1).await.remove(0);
+    let mut body = recorded.json();
+    body.as_object_mut().unwrap().remove("channel");
+    body["unfurl_links"] = json!("no");
+    recorded.body = body.to_string().into_bytes();
+    let violations = switchyard_vendor_spec::Spec::vendor("slack")
+        .check(&recorded)
+        .expect_err("malformed");
+    assert_eq!(violations.len(), 2, "{violations:?}");
+}
