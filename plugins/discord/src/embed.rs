@@ -85,9 +85,12 @@ pub fn message(
         "title": title,
         "color": config.colours.colour(brief.tone).rgb(),
         "timestamp": ctx.event.timestamp.to_rfc3339(),
-        "fields": fields(&brief),
         "footer": {"text": cut_chars(&footer(&brief), FOOTER_LIMIT)},
     });
+    let fields = fields(&brief);
+    if !fields.is_empty() {
+        embed["fields"] = json!(fields);
+    }
     if let Some(text) = description
         .map(|d| d.trim().to_owned())
         .filter(|d| !d.is_empty())
@@ -153,7 +156,7 @@ fn fit_total(embed: &mut Value) {
         embed["description"] = json!(cut_chars(embed["description"].as_str().unwrap_or(""), keep));
     }
     while total(embed) > EMBED_TOTAL_LIMIT {
-        match embed["fields"].as_array_mut() {
+        match embed.get_mut("fields").and_then(Value::as_array_mut) {
             Some(fields) if !fields.is_empty() => {
                 fields.pop();
             }
