@@ -32,24 +32,40 @@ pub enum Answer {
 
 /// Reads a response to an execute or edit call.
 pub async fn read(response: Result<reqwest::Response, reqwest::Error>) -> Answer {
-    let response = match response {
-        Ok(response) => response,
-        Err(error) => return Answer::Failed(http::network_failure(error)),
-    };
+    match read_json(response).await {
+        Ok(json) => Answer::Sent(
+            json.get("id")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned),
+        ),
+        Err(answer) => answer,
+    }
+}
+
+/// Reads a response: its JSON body on 2xx (`Null` when it has none), else the failure
+/// ([`Answer::MessageGone`] or [`Answer::Failed`]).
+///
+/// # Errors
+/// Every non-2xx answer and network failure, classified.
+pub async fn read_json(
+    response: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Value, Answer> {
+    let response = response.map_err(|error| Answer::Failed(http::network_failure(error)))?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await.unwrap_or_default();
-    if status.is_success() {
-        return Answer::Sent(http::external_id_from_json(&body, &["id"]));
-    }
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(json);
+    }
     let code = json.get("code").and_then(Value::as_u64);
-    match status.as_u16() {
+    Err(match status.as_u16() {
         404 if code == Some(UNKNOWN_MESSAGE) => Answer::MessageGone,
         404 => Answer::Failed(deleted(&body)),
         429 => Answer::Failed(rate_limited(&headers, &json, &body)),
         _ => Answer::Failed(refused(status, &headers, &json, &body)),
-    }
+    })
 }
 
 fn deleted(body: &[u8]) -> DeliveryResult {

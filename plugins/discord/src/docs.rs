@@ -20,7 +20,9 @@ systems, times, a link back to the platform) and keeps it current as the inciden
 4. Click **Copy Webhook URL** (`https://discord.com/api/webhooks/<id>/<token>`).
 5. Paste it into **Webhook URL** here. It contains the webhook's token: it is stored
    encrypted and never shown again (previews show `…/webhooks/<id>/[REDACTED]`).
-6. To post into a thread of that channel, put the thread's id into **Thread id** (enable
+6. **Test connection** reads the webhook back from Discord (nothing is posted) and names it
+   and its channel, or says it was deleted.
+7. To post into a thread of that channel, put the thread's id into **Thread id** (enable
    Developer Mode under User Settings → Advanced, then right-click the thread → Copy Thread
    ID).
 

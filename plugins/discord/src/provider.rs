@@ -1,8 +1,8 @@
 //! The Discord provider: sends the [`Outgoing`] requests of each event and turns Discord's
 //! answers into one outcome. The first post of an incident returns its message id as external
 //! id and keeps it as correlation state; an edit whose message was deleted posts a new one
-//! instead. `test_connection` is not offered: a harmless probe (`GET` on the webhook) would
-//! prove the URL but not that posting works, and posting would post.
+//! instead. `test_connection` is the harmless probe Discord offers: `GET` on the webhook with
+//! its token, which names the webhook and its channel, or says it was deleted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +12,10 @@ use switchyard_plugin_sdk::net_policy::shared::SharedClient;
 use switchyard_plugin_sdk::template::TemplateCache;
 use switchyard_plugin_sdk::{
     Capabilities, DeliveryContext, DeliveryResult, Diagnostic, Documentation, NoConnection,
-    Provider, RenderedRequest, TestTarget,
+    Provider, RenderedRequest, TestConnectionResult, TestTarget,
 };
 
-use crate::answer::{Answer, read};
+use crate::answer::{Answer, read, read_json};
 use crate::config::{DiscordConfig, WebhookAddress, problems};
 use crate::request::{Kind, Outgoing, Posted, outgoing, post_request};
 
@@ -66,6 +66,49 @@ impl DiscordProvider {
             .send()
             .await;
         read(response).await
+    }
+
+    /// `GET /webhooks/{id}/{token}`: the webhook, as Discord knows it.
+    async fn probe(&self, config: &DiscordConfig) -> TestConnectionResult {
+        let address =
+            match WebhookAddress::parse(config.webhook_url.expose(), config.api_base_url.is_some())
+            {
+                Ok(address) => address,
+                Err(why) => return TestConnectionResult::failed(format!("/webhookUrl: {why}")),
+            };
+        let Ok(client) = self.client.get().await else {
+            return TestConnectionResult::failed("the plugin cannot build its HTTP client");
+        };
+        let url = format!(
+            "{}/webhooks/{}/{}",
+            config.base(),
+            address.id,
+            address.token
+        );
+        let request = match client.get(&url) {
+            Ok(request) => request,
+            Err(refusal) => return TestConnectionResult::failed(refusal.to_string()),
+        };
+        let timeout = Duration::from_millis(u64::from(config.timeout_ms));
+        match read_json(request.timeout(timeout).send().await).await {
+            Ok(hook) => {
+                let text = |k: &str| {
+                    hook.get(k)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("?")
+                        .to_owned()
+                };
+                TestConnectionResult::ok(format!("Webhook \"{}\" posts to channel {}", text("name"), text("channel_id")))
+                    .with_details(serde_json::json!({"name": text("name"), "channelId": text("channel_id"), "guildId": text("guild_id")}))
+            }
+            Err(Answer::Failed(failure)) => TestConnectionResult::failed(
+                failure
+                    .error()
+                    .unwrap_or("Discord refused the call")
+                    .to_owned(),
+            ),
+            Err(_) => TestConnectionResult::failed("Discord answered 404"),
+        }
     }
 
     /// A new message in place of an edited one that was deleted.
@@ -128,6 +171,7 @@ impl Provider for DiscordProvider {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
+            test_connection: true,
             validate_config: true,
             preview: true,
             ..Capabilities::NONE
@@ -141,6 +185,18 @@ impl Provider for DiscordProvider {
         match target {
             TestTarget::Config { config, .. } => problems(&config, &self.templates),
             TestTarget::Connection(_) => Vec::new(),
+        }
+    }
+
+    async fn test_connection(
+        &self,
+        target: TestTarget<DiscordConfig, NoConnection>,
+    ) -> TestConnectionResult {
+        match target {
+            TestTarget::Config { config, .. } => self.probe(&config).await,
+            TestTarget::Connection(_) => {
+                TestConnectionResult::failed("Discord webhooks have no connection to test")
+            }
         }
     }
 

@@ -464,3 +464,76 @@ async fn the_spec_check_would_catch_an_uncut_title() {
         "{violations:?}"
     );
 }
+
+#[tokio::test]
+async fn test_connection_gets_the_webhook_without_posting() {
+    let sink = HttpSink::start().await;
+    sink.push_response(
+        ResponseSpec::status(200).json(&json!({"id": HOOK, "type": 1,
+        "name": "Switchyard", "channel_id": "998877665544332211", "guild_id": "1"})),
+    );
+    sink.push_response(
+        ResponseSpec::status(404).json(&json!({"message": "Unknown Webhook", "code": 10015})),
+    );
+    let p = provider();
+    let test = || {
+        p.test_connection(TestTarget::Config {
+            config: config(&sink),
+            connection: NoConnection,
+        })
+    };
+    let ok = test().await;
+    assert!(ok.success, "{ok:?}");
+    assert_eq!(
+        ok.message,
+        "Webhook \"Switchyard\" posts to channel 998877665544332211"
+    );
+    let gone = test().await;
+    assert!(
+        !gone.success && gone.message.contains("deleted"),
+        "{gone:?}"
+    );
+    let requests = conforming(&sink, 2).await;
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.method == "GET" && r.path == format!("/api/v10/webhooks/{HOOK}/{TOKEN}"))
+    );
+}
+
+#[tokio::test]
+async fn maintenance_and_health_events_have_their_own_facts_and_colours() {
+    let sink = HttpSink::start().await;
+    let window = json!({"maintenanceId": "m-1", "title": "DB upgrade", "status": "scheduled",
+        "systemIds": ["db"], "startAt": "2026-12-03T01:00:00Z", "endAt": "2026-12-03T02:00:00Z"});
+    let health = json!({"systemId": "sys-1", "systemName": "API", "previousStatus": "healthy",
+        "newStatus": "degraded", "healthyChecks": 2, "totalChecks": 5,
+        "timestamp": "2026-12-02T18:00:00Z"});
+    let p = provider();
+    for (t, payload) in [
+        ("maintenance.maintenance.created", window),
+        ("healthcheck.healthcheck.system.degraded", health),
+    ] {
+        assert!(
+            p.deliver(ctx(config(&sink), t, payload, vec![]))
+                .await
+                .is_delivered()
+        );
+    }
+    let requests = conforming(&sink, 2).await;
+    let maintenance = requests[0].json()["embeds"][0].clone();
+    assert_eq!(maintenance["color"], 0x2e90fa);
+    assert!(
+        maintenance["fields"]
+            .to_string()
+            .contains("2026-12-03 01:00 UTC"),
+        "{maintenance}"
+    );
+    let degraded = requests[1].json()["embeds"][0].clone();
+    assert_eq!(degraded["title"], "API is degraded");
+    assert_eq!(degraded["color"], 0xfdb022);
+    assert!(
+        degraded["fields"].to_string().contains("2 of 5"),
+        "{degraded}"
+    );
+}

@@ -209,3 +209,41 @@ async fn preview_masks_the_webhook_token() {
     assert!(shown.body.contains("Checkout API down (investigating)"));
     assert!(!format!("{shown:?}").contains(HOOK_SECRET));
 }
+
+#[tokio::test]
+async fn maintenance_and_health_events_have_their_own_facts_and_colours() {
+    let sink = HttpSink::start().await;
+    let window = json!({"maintenanceId": "m-1", "title": "DB upgrade", "status": "scheduled",
+        "systemIds": ["db"], "startAt": "2026-12-03T01:00:00Z", "endAt": "2026-12-03T02:00:00Z"});
+    let health = json!({"systemId": "sys-1", "systemName": "API", "previousStatus": "healthy",
+        "newStatus": "degraded", "healthyChecks": 2, "totalChecks": 5});
+    let mut picked = config(&sink);
+    picked.colours.minor = Some("#123456".into());
+    for (c, t, payload) in [
+        (config(&sink), "maintenance.maintenance.created", window),
+        (picked, "healthcheck.healthcheck.system.degraded", health),
+    ] {
+        sink.push_response(ok());
+        let delivered = provider()
+            .deliver(context(c, NoConnection, event(t, payload), vec![]))
+            .await;
+        assert!(delivered.is_delivered(), "{delivered:?}");
+    }
+    let requests = sink.wait_for_requests(2, common::WAIT).await;
+    requests.iter().for_each(conforms_as_message);
+    let maintenance = &requests[0].json()["attachments"][0];
+    assert_eq!(maintenance["color"], "#2e90fa");
+    assert!(
+        maintenance["blocks"]
+            .to_string()
+            .contains("*Starts*\\n2026-12-03 01:00 UTC"),
+        "{maintenance}"
+    );
+    let degraded = &requests[1].json()["attachments"][0];
+    assert_eq!(degraded["color"], "#123456", "the user's colour");
+    assert_eq!(degraded["blocks"][0]["text"]["text"], "API is degraded");
+    assert!(
+        degraded["blocks"].to_string().contains("2 of 5"),
+        "{degraded}"
+    );
+}
