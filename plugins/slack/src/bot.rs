@@ -1,7 +1,10 @@
 //! `slack.bot`: posts with a bot connection through `chat.postMessage`. An incident's first
 //! event starts a message whose channel and `ts` are kept as correlation state; its later
 //! events reply in that thread (`thread_ts`), and its "resolved" reply is also shown in the
-//! channel (`reply_broadcast`) unless the config says `onResolve: thread`. Offers
+//! channel (`reply_broadcast`) unless the config says `onResolve: thread`; before that reply,
+//! the first message itself is edited to show the resolution (`chat.update`, unless
+//! `markParentResolved` is off) — in that order, so a retry after a failure repeats an
+//! idempotent edit rather than a second reply. Offers
 //! TestConnection (`auth.test`) and the channel picker (`conversations.list`, searchable).
 
 use std::sync::Arc;
@@ -72,6 +75,45 @@ pub fn post_body(
         body["icon_emoji"] = json!(icon);
     }
     Ok(body)
+}
+
+/// The `chat.update` body that marks the incident's first message resolved, when this
+/// delivery resolves a threaded incident and the config asks for it.
+///
+/// # Errors
+/// A diagnostic when a template fails.
+pub fn parent_update(
+    ctx: &DeliveryContext<BotConfig, BotConnection>,
+    templates: &TemplateCache,
+) -> Result<Option<Value>, Diagnostic> {
+    let Some(thread) = Thread::of(ctx) else {
+        return Ok(None);
+    };
+    let resolved = Stage::of(&ctx.event.event_type, &ctx.event.payload) == Stage::Resolved;
+    if !resolved || !ctx.config.mark_parent_resolved {
+        return Ok(None);
+    }
+    let message = message(ctx, ctx.config.look(), templates, true).map_err(|e| e.diagnostic())?;
+    Ok(Some(json!({
+        "channel": thread.channel,
+        "ts": thread.ts,
+        "text": message.text,
+        "attachments": message.attachments,
+    })))
+}
+
+/// Whether a failed `chat.update` of the first message may be passed over: the message is
+/// gone or can no longer be edited, and the thread reply still says the incident is resolved.
+fn parent_gone(failure: &DeliveryResult) -> bool {
+    failure.error().is_some_and(|e| {
+        [
+            "message_not_found",
+            "cant_update_message",
+            "edit_window_closed",
+        ]
+        .iter()
+        .any(|code| e.contains(code))
+    })
 }
 
 /// The bot provider.
@@ -245,8 +287,10 @@ impl Provider for SlackBot {
     }
 
     async fn deliver(&self, ctx: DeliveryContext<BotConfig, BotConnection>) -> DeliveryResult {
-        let body = match post_body(&ctx, &self.templates) {
-            Ok(body) => body,
+        let (body, update) = match post_body(&ctx, &self.templates)
+            .and_then(|body| Ok((body, parent_update(&ctx, &self.templates)?)))
+        {
+            Ok(both) => both,
             Err(problem) => return DeliveryResult::permanent(problem.to_string()),
         };
         let threaded = body.get("thread_ts").is_some();
@@ -254,6 +298,12 @@ impl Provider for SlackBot {
             Ok(web) => web,
             Err(failure) => return failure,
         };
+        if let Some(update) = update
+            && let Err(failure) = web.post("chat.update", &update).await
+            && !parent_gone(&failure)
+        {
+            return failure;
+        }
         let posted = match web.post("chat.postMessage", &body).await {
             Ok(posted) => posted,
             Err(failure) => return failure,

@@ -145,6 +145,10 @@ pub struct BotConfig {
     /// `thread`: it stays in the thread like the updates.
     #[serde(default)]
     pub on_resolve: OnResolve,
+    /// When the incident is resolved, also edit its first message (`chat.update`) so the
+    /// channel shows it resolved (green, with the resolved status). On by default.
+    #[serde(default = "default_true")]
+    pub mark_parent_resolved: bool,
     /// The message's headline as a template (e.g. `{{ payload.title }} on
     /// {{ payload.systemName }}`). Absent: the payload's title and status. Cut to 150
     /// characters (Slack's header limit).
@@ -188,6 +192,10 @@ impl BotConfig {
             colours: &self.colours,
         }
     }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_username() -> String {

@@ -46,8 +46,8 @@ const BOT_GUIDE: &str = "\
 ## Slack (bot)
 
 Posts one formatted message per incident to a channel with a bot token and threads the
-incident's updates under it; the resolution is replied in the thread and shown in the
-channel too.
+incident's updates under it; on resolution the message turns green and the resolution is
+replied in the thread and shown in the channel too.
 
 ### Create the app and its token
 1. Open <https://api.slack.com/apps> and choose **Create New App → From scratch**; name it
@@ -67,7 +67,9 @@ channel too.
 ### Threads
 An incident's first event (e.g. *created*) posts a message; Switchyard keeps its channel and
 `ts`. Its later events (*updated*, *resolved*) reply in that message's thread
-(`thread_ts`). The *resolved* reply is also broadcast to the channel (`reply_broadcast`), so
+(`thread_ts`). On *resolved*, the first message itself is edited to show the resolution
+(`chat.update`: green, resolved status; turn **Mark parent resolved** off to leave it as
+posted), and the *resolved* reply is also broadcast to the channel (`reply_broadcast`), so
 the channel sees the incident end; set **On resolve** to `thread` to keep it in the thread.
 Events without a correlation key, or whose first message failed, post new messages that say
 which event they follow.

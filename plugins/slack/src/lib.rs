@@ -17,7 +17,7 @@ mod webhook;
 use std::sync::Arc;
 
 pub use blocks::{FIELD_LIMIT, HEADER_LIMIT, MAX_BLOCKS, SECTION_LIMIT, escape};
-pub use bot::{SlackBot, Thread, post_body};
+pub use bot::{SlackBot, Thread, parent_update, post_body};
 pub use config::{
     BotConfig, BotConnection, CHANNEL_OPTIONS, DEFAULT_TIMEOUT_MS, OnResolve, SLACK_API,
     WebhookConfig,

@@ -51,6 +51,7 @@ async fn an_incident_is_one_thread_and_its_resolution_is_broadcast() {
     let sink = HttpSink::start().await;
     sink.push_response(posted("C0OPS", "1767000000.000100"));
     sink.push_response(posted("C0OPS", "1767000001.000200"));
+    sink.push_response(posted("C0OPS", "1767000000.000100"));
     sink.push_response(posted("C0OPS", "1767000002.000300"));
     let p = provider();
     let created = p
@@ -96,9 +97,29 @@ async fn an_incident_is_one_thread_and_its_resolution_is_broadcast() {
         .await;
     assert!(resolved.is_delivered(), "{resolved:?}");
 
-    let requests = conforming(&sink, 3).await;
-    let bodies: Vec<Value> = requests.iter().map(|r| r.json()).collect();
-    assert!(requests.iter().all(|r| r.path == "/api/chat.postMessage"));
+    let requests = conforming(&sink, 4).await;
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/chat.postMessage",
+            "/api/chat.postMessage",
+            "/api/chat.update",
+            "/api/chat.postMessage"
+        ]
+    );
+    let mut bodies: Vec<Value> = requests.iter().map(|r| r.json()).collect();
+    // The resolution first turns the incident's message green, then replies.
+    let update = bodies.remove(2);
+    assert_eq!(
+        (&update["channel"], &update["ts"]),
+        (&json!("C0OPS"), &json!("1767000000.000100"))
+    );
+    assert_eq!(update["attachments"][0]["color"], "#12b76a");
+    assert_eq!(
+        update["attachments"][0]["blocks"][0]["text"]["text"],
+        "Checkout API down (resolved)"
+    );
     assert_eq!(bodies[0]["channel"], "C0OPS");
     assert_eq!(bodies[0].get("thread_ts"), None);
     assert_eq!(bodies[0]["attachments"][0]["color"], "#d92d20");
@@ -146,6 +167,7 @@ async fn on_resolve_thread_keeps_the_resolution_in_the_thread() {
         )],
     );
     c.config.on_resolve = OnResolve::Thread;
+    c.config.mark_parent_resolved = false;
     assert!(provider().deliver(c).await.is_delivered());
     let body = conforming(&sink, 1).await[0].json();
     assert_eq!(
@@ -483,4 +505,52 @@ async fn the_spec_check_would_catch_a_malformed_post() {
         .check(&recorded)
         .expect_err("malformed");
     assert_eq!(violations.len(), 2, "{violations:?}");
+}
+
+#[tokio::test]
+async fn a_parent_that_cannot_be_edited_still_gets_the_reply_but_other_failures_stop() {
+    let sink = HttpSink::start().await;
+    sink.push_response(refused("message_not_found"));
+    sink.push_response(posted("C0OPS", "7.0"));
+    sink.push_response(refused("invalid_auth"));
+    let origin = || {
+        vec![earlier(
+            "incident.incident.created",
+            None,
+            Some(r#"{"channel":"C0OPS","ts":"1.0"}"#.into()),
+        )]
+    };
+    let p = provider();
+    let replied = p
+        .deliver(ctx(
+            &sink,
+            "incident.incident.resolved",
+            "resolved",
+            origin(),
+        ))
+        .await;
+    assert!(replied.is_delivered(), "{replied:?}");
+    let stopped = p
+        .deliver(ctx(
+            &sink,
+            "incident.incident.resolved",
+            "resolved",
+            origin(),
+        ))
+        .await;
+    assert!(
+        matches!(&stopped.outcome, Outcome::Permanent { error } if error.contains("chat.update failed: invalid_auth")),
+        "{stopped:?}"
+    );
+    let requests = conforming(&sink, 3).await;
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/chat.update",
+            "/api/chat.postMessage",
+            "/api/chat.update"
+        ],
+        "no reply after a refused edit"
+    );
 }

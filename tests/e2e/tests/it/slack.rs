@@ -1,7 +1,8 @@
 //! The Slack plugin end to end: a real `switchyard serve` hosting the real plugin binary and a
 //! local server standing in for Slack. With a `slack.bot` connection, one incident created →
-//! resolved is a message and a broadcast reply in its thread (`thread_ts` = the first
-//! message's `ts`), each request valid under Slack's official spec; the preview shows the
+//! resolved is a message, then that message edited to show the resolution and a broadcast
+//! reply in its thread (`thread_ts` = the first message's `ts`), each request valid under
+//! Slack's official spec; the preview shows the
 //! message with the token masked, and the token is in no API answer, log line or file. With
 //! `slack.webhook` aimed at a receiver that echoes its request, the webhook URL's token comes
 //! back in no answer, log or file either.
@@ -74,6 +75,7 @@ async fn an_incident_is_a_slack_thread_created_then_resolved() {
     register_correlated(&mut c, &[CREATED, RESOLVED], "/incidentId").await;
     let sink = HttpSink::start().await;
     sink.push_response(posted("1767000000.000100"));
+    sink.push_response(posted("1767000000.000100"));
     sink.push_response(posted("1767000001.000200"));
     let conn = bot_connection(&mut c, &sink).await;
     let sub = create_subscription(
@@ -95,16 +97,29 @@ async fn an_incident_is_a_slack_thread_created_then_resolved() {
         let done = wait_final(&mut c, &d.id).await;
         assert_eq!(done.status(), api::DeliveryStatus::Succeeded, "{done:?}");
     }
-    let requests = sink.wait_for_requests(2, Duration::from_secs(30)).await;
+    let requests = sink.wait_for_requests(3, Duration::from_secs(30)).await;
     for r in &requests {
         Spec::vendor("slack").assert_conforms(r);
-        assert_eq!(r.path, "/api/chat.postMessage");
         assert_eq!(
             r.header("authorization"),
             Some(format!("Bearer {TOKEN}").as_str())
         );
     }
-    let (first, reply) = (requests[0].json(), requests[1].json());
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/chat.postMessage",
+            "/api/chat.update",
+            "/api/chat.postMessage"
+        ]
+    );
+    assert_eq!(
+        requests[1].json()["ts"],
+        "1767000000.000100",
+        "the first message turns resolved"
+    );
+    let (first, reply) = (requests[0].json(), requests[2].json());
     assert_eq!(first["channel"], "C0OPS");
     assert_eq!(first.get("thread_ts"), None);
     assert_eq!(reply["channel"], "C0OPS");
@@ -133,7 +148,7 @@ async fn an_incident_is_a_slack_thread_created_then_resolved() {
         "{stdout}"
     );
     assert!(!stdout.contains(TOKEN), "{stdout}");
-    assert_eq!(sink.request_count(), 2, "the preview sent something");
+    assert_eq!(sink.request_count(), 3, "the preview sent something");
     assert_not_in_data_dir(&coord, TOKEN);
     assert!(!coord.stderr().contains(TOKEN), "token in the log");
 }
