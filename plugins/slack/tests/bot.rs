@@ -46,6 +46,42 @@ fn ctx(
     )
 }
 
+/// The `chat.update` of the incident's first message: green, with the resolved headline.
+fn assert_marks_the_first_resolved(update: &Value) {
+    assert_eq!(
+        (&update["channel"], &update["ts"]),
+        (&json!("C0OPS"), &json!("1767000000.000100"))
+    );
+    assert_eq!(update["attachments"][0]["color"], "#12b76a");
+    assert_eq!(
+        update["attachments"][0]["blocks"][0]["text"]["text"],
+        "Checkout API down (resolved)"
+    );
+}
+
+/// The incident's first message: in the configured channel, not threaded, red (critical), with
+/// the headline and the escaped description.
+fn assert_first_message(first: &Value) {
+    assert_eq!(first["channel"], "C0OPS");
+    assert_eq!(first.get("thread_ts"), None);
+    assert_eq!(first["attachments"][0]["color"], "#d92d20");
+    let blocks = &first["attachments"][0]["blocks"];
+    assert_eq!(
+        blocks[0]["text"]["text"],
+        "Checkout API down (investigating)"
+    );
+    assert_eq!(
+        blocks[1]["text"]["text"],
+        "Payments &lt;fail&gt; &amp; retry"
+    );
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Checkout API down (investigating)")
+    );
+}
+
 #[tokio::test]
 async fn an_incident_is_one_thread_and_its_resolution_is_broadcast() {
     let sink = HttpSink::start().await;
@@ -111,33 +147,8 @@ async fn an_incident_is_one_thread_and_its_resolution_is_broadcast() {
     let mut bodies: Vec<Value> = requests.iter().map(|r| r.json()).collect();
     // The resolution first turns the incident's message green, then replies.
     let update = bodies.remove(2);
-    assert_eq!(
-        (&update["channel"], &update["ts"]),
-        (&json!("C0OPS"), &json!("1767000000.000100"))
-    );
-    assert_eq!(update["attachments"][0]["color"], "#12b76a");
-    assert_eq!(
-        update["attachments"][0]["blocks"][0]["text"]["text"],
-        "Checkout API down (resolved)"
-    );
-    assert_eq!(bodies[0]["channel"], "C0OPS");
-    assert_eq!(bodies[0].get("thread_ts"), None);
-    assert_eq!(bodies[0]["attachments"][0]["color"], "#d92d20");
-    let blocks = &bodies[0]["attachments"][0]["blocks"];
-    assert_eq!(
-        blocks[0]["text"]["text"],
-        "Checkout API down (investigating)"
-    );
-    assert_eq!(
-        blocks[1]["text"]["text"],
-        "Payments &lt;fail&gt; &amp; retry"
-    );
-    assert!(
-        bodies[0]["text"]
-            .as_str()
-            .unwrap()
-            .starts_with("Checkout API down (investigating)")
-    );
+    assert_marks_the_first_resolved(&update);
+    assert_first_message(&bodies[0]);
     assert_eq!(bodies[1]["thread_ts"], "1767000000.000100");
     assert_eq!(bodies[1].get("reply_broadcast"), None);
     assert_eq!(bodies[2]["thread_ts"], "1767000000.000100");
