@@ -40,8 +40,8 @@ pub enum Kind {
     Edit(String),
 }
 
-/// One request.
-#[derive(Debug, Clone, PartialEq)]
+/// One request. Its `Debug` shows the masked URL only.
+#[derive(Clone, PartialEq)]
 pub struct Outgoing {
     /// Post or edit.
     pub kind: Kind,
@@ -51,6 +51,16 @@ pub struct Outgoing {
     pub masked_url: String,
     /// The JSON body.
     pub body: Value,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("kind", &self.kind)
+            .field("url", &self.masked_url)
+            .field("body", &self.body)
+            .finish()
+    }
 }
 
 impl Outgoing {

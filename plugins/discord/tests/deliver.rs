@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchyard_plugin_discord::{DiscordConfig, DiscordProvider, FollowUp};
+use switchyard_plugin_discord::{DiscordConfig, DiscordProvider, FollowUp, outgoing};
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
+use switchyard_plugin_sdk::template::TemplateCache;
 use switchyard_plugin_sdk::testkit::{HttpSink, RecordedRequest, ResponseSpec};
 use switchyard_plugin_sdk::{
     CorrelatedDelivery, Correlation, DeliveryContext, Event, NoConnection, Outcome, Provider,
@@ -437,6 +438,14 @@ async fn preview_masks_the_webhook_token() {
     );
     assert!(shown.body.contains("Checkout API down (investigating)"));
     assert!(!format!("{shown:?}").contains(TOKEN));
+    let c: DiscordConfig = serde_json::from_value(json!({"webhookUrl": webhook_url()})).unwrap();
+    let out = outgoing(
+        &ctx(c, "incident.incident.created", json!({}), vec![]),
+        &TemplateCache::default(),
+    )
+    .expect("a request");
+    assert!(out[0].url.contains(TOKEN));
+    assert!(!format!("{out:?}").contains(TOKEN), "{out:?}");
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use switchyard_plugin_sdk::net_policy::shared::SharedClient;
 use switchyard_plugin_sdk::template::TemplateCache;
 use switchyard_plugin_sdk::{
     Capabilities, ConnectionOption, DeliveryContext, DeliveryResult, Diagnostic, Documentation,
-    OptionsRequest, Outcome, Provider, REDACTED, RenderedRequest, TestConnectionResult, TestTarget,
+    OptionsRequest, Provider, REDACTED, RenderedRequest, TestConnectionResult, TestTarget,
 };
 
 use crate::blocks::message;
@@ -326,10 +326,7 @@ fn delivered(posted: &Value, threaded: bool) -> DeliveryResult {
     if ts.is_empty() {
         return DeliveryResult::delivered(None).with_status(200);
     }
-    let result = DeliveryResult::from(Outcome::Delivered {
-        external_id: Some(format!("{channel}:{ts}")),
-    })
-    .with_status(200);
+    let result = DeliveryResult::delivered(Some(format!("{channel}:{ts}"))).with_status(200);
     if threaded {
         return result;
     }

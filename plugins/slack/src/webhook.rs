@@ -18,8 +18,8 @@ use switchyard_plugin_sdk::{
 use crate::blocks::message;
 use crate::config::{WebhookConfig, webhook_problems, webhook_url_problem};
 
-/// The request one delivery sends.
-#[derive(Debug, Clone, PartialEq)]
+/// The request one delivery sends. Its `Debug` shows the masked URL only.
+#[derive(Clone, PartialEq)]
 pub struct Outgoing {
     /// Where it goes (holds the webhook's token).
     pub url: String,
@@ -27,6 +27,15 @@ pub struct Outgoing {
     pub masked_url: String,
     /// The JSON body.
     pub body: Value,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("url", &self.masked_url)
+            .field("body", &self.body)
+            .finish()
+    }
 }
 
 /// The URL to post to (the webhook URL, or its path under `apiBaseUrl`) and its masked form.

@@ -11,9 +11,10 @@ use std::time::Duration;
 use common::{conforms_as_message, context, earlier, event, incident};
 use serde_json::json;
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
+use switchyard_plugin_sdk::template::TemplateCache;
 use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
 use switchyard_plugin_sdk::{DeliveryContext, NoConnection, Outcome, Provider, Secret, TestTarget};
-use switchyard_plugin_slack::{SlackWebhook, WebhookConfig};
+use switchyard_plugin_slack::{SlackWebhook, WebhookConfig, outgoing};
 
 const HOOK_SECRET: &str = "q8Xw2ZrT6yLm9PbK4vNc1sDf";
 
@@ -208,6 +209,17 @@ async fn preview_masks_the_webhook_token() {
     );
     assert!(shown.body.contains("Checkout API down (investigating)"));
     assert!(!format!("{shown:?}").contains(HOOK_SECRET));
+    // What deliver sends holds the token, but never prints it.
+    let c: WebhookConfig = serde_json::from_value(json!({"webhookUrl": hook_url()})).unwrap();
+    let ctx = context(
+        c,
+        NoConnection,
+        event("incident.incident.created", json!({})),
+        vec![],
+    );
+    let out = outgoing(&ctx, &TemplateCache::default()).expect("a request");
+    assert!(out.url.ends_with(HOOK_SECRET));
+    assert!(!format!("{out:?}").contains(HOOK_SECRET), "{out:?}");
 }
 
 #[tokio::test]
