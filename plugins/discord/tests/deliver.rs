@@ -546,3 +546,38 @@ async fn maintenance_and_health_events_have_their_own_facts_and_colours() {
         "{degraded}"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_api_is_retried() {
+    let mut c: DiscordConfig =
+        serde_json::from_value(json!({"webhookUrl": webhook_url()})).unwrap();
+    // Nothing listens on port 1 of the loopback address.
+    c.api_base_url = Some("http://127.0.0.1:1/api/v10".into());
+    let r = provider()
+        .deliver(ctx(c, "incident.incident.created", incident("new"), vec![]))
+        .await;
+    assert!(
+        matches!(&r.outcome, Outcome::Retryable { error, .. } if error.contains("cannot connect")),
+        "{r:?}"
+    );
+    assert!(!format!("{r:?}").contains(TOKEN), "{r:?}");
+}
+
+#[tokio::test]
+async fn the_network_policy_applies_to_the_base_url() {
+    let sink = HttpSink::start().await;
+    let strict = DiscordProvider::with_policy(NetworkPolicy::public_only());
+    let r = strict
+        .deliver(ctx(
+            config(&sink),
+            "incident.incident.created",
+            incident("new"),
+            vec![],
+        ))
+        .await;
+    assert!(
+        matches!(&r.outcome, Outcome::Permanent { error } if error.contains("network policy")),
+        "{r:?}"
+    );
+    assert_eq!(sink.request_count(), 0);
+}

@@ -565,3 +565,37 @@ async fn a_parent_that_cannot_be_edited_still_gets_the_reply_but_other_failures_
         "no reply after a refused edit"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_api_is_retried() {
+    let mut c = context(
+        config(),
+        BotConnection {
+            bot_token: Secret::new(TOKEN),
+            // Nothing listens on port 1 of the loopback address.
+            api_base_url: Some("http://127.0.0.1:1/api".into()),
+        },
+        event("incident.incident.created", incident("new")),
+        vec![],
+    );
+    c.config.timeout_ms = 5000;
+    let r = provider().deliver(c).await;
+    assert!(
+        matches!(&r.outcome, Outcome::Retryable { error, .. } if error.contains("cannot connect")),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_network_policy_applies_to_the_base_url() {
+    let sink = HttpSink::start().await;
+    let strict = SlackBot::with_policy(NetworkPolicy::public_only());
+    let r = strict
+        .deliver(ctx(&sink, "incident.incident.created", "new", vec![]))
+        .await;
+    assert!(
+        matches!(&r.outcome, Outcome::Permanent { error } if error.contains("network policy")),
+        "{r:?}"
+    );
+    assert_eq!(sink.request_count(), 0);
+}
