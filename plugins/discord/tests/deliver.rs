@@ -581,3 +581,19 @@ async fn the_network_policy_applies_to_the_base_url() {
     );
     assert_eq!(sink.request_count(), 0);
 }
+
+#[test]
+fn the_documented_example_is_a_valid_message() {
+    let example = provider()
+        .documentation()
+        .example_payload
+        .expect("an example");
+    let recorded = RecordedRequest {
+        method: "POST".into(),
+        path: format!("/api/v10/webhooks/{HOOK}/{TOKEN}"),
+        query: Some("wait=true".into()),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: example.to_string().into_bytes(),
+    };
+    Spec::vendor("discord").assert_conforms(&recorded);
+}

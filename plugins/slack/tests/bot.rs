@@ -599,3 +599,30 @@ async fn the_network_policy_applies_to_the_base_url() {
     );
     assert_eq!(sink.request_count(), 0);
 }
+
+#[test]
+fn the_documented_examples_are_valid_messages() {
+    let bot = provider()
+        .documentation()
+        .example_payload
+        .expect("an example");
+    let recorded = switchyard_plugin_sdk::testkit::RecordedRequest {
+        method: "POST".into(),
+        path: "/api/chat.postMessage".into(),
+        query: None,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("authorization".into(), format!("Bearer {TOKEN}")),
+        ],
+        body: bot.to_string().into_bytes(),
+    };
+    switchyard_vendor_spec::Spec::vendor("slack").assert_conforms(&recorded);
+    let hook = switchyard_plugin_slack::SlackWebhook::with_policy(NetworkPolicy::public_only())
+        .documentation()
+        .example_payload
+        .expect("an example");
+    common::conforms_as_message(&switchyard_plugin_sdk::testkit::RecordedRequest {
+        body: hook.to_string().into_bytes(),
+        ..recorded
+    });
+}
