@@ -12,6 +12,22 @@ use serde_json::Value;
 use switchyard_plugin_sdk::http::{self, DEFAULT_RATE_LIMIT_DELAY};
 use switchyard_plugin_sdk::{DeliveryResult, Outcome};
 
+/// A failed Web API call: its outcome, and Slack's error code when it answered `ok: false`
+/// (callers that pass over some codes decide on the code, never on the text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiFailure {
+    /// Slack's `error`, for an `ok: false` answer.
+    pub code: Option<String>,
+    /// The outcome.
+    pub result: DeliveryResult,
+}
+
+impl From<DeliveryResult> for ApiFailure {
+    fn from(result: DeliveryResult) -> Self {
+        Self { code: None, result }
+    }
+}
+
 /// What to tell the user about a Slack error code, if there is more to say than the code.
 #[must_use]
 pub fn hint(code: &str) -> Option<&'static str> {
@@ -80,13 +96,13 @@ pub fn api_error(
 pub async fn web_api(
     method: &str,
     response: Result<reqwest::Response, reqwest::Error>,
-) -> Result<Value, DeliveryResult> {
+) -> Result<Value, ApiFailure> {
     let response = response.map_err(http::network_failure)?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await.unwrap_or_default();
     if !status.is_success() {
-        return Err(http::failure(status, &headers, &body));
+        return Err(http::failure(status, &headers, &body).into());
     }
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if json.get("ok").and_then(Value::as_bool) == Some(true) {
@@ -98,9 +114,14 @@ pub async fn web_api(
             "Slack {method} answered {status} without \"ok\": {}",
             http::body_excerpt(&body)
         ))
-        .with_status(status.as_u16()));
+        .with_status(status.as_u16())
+        .into());
     };
-    Err(api_error(method, code, retry_after).with_response_excerpt(http::body_excerpt(&body)))
+    Err(ApiFailure {
+        code: Some(code.to_owned()),
+        result: api_error(method, code, retry_after)
+            .with_response_excerpt(http::body_excerpt(&body)),
+    })
 }
 
 /// Reads an incoming webhook's answer: delivered (webhooks return no id) or the SDK's

@@ -21,6 +21,7 @@ use switchyard_plugin_sdk::{
     OptionsRequest, Provider, REDACTED, RenderedRequest, TestConnectionResult, TestTarget,
 };
 
+use crate::answer::ApiFailure;
 use crate::blocks::message;
 use crate::config::{BotConfig, BotConnection, OnResolve, bot_problems, connection_problems};
 use crate::web::Web;
@@ -104,16 +105,11 @@ pub fn parent_update(
 
 /// Whether a failed `chat.update` of the first message may be passed over: the message is
 /// gone or can no longer be edited, and the thread reply still says the incident is resolved.
-fn parent_gone(failure: &DeliveryResult) -> bool {
-    failure.error().is_some_and(|e| {
-        [
-            "message_not_found",
-            "cant_update_message",
-            "edit_window_closed",
-        ]
-        .iter()
-        .any(|code| e.contains(code))
-    })
+fn parent_gone(failure: &ApiFailure) -> bool {
+    matches!(
+        failure.code.as_deref(),
+        Some("message_not_found" | "cant_update_message" | "edit_window_closed")
+    )
 }
 
 /// The bot provider.
@@ -168,7 +164,7 @@ impl SlackBot {
             .await
         {
             Ok(web) => web.auth_test().await,
-            Err(failure) => Err(failure),
+            Err(failure) => Err(failure.into()),
         };
         match answer {
             Ok(who) => {
@@ -185,8 +181,9 @@ impl SlackBot {
     }
 }
 
-fn failure_text(result: &DeliveryResult) -> String {
-    result
+fn failure_text(failure: &ApiFailure) -> String {
+    failure
+        .result
         .error()
         .unwrap_or("Slack refused the call")
         .to_owned()
@@ -260,7 +257,7 @@ impl Provider for SlackBot {
         let web = self
             .web(&request.connection, crate::config::DEFAULT_TIMEOUT_MS)
             .await
-            .map_err(|f| vec![Diagnostic::new("", failure_text(&f))])?;
+            .map_err(|f| vec![Diagnostic::new("", failure_text(&f.into()))])?;
         web.channels(query)
             .await
             .map_err(|f| vec![Diagnostic::new("/channel", failure_text(&f))])
@@ -302,11 +299,11 @@ impl Provider for SlackBot {
             && let Err(failure) = web.post("chat.update", &update).await
             && !parent_gone(&failure)
         {
-            return failure;
+            return failure.result;
         }
         let posted = match web.post("chat.postMessage", &body).await {
             Ok(posted) => posted,
-            Err(failure) => return failure,
+            Err(failure) => return failure.result,
         };
         delivered(&posted, threaded)
     }

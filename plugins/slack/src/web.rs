@@ -8,7 +8,7 @@ use serde_json::Value;
 use switchyard_plugin_sdk::http::PolicyClient;
 use switchyard_plugin_sdk::{ConnectionOption, DeliveryResult};
 
-use crate::answer::web_api;
+use crate::answer::{ApiFailure, web_api};
 use crate::config::BotConnection;
 
 /// The most pages of `conversations.list` read for one picker (200 channels each): a cursor
@@ -37,11 +37,11 @@ impl Web<'_> {
     ///
     /// # Errors
     /// The failure, classified.
-    pub async fn post(&self, method: &str, body: &Value) -> Result<Value, DeliveryResult> {
+    pub async fn post(&self, method: &str, body: &Value) -> Result<Value, ApiFailure> {
         let request = self
             .client
             .post(&self.url(method))
-            .map_err(DeliveryResult::from)?;
+            .map_err(|refusal| ApiFailure::from(DeliveryResult::from(refusal)))?;
         let response = request
             .bearer_auth(self.connection.bot_token.expose())
             .json(body)
@@ -55,11 +55,11 @@ impl Web<'_> {
     ///
     /// # Errors
     /// The failure, classified.
-    pub async fn get(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, DeliveryResult> {
+    pub async fn get(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, ApiFailure> {
         let request = self
             .client
             .get(&self.url(method))
-            .map_err(DeliveryResult::from)?;
+            .map_err(|refusal| ApiFailure::from(DeliveryResult::from(refusal)))?;
         let response = request
             .bearer_auth(self.connection.bot_token.expose())
             .query(query)
@@ -73,7 +73,7 @@ impl Web<'_> {
     ///
     /// # Errors
     /// The failure, classified.
-    pub async fn auth_test(&self) -> Result<Value, DeliveryResult> {
+    pub async fn auth_test(&self) -> Result<Value, ApiFailure> {
         self.get("auth.test", &[]).await
     }
 
@@ -82,7 +82,7 @@ impl Web<'_> {
     ///
     /// # Errors
     /// The failure of a page, classified.
-    pub async fn channels(&self, query: &str) -> Result<Vec<ConnectionOption>, DeliveryResult> {
+    pub async fn channels(&self, query: &str) -> Result<Vec<ConnectionOption>, ApiFailure> {
         let query = query.trim().trim_start_matches('#').to_lowercase();
         let limit = PAGE_SIZE.to_string();
         let mut cursor = String::new();
