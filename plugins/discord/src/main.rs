@@ -1,0 +1,9 @@
+//! `switchyard-plugin-discord`: the Discord provider plugin binary (`discord.webhook`).
+//! Started by the Switchyard coordinator (go-plugin handshake); run by hand, it explains
+//! itself and exits 1.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    switchyard_plugin_sdk::serve(switchyard_plugin_discord::plugin())
+}

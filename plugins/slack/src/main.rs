@@ -1,0 +1,9 @@
+//! `switchyard-plugin-slack`: the Slack provider plugin binary (`slack.webhook`, `slack.bot`).
+//! Started by the Switchyard coordinator (go-plugin handshake); run by hand, it explains
+//! itself and exits 1.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    switchyard_plugin_sdk::serve(switchyard_plugin_slack::plugin())
+}
