@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust workspace (unit, integration and end-to-end tests
 # against the real plugin binaries), the Python SDK's tests, the platform API from a Python
-# (grpcio) client, then the plugin conformance harness over every bundled plugin and the Python
-# example plugin. Installs nothing system-wide.
+# (grpcio) client, the plugin conformance harness over every bundled plugin and the Python
+# example plugin, then the TypeScript SDK and client (scripts/test-typescript.sh). Installs
+# nothing system-wide.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,3 +30,5 @@ echo "== conformance harness: Python example plugin"
 cargo build -p switchyard-conformance
 target/debug/switchyard-conformance plugin-sdk/python/switchyard-plugin-pyexample
 echo "== conformance harness: bundled plugins"; for p in target/debug/switchyard-plugin-*; do [[ "$p" == *.d ]] || target/debug/switchyard-conformance "$p"; done
+echo "== TypeScript plugin SDK and platform client"
+scripts/test-typescript.sh
