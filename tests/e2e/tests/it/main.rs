@@ -26,5 +26,7 @@ mod schema;
 mod secret_echo;
 mod secrets_rotate;
 mod serve_lock;
+mod teams;
 mod uds_authority;
+mod webex;
 mod webhook_signing;
