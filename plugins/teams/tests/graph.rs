@@ -678,3 +678,29 @@ async fn neither_the_access_token_nor_the_client_secret_comes_back_when_echoed()
     );
     assert!(!format!("{answer:?}").contains(SECRET), "{answer:?}");
 }
+
+#[tokio::test]
+async fn concurrent_deliveries_wait_for_one_token_request() {
+    let sink = HttpSink::start().await;
+    // The first request to arrive is the only token request; the posts get the sink's
+    // default `200 {"id": …}`.
+    sink.push_response(token(ACCESS, 3600));
+    let p = provider();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (p, ctx) = (
+            p.clone(),
+            context(&sink, "incident.incident.created", incident("new"), vec![]),
+        );
+        tasks.spawn(async move { p.deliver(ctx).await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        assert!(result.expect("a delivery").is_delivered());
+    }
+    let (graph, tokens) = conforming(&sink, 13).await;
+    assert_eq!(
+        tokens, 1,
+        "one token request for twelve concurrent deliveries"
+    );
+    assert_eq!(graph.len(), 12);
+}
