@@ -704,3 +704,47 @@ async fn concurrent_deliveries_wait_for_one_token_request() {
     );
     assert_eq!(graph.len(), 12);
 }
+
+#[tokio::test]
+async fn a_follow_up_whose_thread_is_elsewhere_is_a_new_message_saying_what_it_follows() {
+    let sink = HttpSink::start().await;
+    sink.push_response(token(ACCESS, 3600));
+    sink.push_response(created("m-new"));
+    let origin = CorrelatedDelivery {
+        event_type: "incident.incident.created".into(),
+        external_id: Some("m-old".into()),
+        // Posted to another channel before the subscription was changed.
+        state: Some(
+            json!({"teamId": TEAM, "channelId": "19:old@thread.tacv2",
+                           "messageId": "m-old"})
+            .to_string(),
+        ),
+        delivered: true,
+        ended_at: chrono::DateTime::from_timestamp(1_767_000_060, 0).unwrap(),
+        delivery_id: "dlv_0".into(),
+    };
+    let ctx = context(
+        &sink,
+        "incident.incident.updated",
+        incident("identified"),
+        vec![origin],
+    );
+    let result = provider().deliver(ctx).await;
+    assert!(result.is_delivered(), "{result:?}");
+    let state: Value = serde_json::from_str(result.state.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        state,
+        json!({"teamId": TEAM, "channelId": CHANNEL, "messageId": "m-new"})
+    );
+    let (graph, _) = conforming(&sink, 2).await;
+    assert_eq!(
+        graph[0].path,
+        format!("/v1.0/teams/{TEAM}/channels/{CHANNEL}/messages")
+    );
+    let card = card_of(&graph[0].json());
+    let note = card["body"].as_array().unwrap().last().unwrap()["text"].clone();
+    assert_eq!(
+        note,
+        "Follows up on incident.incident.created of 2025-12-29 09:21 UTC"
+    );
+}
