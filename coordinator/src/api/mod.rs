@@ -21,7 +21,7 @@ pub mod convert;
 pub mod deliveries;
 pub mod event_types;
 pub mod events;
-pub mod payload;
+pub mod payload_schemas;
 pub mod providers;
 pub(crate) mod reflection;
 pub mod secret_keys;
@@ -64,7 +64,7 @@ pub struct ApiContext {
     /// Jitter of a subscription's retry policy when the request leaves it out.
     pub default_jitter: f64,
     /// Compiled payload schemas of the event types.
-    pub payload_validators: payload::PayloadValidators,
+    pub payload_validators: payload_schemas::PayloadValidators,
     /// Cancelled at shutdown: ends the `WatchDeliveries` streams, so that the listeners'
     /// graceful shutdown is not held up by clients that never hang up.
     pub shutdown: CancellationToken,

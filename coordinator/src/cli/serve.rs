@@ -132,7 +132,7 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
         engine: engine.clone(),
         max_payload_bytes: cfg.api.max_payload_bytes.get(),
         default_jitter: cfg.delivery.jitter,
-        payload_validators: crate::api::payload::PayloadValidators::default(),
+        payload_validators: crate::api::payload_schemas::PayloadValidators::default(),
         shutdown: shutdown.clone(),
     };
     let server = ApiServer::bind(ctx, &cfg.api).await?;

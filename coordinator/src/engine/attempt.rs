@@ -18,7 +18,7 @@ use switchyard_scrub::{Builder as ScrubBuilder, Scrubber};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Inner;
-use super::payloads::EventText;
+use super::event_cache::EventText;
 use super::providers::Resolved;
 use super::retry::{self, Decision, GiveUp, Outcome};
 use crate::model::{
@@ -248,7 +248,7 @@ fn correlation(inner: &Inner, d: &Delivery) -> Result<Option<pb::Correlation>, S
 
 /// The event as the plugin sees it: from the cache of recent publishes, else from the store.
 fn event_text(inner: &Inner, d: &Delivery) -> Result<Arc<EventText>, Stop> {
-    if let Some(text) = inner.payloads.take(d.event_id) {
+    if let Some(text) = inner.event_cache.take(d.event_id) {
         return Ok(text);
     }
     match inner.store.get_event(d.event_id) {

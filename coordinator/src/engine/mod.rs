@@ -18,11 +18,11 @@
 mod attempt;
 mod clock;
 mod dispatch;
+mod event_cache;
 mod fanout;
 mod host_adapter;
 mod limits;
 mod migrate;
-mod payloads;
 mod providers;
 pub mod retry;
 #[cfg(test)]
@@ -48,8 +48,8 @@ use crate::model::{
 };
 use crate::secrets::Secrets;
 use crate::store::{InsertEvent, NewEventRecord, Store, StoreError};
+use event_cache::EventCache;
 use limits::Limits;
-use payloads::Payloads;
 use providers::ProviderCache;
 use writer::Writer;
 
@@ -176,7 +176,7 @@ struct Inner {
     updates: broadcast::Sender<DeliveryUpdate>,
     /// Writes publishes and attempt results in batches, durably ([`writer`]).
     writer: Writer,
-    payloads: Payloads,
+    event_cache: EventCache,
     limits: Limits,
     claimed: Arc<tokio::sync::Semaphore>,
     shutdown: CancellationToken,
@@ -315,7 +315,7 @@ impl Engine {
         let (updates, _) = broadcast::channel(cfg.watch_capacity.max(16));
         let inner = Arc::new(Inner {
             writer: Writer::start(Arc::clone(&store), cfg.commit_window),
-            payloads: Payloads::default(),
+            event_cache: EventCache::default(),
             limits: Limits::new(cfg.plugin_concurrency, cfg.subscription_concurrency),
             claimed: Arc::new(tokio::sync::Semaphore::new(cfg.max_claimed.max(1))),
             providers: ProviderCache::new(providers),
@@ -398,7 +398,7 @@ impl Engine {
         let inner = &self.inner;
         // Cached before the write, so the dispatcher finds it whenever it claims a delivery.
         inner
-            .payloads
+            .event_cache
             .insert(&event, payload_json, deliveries.len());
         let event_id = event.id;
         let written = inner
@@ -410,7 +410,7 @@ impl Engine {
             Ok((_, InsertEvent::Inserted { .. })) | Err(StoreError::NotDurable(_))
         );
         if !stored {
-            inner.payloads.forget(event_id);
+            inner.event_cache.forget(event_id);
         }
         match written? {
             (

@@ -7,8 +7,9 @@ use serde_json::json;
 
 use super::*;
 use crate::model::{
-    AttemptOutcome, AttemptTrigger, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event,
-    EventId, PageRequest, Subscription, SubscriptionFilter, SubscriptionId, from_millis,
+    AttemptOutcome, AttemptTrigger, CORRELATION_HISTORY, Delivery, DeliveryFilter, DeliveryId,
+    DeliveryStatus, Event, EventId, PageRequest, Subscription, SubscriptionFilter, SubscriptionId,
+    from_millis,
 };
 
 fn open() -> (tempfile::TempDir, SledStore) {
@@ -744,4 +745,37 @@ fn modify_reruns_on_a_concurrent_update_and_never_overwrites_it() {
             .modify_subscription(s.id, &mut |_| None)
             .expect("no change")
     );
+}
+
+#[test]
+fn history_outlives_a_chain_by_the_retention_and_stays_bounded() {
+    let (_dir, store) = open();
+    let long_ago = Utc::now() - chrono::Duration::days(30);
+    let sub = SubscriptionId::new();
+    // inc-1 ended long ago with nothing pending: forgotten. inc-2 has one pending
+    // delivery: its history stays, cut to the newest ones. inc-3 ended recently: kept.
+    for _ in 0..3 {
+        let d = correlated(&store, sub, "inc-1", long_ago);
+        ended(&store, &d, DeliveryStatus::Failed, long_ago);
+    }
+    let extra = 5;
+    for _ in 0..CORRELATION_HISTORY + extra {
+        let d = correlated(&store, sub, "inc-2", long_ago);
+        ended(&store, &d, DeliveryStatus::Failed, long_ago);
+    }
+    let open_one = correlated(&store, sub, "inc-2", long_ago);
+    let recent = correlated(&store, sub, "inc-3", Utc::now());
+    ended(&store, &recent, DeliveryStatus::Failed, Utc::now());
+    assert_eq!(store.correlation_history(sub, "inc-1").unwrap().len(), 3);
+    store
+        .purge_finished(Utc::now() - chrono::Duration::days(1))
+        .expect("purge");
+    assert!(store.correlation_history(sub, "inc-1").unwrap().is_empty());
+    let kept = store.correlation_history(sub, "inc-2").unwrap();
+    assert_eq!(kept.len(), CORRELATION_HISTORY);
+    assert_eq!(store.correlation_history(sub, "inc-3").unwrap().len(), 1);
+    // The open delivery still heads its chain: the next one waits behind it.
+    let behind = correlated(&store, sub, "inc-2", Utc::now());
+    assert_eq!(open_one.status, DeliveryStatus::Pending);
+    assert_eq!(behind.status, DeliveryStatus::Waiting);
 }

@@ -17,6 +17,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from switchyard_plugin._pb import plugin_pb2 as pb
+from switchyard_plugin.net_policy import ALLOW_ENV
 from switchyard_plugin.testing import PluginProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,8 @@ SDK_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "sdk_fixture.py"
 
 #: Generous per-call deadline: a loaded 2-core machine must not make a test flaky.
 CALL_TIMEOUT = 20.0
+#: What the host would hand a plugin whose receivers run on this machine (the sinks below).
+LOOPBACK_ALLOWED = {ALLOW_ENV: "127.0.0.0/8"}
 
 
 @dataclass
@@ -115,7 +118,7 @@ def sink() -> Iterator[Sink]:
 
 @pytest.fixture
 def example() -> Iterator[PluginProcess]:
-    with PluginProcess([str(EXAMPLE)]) as plugin:
+    with PluginProcess([str(EXAMPLE)], env=LOOPBACK_ALLOWED) as plugin:
         yield plugin
 
 

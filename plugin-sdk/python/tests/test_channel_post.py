@@ -31,6 +31,50 @@ def test_delivers_a_message_to_the_channel_through_the_connection(example: Plugi
     assert body["event"]["data"] == {"incidentId": "inc-7", "title": "API down"}
 
 
+def test_the_message_text_comes_from_its_template(example: PluginProcess, sink: Sink) -> None:
+    config = {**CONFIG, "textTemplate": "*{{ payload.title | upper }}* for {{subscriptionName}} ({{ event.attempt }})"}
+    req = deliver_request(config, provider_id="channel-post", attempt=3)
+    req.connection_json = connection(sink)
+    assert example.plugin.Deliver(req, timeout=CALL_TIMEOUT).outcome == pb.OUTCOME_DELIVERED
+    assert sink.next().json()["text"] == "*API DOWN* for On-call webhook (3)"
+
+
+def test_a_template_failing_to_render_is_permanent_names_its_field_and_sends_nothing(
+    example: PluginProcess, sink: Sink
+) -> None:
+    config = {**CONFIG, "textTemplate": "{{ payload.severity | required }}"}
+    req = deliver_request(config, provider_id="channel-post")
+    req.connection_json = connection(sink)
+    answer = example.plugin.Deliver(req, timeout=CALL_TIMEOUT)
+    assert answer.outcome == pb.OUTCOME_PERMANENT
+    assert answer.error.startswith("the template in /textTemplate failed to render: "), answer.error
+    assert "a required value is missing" in answer.error
+    assert sink.received.empty()
+
+
+def test_a_template_that_does_not_compile_is_refused_at_save_time(example: PluginProcess, sink: Sink) -> None:
+    def validate(template: str) -> list[tuple[str, str]]:
+        req = pb.ValidateConfigRequest(
+            provider_id="channel-post",
+            kind=pb.CONFIG_KIND_PROVIDER,
+            config_json=json.dumps({**CONFIG, "textTemplate": template}),
+            connection_json=connection(sink),
+        )
+        answer = example.plugin.ValidateConfig(req, timeout=CALL_TIMEOUT)
+        return [(d.json_path, d.message) for d in answer.diagnostics]
+
+    assert validate("{{ payload.title }}") == []
+    [(path, message)] = validate("ok\n{% if payload.title %}unclosed")
+    assert path == "/textTemplate"
+    assert message.startswith("the template does not compile: syntax error") and "line 2" in message
+    [(path, message)] = validate('{% include "other" %}')
+    assert (path, message) == (
+        "/textTemplate",
+        "the template does not compile: syntax error: unknown statement include (line 1)",
+    )
+    assert sink.received.empty()
+
+
 def test_an_unsupported_event_is_permanent_and_sends_nothing(example: PluginProcess, sink: Sink) -> None:
     req = deliver_request(CONFIG, provider_id="channel-post", event_type="healthcheck.healthcheck.system.degraded")
     req.connection_json = connection(sink)

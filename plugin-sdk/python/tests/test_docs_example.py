@@ -1,5 +1,6 @@
 """The plugin shown in docs/writing-a-plugin-python.md really works: it is cut out of the
-document, started as a plugin, and delivers to a local sink."""
+document, started as a plugin, and delivers to a local sink (which the network policy allows
+only because the test hands the plugin the host's allow-list for loopback)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from switchyard_plugin._pb import plugin_pb2 as pb
 from switchyard_plugin.testing import PluginProcess
 
-from .conftest import CALL_TIMEOUT, ROOT, Sink, deliver_request
+from .conftest import CALL_TIMEOUT, LOOPBACK_ALLOWED, ROOT, Sink, deliver_request
 
 DOC = ROOT.parent.parent / "docs" / "writing-a-plugin-python.md"
 
@@ -20,7 +21,7 @@ def test_the_documented_plugin_delivers(tmp_path: Path, sink: Sink) -> None:
     source = next(b for b in blocks if "serve(" in b)
     script = tmp_path / "my_plugin.py"
     script.write_text(source, encoding="utf-8")
-    with PluginProcess([sys.executable, str(script)]) as plugin:
+    with PluginProcess([sys.executable, str(script)], env=LOOPBACK_ALLOWED) as plugin:
         d = plugin.plugin.Describe(pb.DescribeRequest(), timeout=CALL_TIMEOUT)
         assert [p.id for p in d.providers] == ["notify"]
         answer = plugin.plugin.Deliver(

@@ -89,6 +89,7 @@
 pub mod byte_limit;
 pub mod chat;
 mod deferred;
+mod erased;
 pub mod handshake;
 pub mod http;
 pub mod lifecycle;
@@ -97,7 +98,6 @@ pub mod net_policy;
 mod plugin;
 mod provider;
 mod redact;
-mod registry;
 mod rendered;
 mod result;
 pub mod schema;
@@ -108,13 +108,13 @@ pub mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use erased::{BoxFuture, ErasedProvider};
 pub use plugin::{BuiltPlugin, Plugin, PluginError};
 pub use provider::{
     Capabilities, ConfigKind, ConnectionConfig, CorrelatedDelivery, Correlation, DeliveryContext,
     Documentation, Event, HeaderDoc, NoConnection, OptionsRequest, Provider, Subscription,
     TestTarget,
 };
-pub use registry::{BoxFuture, ErasedProvider};
 pub use rendered::{REDACTED, RenderedRequest};
 pub use result::{ConnectionOption, DeliveryResult, Diagnostic, Outcome, TestConnectionResult};
 pub use secret::Secret;

@@ -13,8 +13,8 @@ use std::sync::{Arc, Once};
 use switchyard_proto::plugin::v1 as pb;
 use tokio::sync::SetOnce;
 
+use crate::erased::{ErasedProvider, Registered};
 use crate::provider::Provider;
-use crate::registry::{ErasedProvider, Registered};
 use crate::schema::SchemaError;
 
 /// Why a plugin definition is unusable.

@@ -15,8 +15,8 @@ use switchyard_proto::plugin::v1::provider_plugin_server::{ProviderPlugin, Provi
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::erased::ErasedProvider;
 use crate::plugin::BuiltPlugin;
-use crate::registry::ErasedProvider;
 
 /// The largest message a plugin accepts or sends (events may carry large payloads).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;

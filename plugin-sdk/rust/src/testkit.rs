@@ -114,6 +114,8 @@ impl ResponseSpec {
 #[derive(Debug, Default)]
 struct State {
     requests: Mutex<Vec<RecordedRequest>>,
+    /// When each request in `requests` arrived (same order; pushed under its lock).
+    arrivals: Mutex<Vec<std::time::Instant>>,
     responses: Mutex<VecDeque<ResponseSpec>>,
     arrived: Notify,
     // Tasks inside `wait_for_requests`; arrivals skip the wake-up when it is zero (benches
@@ -204,9 +206,20 @@ impl HttpSink {
         lock(&self.state.requests).len()
     }
 
-    /// Removes and returns the recorded requests (keeps memory flat in long benchmarks).
+    /// When each request arrived (its body read), in the order of [`HttpSink::requests`]:
+    /// benches measure publish → delivered latency with it.
+    #[must_use]
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        let _requests = lock(&self.state.requests);
+        lock(&self.state.arrivals).clone()
+    }
+
+    /// Removes and returns the recorded requests (keeps memory flat in long benchmarks), and
+    /// forgets their arrival times.
     pub fn take_requests(&self) -> Vec<RecordedRequest> {
-        std::mem::take(&mut *lock(&self.state.requests))
+        let mut requests = lock(&self.state.requests);
+        lock(&self.state.arrivals).clear();
+        std::mem::take(&mut *requests)
     }
 
     /// Queues a scripted response; queued responses are used in order, one per request.
@@ -298,7 +311,11 @@ async fn handle(
     };
     let n = state.counter.fetch_add(1, Ordering::Relaxed) + 1;
     let spec = lock(&state.responses).pop_front();
-    lock(&state.requests).push(recorded);
+    {
+        let mut requests = lock(&state.requests);
+        requests.push(recorded);
+        lock(&state.arrivals).push(std::time::Instant::now());
+    }
     // SeqCst pairs with the waiter's increment-then-check: either it sees this request in
     // the count, or this load sees its registration.
     if state.waiters.load(Ordering::SeqCst) > 0 {

@@ -1,25 +1,35 @@
 //! Correlation chains: the deliveries of one subscription and one correlation key, attempted
-//! in publish order. One record per chain in the `correlations` tree (key: subscription id ++
-//! the key's text) holds the deliveries that have not ended, in order, and what the last ones
-//! that ended left behind (for the provider). Only the chain's head is scheduled; the others
-//! are `Waiting`. Everything here runs inside the transaction that writes the deliveries
-//! themselves, so a crash can never leave a chain without its head scheduled.
+//! in publish order. Only the chain's head is scheduled; the others are `Waiting`.
+//!
+//! Two trees, so that the hot path touches only small records:
+//! - `correlations` (key: subscription id ++ the key's text) holds the deliveries that have
+//!   not ended, oldest first: a version byte and their 16-byte ids. A publish reads and
+//!   rewrites only this; a chain with nothing pending has no record.
+//! - `chain_history` holds what ended deliveries left behind for the provider, one record per
+//!   delivery (key: subscription id ++ key length ++ key text ++ end time ++ delivery id), so
+//!   recording one is a single insert with no read, and the history is a range read, newest
+//!   first. [`SledStore::purge_chains`] bounds it.
+//!
+//! Everything but the history read and the purge runs inside the transaction that writes the
+//! deliveries themselves, so a crash can never leave a chain without its head scheduled.
+//! Before this layout a chain was one JSON record with both lists; [`migrate_legacy`]
+//! rewrites such records when the store opens.
 
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sled::Tree;
 
-use super::{StoredDelivery, Tx, TxResult, abort, dec, enc, schedule_key};
+use super::codec::{abort, dec, enc};
+use super::tx::{StoredDelivery, Tx, schedule_key};
+use super::{SledStore, TxResult};
 use crate::model::{
     CORRELATION_HISTORY, CorrelatedDelivery, Delivery, DeliveryId, DeliveryStatus, SubscriptionId,
+    to_millis,
 };
+use crate::store::{StoreError, StoreResult};
 
-/// One chain as stored.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(super) struct StoredChain {
-    /// Deliveries that have not ended, oldest first; the first is the one scheduled.
-    pub(super) pending: Vec<DeliveryId>,
-    /// What ended deliveries left behind, most recent first, at most [`CORRELATION_HISTORY`].
-    pub(super) earlier: Vec<CorrelatedDelivery>,
-}
+/// The first byte of a `correlations` value in this layout (a JSON record starts with `{`).
+const PENDING_V1: u8 = 1;
 
 /// The `correlations` key of a chain.
 pub(super) fn chain_key(subscription: SubscriptionId, key: &str) -> Vec<u8> {
@@ -29,16 +39,65 @@ pub(super) fn chain_key(subscription: SubscriptionId, key: &str) -> Vec<u8> {
     k
 }
 
+/// The prefix of a chain's `chain_history` keys. The key's length is part of it, so that the
+/// history of `inc-1` is not a prefix range of `inc-10`'s.
+fn history_prefix(chain_key: &[u8]) -> Vec<u8> {
+    let (sub, key) = chain_key.split_at(16.min(chain_key.len()));
+    let len = u16::try_from(key.len()).unwrap_or(u16::MAX);
+    let mut k = Vec::with_capacity(chain_key.len() + 2 + 24);
+    k.extend_from_slice(sub);
+    k.extend_from_slice(&len.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+/// The `chain_history` key of one ended delivery: sorted by end time within its chain.
+fn history_key(chain_key: &[u8], entry: &CorrelatedDelivery) -> Vec<u8> {
+    let mut k = history_prefix(chain_key);
+    k.extend_from_slice(&to_millis(entry.ended_at).to_be_bytes());
+    k.extend_from_slice(&entry.delivery_id.to_bytes());
+    k
+}
+
+fn decode_pending(value: &[u8]) -> StoreResult<Vec<DeliveryId>> {
+    let corrupt = |message: &str| StoreError::Corrupt {
+        tree: "correlations",
+        message: message.into(),
+    };
+    let (&version, ids) = value.split_first().ok_or_else(|| corrupt("empty record"))?;
+    if version != PENDING_V1 || ids.len() % 16 != 0 {
+        return Err(corrupt("not a list of pending delivery ids"));
+    }
+    Ok(ids
+        .chunks_exact(16)
+        .filter_map(|c| <[u8; 16]>::try_from(c).ok())
+        .map(DeliveryId::from_bytes)
+        .collect())
+}
+
+fn encode_pending(ids: &[DeliveryId]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + 16 * ids.len());
+    v.push(PENDING_V1);
+    for id in ids {
+        v.extend_from_slice(&id.to_bytes());
+    }
+    v
+}
+
 impl Tx<'_> {
-    fn chain(&self, key: &[u8]) -> TxResult<StoredChain> {
+    fn pending(&self, key: &[u8]) -> TxResult<Vec<DeliveryId>> {
         match self.correlations.get(key)? {
-            Some(v) => dec("correlations", &v).map_err(abort),
-            None => Ok(StoredChain::default()),
+            Some(v) => decode_pending(&v).map_err(abort),
+            None => Ok(Vec::new()),
         }
     }
 
-    fn put_chain(&self, key: &[u8], chain: &StoredChain) -> TxResult<()> {
-        self.correlations.insert(key, enc(chain).map_err(abort)?)?;
+    fn put_pending(&self, key: &[u8], pending: &[DeliveryId]) -> TxResult<()> {
+        if pending.is_empty() {
+            self.correlations.remove(key)?;
+        } else {
+            self.correlations.insert(key, encode_pending(pending))?;
+        }
         Ok(())
     }
 
@@ -50,14 +109,14 @@ impl Tx<'_> {
             return Ok(false);
         };
         let key = chain_key(d.subscription_id, key);
-        let mut chain = self.chain(&key)?;
-        let waits = !chain.pending.is_empty();
+        let mut pending = self.pending(&key)?;
+        let waits = !pending.is_empty();
         if waits {
             d.status = DeliveryStatus::Waiting;
             d.next_attempt_at = None;
         }
-        chain.pending.push(d.id);
-        self.put_chain(&key, &chain)?;
+        pending.push(d.id);
+        self.put_pending(&key, &pending)?;
         Ok(waits)
     }
 
@@ -74,7 +133,7 @@ impl Tx<'_> {
         if d.status.is_final() {
             return self.leave_chain(&key, saved);
         }
-        if d.status == DeliveryStatus::Waiting && self.chain(&key)?.pending.first() == Some(&d.id) {
+        if d.status == DeliveryStatus::Waiting && self.pending(&key)?.first() == Some(&d.id) {
             return self.promote(d.id, d);
         }
         Ok(None)
@@ -84,18 +143,18 @@ impl Tx<'_> {
     /// was the head, the next delivery becomes `Pending`, due at `ended.updated_at`.
     fn leave_chain(&self, key: &[u8], ended: &StoredDelivery) -> TxResult<Option<[u8; 24]>> {
         let d = &ended.delivery;
-        let mut chain = self.chain(key)?;
-        let was_head = chain.pending.first() == Some(&d.id);
-        chain.pending.retain(|id| *id != d.id);
+        let mut pending = self.pending(key)?;
+        let was_head = pending.first() == Some(&d.id);
+        pending.retain(|id| *id != d.id);
         if let Some(entry) = history_entry(ended) {
-            chain.earlier.insert(0, entry);
-            chain.earlier.truncate(CORRELATION_HISTORY);
+            let value = enc(&entry).map_err(abort)?;
+            self.chain_history.insert(history_key(key, &entry), value)?;
         }
-        let promoted = match chain.pending.first() {
+        let promoted = match pending.first() {
             Some(next) if was_head => self.promote(*next, d)?,
             _ => None,
         };
-        self.put_chain(key, &chain)?;
+        self.put_pending(key, &pending)?;
         Ok(promoted)
     }
 
@@ -137,4 +196,172 @@ fn history_entry(ended: &StoredDelivery) -> Option<CorrelatedDelivery> {
         state: last.and_then(|a| a.state.clone()).filter(|_| delivered),
         ended_at: d.updated_at,
     })
+}
+
+impl SledStore {
+    /// What the last deliveries of a chain that ended left behind, most recent first, at most
+    /// [`CORRELATION_HISTORY`].
+    pub(super) fn chain_history(
+        &self,
+        subscription: SubscriptionId,
+        key: &str,
+    ) -> StoreResult<Vec<CorrelatedDelivery>> {
+        let prefix = history_prefix(&chain_key(subscription, key));
+        self.chain_history
+            .scan_prefix(prefix)
+            .values()
+            .rev()
+            .take(CORRELATION_HISTORY)
+            .map(|v| dec("chain_history", &v?))
+            .collect()
+    }
+
+    /// Forgets history that ended before `before`: all of a chain's when nothing of it is
+    /// pending and its last delivery ended before then (the history of a key outlives its
+    /// deliveries by the retention, then goes with them); else what is older than both
+    /// `before` and the newest [`CORRELATION_HISTORY`] entries.
+    pub(super) fn purge_chains(&self, before: DateTime<Utc>) -> StoreResult<()> {
+        let mut group: Vec<(sled::IVec, DateTime<Utc>)> = Vec::new();
+        let mut prefix: Vec<u8> = Vec::new();
+        for entry in self.chain_history.iter() {
+            let (key, value) = entry?;
+            let entry: CorrelatedDelivery = dec("chain_history", &value)?;
+            let entry_prefix = key.get(..key.len().saturating_sub(24)).unwrap_or(&[]);
+            if entry_prefix != prefix.as_slice() {
+                self.purge_group(&prefix, &group, before)?;
+                prefix = entry_prefix.to_vec();
+                group.clear();
+            }
+            group.push((key, entry.ended_at));
+        }
+        self.purge_group(&prefix, &group, before)
+    }
+
+    /// One chain's part of [`SledStore::purge_chains`]; `group` is its history, oldest first.
+    fn purge_group(
+        &self,
+        prefix: &[u8],
+        group: &[(sled::IVec, DateTime<Utc>)],
+        before: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let Some((_, newest)) = group.last() else {
+            return Ok(());
+        };
+        let pending = self.correlations.contains_key(chain_key_of(prefix))?;
+        let keep = if !pending && *newest < before {
+            0
+        } else {
+            CORRELATION_HISTORY
+        };
+        let removable = group.len().saturating_sub(keep);
+        for (key, ended_at) in &group[..removable] {
+            if *ended_at < before {
+                self.chain_history.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `correlations` key of a chain from its history prefix.
+fn chain_key_of(prefix: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len());
+    k.extend_from_slice(prefix.get(..16).unwrap_or(prefix));
+    k.extend_from_slice(prefix.get(18..).unwrap_or(&[]));
+    k
+}
+
+/// A chain as the first layout stored it: one JSON record.
+#[derive(Deserialize)]
+struct LegacyChain {
+    pending: Vec<DeliveryId>,
+    earlier: Vec<CorrelatedDelivery>,
+}
+
+/// Rewrites chains stored in the first layout (one JSON record with the pending list and the
+/// history) into this one. Runs before the store is used; the history is written before the
+/// record is replaced, so a crash half-way leaves records that the next start rewrites again.
+pub(super) fn migrate_legacy(correlations: &Tree, history: &Tree) -> StoreResult<usize> {
+    let mut migrated = 0;
+    for entry in correlations.iter() {
+        let (key, value) = entry?;
+        if value.first() != Some(&b'{') {
+            continue;
+        }
+        let legacy: LegacyChain = dec("correlations", &value)?;
+        for earlier in &legacy.earlier {
+            history.insert(history_key(&key, earlier), enc(earlier)?)?;
+        }
+        if legacy.pending.is_empty() {
+            correlations.remove(&key)?;
+        } else {
+            correlations.insert(&key, encode_pending(&legacy.pending))?;
+        }
+        migrated += 1;
+    }
+    Ok(migrated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_lists_round_trip_and_refuse_garbage() {
+        let ids = [DeliveryId::new(), DeliveryId::new()];
+        assert_eq!(decode_pending(&encode_pending(&ids)).unwrap(), ids);
+        assert!(decode_pending(b"{\"pending\":[]}").is_err());
+        assert!(decode_pending(&[PENDING_V1, 1, 2]).is_err());
+        assert!(decode_pending(&[]).is_err());
+    }
+
+    #[test]
+    fn chains_of_the_first_layout_are_rewritten_when_the_store_opens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sub = SubscriptionId::new();
+        let (head, ended) = (DeliveryId::new(), DeliveryId::new());
+        let earlier = CorrelatedDelivery {
+            delivery_id: ended,
+            event_type: "incident.incident.created".into(),
+            delivered: true,
+            external_id: Some("ts-1".into()),
+            state: Some("{\"ts\":\"1\"}".into()),
+            ended_at: Utc::now(),
+        };
+        {
+            let db = sled::open(dir.path()).expect("sled");
+            let legacy = serde_json::json!({"pending": [head], "earlier": [earlier]});
+            let tree = db.open_tree("correlations").expect("tree");
+            tree.insert(
+                chain_key(sub, "inc-1"),
+                serde_json::to_vec(&legacy).unwrap(),
+            )
+            .unwrap();
+            tree.insert(
+                chain_key(sub, "inc-2"),
+                serde_json::to_vec(&serde_json::json!({"pending": [], "earlier": []})).unwrap(),
+            )
+            .unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).expect("open");
+        assert_eq!(store.chain_history(sub, "inc-1").unwrap(), [earlier]);
+        let pending = store.correlations.get(chain_key(sub, "inc-1")).unwrap();
+        assert_eq!(decode_pending(&pending.unwrap()).unwrap(), [head]);
+        assert!(
+            !store
+                .correlations
+                .contains_key(chain_key(sub, "inc-2"))
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn history_prefixes_keep_keys_apart() {
+        let sub = SubscriptionId::new();
+        let short = history_prefix(&chain_key(sub, "inc-1"));
+        let long = history_prefix(&chain_key(sub, "inc-10"));
+        assert!(!long.starts_with(&short));
+        assert_eq!(chain_key_of(&short), chain_key(sub, "inc-1"));
+    }
 }

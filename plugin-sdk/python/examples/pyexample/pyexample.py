@@ -1,7 +1,9 @@
 """``pyexample``: an example Switchyard plugin written in Python with ``switchyard_plugin``.
 
-It serves two providers and uses only the standard library for HTTP (``urllib``, through the
-SDK's helpers):
+It serves two providers. Every HTTP call goes through the SDK's helpers, which hold it to the
+operator's network policy (``switchyard_plugin.http``: a loopback, private or metadata address
+is refused unless ``SWITCHYARD_NETWORK_ALLOW`` allows it, redirects are not followed, proxies
+ignored); only the standard library is used:
 
 - ``http-post`` POSTs each event as JSON to a configured URL, in the seed's body shape
   ``{id, eventType, timestamp, subscription: {id, name}, data}``, with an optional bearer token.
@@ -10,8 +12,9 @@ SDK's helpers):
   ``timeoutMs``).
 - ``channel-post`` shows a connection-based provider: shared credentials in a connection
   (``baseUrl`` + secret ``apiToken``), a config whose ``channel`` and ``mention`` fields are
-  dropdowns filled by ``get_connection_options`` (``mention`` depends on ``channel``), and a
-  list of supported events.
+  dropdowns filled by ``get_connection_options`` (``mention`` depends on ``channel``), a list
+  of supported events, and an optional message template (``textTemplate``, the SDK's
+  templates) that ``validate_config`` checks at save time.
 
 Run it through the wrapper ``plugin-sdk/python/switchyard-plugin-pyexample``, which uses the
 SDK's virtualenv; started by hand it only explains that it is a plugin.
@@ -31,6 +34,7 @@ from switchyard_plugin import (
     ConnectionOptionsContext,
     DeliveryContext,
     DeliveryResult,
+    Diagnostic,
     Documentation,
     HeaderDoc,
     MigrationError,
@@ -38,11 +42,18 @@ from switchyard_plugin import (
     Provider,
     TestConnectionContext,
     TestConnectionResult,
+    ValidateConfigContext,
     VersionedSchema,
     deliver_json,
     serve,
 )
 from switchyard_plugin.http import InvalidRequest, NetworkError, request
+from switchyard_plugin.net_policy import PolicyError, Refusal
+from switchyard_plugin.templates import TemplateCache, TemplateError, context_of, template_schema
+
+#: What a call can fail with before any answer: the policy's refusal, an unreadable allow-list,
+#: no answer at all, a URL that cannot be used.
+UNREACHABLE = (Refusal, PolicyError, NetworkError, InvalidRequest)
 
 PLUGIN_ID = "pyexample"
 PLUGIN_VERSION = "0.1.0"
@@ -154,7 +165,7 @@ class HttpPost(Provider):
         headers = {"User-Agent": USER_AGENT, **_auth(ctx.config)}
         try:
             answer = request("HEAD", ctx.config["url"], None, headers, ctx.call.timeout(ctx.config["timeoutSeconds"]))
-        except (NetworkError, InvalidRequest) as err:
+        except UNREACHABLE as err:
             return TestConnectionResult(False, f"the endpoint cannot be reached: {err}")
         details = {"status": answer.status}
         if answer.status in (401, 403):
@@ -214,6 +225,13 @@ CHANNEL_CONFIG_SCHEMA: dict[str, Any] = {
             "x-depends-on": ["channel"],
             "x-searchable": True,
         },
+        "textTemplate": template_schema(
+            "markdown",
+            title="Message (optional)",
+            description="A template for the message text, e.g. `{{ payload.title }} is {{ payload.status }}`; "
+            "by default `[event type] title`.",
+            maxLength=4000,
+        ),
     },
     "required": ["connectionId", "channel"],
     "additionalProperties": False,
@@ -240,13 +258,18 @@ class ChannelPost(Provider):
         headers=(HeaderDoc("X-Delivery-Id", "The delivery id, the same for every attempt."),),
     )
 
+    #: Compiled message templates, shared by every delivery.
+    templates = TemplateCache()
+
     def deliver(self, ctx: DeliveryContext) -> DeliveryResult:
         if ctx.connection is None:
             return DeliveryResult.permanent("no connection is configured for this subscription")
-        payload = ctx.event.payload if isinstance(ctx.event.payload, dict) else {}
-        title = payload.get("title") or payload.get("systemName") or ""
+        try:
+            text = self._text(ctx)
+        except TemplateError as err:
+            return err.to_result()  # permanent, naming /textTemplate; nothing is sent
         message: dict[str, Any] = {
-            "text": f"[{ctx.event.event_type}] {title}".strip(),
+            "text": text,
             "event": {"id": ctx.event.delivery_id, "eventType": ctx.event.event_type, "data": ctx.event.payload},
         }
         if ctx.config.get("mention"):
@@ -254,6 +277,24 @@ class ChannelPost(Provider):
         url = _api(ctx.connection, "channels", ctx.config["channel"], "messages")
         headers = {"User-Agent": USER_AGENT, "X-Delivery-Id": ctx.event.delivery_id, **_bearer(ctx.connection)}
         return deliver_json(url, message, headers, timeout=ctx.call.timeout(10))
+
+    def validate_config(self, ctx: ValidateConfigContext) -> list[Diagnostic]:
+        source = ctx.config.get("textTemplate")
+        if source is None:
+            return []
+        try:
+            self.templates.get("/textTemplate", source)
+        except TemplateError as err:
+            return [err.diagnostic()]
+        return []
+
+    def _text(self, ctx: DeliveryContext) -> str:
+        source = ctx.config.get("textTemplate")
+        if source is not None:
+            return self.templates.get("/textTemplate", source).render(context_of(ctx))
+        payload = ctx.event.payload if isinstance(ctx.event.payload, dict) else {}
+        title = payload.get("title") or payload.get("systemName") or ""
+        return f"[{ctx.event.event_type}] {title}".strip()
 
     def get_connection_options(self, ctx: ConnectionOptionsContext) -> list[ConnectionOption]:
         assert ctx.connection is not None  # the SDK validated it against CONNECTION_SCHEMA
@@ -267,7 +308,7 @@ class ChannelPost(Provider):
         headers = {"User-Agent": USER_AGENT, **_bearer(ctx.connection)}
         try:
             answer = request("GET", url, None, headers, ctx.call.timeout(10))
-        except (NetworkError, InvalidRequest) as err:
+        except UNREACHABLE as err:
             raise OptionsError(f"the API cannot be reached: {err}", "/baseUrl") from err
         if answer.status in (401, 403):
             raise OptionsError(f"the API refused the token (HTTP {answer.status})", "/apiToken")

@@ -22,12 +22,16 @@ stderr, validates configs against the provider's schema (answering problems in-b
 Pointer paths) and exits on Shutdown, SIGTERM or the death of its parent.
 
 Modules: :mod:`.provider` (the interface), :mod:`.results` (what providers answer),
-:mod:`.http` (send JSON, Retry-After, status classification), :mod:`.config` (schema
+:mod:`.http` (send JSON held to the network policy, Retry-After, status classification),
+:mod:`.net_policy` (which addresses the operator's policy refuses, and why),
+:mod:`.templates` (sandboxed templates in config fields, as in the Rust SDK; filters in
+:mod:`.template_filters`; import it where used, it loads Jinja2), :mod:`.lifecycle` (headlines), :mod:`.config` (schema
 validation), :mod:`.handshake`, :mod:`.hclog`, :mod:`.server`, :mod:`.testing` (start a plugin
 from tests), :mod:`.gen` (stub generation).
 """
 
-from .http import classify, classify_status, deliver_json, parse_retry_after, post_json
+from .http import PolicyClient, classify, classify_status, deliver_json, parse_retry_after, policy_client, post_json
+from .net_policy import NetworkPolicy, PolicyError, Refusal
 from .provider import (
     CallInfo,
     Capabilities,
@@ -77,11 +81,15 @@ __all__ = [
     "Event",
     "HeaderDoc",
     "MigrationError",
+    "NetworkPolicy",
     "OptionsError",
     "Outcome",
     "PluginDefinitionError",
+    "PolicyClient",
+    "PolicyError",
     "Provider",
     "REDACTED",
+    "Refusal",
     "RenderedRequest",
     "Subscription",
     "TestConnectionContext",
@@ -93,6 +101,7 @@ __all__ = [
     "classify_status",
     "deliver_json",
     "parse_retry_after",
+    "policy_client",
     "post_json",
     "serve",
 ]

@@ -8,9 +8,17 @@ Classification (the same as the Rust SDK's):
 - other 5xx, 408 and network errors → retryable;
 - 410 and every other 4xx (and anything else) → permanent.
 
-Only the standard library is used (``urllib``), so a plugin needs no HTTP package. The body
-excerpt of an error is scrubbed of the secrets of the calls in flight (:mod:`.scrub`) before
-it is cut, so a receiver echoing a credential never leaves a recognisable piece of it.
+Every request goes through a :class:`PolicyClient`, held to the operator's network policy
+(:mod:`.net_policy`, from ``SWITCHYARD_NETWORK_ALLOW``): a host name is resolved once and
+refused when any of its addresses is not public (unless allowed), the connection is pinned to
+the vetted addresses (no second lookup, no DNS rebinding), proxy variables are ignored and
+redirects are not followed (a 3xx is permanent). A refusal is a permanent outcome whose error
+names the address, why, and the setting that allows it. :func:`request`, :func:`post_json` and
+:func:`deliver_json` use the client of the plugin's environment (:func:`policy_client`).
+
+Only the standard library is used (``http.client``), so a plugin needs no HTTP package. The
+body excerpt of an error is scrubbed of the secrets of the calls in flight (:mod:`.scrub`)
+before it is cut, so a receiver echoing a credential never leaves a recognisable piece of it.
 """
 
 from __future__ import annotations
@@ -18,13 +26,17 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
-import urllib.error
-import urllib.request
+import os
+import ssl
+import threading
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ._pinned import Lookup, PinnedHTTPConnection, PinnedHTTPSConnection, system_lookup, vetted_addresses
+from .net_policy import ALLOW_ENV, NetworkPolicy, PolicyError, Refusal
 from .results import DeliveryResult
 from .scrub import scrub_active
 
@@ -101,6 +113,9 @@ def classify_status(status: int, retry_after: str | None = None, body: bytes = b
     window = scrub_active(body[: ERROR_BODY_EXCERPT * 16].decode("utf-8", errors="replace"))
     excerpt = window[:ERROR_BODY_EXCERPT].strip()
     error = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+    if 300 <= status < 400:
+        # The SDK follows no redirect (one could lead past the network policy).
+        error += " (redirects are not followed: configure the final URL)"
     if status in (429, 503):
         result = DeliveryResult.rate_limited(error, parse_retry_after(retry_after), status_code=status)
     elif status >= 500 or status == 408:
@@ -116,6 +131,120 @@ def classify(response: HttpResponse) -> DeliveryResult:
     return classify_status(response.status, response.header("retry-after"), response.body)
 
 
+class PolicyClient:
+    """Sends requests held to ``policy`` (see the module doc). ``lookup`` resolves host names
+    (default: the operating system's resolver; tests make a name resolve as they choose);
+    ``tls`` verifies https servers (default: the system's trusted certificates)."""
+
+    def __init__(self, policy: NetworkPolicy, lookup: Lookup | None = None, tls: ssl.SSLContext | None = None) -> None:
+        self.policy = policy
+        self._lookup = lookup or system_lookup
+        self._tls = tls
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        max_body: int = 1 << 20,
+    ) -> HttpResponse:
+        """Sends one request and returns the answer whatever its status (a redirect too).
+
+        Raises :class:`~.net_policy.Refusal` when the policy refuses the address (nothing is
+        sent), :class:`NetworkError` when no answer came (the message names the cause, never
+        the request headers) and :class:`InvalidRequest` for a URL that cannot be used."""
+        target = _parse_url(url)
+        try:
+            addresses = vetted_addresses(self.policy, target.host, target.port, self._lookup, timeout)
+            conn = self._connection(target, addresses, timeout)
+            try:
+                conn.request(method, target.path, body=body, headers=dict(headers or {}))
+                resp = conn.getresponse()
+                return HttpResponse(resp.status, _lower(resp.getheaders()), resp.read(max_body))
+            finally:
+                conn.close()
+        except (Refusal, InvalidRequest):
+            raise
+        except ssl.SSLError as err:  # before ValueError: a failed certificate check is both
+            raise NetworkError(f"{type(err).__name__}: {err}") from err
+        except (http.client.InvalidURL, ValueError) as err:
+            raise InvalidRequest(f"invalid URL: {err}") from err
+        except (http.client.HTTPException, OSError) as err:
+            raise NetworkError(f"{type(err).__name__}: {err}") from err
+
+    def _connection(self, target: _Target, addresses: list[Any], timeout: float) -> http.client.HTTPConnection:
+        if target.scheme == "http":
+            return PinnedHTTPConnection(target.host, target.port, addresses, self.policy, timeout=timeout)
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return PinnedHTTPSConnection(target.host, target.port, addresses, self.policy, self._tls, timeout=timeout)
+
+    def post_json(
+        self, url: str, document: Any, headers: Mapping[str, str] | None = None, timeout: float = 10.0
+    ) -> HttpResponse:
+        """POSTs ``document`` as JSON (``Content-Type: application/json``); see :meth:`request`."""
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return self.request("POST", url, data, all_headers, timeout)
+
+    def deliver_json(
+        self, url: str, document: Any, headers: Mapping[str, str] | None = None, timeout: float = 10.0
+    ) -> DeliveryResult:
+        """POSTs ``document`` and classifies the answer: a refusal or an unusable URL is
+        permanent, a network error retryable."""
+        try:
+            return classify(self.post_json(url, document, headers, timeout))
+        except Refusal as refusal:
+            return DeliveryResult.permanent(str(refusal))
+        except NetworkError as err:
+            return DeliveryResult.retryable(f"network error: {err}")
+        except InvalidRequest as err:
+            return DeliveryResult.permanent(str(err))
+
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+
+def _parse_url(url: str) -> _Target:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as err:
+        raise InvalidRequest(f"invalid URL: {err}") from err
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise InvalidRequest(f"unsupported URL scheme {scheme!r}: use http or https")
+    if not parts.hostname:
+        raise InvalidRequest("invalid URL: it has no host")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidRequest("invalid URL: credentials in the URL are not sent; use the auth settings")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return _Target(scheme, parts.hostname, port or (443 if scheme == "https" else 80), path)
+
+
+_default: tuple[str, PolicyClient] | None = None
+_default_lock = threading.Lock()
+
+
+def policy_client() -> PolicyClient:
+    """The client held to the policy in the plugin's environment (``SWITCHYARD_NETWORK_ALLOW``),
+    shared by every call. Raises :class:`~.net_policy.PolicyError` when the allow-list cannot
+    be read: report it, never send without the policy."""
+    global _default
+    allow = os.environ.get(ALLOW_ENV, "")
+    with _default_lock:
+        if _default is None or _default[0] != allow:
+            _default = (allow, PolicyClient(NetworkPolicy.parse(allow)))
+        return _default[1]
+
+
 def request(
     method: str,
     url: str,
@@ -124,54 +253,28 @@ def request(
     timeout: float = 10.0,
     max_body: int = 1 << 20,
 ) -> HttpResponse:
-    """Sends one request and returns the answer whatever its status.
-
-    Raises :class:`NetworkError` when no answer came (the message names the cause, never the
-    request headers) and :class:`InvalidRequest` for a URL that cannot be used. Redirects are
-    not followed: a receiver that redirects is answered by its status like any other.
-    """
-    try:
-        req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
-        if req.type not in ("http", "https"):
-            raise InvalidRequest(f"unsupported URL scheme {req.type!r}: use http or https")
-        opener = urllib.request.build_opener(_NoRedirect())
-        with opener.open(req, timeout=timeout) as resp:
-            return HttpResponse(resp.status, _lower(resp.headers.items()), resp.read(max_body))
-    except urllib.error.HTTPError as err:
-        with err:
-            return HttpResponse(err.code, _lower(err.headers.items()), err.read(max_body))
-    except InvalidRequest:
-        raise
-    except (http.client.InvalidURL, ValueError) as err:
-        raise InvalidRequest(f"invalid URL: {err}") from err
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise NetworkError(f"{type(reason).__name__}: {reason}") from err
+    """:meth:`PolicyClient.request` with the environment's policy (:func:`policy_client`);
+    raises :class:`~.net_policy.Refusal`, :class:`NetworkError`, :class:`InvalidRequest` or
+    :class:`~.net_policy.PolicyError`."""
+    return policy_client().request(method, url, body, headers, timeout, max_body)
 
 
 def post_json(url: str, document: Any, headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> HttpResponse:
-    """POSTs ``document`` as JSON (``Content-Type: application/json``); see :func:`request`."""
-    all_headers = {"Content-Type": "application/json", **(headers or {})}
-    data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return request("POST", url, data, all_headers, timeout)
+    """:meth:`PolicyClient.post_json` with the environment's policy."""
+    return policy_client().post_json(url, document, headers, timeout)
 
 
 def deliver_json(
     url: str, document: Any, headers: Mapping[str, str] | None = None, timeout: float = 10.0
 ) -> DeliveryResult:
-    """POSTs ``document`` and classifies the answer; a network error is retryable."""
+    """:meth:`PolicyClient.deliver_json` with the environment's policy; an unreadable
+    allow-list is retryable (the operator fixes it, the plugin is restarted)."""
     try:
-        return classify(post_json(url, document, headers, timeout))
-    except NetworkError as err:
-        return DeliveryResult.retryable(f"network error: {err}")
-    except InvalidRequest as err:
-        return DeliveryResult.permanent(str(err))
+        client = policy_client()
+    except PolicyError as err:
+        return DeliveryResult.retryable(f"the plugin's network policy cannot be read: {err}")
+    return client.deliver_json(url, document, headers, timeout)
 
 
 def _lower(items: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in items}
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None

@@ -43,11 +43,11 @@ struct Entries {
 
 /// The cache; see the module docs.
 #[derive(Debug, Default)]
-pub(crate) struct Payloads {
+pub(crate) struct EventCache {
     entries: Mutex<Entries>,
 }
 
-impl Payloads {
+impl EventCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A cache: whatever a panic left behind is still usable.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn an_entry_serves_each_delivery_once_then_goes() {
-        let cache = Payloads::default();
+        let cache = EventCache::default();
         let ev = event();
         cache.insert(&ev, ev.payload.to_string(), 2);
         let first = cache.take(ev.id).expect("first delivery");
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn forgotten_and_unused_events_are_not_kept() {
-        let cache = Payloads::default();
+        let cache = EventCache::default();
         let (kept, none) = (event(), event());
         cache.insert(&kept, kept.payload.to_string(), 1);
         cache.insert(&none, none.payload.to_string(), 0);

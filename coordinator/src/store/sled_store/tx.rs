@@ -1,0 +1,241 @@
+//! Delivery state inside one transaction ([`Tx`]): the records as stored (an event with its
+//! deliveries' ids, a delivery with its attempts), and the writes that keep a delivery's record
+//! and its index entries (`by_subscription`, `schedule`) in step, with the status machine
+//! checked on every save. The correlation chains ([`super::chains`]) join the same
+//! transactions.
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{TransactionError, TransactionalTree};
+
+use super::codec::{abort, dec, enc, not_found};
+use super::{SledStore, TxResult};
+use crate::model::{Attempt, Delivery, DeliveryId, DeliveryStatus, Event};
+use crate::store::keys;
+use crate::store::{NewEventRecord, StoreError, StoreResult};
+
+/// An event as stored: with the ids of its deliveries (instead of a separate index).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct StoredEvent {
+    pub(super) event: Event,
+    pub(super) deliveries: Vec<DeliveryId>,
+}
+
+/// A delivery as stored: with its attempts (a handful; saves a write per attempt).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct StoredDelivery {
+    pub(super) delivery: Delivery,
+    pub(super) attempts: Vec<Attempt>,
+}
+
+/// An event and its deliveries encoded for [`Tx::insert_event`].
+pub(super) struct EncodedEvent {
+    pub(super) event: Vec<u8>,
+    pub(super) deliveries: Vec<StoredDelivery>,
+}
+
+impl EncodedEvent {
+    pub(super) fn new(new: &NewEventRecord) -> StoreResult<Self> {
+        let stored = StoredEvent {
+            event: new.event.clone(),
+            deliveries: new.deliveries.iter().map(|d| d.id).collect(),
+        };
+        Ok(Self {
+            event: enc(&stored)?,
+            deliveries: new
+                .deliveries
+                .iter()
+                .map(|d| StoredDelivery {
+                    delivery: d.clone(),
+                    attempts: Vec::new(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// What [`Tx::insert_event`] did.
+pub(super) enum Written {
+    /// Written; these deliveries wait behind earlier ones of their correlation key.
+    Inserted(Vec<DeliveryId>),
+    /// The idempotency key was taken by this event id (key bytes of the `events` tree).
+    Duplicate(sled::IVec),
+}
+
+/// The schedule key a delivery should have, if any.
+pub(super) fn schedule_key(d: &Delivery) -> Option<[u8; 24]> {
+    let scheduled = matches!(
+        d.status,
+        DeliveryStatus::Pending | DeliveryStatus::Retrying | DeliveryStatus::InFlight
+    );
+    scheduled
+        .then_some(d.next_attempt_at)
+        .flatten()
+        .map(|due| keys::schedule(due, d.id))
+}
+
+/// The delivery-state trees inside one transaction.
+pub(super) struct Tx<'a> {
+    pub(super) events: &'a TransactionalTree,
+    pub(super) idempotency: &'a TransactionalTree,
+    pub(super) deliveries: &'a TransactionalTree,
+    pub(super) by_subscription: &'a TransactionalTree,
+    pub(super) schedule: &'a TransactionalTree,
+    pub(super) correlations: &'a TransactionalTree,
+    pub(super) chain_history: &'a TransactionalTree,
+}
+
+impl Tx<'_> {
+    pub(super) fn delivery(&self, id: DeliveryId) -> TxResult<Option<StoredDelivery>> {
+        match self.deliveries.get(id.to_bytes())? {
+            Some(v) => Ok(Some(dec("deliveries", &v).map_err(abort)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn existing(&self, id: DeliveryId) -> TxResult<StoredDelivery> {
+        self.delivery(id)?
+            .ok_or_else(|| abort(not_found("delivery", id)))
+    }
+
+    /// Writes `new`, replacing `old`, and moves its index entries to match.
+    pub(super) fn put_delivery(
+        &self,
+        old: Option<&Delivery>,
+        new: &StoredDelivery,
+    ) -> TxResult<()> {
+        let d = &new.delivery;
+        let id = d.id.to_bytes();
+        let (old_key, new_key) = (old.and_then(schedule_key), schedule_key(d));
+        if old_key != new_key {
+            if let Some(k) = old_key {
+                self.schedule.remove(&k[..])?;
+            }
+            if let Some(k) = new_key {
+                self.schedule.insert(&k[..], &[][..])?;
+            }
+        }
+        if old.is_none() {
+            let sub = keys::pair(d.subscription_id.to_bytes(), id);
+            self.by_subscription.insert(&sub[..], &[][..])?;
+        }
+        self.deliveries.insert(&id[..], enc(new).map_err(abort)?)?;
+        Ok(())
+    }
+
+    /// Checks the status machine and writes one delivery's new state (with its attempt).
+    /// `claimed`: this process holds the claim, so the stored status counts as `InFlight`.
+    /// The inner `Err` is a refused write (`NotFound`, `Conflict`) that wrote nothing; the outer
+    /// one is the transaction's own (sled retries its conflicts; storage errors end it). `Ok`
+    /// carries the schedule key of a correlated delivery that the save let go ahead.
+    pub(super) fn save(
+        &self,
+        delivery: &Delivery,
+        attempt: Option<&Attempt>,
+        expected: DeliveryStatus,
+        claimed: bool,
+    ) -> TxResult<Result<Option<[u8; 24]>, StoreError>> {
+        let Some(mut stored) = self.delivery(delivery.id)? else {
+            return Ok(Err(not_found("delivery", delivery.id)));
+        };
+        let old = stored.delivery.clone();
+        let status = if claimed {
+            DeliveryStatus::InFlight
+        } else {
+            old.status
+        };
+        if status != expected {
+            return Ok(Err(StoreError::Conflict(format!(
+                "delivery {} is {status} (expected {expected})",
+                delivery.id
+            ))));
+        }
+        if status != delivery.status && !status.can_become(delivery.status) {
+            return Ok(Err(StoreError::Conflict(format!(
+                "delivery {} cannot go from {status} to {}",
+                delivery.id, delivery.status
+            ))));
+        }
+        stored.delivery = delivery.clone();
+        stored.attempts.extend(attempt.cloned());
+        self.put_delivery(Some(&old), &stored)?;
+        Ok(Ok(self.chain_after_save(&stored)?))
+    }
+
+    /// Writes an event with its deliveries unless its idempotency key is taken (also by an
+    /// event earlier in this transaction).
+    pub(super) fn insert_event(&self, event: &Event, enc: &EncodedEvent) -> TxResult<Written> {
+        if let Some(key) = &event.idempotency_key {
+            if let Some(id) = self.idempotency.get(key.as_bytes())? {
+                return Ok(Written::Duplicate(id));
+            }
+            self.idempotency
+                .insert(key.as_bytes(), &event.id.to_bytes()[..])?;
+        }
+        self.events
+            .insert(&event.id.to_bytes()[..], enc.event.clone())?;
+        let mut waiting = Vec::new();
+        for r in &enc.deliveries {
+            if r.delivery.correlation_key.is_some() {
+                let mut r = r.clone();
+                if self.join_chain(&mut r)? {
+                    waiting.push(r.delivery.id);
+                }
+                self.put_delivery(None, &r)?;
+            } else {
+                self.put_delivery(None, r)?;
+            }
+        }
+        Ok(Written::Inserted(waiting))
+    }
+
+    /// Removes a final delivery with its index entry.
+    pub(super) fn remove_delivery(&self, d: &Delivery) -> TxResult<()> {
+        let id = d.id.to_bytes();
+        self.deliveries.remove(&id[..])?;
+        self.by_subscription
+            .remove(&keys::pair(d.subscription_id.to_bytes(), id)[..])?;
+        Ok(())
+    }
+}
+
+impl SledStore {
+    /// Runs `f` in one transaction over the delivery-state trees.
+    pub(super) fn tx<A>(&self, f: impl Fn(&Tx<'_>) -> TxResult<A>) -> StoreResult<A> {
+        let trees = (
+            &self.events,
+            &self.idempotency,
+            &self.deliveries,
+            &self.by_subscription,
+            &self.schedule,
+            &self.correlations,
+            &self.chain_history,
+        );
+        trees
+            .transaction(
+                |(
+                    events,
+                    idempotency,
+                    deliveries,
+                    by_subscription,
+                    schedule,
+                    correlations,
+                    chain_history,
+                )| {
+                    f(&Tx {
+                        events,
+                        idempotency,
+                        deliveries,
+                        by_subscription,
+                        schedule,
+                        correlations,
+                        chain_history,
+                    })
+                },
+            )
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Io(e),
+            })
+    }
+}
