@@ -1,8 +1,10 @@
 //! The Webex plugin end to end: a real `switchyard serve` hosting the real plugin binary, a
 //! bot connection and a subscription pointed at a local server standing in for the Webex
 //! API, and one incident created → resolved. The server sees a message and then a reply in
-//! its thread (`parentId`), both valid under Webex's official spec; the preview shows the
-//! Markdown with the token masked; the bot token is in no API answer, log line or file.
+//! its thread (`parentId`), both valid under Webex's official spec; before that, the room
+//! picker follows the `Link` header across two pages and the connection test asks who the bot
+//! is, both through the coordinator's API; the preview shows the Markdown with the token
+//! masked; the bot token is in no API answer, log line or file.
 
 use std::time::Duration;
 
@@ -54,6 +56,52 @@ async fn bot_connection(c: &mut Clients, sink: &HttpSink) -> String {
     created.connection.expect("a connection").id
 }
 
+/// The room picker (two pages joined by a `Link` header) and the connection test, through the
+/// coordinator's API; leaves three requests on the sink.
+async fn picker_and_test(c: &mut Clients, sink: &HttpSink, id: &str) {
+    let next = format!("<{}/v1/rooms?max=100&cursor=p2>; rel=\"next\"", sink.url());
+    let room = |i: u32| json!({"id": format!("room-{i}"), "title": format!("Room {i}")});
+    sink.push_response(
+        ResponseSpec::status(200)
+            .json(&json!({"items": [room(1), room(2)]}))
+            .header("link", next),
+    );
+    sink.push_response(ResponseSpec::status(200).json(&json!({"items": [room(3)]})));
+    sink.push_response(ResponseSpec::status(200).json(&json!({"displayName": "Ops Bot"})));
+    let options = c
+        .connections
+        .get_connection_options(api::GetConnectionOptionsRequest {
+            provider_id: "webex.webex".into(),
+            connection_id: id.into(),
+            resolver_name: "rooms".into(),
+            context_json: "{}".into(),
+        })
+        .await
+        .expect("the rooms")
+        .into_inner();
+    let rooms: Vec<&str> = options.options.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(rooms, ["room-1", "room-2", "room-3"], "{options:?}");
+    // Through the API, not the CLI: a blocking CLI call would stall this runtime's sink.
+    let tested = c
+        .connections
+        .test_connection(api::TestConnectionRequest {
+            provider_id: "webex.webex".into(),
+            kind: api::ConfigKind::Connection.into(),
+            config_json: String::new(),
+            connection_id: id.into(),
+        })
+        .await
+        .expect("a connection test")
+        .into_inner();
+    assert!(
+        tested.success && tested.message == "Connected as Ops Bot",
+        "{tested:?}"
+    );
+    let requests = sink.wait_for_requests(3, Duration::from_secs(30)).await;
+    assert_eq!(requests[1].query.as_deref(), Some("max=100&cursor=p2"));
+    assert_eq!(requests[2].path, "/v1/people/me");
+}
+
 #[tokio::test]
 async fn an_incident_posts_a_webex_message_and_replies_in_its_thread() {
     let coord = Coordinator::start(CoordinatorOptions {
@@ -64,10 +112,11 @@ async fn an_incident_posts_a_webex_message_and_replies_in_its_thread() {
     let mut c = coord.clients().await;
     register_correlated(&mut c, &[CREATED, RESOLVED], "/incidentId").await;
     let sink = HttpSink::start().await;
+    let connection = bot_connection(&mut c, &sink).await;
+    picker_and_test(&mut c, &sink, &connection).await;
     for id in ["MSG-1", "MSG-2"] {
         sink.push_response(ResponseSpec::status(200).json(&json!({"id": id, "roomId": ROOM})));
     }
-    let connection = bot_connection(&mut c, &sink).await;
     let sub = create_subscription(
         &mut c,
         api::Subscription {
@@ -87,15 +136,18 @@ async fn an_incident_posts_a_webex_message_and_replies_in_its_thread() {
         let done = wait_final(&mut c, &d.id).await;
         assert_eq!(done.status(), api::DeliveryStatus::Succeeded, "{done:?}");
     }
-    let requests = sink.wait_for_requests(2, Duration::from_secs(30)).await;
+    let requests = sink.wait_for_requests(5, Duration::from_secs(30)).await;
     for r in &requests {
-        Spec::vendor("webex").assert_conforms(r);
+        // Webex's opaque `cursor` (from its `Link` URL) is not in its spec; the rest is.
+        let mut checked = r.clone();
+        checked.query = r.query.as_ref().map(|q| q.replace("&cursor=p2", ""));
+        Spec::vendor("webex").assert_conforms(&checked);
         assert_eq!(
             r.header("authorization"),
             Some(format!("Bearer {TOKEN}").as_str())
         );
     }
-    let (first, second) = (requests[0].json(), requests[1].json());
+    let (first, second) = (requests[3].json(), requests[4].json());
     assert_eq!(first["roomId"], ROOM);
     assert!(first.get("parentId").is_none(), "{first}");
     assert!(
@@ -130,7 +182,7 @@ async fn an_incident_posts_a_webex_message_and_replies_in_its_thread() {
     );
     assert!(stdout.contains("Checkout down"), "{stdout}");
     assert!(!stdout.contains(TOKEN), "{stdout}");
-    assert_eq!(sink.request_count(), 2, "the preview sent something");
+    assert_eq!(sink.request_count(), 5, "the preview sent something");
     assert_not_in_data_dir(&coord, TOKEN);
     assert!(!coord.stderr().contains(TOKEN), "bot token in the log");
 }
