@@ -1,10 +1,13 @@
 //! The Teams plugin end to end: a real `switchyard serve` hosting the real plugin binary, and
 //! one incident created → resolved to two subscriptions. Graph: a connection pointed at a local
-//! server standing in for both Entra ID's token endpoint and Microsoft Graph; the server sees
-//! one token request, a channel message and a reply to it (Graph requests valid under Graph's
-//! official spec). Workflows: a second local server sees two cards, the second saying what it
-//! follows. The previews show the cards with the secrets masked; the client secret and the
-//! workflow's signature are in no API answer, log line or file.
+//! server standing in for both Entra ID's token endpoint and Microsoft Graph; through the
+//! coordinator's API the team picker follows `@odata.nextLink`, the channel picker lists the
+//! picked team's channels and the connection test passes; then the server sees a channel
+//! message and a reply to it — one token request for all of it (Graph requests valid under
+//! Graph's official spec, the token request under the client-credentials form). Workflows: a
+//! second local server sees two cards, the second saying what it follows. The previews show
+//! the cards with the secrets masked; the client secret and the workflow's signature are in
+//! no API answer, log line or file.
 
 use std::time::Duration;
 
@@ -94,11 +97,67 @@ fn preview(coord: &Coordinator, sub: &str) -> String {
     stdout
 }
 
-/// The Graph server saw one token request, a channel message and a reply to it; returns
-/// the messages path.
+/// The options a resolver of the Graph connection `id` offers, through the coordinator.
+async fn options(c: &mut Clients, id: &str, resolver: &str, context: Value) -> Vec<String> {
+    let answer = c
+        .connections
+        .get_connection_options(api::GetConnectionOptionsRequest {
+            provider_id: "teams.graph".into(),
+            connection_id: id.into(),
+            resolver_name: resolver.into(),
+            context_json: context.to_string(),
+        })
+        .await
+        .expect("options")
+        .into_inner();
+    answer.options.into_iter().map(|o| o.value).collect()
+}
+
+/// The team picker (two pages joined by `@odata.nextLink`), the channel picker (for the
+/// team picked) and the connection test, through the coordinator's API: one token serves
+/// them all. Leaves five requests on the sink.
+async fn pickers_and_test(c: &mut Clients, graph: &HttpSink, id: &str) {
+    let item = |kind: &str, i: u32| json!({"id": format!("{kind}-{i}"), "displayName": kind});
+    let next = format!(
+        "{}/v1.0/teams?$select=id,displayName,description&$skiptoken=t2",
+        graph.url()
+    );
+    graph.push_response(ResponseSpec::status(200).json(&json!({
+        "token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ.e2e-access"})));
+    let pages = [
+        json!({"value": [item("team", 1)], "@odata.nextLink": next}),
+        json!({"value": [item("team", 2)]}),
+        json!({"value": [item("channel", 1)]}),
+        json!({"value": [item("team", 1)]}),
+    ];
+    for page in pages {
+        graph.push_response(ResponseSpec::status(200).json(&page));
+    }
+    assert_eq!(
+        options(c, id, "teams", json!({})).await,
+        ["team-1", "team-2"]
+    );
+    let channels = options(c, id, "channels", json!({"teamId": TEAM})).await;
+    assert_eq!(channels, ["channel-1"]);
+    let tested = c
+        .connections
+        .test_connection(api::TestConnectionRequest {
+            provider_id: "teams.graph".into(),
+            kind: api::ConfigKind::Connection.into(),
+            config_json: String::new(),
+            connection_id: id.into(),
+        })
+        .await
+        .expect("a connection test")
+        .into_inner();
+    assert!(tested.success, "{tested:?}");
+}
+
+/// The Graph server saw one token request (for the pickers, the test and both deliveries),
+/// the lists, a channel message and a reply to it; returns the messages path.
 async fn graph_thread_seen(graph: &HttpSink) -> String {
-    let requests = graph.wait_for_requests(3, Duration::from_secs(30)).await;
-    assert_eq!(requests.len(), 3, "{requests:?}");
+    let requests = graph.wait_for_requests(7, Duration::from_secs(30)).await;
+    assert_eq!(requests.len(), 7, "{requests:?}");
     assert_eq!(requests[0].path, format!("/{TENANT}/oauth2/v2.0/token"));
     // The token endpoint is not in the Graph spec: the OAuth 2.0 client-credentials form.
     assert_eq!(
@@ -113,20 +172,30 @@ async fn graph_thread_seen(graph: &HttpSink) -> String {
     assert_eq!(form, ["client_id", "client_secret", "grant_type", "scope"]);
     assert!(String::from_utf8_lossy(&requests[0].body).contains("grant_type=client_credentials"));
     let messages = format!("/v1.0/teams/{TEAM}/channels/{CHANNEL}/messages");
-    assert_eq!(requests[1].path, messages);
+    assert_eq!(requests[5].path, messages);
     assert_eq!(
-        requests[2].path,
+        requests[6].path,
         format!("{messages}/1767000000001/replies")
     );
+    assert_eq!(
+        requests[2]
+            .query
+            .as_deref()
+            .map(|q| q.ends_with("&$skiptoken=t2")),
+        Some(true)
+    );
     for r in &requests[1..] {
-        Spec::vendor("msgraph").assert_conforms(r);
+        // Graph's opaque `$skiptoken` (from its nextLink) is not in its spec; the rest is.
+        let mut checked = r.clone();
+        checked.query = r.query.as_ref().map(|q| q.replace("&$skiptoken=t2", ""));
+        Spec::vendor("msgraph").assert_conforms(&checked);
         assert_eq!(r.header("authorization"), Some("Bearer eyJ.e2e-access"));
     }
     assert_eq!(
-        graph_card(&requests[1].json())["body"][0]["style"],
+        graph_card(&requests[5].json())["body"][0]["style"],
         "attention"
     );
-    assert_eq!(graph_card(&requests[2].json())["body"][0]["style"], "good");
+    assert_eq!(graph_card(&requests[6].json())["body"][0]["style"], "good");
     messages
 }
 
@@ -159,13 +228,12 @@ async fn an_incident_becomes_a_graph_thread_and_two_workflow_cards() {
     let mut c = coord.clients().await;
     register_correlated(&mut c, &[CREATED, RESOLVED], "/incidentId").await;
     let graph = HttpSink::start().await;
-    graph.push_response(ResponseSpec::status(200).json(&json!({
-        "token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ.e2e-access"})));
+    let workflow = HttpSink::start().await;
+    let connection = graph_connection(&mut c, &graph).await;
+    pickers_and_test(&mut c, &graph, &connection).await;
     for id in ["1767000000001", "1767000000002"] {
         graph.push_response(ResponseSpec::status(201).json(&json!({"id": id})));
     }
-    let workflow = HttpSink::start().await;
-    let connection = graph_connection(&mut c, &graph).await;
     let graph_sub = create_subscription(
         &mut c,
         subscription(
@@ -208,7 +276,7 @@ async fn an_incident_becomes_a_graph_thread_and_two_workflow_cards() {
     );
     assert_eq!(
         graph.request_count() + workflow.request_count(),
-        5,
+        9,
         "a preview sent something"
     );
     for secret in [SECRET, SIG] {
