@@ -9,7 +9,10 @@ use serde_json::json;
 use switchyard_plugin_sdk::template::{
     self, Limits, Template, TemplateCache, TemplateContext, TemplateError,
 };
-use switchyard_plugin_sdk::{DeliveryResult, Event, Outcome, Subscription};
+use switchyard_plugin_sdk::{
+    CorrelatedDelivery, Correlation, DeliveryContext, DeliveryResult, Event, NoConnection, Outcome,
+    Subscription,
+};
 
 const FIELD: &str = "/bodyTemplate";
 
@@ -89,6 +92,40 @@ fn every_context_variable_is_there() {
     assert_eq!(
         template.render(&context).unwrap(),
         "evt-3|incident.incident.created|2026-01-02T03:04:05Z|del-7|2|sub-1|Ops hook|JIRA-12|evt-3"
+    );
+}
+
+#[test]
+fn a_delivery_s_context_carries_its_event_id_and_correlation() {
+    let mut event = event();
+    event.event_id = "evt-9".into();
+    let ended_at = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:00:00Z")
+        .unwrap()
+        .to_utc();
+    let delivery: DeliveryContext<(), NoConnection> = DeliveryContext {
+        event,
+        subscription: subscription(),
+        config: (),
+        connection: NoConnection,
+        correlation: Some(Correlation {
+            key: "inc-1".into(),
+            earlier: vec![CorrelatedDelivery {
+                event_type: "incident.incident.created".into(),
+                external_id: Some("JIRA-12".into()),
+                state: None,
+                delivered: true,
+                ended_at,
+                delivery_id: "del-1".into(),
+            }],
+        }),
+    };
+    let source = "{{ event.id }}|{{ eventId }}|{{ correlation.key }}|\
+                  {{ correlation.earlier[0].externalId }}|{{ correlation.earlier[0].eventType }}|\
+                  {{ correlation.earlier[0].endedAt }}|{{ correlation.earlier[0].state }}";
+    let template = Template::compile(FIELD, source, &Limits::default()).unwrap();
+    assert_eq!(
+        template.render(&TemplateContext::of(&delivery)).unwrap(),
+        "evt-9|evt-9|inc-1|JIRA-12|incident.incident.created|2026-01-02T03:00:00Z|"
     );
 }
 

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::provider::{DeliveryContext, Event, Subscription};
+use crate::provider::{CorrelatedDelivery, Correlation, DeliveryContext, Event, Subscription};
 
 /// The variables of one render.
 #[derive(Debug, Clone, Serialize)]
@@ -15,7 +15,7 @@ pub struct TemplateContext<'a> {
     event: EventVars<'a>,
     subscription: SubscriptionVars<'a>,
     payload: &'a Value,
-    correlation: Option<&'a Value>,
+    correlation: Option<CorrelationVars<'a>>,
     #[serde(rename = "eventId")]
     flat_event_id: &'a str,
     #[serde(rename = "eventType")]
@@ -42,6 +42,49 @@ struct EventVars<'a> {
     attempt: u32,
 }
 
+/// `correlation`: JSON given by the provider, or the delivery's own correlation as
+/// `{key, earlier: [{eventType, externalId, state, delivered, endedAt, deliveryId}]}`
+/// (most recent first; the Python SDK renders the same shape).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+enum CorrelationVars<'a> {
+    Json(&'a Value),
+    Of {
+        key: &'a str,
+        earlier: Vec<EarlierVars<'a>>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EarlierVars<'a> {
+    event_type: &'a str,
+    external_id: Option<&'a str>,
+    state: Option<&'a str>,
+    delivered: bool,
+    ended_at: String,
+    delivery_id: &'a str,
+}
+
+impl<'a> CorrelationVars<'a> {
+    fn of(correlation: &'a Correlation) -> Self {
+        let earlier = |e: &'a CorrelatedDelivery| EarlierVars {
+            event_type: &e.event_type,
+            external_id: e.external_id.as_deref(),
+            state: e.state.as_deref(),
+            delivered: e.delivered,
+            ended_at: e
+                .ended_at
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            delivery_id: &e.delivery_id,
+        };
+        CorrelationVars::Of {
+            key: &correlation.key,
+            earlier: correlation.earlier.iter().map(earlier).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 struct SubscriptionVars<'a> {
     id: &'a str,
@@ -49,8 +92,9 @@ struct SubscriptionVars<'a> {
 }
 
 impl<'a> TemplateContext<'a> {
-    /// The context of one delivery attempt. `event.id` is empty and `correlation` null until
-    /// set with [`with_event_id`](Self::with_event_id) / [`with_correlation`](Self::with_correlation).
+    /// The context of one delivery attempt; `event.id` is the event's id (empty from
+    /// coordinators that predate it), `correlation` null until set
+    /// ([`with_correlation`](Self::with_correlation); [`TemplateContext::of`] sets it).
     #[must_use]
     pub fn new(event: &'a Event, subscription: &'a Subscription) -> Self {
         let timestamp = event
@@ -58,7 +102,7 @@ impl<'a> TemplateContext<'a> {
             .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
         Self {
             event: EventVars {
-                id: "",
+                id: &event.event_id,
                 event_type: &event.event_type,
                 timestamp: timestamp.clone(),
                 delivery_id: &event.delivery_id,
@@ -70,7 +114,7 @@ impl<'a> TemplateContext<'a> {
             },
             payload: &event.payload,
             correlation: None,
-            flat_event_id: "",
+            flat_event_id: &event.event_id,
             flat_event_type: &event.event_type,
             flat_delivery_id: &event.delivery_id,
             flat_timestamp: timestamp,
@@ -79,10 +123,13 @@ impl<'a> TemplateContext<'a> {
         }
     }
 
-    /// The context of `delivery` ([`TemplateContext::new`] of its event and subscription).
+    /// The context of `delivery`: [`TemplateContext::new`] of its event and subscription, with
+    /// its correlation.
     #[must_use]
     pub fn of<C, K>(delivery: &'a DeliveryContext<C, K>) -> Self {
-        Self::new(&delivery.event, &delivery.subscription)
+        let mut context = Self::new(&delivery.event, &delivery.subscription);
+        context.correlation = delivery.correlation.as_ref().map(CorrelationVars::of);
+        context
     }
 
     /// Sets `event.id` (and `eventId`).
@@ -97,7 +144,7 @@ impl<'a> TemplateContext<'a> {
     /// external id), as JSON.
     #[must_use]
     pub fn with_correlation(mut self, correlation: &'a Value) -> Self {
-        self.correlation = Some(correlation);
+        self.correlation = Some(CorrelationVars::Json(correlation));
         self
     }
 }
