@@ -86,6 +86,7 @@
 //! calls are answered `UNIMPLEMENTED` without reaching the provider; resolver names not used
 //! by any `x-options-resolver` in the schemas get `NOT_FOUND`.
 
+pub mod byte_limit;
 pub mod chat;
 mod deferred;
 mod erased;

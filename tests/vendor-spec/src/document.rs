@@ -1,6 +1,7 @@
 //! Loading a spec: JSON or YAML, its dialect, its base path, and `$ref` resolution inside it.
 //! OpenAPI 3.0's `nullable: true` is rewritten to a JSON Schema type union once at load, so the
-//! schemas validate with a plain JSON Schema validator.
+//! schemas validate with a plain JSON Schema validator; so is the "open base type" pattern of
+//! Microsoft Graph's generated specs (see [`open_allof_bases`]).
 
 use std::path::Path;
 
@@ -40,6 +41,7 @@ impl Document {
         let dialect = dialect(&root)?;
         if dialect == Dialect::OpenApi30 {
             rewrite_nullable(&mut root);
+            open_allof_bases(&mut root);
         }
         let base_path = base_override
             .map(str::to_owned)
@@ -143,6 +145,48 @@ fn rewrite_nullable(value: &mut Value) {
             map.values_mut().for_each(rewrite_nullable);
         }
         Value::Array(items) => items.iter_mut().for_each(rewrite_nullable),
+        _ => {}
+    }
+}
+
+/// Microsoft's OData → OpenAPI converter writes a derived type as `allOf: [{$ref: base},
+/// {properties…, additionalProperties: {type: object}}]`, and the base (`microsoft.graph.entity`:
+/// only `id`) carries `additionalProperties: {type: object}` too. Read as JSON Schema, the base
+/// then demands that every property of the derived type (`summary`, a string; `attachments`,
+/// an array) be an object, so no real request validates; OData means "an open type" there.
+/// The base schemas an `allOf` refers to lose that `additionalProperties` (they still check
+/// their own properties), while the derived schema keeps its own, so an unknown property (a
+/// misspelt field) is still refused unless it is an object.
+fn open_allof_bases(root: &mut Value) {
+    let mut bases = Vec::new();
+    collect_allof_refs(root, &mut bases);
+    for reference in bases {
+        let Some(pointer) = reference.strip_prefix('#') else {
+            continue;
+        };
+        if let Some(Value::Object(base)) = root.pointer_mut(pointer)
+            && base.get("additionalProperties") == Some(&serde_json::json!({"type": "object"}))
+        {
+            base.remove("additionalProperties");
+        }
+    }
+}
+
+/// The `$ref`s that are direct members of an `allOf`, anywhere in `value`.
+fn collect_allof_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(members)) = map.get("allOf") {
+                out.extend(
+                    members
+                        .iter()
+                        .filter_map(|m| m.get("$ref").and_then(Value::as_str))
+                        .map(str::to_owned),
+                );
+            }
+            map.values().for_each(|v| collect_allof_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_allof_refs(v, out)),
         _ => {}
     }
 }

@@ -24,7 +24,11 @@
 //! on the real API. For a Swagger 2.0 operation taking `formData` parameters, a JSON body is
 //! checked field by field against them (Slack accepts JSON bodies for the methods whose
 //! `consumes` lists `application/json`), where a `string` parameter documented as a JSON-encoded
-//! array may be the array itself. Response bodies are not checked.
+//! array may be the array itself. Microsoft Graph's generated spec declares its base types
+//! (`microsoft.graph.entity`) with `additionalProperties: {type: object}`, which under `allOf`
+//! would refuse every string or array property of a derived type (`chatMessage.summary`,
+//! `attachments`); those base types are read as open (the derived type still refuses unknown
+//! non-object fields). Response bodies are not checked.
 
 mod body;
 mod document;

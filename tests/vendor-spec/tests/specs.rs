@@ -220,6 +220,25 @@ fn graph_yaml_spec_and_webex_base_path() {
         body,
     );
     spec.assert_conforms(&r);
+    // A card attachment and a summary (an array and a string of the derived chatMessage type)
+    // pass; a misspelt string field does not.
+    let card = r#"{"body":{"contentType":"html","content":"<attachment id=\"a1\"></attachment>"},
+        "summary":"Down","attachments":[{"id":"a1","contentType":"application/vnd.microsoft.card.adaptive",
+        "content":"{\"type\":\"AdaptiveCard\"}"}]}"#;
+    let r = request(
+        "POST",
+        "/v1.0/teams/t-1/channels/c/messages",
+        &[JSON, bearer],
+        card,
+    );
+    spec.assert_conforms(&r);
+    let r = request(
+        "POST",
+        "/v1.0/teams/t-1/channels/c/messages",
+        &[JSON, bearer],
+        r#"{"body":{"content":"x"},"sumary":"Down"}"#,
+    );
+    assert!(violations(spec, &r).contains("body/sumary"));
     let webex = Spec::vendor("webex");
     let r = request(
         "POST",

@@ -74,8 +74,14 @@ fn mrkdwn_escape(value: &Value) -> String {
 
 /// CommonMark escaping: a backslash before every character that could start markup.
 fn markdown_escape(value: &Value) -> String {
+    escape_markdown(&text_of(value))
+}
+
+/// `text` with a backslash before every character that could start CommonMark markup (the
+/// `markdown_escape` filter; providers rendering Markdown themselves use it for plain values).
+#[must_use]
+pub fn escape_markdown(text: &str) -> String {
     const SPECIAL: &str = "\\`*_{}[]()<>#+-.!|~";
-    let text = text_of(value);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if SPECIAL.contains(c) {

@@ -32,5 +32,7 @@ mod secrets_rotate;
 mod serve_lock;
 mod shell;
 mod slack;
+mod teams;
 mod uds_authority;
+mod webex;
 mod webhook_signing;
