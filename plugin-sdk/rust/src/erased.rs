@@ -89,10 +89,12 @@ impl<P: Provider> Registered<P> {
     /// Derives the provider's schemas and builds its `Describe` entry. Cheap: checking and
     /// compiling the schemas is left to [`ErasedProvider::check_schemas`].
     pub(crate) fn new(provider: P) -> Self {
-        let mut generator = generator();
-        let config_json = generator.root_schema_for::<P::Config>().to_value();
+        let config_json = generator().root_schema_for::<P::Config>().to_value();
+        // A generator of its own: one shared with the config would give the connection
+        // schema the config's `$defs` too (rules about config fields would then be checked
+        // against the connection's).
         let connection_json =
-            P::Connection::connection_schema(&mut generator).map(|schema| schema.to_value());
+            P::Connection::connection_schema(&mut generator()).map(|schema| schema.to_value());
         let descriptor = describe(&provider, &config_json, connection_json.as_ref());
         Self {
             provider,
