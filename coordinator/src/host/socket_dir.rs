@@ -1,13 +1,14 @@
 //! The private directory a plugin creates its Unix socket in: `<socket_root>/sy-<our pid>-<n>`,
 //! mode 0700, checked against the `sun_path` limit before the plugin is spawned and removed when
-//! the plugin stops.
+//! the plugin stops. A socket the plugin made outside it (go-plugin < 1.5 uses its temp dir) is
+//! adopted ([`SocketDir::adopt`]) and removed with the directory.
 //!
 //! A coordinator killed with SIGKILL cannot remove its directories (and its plugins, killed by
 //! the parent-death signal, cannot remove their sockets). The next host that starts under the
 //! same root sweeps them: [`sweep_stale`] removes every `sy-<pid>-*` directory we own whose pid
 //! is no longer alive.
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// `sun_path` holds 108 bytes including the terminating NUL.
@@ -22,6 +23,8 @@ const PREFIX: &str = "sy-";
 #[derive(Debug)]
 pub(crate) struct SocketDir {
     path: PathBuf,
+    /// A socket of this plugin outside the directory, removed on drop too.
+    adopted: Option<PathBuf>,
 }
 
 impl SocketDir {
@@ -42,17 +45,32 @@ impl SocketDir {
             .mode(0o700)
             .create(&path)
             .map_err(|e| format!("cannot create socket directory {path:?}: {e}"))?;
-        Ok(Self { path })
+        Ok(Self {
+            path,
+            adopted: None,
+        })
     }
 
     /// The directory.
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Takes charge of the plugin's socket at `socket`, outside the directory: it is removed
+    /// on drop, if it is then still a socket (never another kind of file that took its name).
+    pub(crate) fn adopt(&mut self, socket: PathBuf) {
+        self.adopted = Some(socket);
+    }
 }
 
 impl Drop for SocketDir {
     fn drop(&mut self) {
+        if let Some(socket) = self.adopted.take()
+            && std::fs::symlink_metadata(&socket).is_ok_and(|m| m.file_type().is_socket())
+            && let Err(err) = std::fs::remove_file(&socket)
+        {
+            tracing::warn!(socket = %socket.display(), %err, "could not remove the plugin's socket");
+        }
         if let Err(err) = std::fs::remove_dir_all(&self.path)
             && err.kind() != std::io::ErrorKind::NotFound
         {
@@ -114,6 +132,25 @@ mod tests {
         std::fs::write(path.join("plugin.sock"), b"").unwrap();
         drop(dir);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn an_adopted_socket_is_removed_on_drop_but_not_another_file() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let socket = outside.path().join("plugin123");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let mut dir = SocketDir::create(root.path()).unwrap();
+        dir.adopt(socket.clone());
+        drop(dir);
+        assert!(!socket.exists());
+
+        let plain = outside.path().join("plugin456");
+        std::fs::write(&plain, b"not a socket").unwrap();
+        let mut dir = SocketDir::create(root.path()).unwrap();
+        dir.adopt(plain.clone());
+        drop(dir);
+        assert!(plain.exists());
     }
 
     #[test]

@@ -20,7 +20,6 @@ package template
 import (
 	"encoding/json"
 	"fmt"
-	"html"
 	"strconv"
 	"strings"
 	"time"
@@ -212,7 +211,7 @@ func (t *Template) eval(p part, vars map[string]any) (string, error) {
 			quoted, _ := json.Marshal(textOf(value))
 			value = string(quoted[1 : len(quoted)-1])
 		case "html_escape":
-			value = html.EscapeString(textOf(value))
+			value = htmlEscaper.Replace(textOf(value))
 		}
 	}
 	return textOf(value), nil
@@ -258,6 +257,9 @@ func textOf(v any) string {
 		return string(out)
 	}
 }
+
+// htmlEscaper escapes as the Rust SDK's html_escape does (html.EscapeString writes &#34;).
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
 
 // Variables is what a template sees for one delivery.
 func Variables(d *switchyard.Delivery) map[string]any {

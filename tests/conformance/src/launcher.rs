@@ -1,7 +1,10 @@
-//! The harness's own plugin launcher. Unlike the coordinator's `Plugin::start` it gives the
-//! checks low-level control: start with or without the magic cookie, offer any version list,
-//! start through an intermediate shell (to kill the plugin's parent), signal the process, and
-//! watch its stdout and stderr. Every process started here is killed (its whole process group)
+//! The harness's own plugin launcher. It starts plugins as the coordinator's host does (empty
+//! environment plus the handshake variables, stdin closed, a new session, and the parent-death
+//! signal SIGKILL; see `spawn_hook`), and gives the checks low-level control: start with or
+//! without the magic cookie, offer any version list, start from a parent thread that can be
+//! made to die (the host's parent death, as the kernel sees it), start through an intermediate
+//! shell (a parent without the signal), signal the process, find the members of its process
+//! group, and watch its stdout and stderr. Every process started here is killed (its whole process group)
 //! and reaped, and its socket directory removed, when the [`Launched`] is dropped at the latest.
 
 use std::collections::BTreeMap;
@@ -55,8 +58,12 @@ pub(crate) struct LaunchMode {
     pub cookie: bool,
     /// The value of `PLUGIN_PROTOCOL_VERSIONS`.
     pub versions: String,
-    /// Start the plugin through `sh`, which stays its parent (for the parent-death check).
+    /// Start the plugin through `sh`, which stays its parent and sets no parent-death signal
+    /// (for the parent-watch recommendation).
     pub via_shell: bool,
+    /// Spawn from a dedicated thread that lives until [`Launched::kill_parent`]: Linux sends the
+    /// parent-death signal when the thread that forked exits (for the parent-death check).
+    pub parent_thread: bool,
 }
 
 impl LaunchMode {
@@ -70,6 +77,7 @@ impl LaunchMode {
             cookie: true,
             versions: versions.join(","),
             via_shell: false,
+            parent_thread: false,
         }
     }
 }
@@ -165,6 +173,11 @@ pub(crate) struct Launched {
     via_shell: bool,
     /// The plugin itself when started through the shell, once known.
     grandchild: Option<Pid>,
+    /// The thread that spawned the plugin, when `parent_thread` was asked for.
+    parent: Option<ParentThread>,
+    /// The announced socket when it lies outside `dir` (go-plugin < 1.5 uses its temp dir);
+    /// removed on drop like the directory.
+    outside_socket: Option<PathBuf>,
     dir: TempDir,
     /// The plugin's stdout.
     pub stdout: Captured,
@@ -207,19 +220,23 @@ impl Launched {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
             .kill_on_drop(true);
+        crate::spawn_hook::as_the_host_does(&mut cmd);
         if mode.cookie {
             cmd.env(handshake::MAGIC_COOKIE_KEY, handshake::MAGIC_COOKIE_VALUE);
         }
         if mode.via_shell {
             subreaper(true);
         }
-        let spawned = cmd.spawn();
+        let spawned = if mode.parent_thread {
+            ParentThread::spawn(cmd).map(|(child, parent)| (child, Some(parent)))
+        } else {
+            cmd.spawn().map(|child| (child, None))
+        };
         if mode.via_shell && spawned.is_err() {
             subreaper(false);
         }
-        let mut child = spawned.map_err(spawn_err)?;
+        let (mut child, parent) = spawned.map_err(spawn_err)?;
         let raw = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
@@ -232,6 +249,8 @@ impl Launched {
             pgid: Pid::from_raw(raw),
             via_shell: mode.via_shell,
             grandchild: None,
+            parent,
+            outside_socket: None,
             dir,
             stdout,
             stderr,
@@ -261,7 +280,12 @@ impl Launched {
         if self.via_shell && self.grandchild.is_none() {
             self.grandchild = child_of(self.pgid);
         }
-        HandshakeLine::parse(&line).map_err(|why| StartError::Malformed { line, why })
+        let parsed =
+            HandshakeLine::parse(&line).map_err(|why| StartError::Malformed { line, why })?;
+        if parsed.socket.parent() != Some(self.dir.path()) {
+            self.outside_socket = Some(parsed.socket.clone());
+        }
+        Ok(parsed)
     }
 
     async fn stderr_tail_after_exit(&self) -> String {
@@ -323,6 +347,28 @@ impl Launched {
         pid_gone(pid)
     }
 
+    /// Ends the thread that spawned the plugin, which makes the kernel send the plugin its
+    /// parent-death signal, as when the coordinator dies.
+    pub(crate) fn kill_parent(&mut self) {
+        if let Some(parent) = self.parent.take() {
+            parent.die();
+        }
+    }
+
+    /// Waits up to `timeout` until no live process is left in the plugin's process group; the
+    /// survivors' pids (empty when none).
+    pub(crate) async fn wait_group_gone(&self, timeout: Duration) -> Vec<Pid> {
+        let deadline = Instant::now() + timeout;
+        // Members of a group are not all our children, so there is no exit event to await.
+        loop {
+            let alive = group_members(self.pgid);
+            if alive.is_empty() || Instant::now() >= deadline {
+                return alive;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Kills the whole process group and reaps everything.
     pub(crate) async fn kill(&mut self) {
         let _ = killpg(self.pgid, Signal::SIGKILL);
@@ -352,10 +398,74 @@ impl Drop for Launched {
             let _ = killpg(self.pgid, Signal::SIGKILL);
         }
         self.reap_grandchild();
+        self.kill_parent();
+        remove_socket(self.outside_socket.take());
         if self.via_shell {
             subreaper(false);
         }
     }
+}
+
+/// A thread that spawned a plugin and waits, so that its exit is the plugin's parent death.
+#[derive(Debug)]
+struct ParentThread {
+    /// Dropping it lets the thread end.
+    release: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl ParentThread {
+    /// Spawns `cmd` from a new thread (inside the current tokio runtime, which reaps it).
+    fn spawn(mut cmd: Command) -> std::io::Result<(Child, ParentThread)> {
+        let runtime = tokio::runtime::Handle::current();
+        let (send_child, child) = std::sync::mpsc::channel();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("plugin-parent".to_owned())
+            .spawn(move || {
+                let _runtime = runtime.enter();
+                let _ = send_child.send(cmd.spawn());
+                // Returns when `release` is dropped; then the thread, the parent, ends.
+                let _ = wait.recv();
+            })?;
+        // The spawn takes microseconds; blocking this worker for it is fine.
+        let child = child
+            .recv()
+            .map_err(|_| std::io::Error::other("the plugin's parent thread ended early"))??;
+        Ok((child, ParentThread { release, thread }))
+    }
+
+    /// Ends the thread and waits until it is gone.
+    fn die(self) {
+        drop(self.release);
+        let _ = self.thread.join();
+    }
+}
+
+/// Removes a plugin's socket outside its directory, if it is still a socket (never another file).
+fn remove_socket(socket: Option<PathBuf>) {
+    use std::os::unix::fs::FileTypeExt;
+    if let Some(socket) = socket
+        && std::fs::symlink_metadata(&socket).is_ok_and(|m| m.file_type().is_socket())
+    {
+        let _ = std::fs::remove_file(socket);
+    }
+}
+
+/// The live processes (not zombies) of process group `pgid`, from /proc.
+fn group_members(pgid: Pid) -> Vec<Pid> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let (state, _, group) = proc_stat_group(&stat)?;
+            (group == pgid.as_raw() && !matches!(state, 'Z' | 'X')).then(|| Pid::from_raw(pid))
+        })
+        .collect()
 }
 
 /// A fresh 0700 socket directory with a short path (the `sun_path` limit is 108 bytes), under
@@ -400,11 +510,17 @@ fn child_of(parent: Pid) -> Option<Pid> {
 
 /// (state, ppid) from a /proc/<pid>/stat line; the command name may contain spaces and `)`.
 fn proc_stat(stat: &str) -> Option<(char, i32)> {
+    proc_stat_group(stat).map(|(state, ppid, _)| (state, ppid))
+}
+
+/// (state, ppid, process group) from a /proc/<pid>/stat line.
+fn proc_stat_group(stat: &str) -> Option<(char, i32, i32)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, ppid, pgrp))
 }
 
 /// True when `pid` has exited: reaped now, already gone, or a zombie awaiting another parent.
@@ -450,5 +566,6 @@ mod tests {
     #[test]
     fn reads_proc_stat() {
         assert_eq!(proc_stat("12 (a) b) S 7 12 12"), Some(('S', 7)));
+        assert_eq!(proc_stat_group("12 (a) b) S 7 9 12"), Some(('S', 7, 9)));
     }
 }
