@@ -61,9 +61,10 @@ pub(crate) struct LaunchMode {
     /// Start the plugin through `sh`, which stays its parent and sets no parent-death signal
     /// (for the parent-watch recommendation).
     pub via_shell: bool,
-    /// Spawn from a dedicated thread that lives until [`Launched::kill_parent`]: Linux sends the
-    /// parent-death signal when the thread that forked exits (for the parent-death check).
-    pub parent_thread: bool,
+    /// Start the plugin behind a stand-in parent process (see `spawn_hook::behind_a_parent`)
+    /// that [`Launched::kill_parent`] kills: the coordinator's death as the plugin sees it
+    /// (for the parent-death check).
+    pub parent_process: bool,
 }
 
 impl LaunchMode {
@@ -77,7 +78,7 @@ impl LaunchMode {
             cookie: true,
             versions: versions.join(","),
             via_shell: false,
-            parent_thread: false,
+            parent_process: false,
         }
     }
 }
@@ -169,12 +170,10 @@ pub(crate) struct Launched {
     status: Option<ExitStatus>,
     /// Process group of everything started (the child leads it).
     pgid: Pid,
-    /// Started through the shell: the plugin is then the shell's child.
+    /// Started through the shell or a stand-in parent: the plugin is then its child.
     via_shell: bool,
     /// The plugin itself when started through the shell, once known.
     grandchild: Option<Pid>,
-    /// The thread that spawned the plugin, when `parent_thread` was asked for.
-    parent: Option<ParentThread>,
     /// The announced socket when it lies outside `dir` (go-plugin < 1.5 uses its temp dir);
     /// removed on drop like the directory.
     outside_socket: Option<PathBuf>,
@@ -221,22 +220,23 @@ impl Launched {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        crate::spawn_hook::as_the_host_does(&mut cmd);
+        if mode.parent_process {
+            crate::spawn_hook::behind_a_parent(&mut cmd);
+        } else {
+            crate::spawn_hook::as_the_host_does(&mut cmd);
+        }
+        let intermediate = mode.via_shell || mode.parent_process;
         if mode.cookie {
             cmd.env(handshake::MAGIC_COOKIE_KEY, handshake::MAGIC_COOKIE_VALUE);
         }
-        if mode.via_shell {
+        if intermediate {
             subreaper(true);
         }
-        let spawned = if mode.parent_thread {
-            ParentThread::spawn(cmd).map(|(child, parent)| (child, Some(parent)))
-        } else {
-            cmd.spawn().map(|child| (child, None))
-        };
-        if mode.via_shell && spawned.is_err() {
+        let spawned = cmd.spawn();
+        if intermediate && spawned.is_err() {
             subreaper(false);
         }
-        let (mut child, parent) = spawned.map_err(spawn_err)?;
+        let mut child = spawned.map_err(spawn_err)?;
         let raw = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
@@ -247,9 +247,8 @@ impl Launched {
             child,
             status: None,
             pgid: Pid::from_raw(raw),
-            via_shell: mode.via_shell,
+            via_shell: intermediate,
             grandchild: None,
-            parent,
             outside_socket: None,
             dir,
             stdout,
@@ -347,21 +346,22 @@ impl Launched {
         pid_gone(pid)
     }
 
-    /// Ends the thread that spawned the plugin, which makes the kernel send the plugin its
-    /// parent-death signal, as when the coordinator dies.
-    pub(crate) fn kill_parent(&mut self) {
-        if let Some(parent) = self.parent.take() {
-            parent.die();
-        }
+    /// SIGKILLs the stand-in parent: the kernel then sends the plugin its parent-death signal
+    /// and re-parents it, as when the coordinator dies.
+    pub(crate) fn kill_parent(&self) {
+        self.signal_child(Signal::SIGKILL);
     }
 
-    /// Waits up to `timeout` until no live process is left in the plugin's process group; the
-    /// survivors' pids (empty when none).
+    /// Waits up to `timeout` until no live process is left in the plugin's own process group
+    /// (it leads one, as under the host); the survivors' pids (empty when none).
     pub(crate) async fn wait_group_gone(&self, timeout: Duration) -> Vec<Pid> {
+        let Some(group) = self.plugin_pid() else {
+            return Vec::new();
+        };
         let deadline = Instant::now() + timeout;
         // Members of a group are not all our children, so there is no exit event to await.
         loop {
-            let alive = group_members(self.pgid);
+            let alive = group_members(group);
             if alive.is_empty() || Instant::now() >= deadline {
                 return alive;
             }
@@ -378,6 +378,8 @@ impl Launched {
 
     fn reap_grandchild(&mut self) {
         if let Some(pid) = self.grandchild {
+            // Its own group, when it leads one (behind a stand-in parent), with it.
+            let _ = killpg(pid, Signal::SIGKILL);
             let _ = kill(pid, Signal::SIGKILL);
             // Reaps it if the subreaper made it ours; otherwise its new parent does.
             let _ = waitpid(pid, None);
@@ -398,47 +400,10 @@ impl Drop for Launched {
             let _ = killpg(self.pgid, Signal::SIGKILL);
         }
         self.reap_grandchild();
-        self.kill_parent();
         remove_socket(self.outside_socket.take());
         if self.via_shell {
             subreaper(false);
         }
-    }
-}
-
-/// A thread that spawned a plugin and waits, so that its exit is the plugin's parent death.
-#[derive(Debug)]
-struct ParentThread {
-    /// Dropping it lets the thread end.
-    release: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl ParentThread {
-    /// Spawns `cmd` from a new thread (inside the current tokio runtime, which reaps it).
-    fn spawn(mut cmd: Command) -> std::io::Result<(Child, ParentThread)> {
-        let runtime = tokio::runtime::Handle::current();
-        let (send_child, child) = std::sync::mpsc::channel();
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("plugin-parent".to_owned())
-            .spawn(move || {
-                let _runtime = runtime.enter();
-                let _ = send_child.send(cmd.spawn());
-                // Returns when `release` is dropped; then the thread, the parent, ends.
-                let _ = wait.recv();
-            })?;
-        // The spawn takes microseconds; blocking this worker for it is fine.
-        let child = child
-            .recv()
-            .map_err(|_| std::io::Error::other("the plugin's parent thread ended early"))??;
-        Ok((child, ParentThread { release, thread }))
-    }
-
-    /// Ends the thread and waits until it is gone.
-    fn die(self) {
-        drop(self.release);
-        let _ = self.thread.join();
     }
 }
 

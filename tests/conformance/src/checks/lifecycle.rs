@@ -70,7 +70,7 @@ pub(crate) fn parent_death(cx: &mut Ctx) -> CheckFuture<'_> {
     Box::pin(async move {
         cx.startable()?;
         let mode = LaunchMode {
-            parent_thread: true,
+            parent_process: true,
             ..LaunchMode::normal()
         };
         let mut p = cx.spawn(&mode)?;
@@ -82,24 +82,26 @@ pub(crate) fn parent_death(cx: &mut Ctx) -> CheckFuture<'_> {
         };
         p.kill_parent();
         let exit = cx.opts.timeouts.exit;
-        let Some(status) = p.wait_exit(exit).await else {
+        p.wait_exit(exit).await;
+        if !p.wait_grandchild_gone(exit).await {
             return Err(fail(format!(
                 "plugin (pid {pid}) still running {exit:?} after its parent died, although it was \
-                 started with the parent-death signal SIGKILL as the host starts it; do not reset \
-                 PR_SET_PDEATHSIG to no signal, and exit on the signal you set"
+                 started with the parent-death signal SIGKILL as the host starts it; exit on the \
+                 signal you set (a plugin that re-arms it with SIGTERM must not ignore SIGTERM \
+                 after its parent is gone)"
             )));
-        };
+        }
         let survivors = p.wait_group_gone(exit).await;
         if !survivors.is_empty() {
             return Err(fail(format!(
-                "the plugin (pid {pid}) exited ({status}) but processes of its process group \
+                "the plugin (pid {pid}) exited but processes of its process group \
                  are still running {exit:?} after its parent died: {survivors:?}; make the \
                  processes the plugin starts exit with it (a parent-death signal of their own, \
                  or kill them on the way out)"
             )));
         }
         Ok(format!(
-            "plugin (pid {pid}) exited ({status}) with its parent; nothing of its process group survived"
+            "plugin (pid {pid}) exited with its parent; nothing of its process group survived"
         ))
     })
 }

@@ -16,6 +16,7 @@ mod coordinator_serve;
 mod correlation;
 mod deliver;
 mod env;
+mod go_plugins;
 mod handshake;
 mod lifecycle;
 mod network_policy;
