@@ -4,7 +4,8 @@
 // the configured URL.
 //
 // For the host's stdio test, an event whose payload has `"stdoutBytes": N` makes the handler
-// write N bytes of numbered lines to os.Stdout before it sends anything: under go-plugin that
+// write a line quoting its token, then N bytes of numbered lines, to os.Stdout before it sends
+// anything: under go-plugin that
 // output goes through the plugin.GRPCStdio stream, which blocks once its pipe is full unless
 // the host reads the stream.
 package relay
@@ -100,7 +101,7 @@ func (s *Server) Deliver(ctx context.Context, req *pluginv1.DeliverRequest) (*pl
 	if !json.Valid(payload) {
 		payload = json.RawMessage("null")
 	}
-	flood(payload)
+	flood(payload, cfg.Token)
 	body, err := json.Marshal(map[string]any{
 		"eventType":  req.GetEvent().GetEventType(),
 		"deliveryId": req.GetEvent().GetDeliveryId(),
@@ -193,14 +194,17 @@ func parseConfig(text string) (config, []*pluginv1.Diagnostic) {
 	return cfg, diags
 }
 
-// flood writes `stdoutBytes` bytes of numbered lines to stdout, if the payload asks for it.
-func flood(payload json.RawMessage) {
+// flood writes `stdoutBytes` bytes of numbered lines to stdout, if the payload asks for it,
+// after one line quoting the token (as a careless handler might): the host must scrub it from
+// its log.
+func flood(payload json.RawMessage, token string) {
 	var ask struct {
 		StdoutBytes int `json:"stdoutBytes"`
 	}
 	if json.Unmarshal(payload, &ask) != nil || ask.StdoutBytes <= 0 {
 		return
 	}
+	fmt.Fprintf(os.Stdout, "%s token %s\n", FloodMarker, token)
 	line := 0
 	for written := 0; written < ask.StdoutBytes; line++ {
 		n, _ := fmt.Fprintf(os.Stdout, "%s %06d %s\n", FloodMarker, line, strings.Repeat("x", 100))

@@ -4,7 +4,8 @@
 //!
 //! - go-plugin v1.8: a delivery whose handler writes 1 MiB to stdout is delivered in one
 //!   attempt (go-plugin sends that output over `plugin.GRPCStdio`, which blocks unless the host
-//!   reads it) and the output shows up in the coordinator's log with the plugin's name.
+//!   reads it) and the output shows up in the coordinator's log with the plugin's name, the
+//!   subscription's token (which the handler printed too) scrubbed.
 //! - go-plugin v1.4.8 ignores `PLUGIN_UNIX_SOCKET_DIR` and puts its socket in `/tmp`: hosted
 //!   (with a warning) and delivering; the socket is removed when the coordinator stops.
 //! - The Go SDK's example plugin delivers its rendered template.
@@ -130,7 +131,7 @@ async fn a_go_plugin_v18_printing_1_mib_to_stdout_delivers_and_its_output_is_log
         .lines()
         .filter(|l| l.contains("relay-stdout-flood"))
         .collect();
-    // ~9,300 lines of 116 bytes make the MiB; every one of them reached the log, named.
+    // ~8,250 lines of 127 bytes make the MiB; every one of them reached the log, named.
     let done = flood
         .iter()
         .find(|l| l.contains("relay-stdout-flood done after"))
@@ -146,10 +147,17 @@ async fn a_go_plugin_v18_printing_1_mib_to_stdout_delivers_and_its_output_is_log
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .expect("the line count");
+    // The numbered lines, the last line, and the one quoting the token.
     assert_eq!(
         flood.len(),
-        count + 1,
+        count + 2,
         "some stdout lines are missing from the log"
+    );
+    assert!(
+        flood
+            .iter()
+            .any(|l| l.contains("relay-stdout-flood token [REDACTED]")),
+        "the token line is not in the log, scrubbed"
     );
     assert!(flood.iter().all(|l| l.contains("plain-v18")), "{done}");
     assert!(!log.contains(TOKEN), "the token reached the log");
