@@ -9,6 +9,7 @@ mod api_plugin_calls;
 mod api_preview;
 mod api_secrets;
 mod api_tls;
+mod cli_pipe;
 mod coordinator_crash;
 mod coordinator_delivery;
 mod coordinator_migrate;
