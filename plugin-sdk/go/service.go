@@ -78,7 +78,7 @@ func (s *service) Deliver(ctx context.Context, req *pluginv1.DeliverRequest) (*p
 	}
 	d := deliveryFrom(req)
 	scrub := secrets(p, d.Config, d.Connection)
-	result, err := s.deliver(ctx, p, d)
+	result, err := s.deliver(ctx, p, d, scrub)
 	var cfg *ConfigError
 	switch {
 	case errors.As(err, &cfg):
@@ -90,11 +90,11 @@ func (s *service) Deliver(ctx context.Context, req *pluginv1.DeliverRequest) (*p
 }
 
 // deliver calls the provider, turning a panic into an INTERNAL answer instead of a crash
-// that would fail every call in flight.
-func (s *service) deliver(ctx context.Context, p Provider, d *Delivery) (result Result, err error) {
+// that would fail every call in flight; the panic's text is logged without the secrets.
+func (s *service) deliver(ctx context.Context, p Provider, d *Delivery, scrub scrubber) (result Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("provider panicked", "provider", d.ProviderID, "panic", fmt.Sprint(r))
+			s.log.Error("provider panicked", "provider", d.ProviderID, "panic", scrub.scrub(fmt.Sprint(r)))
 			err = fmt.Errorf("provider %q panicked", d.ProviderID)
 		}
 	}()
