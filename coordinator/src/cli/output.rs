@@ -87,7 +87,7 @@ fn emit_json(json: &str) {
 
 /// Writes to stdout. When the reader has gone (EPIPE), the command's output is no longer
 /// wanted: exit at once and quietly, as `cat` or `grep` would.
-fn emit(text: &str) {
+pub(super) fn emit(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let written = stdout
         .write_all(text.as_bytes())

@@ -85,7 +85,8 @@ pub enum ServeFailure {
 /// [`ServeFailure`] naming what to fix.
 pub(super) async fn run(args: ServeArgs) -> Result<(), ServeFailure> {
     if args.print_default_config {
-        print!("{}", cfg::DEFAULT_TOML);
+        // Through the CLI's one stdout writer: a closed pipe (`| head -1`) ends quietly.
+        super::output::emit(cfg::DEFAULT_TOML);
         return Ok(());
     }
     let cfg = Arc::new(cfg::load(args.config.as_deref(), std::env::vars())?);

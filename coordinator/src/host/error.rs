@@ -51,6 +51,23 @@ pub enum StartError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A well-formed handshake line whose socket is in neither directory the host accepts.
+    #[error(
+        "plugin {command:?} announced the socket {socket:?}, which is neither inside the \
+         directory the host gave it in PLUGIN_UNIX_SOCKET_DIR ({dir:?}) nor directly in its temp \
+         dir ({temp_dir:?}, where go-plugin < 1.5 puts it); create the socket in \
+         PLUGIN_UNIX_SOCKET_DIR"
+    )]
+    SocketElsewhere {
+        /// The executable.
+        command: PathBuf,
+        /// The announced socket.
+        socket: PathBuf,
+        /// The host's socket directory.
+        dir: PathBuf,
+        /// The plugin's temp dir.
+        temp_dir: PathBuf,
+    },
     /// The plugin announced an app protocol version the host did not offer.
     #[error(
         "plugin {command:?} speaks protocol version {announced}, but this coordinator offered \

@@ -2,6 +2,12 @@
 //! and the start deadline), then parse `CORE|APP|unix|ADDR|grpc|` and check it against what we
 //! offered: core version 1, an app version we offered, a socket inside our private directory.
 //! Anything printed to stdout after that line is logged, never fatal.
+//!
+//! go-plugin before v1.5 ignores `PLUGIN_UNIX_SOCKET_DIR` and creates its socket in the
+//! plugin's temp dir (`$TMPDIR`, `/tmp` when unset — the host passes no `TMPDIR` unless the
+//! plugin's `env` names one). Such a socket is accepted ([`Placement::TempDir`]); the host
+//! warns and removes it when the plugin stops. A socket anywhere else is refused, but as a
+//! well-formed line ([`LineProblem::Elsewhere`]), not as stdout noise.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -53,6 +59,17 @@ pub(crate) struct Announcement {
     pub(crate) version: u32,
     /// The plugin's Unix socket.
     pub(crate) socket: PathBuf,
+    /// Where the socket lies.
+    pub(crate) placement: Placement,
+}
+
+/// Where an accepted socket lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Inside the directory the host gave in `PLUGIN_UNIX_SOCKET_DIR`.
+    Ours,
+    /// Directly in the plugin's temp dir (go-plugin < 1.5); the host removes it on stop.
+    TempDir,
 }
 
 /// Why a handshake line was refused.
@@ -62,13 +79,17 @@ pub(crate) enum LineProblem {
     Malformed(String),
     /// The app version is not one we offered.
     Version(u32),
+    /// A well-formed line whose socket is neither in our directory nor in the plugin's temp dir.
+    Elsewhere(PathBuf),
 }
 
-/// Parses `CORE|APP|NETWORK|ADDR|PROTOCOL|SERVERCERT` and checks each part.
+/// Parses `CORE|APP|NETWORK|ADDR|PROTOCOL|SERVERCERT` and checks each part; `temp_dir` is the
+/// plugin's own temp dir.
 pub(crate) fn parse_line(
     line: &str,
     offered: &[u32],
     socket_dir: &Path,
+    temp_dir: &Path,
 ) -> Result<Announcement, LineProblem> {
     let malformed = |why: &str| LineProblem::Malformed(why.to_owned());
     let parts: Vec<&str> = line.trim_end_matches(['\r', '\n']).split('|').collect();
@@ -90,15 +111,31 @@ pub(crate) fn parse_line(
         return Err(malformed("field 5 (protocol) must be `grpc`"));
     }
     let socket = PathBuf::from(parts[3]);
-    if socket.parent() != Some(socket_dir) {
-        return Err(malformed(
-            "field 4 (socket path) is not inside the directory given in PLUGIN_UNIX_SOCKET_DIR",
-        ));
+    if !socket.is_absolute() {
+        return Err(malformed("field 4 (socket path) is not an absolute path"));
     }
+    let placement = match socket.parent() {
+        Some(dir) if dir == socket_dir => Placement::Ours,
+        Some(dir) if dir == temp_dir => Placement::TempDir,
+        _ => return Err(LineProblem::Elsewhere(socket)),
+    };
     if !offered.contains(&version) {
         return Err(LineProblem::Version(version));
     }
-    Ok(Announcement { version, socket })
+    Ok(Announcement {
+        version,
+        socket,
+        placement,
+    })
+}
+
+/// The temp dir of a plugin started with `env` (and nothing else of ours): its `TMPDIR` if
+/// the spec sets one, else `/tmp`, as Go's `os.TempDir` and Rust's `std::env::temp_dir` do.
+pub(crate) fn plugin_temp_dir(env: &std::collections::BTreeMap<String, String>) -> PathBuf {
+    match env.get("TMPDIR").map(|t| t.trim_end_matches('/')) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from("/tmp"),
+    }
 }
 
 #[cfg(test)]
@@ -108,7 +145,7 @@ mod tests {
     const DIR: &str = "/tmp/sy-1-2";
 
     fn parse(line: &str) -> Result<Announcement, LineProblem> {
-        parse_line(line, &[1, 2], Path::new(DIR))
+        parse_line(line, &[1, 2], Path::new(DIR), Path::new("/tmp"))
     }
 
     #[test]
@@ -118,9 +155,37 @@ mod tests {
             ok,
             Announcement {
                 version: 2,
-                socket: PathBuf::from("/tmp/sy-1-2/plugin.sock")
+                socket: PathBuf::from("/tmp/sy-1-2/plugin.sock"),
+                placement: Placement::Ours,
             }
         );
+    }
+
+    #[test]
+    fn an_old_go_plugin_socket_in_the_temp_dir_is_accepted_as_such() {
+        let ok = parse("1|1|unix|/tmp/plugin551743553|grpc|").unwrap();
+        assert_eq!(ok.placement, Placement::TempDir);
+        assert_eq!(ok.socket, PathBuf::from("/tmp/plugin551743553"));
+    }
+
+    #[test]
+    fn a_well_formed_line_with_a_socket_elsewhere_is_not_malformed() {
+        for socket in ["/elsewhere/p.sock", "/tmp/sub/p.sock", "/"] {
+            let line = format!("1|1|unix|{socket}|grpc|");
+            assert_eq!(
+                parse(&line),
+                Err(LineProblem::Elsewhere(PathBuf::from(socket))),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_plugin_temp_dir_follows_its_tmpdir() {
+        let mut env = std::collections::BTreeMap::new();
+        assert_eq!(plugin_temp_dir(&env), PathBuf::from("/tmp"));
+        env.insert("TMPDIR".to_owned(), "/var/tmp/".to_owned());
+        assert_eq!(plugin_temp_dir(&env), PathBuf::from("/var/tmp"));
     }
 
     #[test]
@@ -139,7 +204,7 @@ mod tests {
             ("1|x|unix|/tmp/sy-1-2/p.sock|grpc|", "field 2"),
             ("1|1|tcp|127.0.0.1:1234|grpc|", "field 3"),
             ("1|1|unix|/tmp/sy-1-2/p.sock|netrpc|", "field 5"),
-            ("1|1|unix|/elsewhere/p.sock|grpc|", "field 4"),
+            ("1|1|unix|relative.sock|grpc|", "field 4"),
         ] {
             match parse(line) {
                 Err(LineProblem::Malformed(why)) => assert!(why.contains(field), "{line}: {why}"),

@@ -2,16 +2,21 @@
 //! stdout line → parse and check it → connect → health check → Describe and its checks. A failure
 //! at any step kills the process group, reaps the process and removes the directory before the
 //! error is returned. The result is an [`Instance`]: one running, accepted plugin process.
+//! Right after connecting, the host starts reading go-plugin's `plugin.GRPCStdio` stream
+//! (`stdio`), so a Go plugin's handlers can print without blocking.
 
 use super::connect::connect;
 use super::describe::{check_describe, describe, health_check};
 use super::error::StartError;
-use super::handshake::{FirstLine, LineProblem, parse_line, read_first_line};
+use super::handshake::{
+    Announcement, FirstLine, LineProblem, Placement, parse_line, plugin_temp_dir, read_first_line,
+};
 use super::log_secrets::LogSecrets;
 use super::options::{HostOptions, PluginSpec};
 use super::socket_dir::SocketDir;
 use super::spawn::spawn;
 use super::stderr::{StderrTail, pump};
+use super::stdio;
 use super::stop::kill_group;
 use nix::sys::signal::Signal;
 use std::path::PathBuf;
@@ -38,6 +43,8 @@ pub(crate) struct Process {
     /// Taken (and awaited) once by [`Process::drain_output`].
     stderr_task: Option<JoinHandle<()>>,
     stdout_task: Option<JoinHandle<()>>,
+    /// Reads `plugin.GRPCStdio` (ends with the plugin, or at once if it does not serve it).
+    stdio_task: Option<JoinHandle<()>>,
     /// Removed, with the socket in it, when the process is dropped.
     dir: SocketDir,
 }
@@ -79,9 +86,10 @@ pub(crate) async fn launch(
         tail,
         stderr_task,
         stdout_task: None,
+        stdio_task: None,
         dir,
     };
-    match accept(&mut process, stdout, spec, opts, deadline).await {
+    match accept(&mut process, stdout, spec, opts, deadline, secrets).await {
         Ok((channel, describe, socket)) => Ok(Instance {
             process,
             channel,
@@ -95,13 +103,14 @@ pub(crate) async fn launch(
     }
 }
 
-/// Handshake, connect, health check, Describe.
+/// Handshake, connect (and follow the stdio stream), health check, Describe.
 async fn accept(
     process: &mut Process,
     stdout: Option<ChildStdout>,
     spec: &PluginSpec,
     opts: &HostOptions,
     deadline: Instant,
+    secrets: &LogSecrets,
 ) -> Result<(Channel, DescribeResponse, PathBuf), StartError> {
     let timeout = |stage| StartError::Timeout {
         command: spec.command.clone(),
@@ -114,26 +123,18 @@ async fn accept(
         FirstLine::Exited(status) => return Err(process.exited_early(spec, status).await),
         FirstLine::TimedOut => return Err(timeout("print its handshake line")),
     };
-    let announced =
-        parse_line(&line, &opts.protocol_versions, process.dir.path()).map_err(|problem| {
-            match problem {
-                LineProblem::Malformed(reason) => StartError::MalformedHandshake {
-                    command: spec.command.clone(),
-                    line,
-                    reason,
-                },
-                LineProblem::Version(announced) => StartError::VersionMismatch {
-                    command: spec.command.clone(),
-                    offered: opts.protocol_versions.clone(),
-                    announced,
-                },
-            }
-        })?;
+    let announced = announcement(process, spec, opts, line)?;
     process.stdout_task = Some(log_stdout(process.name.clone(), process.pid, rest));
     let channel = within(deadline, connect(&announced.socket))
         .await
         .ok_or_else(|| timeout("accept a connection"))?
         .map_err(|e| protocol(spec, "connecting to the socket", e.to_string()))?;
+    process.stdio_task = Some(stdio::follow(
+        process.name.clone(),
+        process.pid,
+        channel.clone(),
+        secrets.clone(),
+    ));
     within(deadline, health_check(channel.clone()))
         .await
         .ok_or_else(|| timeout("answer the health check"))?
@@ -144,6 +145,51 @@ async fn accept(
         .map_err(|e| protocol(spec, "Describe", e))?;
     check_describe(&describe, announced.version)?;
     Ok((channel, describe, announced.socket))
+}
+
+/// Parses and checks the handshake line; a socket in the plugin's temp dir (go-plugin < 1.5)
+/// is accepted with a warning and adopted, so it is removed when the plugin stops.
+fn announcement(
+    process: &mut Process,
+    spec: &PluginSpec,
+    opts: &HostOptions,
+    line: String,
+) -> Result<Announcement, StartError> {
+    let temp_dir = plugin_temp_dir(&spec.env);
+    let announced = parse_line(
+        &line,
+        &opts.protocol_versions,
+        process.dir.path(),
+        &temp_dir,
+    )
+    .map_err(|problem| match problem {
+        LineProblem::Malformed(reason) => StartError::MalformedHandshake {
+            command: spec.command.clone(),
+            line,
+            reason,
+        },
+        LineProblem::Version(announced) => StartError::VersionMismatch {
+            command: spec.command.clone(),
+            offered: opts.protocol_versions.clone(),
+            announced,
+        },
+        LineProblem::Elsewhere(socket) => StartError::SocketElsewhere {
+            command: spec.command.clone(),
+            socket,
+            dir: process.dir.path().to_path_buf(),
+            temp_dir: temp_dir.clone(),
+        },
+    })?;
+    if announced.placement == Placement::TempDir {
+        tracing::warn!(
+            plugin = %process.name,
+            socket = %announced.socket.display(),
+            "the plugin ignored PLUGIN_UNIX_SOCKET_DIR and put its socket in its temp dir \
+             (go-plugin before v1.5 does); accepted, and removed when the plugin stops"
+        );
+        process.dir.adopt(announced.socket.clone());
+    }
+    Ok(announced)
 }
 
 async fn within<F: Future>(deadline: Instant, fut: F) -> Option<F::Output> {
@@ -184,10 +230,12 @@ impl Process {
 
     /// Waits (briefly) until stdout and stderr reach their end, so the tail is complete.
     pub(crate) async fn drain_output(&mut self) {
-        for task in [self.stderr_task.take(), self.stdout_task.take()]
-            .into_iter()
-            .flatten()
-        {
+        let tasks = [
+            self.stderr_task.take(),
+            self.stdout_task.take(),
+            self.stdio_task.take(),
+        ];
+        for task in tasks.into_iter().flatten() {
             let abort = task.abort_handle();
             if tokio::time::timeout(DRAIN_TIMEOUT, task).await.is_err() {
                 abort.abort();

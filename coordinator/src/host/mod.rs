@@ -8,6 +8,7 @@
 //!   module with `unsafe`.
 //! - `handshake`: reading and checking the first stdout line.
 //! - `connect`: the tonic channel over the Unix socket (`:authority` localhost).
+//! - `stdio`: go-plugin's `plugin.GRPCStdio` stream, read and logged.
 //! - `stderr`: plugin log lines re-emitted through `tracing`; the tail for errors.
 //! - `log_secrets`: the secrets of a plugin's recent calls, hidden in its log lines.
 //! - `describe`: health check, Describe, and the checks of its answer.
@@ -35,6 +36,7 @@ mod socket_dir;
 mod spawn;
 mod state;
 mod stderr;
+mod stdio;
 mod stop;
 mod supervisor;
 

@@ -1,13 +1,15 @@
 //! The private directory a plugin creates its Unix socket in: `<socket_root>/sy-<our pid>-<n>`,
 //! mode 0700, checked against the `sun_path` limit before the plugin is spawned and removed when
-//! the plugin stops.
+//! the plugin stops. A socket the plugin made outside it (go-plugin < 1.5 uses its temp dir) is
+//! adopted ([`SocketDir::adopt`]) and removed with the directory; a symlink to it inside the
+//! directory lets [`sweep_stale`] remove it too when a dead coordinator could not.
 //!
 //! A coordinator killed with SIGKILL cannot remove its directories (and its plugins, killed by
 //! the parent-death signal, cannot remove their sockets). The next host that starts under the
 //! same root sweeps them: [`sweep_stale`] removes every `sy-<pid>-*` directory we own whose pid
 //! is no longer alive.
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// `sun_path` holds 108 bytes including the terminating NUL.
@@ -17,11 +19,15 @@ pub const SUN_PATH_MAX: usize = 107;
 const SOCKET_NAME_ROOM: usize = 32;
 /// Prefix of every directory we create.
 const PREFIX: &str = "sy-";
+/// The symlink, inside the directory, to an adopted socket outside it.
+const ADOPTED_LINK: &str = "adopted-socket";
 
 /// A private socket directory, removed (with its contents) on drop.
 #[derive(Debug)]
 pub(crate) struct SocketDir {
     path: PathBuf,
+    /// A socket of this plugin outside the directory, removed on drop too.
+    adopted: Option<PathBuf>,
 }
 
 impl SocketDir {
@@ -42,17 +48,33 @@ impl SocketDir {
             .mode(0o700)
             .create(&path)
             .map_err(|e| format!("cannot create socket directory {path:?}: {e}"))?;
-        Ok(Self { path })
+        Ok(Self {
+            path,
+            adopted: None,
+        })
     }
 
     /// The directory.
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Takes charge of the plugin's socket at `socket`, outside the directory: it is removed
+    /// on drop, if it is then still a socket (never another kind of file that took its name).
+    pub(crate) fn adopt(&mut self, socket: PathBuf) {
+        // Best effort: without the link only a SIGKILLed coordinator's sweep misses it.
+        let _ = std::os::unix::fs::symlink(&socket, self.path.join(ADOPTED_LINK));
+        self.adopted = Some(socket);
+    }
 }
 
 impl Drop for SocketDir {
     fn drop(&mut self) {
+        if let Some(socket) = self.adopted.take()
+            && let Err(err) = remove_socket(&socket)
+        {
+            tracing::warn!(socket = %socket.display(), %err, "could not remove the plugin's socket");
+        }
         if let Err(err) = std::fs::remove_dir_all(&self.path)
             && err.kind() != std::io::ErrorKind::NotFound
         {
@@ -78,8 +100,20 @@ pub(crate) fn sweep_stale(root: &Path) {
         let ours = entry.metadata().is_ok_and(|m| m.is_dir() && m.uid() == uid);
         if ours && !pid_alive(pid) {
             tracing::info!(dir = %entry.path().display(), "removing a stale plugin socket directory");
+            if let Ok(adopted) = std::fs::read_link(entry.path().join(ADOPTED_LINK)) {
+                let _ = remove_socket(&adopted);
+            }
             let _ = std::fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+/// Removes `path` if it is a socket (never another kind of file that took its name); a path
+/// that is gone already is fine.
+fn remove_socket(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path),
+        _ => Ok(()),
     }
 }
 
@@ -117,6 +151,25 @@ mod tests {
     }
 
     #[test]
+    fn an_adopted_socket_is_removed_on_drop_but_not_another_file() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let socket = outside.path().join("plugin123");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let mut dir = SocketDir::create(root.path()).unwrap();
+        dir.adopt(socket.clone());
+        drop(dir);
+        assert!(!socket.exists());
+
+        let plain = outside.path().join("plugin456");
+        std::fs::write(&plain, b"not a socket").unwrap();
+        let mut dir = SocketDir::create(root.path()).unwrap();
+        dir.adopt(plain.clone());
+        drop(dir);
+        assert!(plain.exists());
+    }
+
+    #[test]
     fn a_long_root_is_refused_before_anything_is_created() {
         let root = tempfile::tempdir().unwrap();
         let long = root.path().join("x".repeat(90));
@@ -135,6 +188,20 @@ mod tests {
         sweep_stale(root.path());
         assert!(!stale.exists());
         assert!(live.exists());
+    }
+
+    #[test]
+    fn the_sweep_removes_a_dead_coordinators_adopted_socket() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let socket = outside.path().join("plugin789");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let stale = root.path().join("sy-2147483632-1");
+        std::fs::create_dir(&stale).unwrap();
+        std::os::unix::fs::symlink(&socket, stale.join(ADOPTED_LINK)).unwrap();
+        sweep_stale(root.path());
+        assert!(!stale.exists());
+        assert!(!socket.exists());
     }
 
     #[test]

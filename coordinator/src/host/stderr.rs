@@ -100,6 +100,12 @@ where
     })
 }
 
+/// Logs one (already scrubbed) stderr line of plugin `name` with its own level; also used for
+/// the stderr lines that arrive over go-plugin's stdio stream.
+pub(crate) fn log_line(name: &str, pid: u32, line: &str) {
+    emit(name, pid, &parse(line));
+}
+
 fn parse(line: &str) -> LogLine {
     if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line)
         && let Some(parsed) = parse_json(map)

@@ -1,7 +1,10 @@
-//! The harness's own plugin launcher. Unlike the coordinator's `Plugin::start` it gives the
-//! checks low-level control: start with or without the magic cookie, offer any version list,
-//! start through an intermediate shell (to kill the plugin's parent), signal the process, and
-//! watch its stdout and stderr. Every process started here is killed (its whole process group)
+//! The harness's own plugin launcher. It starts plugins as the coordinator's host does (empty
+//! environment plus the handshake variables, stdin closed, a new session, and the parent-death
+//! signal SIGKILL; see `spawn_hook`), and gives the checks low-level control: start with or
+//! without the magic cookie, offer any version list, start from a parent thread that can be
+//! made to die (the host's parent death, as the kernel sees it), start through an intermediate
+//! shell (a parent without the signal), signal the process, find the members of its process
+//! group, and watch its stdout and stderr. Every process started here is killed (its whole process group)
 //! and reaped, and its socket directory removed, when the [`Launched`] is dropped at the latest.
 
 use std::collections::BTreeMap;
@@ -55,8 +58,13 @@ pub(crate) struct LaunchMode {
     pub cookie: bool,
     /// The value of `PLUGIN_PROTOCOL_VERSIONS`.
     pub versions: String,
-    /// Start the plugin through `sh`, which stays its parent (for the parent-death check).
+    /// Start the plugin through `sh`, which stays its parent and sets no parent-death signal
+    /// (for the parent-watch recommendation).
     pub via_shell: bool,
+    /// Start the plugin behind a stand-in parent process (see `spawn_hook::behind_a_parent`)
+    /// that [`Launched::kill_parent`] kills: the coordinator's death as the plugin sees it
+    /// (for the parent-death check).
+    pub parent_process: bool,
 }
 
 impl LaunchMode {
@@ -70,6 +78,7 @@ impl LaunchMode {
             cookie: true,
             versions: versions.join(","),
             via_shell: false,
+            parent_process: false,
         }
     }
 }
@@ -161,10 +170,13 @@ pub(crate) struct Launched {
     status: Option<ExitStatus>,
     /// Process group of everything started (the child leads it).
     pgid: Pid,
-    /// Started through the shell: the plugin is then the shell's child.
+    /// Started through the shell or a stand-in parent: the plugin is then its child.
     via_shell: bool,
     /// The plugin itself when started through the shell, once known.
     grandchild: Option<Pid>,
+    /// The announced socket when it lies outside `dir` (go-plugin < 1.5 uses its temp dir);
+    /// removed on drop like the directory.
+    outside_socket: Option<PathBuf>,
     dir: TempDir,
     /// The plugin's stdout.
     pub stdout: Captured,
@@ -207,16 +219,21 @@ impl Launched {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
             .kill_on_drop(true);
+        if mode.parent_process {
+            crate::spawn_hook::behind_a_parent(&mut cmd);
+        } else {
+            crate::spawn_hook::as_the_host_does(&mut cmd);
+        }
+        let intermediate = mode.via_shell || mode.parent_process;
         if mode.cookie {
             cmd.env(handshake::MAGIC_COOKIE_KEY, handshake::MAGIC_COOKIE_VALUE);
         }
-        if mode.via_shell {
+        if intermediate {
             subreaper(true);
         }
         let spawned = cmd.spawn();
-        if mode.via_shell && spawned.is_err() {
+        if intermediate && spawned.is_err() {
             subreaper(false);
         }
         let mut child = spawned.map_err(spawn_err)?;
@@ -230,8 +247,9 @@ impl Launched {
             child,
             status: None,
             pgid: Pid::from_raw(raw),
-            via_shell: mode.via_shell,
+            via_shell: intermediate,
             grandchild: None,
+            outside_socket: None,
             dir,
             stdout,
             stderr,
@@ -261,7 +279,12 @@ impl Launched {
         if self.via_shell && self.grandchild.is_none() {
             self.grandchild = child_of(self.pgid);
         }
-        HandshakeLine::parse(&line).map_err(|why| StartError::Malformed { line, why })
+        let parsed =
+            HandshakeLine::parse(&line).map_err(|why| StartError::Malformed { line, why })?;
+        if parsed.socket.parent() != Some(self.dir.path()) {
+            self.outside_socket = Some(parsed.socket.clone());
+        }
+        Ok(parsed)
     }
 
     async fn stderr_tail_after_exit(&self) -> String {
@@ -323,6 +346,29 @@ impl Launched {
         pid_gone(pid)
     }
 
+    /// SIGKILLs the stand-in parent: the kernel then sends the plugin its parent-death signal
+    /// and re-parents it, as when the coordinator dies.
+    pub(crate) fn kill_parent(&self) {
+        self.signal_child(Signal::SIGKILL);
+    }
+
+    /// Waits up to `timeout` until no live process is left in the plugin's own process group
+    /// (it leads one, as under the host); the survivors' pids (empty when none).
+    pub(crate) async fn wait_group_gone(&self, timeout: Duration) -> Vec<Pid> {
+        let Some(group) = self.plugin_pid() else {
+            return Vec::new();
+        };
+        let deadline = Instant::now() + timeout;
+        // Members of a group are not all our children, so there is no exit event to await.
+        loop {
+            let alive = group_members(group);
+            if alive.is_empty() || Instant::now() >= deadline {
+                return alive;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Kills the whole process group and reaps everything.
     pub(crate) async fn kill(&mut self) {
         let _ = killpg(self.pgid, Signal::SIGKILL);
@@ -332,6 +378,8 @@ impl Launched {
 
     fn reap_grandchild(&mut self) {
         if let Some(pid) = self.grandchild {
+            // Its own group, when it leads one (behind a stand-in parent), with it.
+            let _ = killpg(pid, Signal::SIGKILL);
             let _ = kill(pid, Signal::SIGKILL);
             // Reaps it if the subreaper made it ours; otherwise its new parent does.
             let _ = waitpid(pid, None);
@@ -352,10 +400,37 @@ impl Drop for Launched {
             let _ = killpg(self.pgid, Signal::SIGKILL);
         }
         self.reap_grandchild();
+        remove_socket(self.outside_socket.take());
         if self.via_shell {
             subreaper(false);
         }
     }
+}
+
+/// Removes a plugin's socket outside its directory, if it is still a socket (never another file).
+fn remove_socket(socket: Option<PathBuf>) {
+    use std::os::unix::fs::FileTypeExt;
+    if let Some(socket) = socket
+        && std::fs::symlink_metadata(&socket).is_ok_and(|m| m.file_type().is_socket())
+    {
+        let _ = std::fs::remove_file(socket);
+    }
+}
+
+/// The live processes (not zombies) of process group `pgid`, from /proc.
+fn group_members(pgid: Pid) -> Vec<Pid> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let (state, _, group) = proc_stat_group(&stat)?;
+            (group == pgid.as_raw() && !matches!(state, 'Z' | 'X')).then(|| Pid::from_raw(pid))
+        })
+        .collect()
 }
 
 /// A fresh 0700 socket directory with a short path (the `sun_path` limit is 108 bytes), under
@@ -400,11 +475,17 @@ fn child_of(parent: Pid) -> Option<Pid> {
 
 /// (state, ppid) from a /proc/<pid>/stat line; the command name may contain spaces and `)`.
 fn proc_stat(stat: &str) -> Option<(char, i32)> {
+    proc_stat_group(stat).map(|(state, ppid, _)| (state, ppid))
+}
+
+/// (state, ppid, process group) from a /proc/<pid>/stat line.
+fn proc_stat_group(stat: &str) -> Option<(char, i32, i32)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, ppid, pgrp))
 }
 
 /// True when `pid` has exited: reaped now, already gone, or a zombie awaiting another parent.
@@ -450,5 +531,6 @@ mod tests {
     #[test]
     fn reads_proc_stat() {
         assert_eq!(proc_stat("12 (a) b) S 7 12 12"), Some(('S', 7)));
+        assert_eq!(proc_stat_group("12 (a) b) S 7 9 12"), Some(('S', 7, 9)));
     }
 }

@@ -28,6 +28,7 @@ pub mod config;
 mod launcher;
 mod output;
 pub mod report;
+mod spawn_hook;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

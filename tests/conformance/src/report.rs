@@ -25,17 +25,30 @@ pub enum Outcome {
         /// Why the check did not run.
         reason: String,
     },
+    /// Not a rule the plugin broke but advice: what the host guarantees by itself, which the
+    /// plugin would do well to guarantee too (e.g. its own parent watch). Never a failure.
+    Recommendation {
+        /// What is recommended, and why.
+        reason: String,
+    },
 }
 
 impl Outcome {
-    /// A short upper-case label: `PASS`, `FAIL` or `SKIP`.
+    /// A short upper-case label: `PASS`, `FAIL`, `SKIP` or `NOTE` (a recommendation).
     #[must_use]
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Passed { .. } => "PASS",
             Outcome::Failed { .. } => "FAIL",
             Outcome::Skipped { .. } => "SKIP",
+            Outcome::Recommendation { .. } => "NOTE",
         }
+    }
+
+    /// True for [`Outcome::Recommendation`].
+    #[must_use]
+    pub fn is_recommendation(&self) -> bool {
+        matches!(self, Outcome::Recommendation { .. })
     }
 
     /// True for [`Outcome::Failed`].
@@ -59,7 +72,9 @@ impl Outcome {
     fn text(&self) -> &str {
         match self {
             Outcome::Passed { detail } => detail,
-            Outcome::Failed { reason } | Outcome::Skipped { reason } => reason,
+            Outcome::Failed { reason }
+            | Outcome::Skipped { reason }
+            | Outcome::Recommendation { reason } => reason,
         }
     }
 }
@@ -120,6 +135,12 @@ impl Report {
         self.names_where(Outcome::is_skipped)
     }
 
+    /// The names of the checks that ended with a recommendation, in run order.
+    #[must_use]
+    pub fn recommendation_names(&self) -> Vec<&str> {
+        self.names_where(Outcome::is_recommendation)
+    }
+
     /// The entry of the check called `name`, if it was selected.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&CheckReport> {
@@ -158,20 +179,31 @@ impl Report {
         }
         let (p, f, s) = self.counts();
         let secs = self.duration.as_secs_f64();
-        let _ = writeln!(out, "{p} passed, {f} failed, {s} skipped in {secs:.2} s");
+        let notes = match self.recommendation_names().len() {
+            0 => String::new(),
+            n => format!(", {n} recommendation{}", if n == 1 { "" } else { "s" }),
+        };
+        let _ = writeln!(
+            out,
+            "{p} passed, {f} failed, {s} skipped{notes} in {secs:.2} s"
+        );
         out
     }
 
     /// The report as pretty-printed JSON: this type's serde form plus `passed` (no failure)
-    /// and `counts` (`passed`, `failed`, `skipped`).
+    /// and `counts` (`passed`, `failed`, `skipped`, `recommendations`).
     #[must_use]
     pub fn to_json(&self) -> String {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         let (passed, failed, skipped) = self.counts();
         if let Some(map) = value.as_object_mut() {
             map.insert("passed".to_owned(), self.passed().into());
-            let counts =
-                serde_json::json!({"passed": passed, "failed": failed, "skipped": skipped});
+            let counts = serde_json::json!({
+                "passed": passed,
+                "failed": failed,
+                "skipped": skipped,
+                "recommendations": self.recommendation_names().len(),
+            });
             map.insert("counts".to_owned(), counts);
         }
         serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -229,6 +261,14 @@ fn junit_case(out: &mut String, c: &CheckReport) {
             let _ = write!(
                 out,
                 ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                xml_escape(reason)
+            );
+        }
+        // A passed test case that says what is recommended.
+        Outcome::Recommendation { reason } => {
+            let _ = write!(
+                out,
+                ">\n      <system-out>recommendation: {}</system-out>\n    </testcase>\n",
                 xml_escape(reason)
             );
         }

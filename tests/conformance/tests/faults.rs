@@ -147,6 +147,11 @@ fault!(
     "ignore-shutdown",
     ["lifecycle/shutdown", "lifecycle/sigterm",]
 );
+fault!(
+    an_orphaned_child_fails_the_parent_death_check,
+    "orphan-child",
+    ["lifecycle/parent-death"]
+);
 fault!(env_dump_breaks_no_conformance_rule, "env-dump", []);
 fault!(control_chars_break_no_conformance_rule, "control-chars", []);
 fault!(

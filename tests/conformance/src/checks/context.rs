@@ -178,7 +178,7 @@ impl Ctx {
         }
         match self.start(&LaunchMode::normal()).await {
             Ok(running) => Ok(running),
-            Err(Stop::Fail(m) | Stop::Skip(m)) => Err(m),
+            Err(Stop::Fail(m) | Stop::Skip(m) | Stop::Recommend(m)) => Err(m),
         }
     }
 

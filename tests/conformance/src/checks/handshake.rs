@@ -8,7 +8,7 @@ use std::time::Duration;
 use switchyard_proto::plugin::v1::DescribeRequest;
 
 use super::context::serving;
-use super::{CheckFuture, Ctx, fail, skip};
+use super::{CheckFuture, Ctx, fail, recommend, skip};
 use crate::client::{Conn, request};
 use crate::launcher::{LaunchMode, StartError};
 
@@ -138,7 +138,7 @@ pub(crate) fn version_unsupported(cx: &mut Ctx) -> CheckFuture<'_> {
 /// `handshake/socket-dir`.
 pub(crate) fn socket_dir(cx: &mut Ctx) -> CheckFuture<'_> {
     Box::pin(async move {
-        cx.program()?;
+        let temp_dir = plugin_temp_dir(cx.program()?);
         let running = cx.shared().await?;
         let (Some(p), Some(line)) = (&running.launched, &running.line) else {
             return Err(fail("internal: no launched plugin"));
@@ -148,6 +148,17 @@ pub(crate) fn socket_dir(cx: &mut Ctx) -> CheckFuture<'_> {
             .canonicalize()
             .map_err(|e| fail(e.to_string()))?;
         let parent = line.socket.parent().and_then(|d| d.canonicalize().ok());
+        if parent.is_some() && parent == temp_dir.canonicalize().ok() && is_socket(&line.socket) {
+            // go-plugin < 1.5 ignores PLUGIN_UNIX_SOCKET_DIR; the host accepts this itself.
+            return Err(recommend(format!(
+                "socket {} is in the plugin's temp dir, not inside PLUGIN_UNIX_SOCKET_DIR ({}), as \
+                 go-plugin before v1.5 does. The host accepts it (with a warning) and removes it \
+                 when the plugin stops; upgrade to go-plugin >= 1.5, or create the socket in \
+                 PLUGIN_UNIX_SOCKET_DIR, so it is private to the host's 0700 directory",
+                line.socket.display(),
+                dir.display()
+            )));
+        }
         if parent.as_deref() != Some(dir.as_path()) {
             return Err(fail(format!(
                 "socket {} is not inside PLUGIN_UNIX_SOCKET_DIR ({}); create it there",
@@ -165,6 +176,20 @@ pub(crate) fn socket_dir(cx: &mut Ctx) -> CheckFuture<'_> {
         }
         Ok(line.socket.display().to_string())
     })
+}
+
+/// The temp dir of the plugin under test: the `TMPDIR` passed with `--env`, else `/tmp` (the
+/// harness, like the host, passes no `TMPDIR` of its own).
+fn plugin_temp_dir(program: &crate::launcher::Program) -> std::path::PathBuf {
+    program
+        .env
+        .get("TMPDIR")
+        .filter(|t| !t.is_empty())
+        .map_or_else(|| "/tmp".into(), std::path::PathBuf::from)
+}
+
+fn is_socket(path: &std::path::Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
 }
 
 /// `handshake/health`.

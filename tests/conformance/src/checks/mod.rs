@@ -34,6 +34,8 @@ pub(crate) enum Stop {
     Fail(String),
     /// The check does not apply.
     Skip(String),
+    /// Not a failure: advice on what the plugin should do although the host covers it.
+    Recommend(String),
 }
 
 /// A failure with `reason`.
@@ -44,6 +46,11 @@ pub(crate) fn fail(reason: impl Into<String>) -> Stop {
 /// A skip with `reason`.
 pub(crate) fn skip(reason: impl Into<String>) -> Stop {
     Stop::Skip(reason.into())
+}
+
+/// A recommendation with `reason`.
+pub(crate) fn recommend(reason: impl Into<String>) -> Stop {
+    Stop::Recommend(reason.into())
 }
 
 /// A check's result: `Ok(detail)` when it passed.
@@ -352,7 +359,13 @@ pub(crate) static TABLE: &[CheckDef] = &[
         "lifecycle/parent-death",
         Gate::Plugin,
         lifecycle::parent_death,
-        "When its parent process dies, the plugin exits."
+        "Started as the host starts it (own session, PR_SET_PDEATHSIG), when its parent dies no process of the plugin's process group survives."
+    ),
+    check!(
+        "lifecycle/parent-watch",
+        Gate::Plugin,
+        lifecycle::parent_watch,
+        "Recommendation: started without a parent-death signal, the plugin notices its parent's death by itself and exits."
     ),
 ];
 
@@ -422,5 +435,6 @@ fn outcome(verdict: Verdict) -> Outcome {
         Ok(detail) => Outcome::Passed { detail },
         Err(Stop::Fail(reason)) => Outcome::Failed { reason },
         Err(Stop::Skip(reason)) => Outcome::Skipped { reason },
+        Err(Stop::Recommend(reason)) => Outcome::Recommendation { reason },
     }
 }
