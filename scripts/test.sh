@@ -2,8 +2,8 @@
 # Runs every test of the project: the Rust workspace (unit, integration and end-to-end tests
 # against the real plugin binaries), the Python SDK's tests, the platform API from a Python
 # (grpcio) client, the plugin conformance harness over every bundled plugin and the Python
-# example plugin, then the TypeScript SDK and client (scripts/test-typescript.sh). Installs
-# nothing system-wide.
+# example plugin, then the TypeScript SDK and client (scripts/test-typescript.sh) and the Go SDK
+# with the plain go-plugin test plugins (scripts/test-go.sh). Installs nothing system-wide.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +32,5 @@ target/debug/switchyard-conformance plugin-sdk/python/switchyard-plugin-pyexampl
 echo "== conformance harness: bundled plugins"; for p in target/debug/switchyard-plugin-*; do [[ "$p" == *.d ]] || target/debug/switchyard-conformance "$p"; done
 echo "== TypeScript plugin SDK and platform client"
 scripts/test-typescript.sh
+echo "== Go plugin SDK and plain go-plugin plugins"
+scripts/test-go.sh
