@@ -62,6 +62,8 @@ pub struct SledStore {
     schedule: Tree,
     correlations: Tree,
     chain_history: Tree,
+    /// The history of recently used chains ([`chains`]).
+    history_cache: chains::HistoryCache,
     /// Snapshot of every subscription for fan-out; `None` after a change.
     subs_cache: Mutex<Option<Arc<[Subscription]>>>,
     /// Event types read so far (every publish looks its type up); cleared on a change.
@@ -130,6 +132,7 @@ impl SledStore {
             schedule: t("schedule")?,
             correlations,
             chain_history,
+            history_cache: chains::HistoryCache::default(),
             subs_cache: Mutex::new(None),
             event_types_cache: Mutex::new(std::collections::HashMap::new()),
             claims: Mutex::new(Claims {

@@ -779,3 +779,61 @@ fn history_outlives_a_chain_by_the_retention_and_stays_bounded() {
     assert_eq!(open_one.status, DeliveryStatus::Pending);
     assert_eq!(behind.status, DeliveryStatus::Waiting);
 }
+
+/// Ends a claimed correlated delivery with a successful attempt that returned `external_id`.
+fn delivered(store: &SledStore, d: &Delivery, external_id: &str, at: DateTime<Utc>) {
+    let mut claimed = store
+        .claim_due(at, 100)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == d.id)
+        .expect("due");
+    claimed.status = DeliveryStatus::Succeeded;
+    claimed.attempts = 1;
+    claimed.next_attempt_at = None;
+    claimed.updated_at = at;
+    let attempt = crate::model::Attempt {
+        delivery_id: d.id,
+        number: 1,
+        trigger: AttemptTrigger::Scheduled,
+        started_at: at,
+        ended_at: at,
+        duration_ms: 0,
+        outcome: AttemptOutcome::Delivered,
+        error: None,
+        status_code: Some(200),
+        external_id: Some(external_id.into()),
+        retry_after_ms: None,
+        next_attempt_at: None,
+        response_excerpt: None,
+        state: Some(format!("{{\"ts\":\"{external_id}\"}}")),
+    };
+    store
+        .save_delivery(&claimed, Some(&attempt), DeliveryStatus::InFlight)
+        .expect("save the success");
+}
+
+#[test]
+fn the_history_read_from_memory_follows_every_end_and_matches_the_store() {
+    let (dir, store) = open();
+    let now = Utc::now();
+    let sub = SubscriptionId::new();
+    let first = correlated(&store, sub, "inc-1", now);
+    let second = correlated(&store, sub, "inc-1", now);
+    // An end without an attempt drops the chain from memory; the next read scans the store.
+    ended(&store, &first, DeliveryStatus::Failed, now);
+    assert_eq!(store.correlation_history(sub, "inc-1").unwrap().len(), 1);
+    // From here on the reads come from memory, which each end must keep in step.
+    delivered(&store, &second, "m-1", now);
+    let later = now + chrono::Duration::milliseconds(5);
+    let third = correlated(&store, sub, "inc-1", later);
+    delivered(&store, &third, "m-2", later);
+    let cached = store.correlation_history(sub, "inc-1").unwrap();
+    let ids: Vec<_> = cached.iter().map(|e| e.external_id.as_deref()).collect();
+    assert_eq!(ids, [Some("m-2"), Some("m-1"), None]);
+    assert_eq!(cached[0].state.as_deref(), Some("{\"ts\":\"m-2\"}"));
+    // What a fresh process reads from disk is the same.
+    drop(store);
+    let reopened = SledStore::open(dir.path()).expect("reopen");
+    assert_eq!(reopened.correlation_history(sub, "inc-1").unwrap(), cached);
+}

@@ -53,6 +53,7 @@ impl SledStore {
         let promoted = self.tx(|t| t.save(delivery, attempt, expected, claimed)?.map_err(abort))?;
         claims.saved(delivery);
         claims.note_scheduled(promoted);
+        self.chain_ended(delivery, attempt);
         Ok(())
     }
 
@@ -97,6 +98,7 @@ impl SledStore {
             if let Ok(promoted) = r {
                 claims.saved(&w.delivery);
                 claims.note_scheduled(*promoted);
+                self.chain_ended(&w.delivery, w.attempt.as_ref());
             }
         }
         for (new, w) in events.iter().zip(&inserted) {
