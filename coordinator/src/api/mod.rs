@@ -24,6 +24,7 @@ pub mod events;
 pub mod payload_schemas;
 pub mod providers;
 pub(crate) mod reflection;
+pub mod request_metrics;
 pub mod secret_keys;
 pub mod server;
 pub mod status;

@@ -24,6 +24,8 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
+
+use super::request_metrics::RequestMetricsLayer;
 use tonic::transport::{Server, ServerTlsConfig};
 
 use super::ApiContext;
@@ -138,6 +140,7 @@ impl ApiServer {
     /// [`ServeError::Transport`] when serving fails.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), ServeError> {
         let unix = Server::builder()
+            .layer(RequestMetricsLayer)
             .layer(self.codes)
             .serve_with_incoming_shutdown(
                 self.routes.clone(),
@@ -154,6 +157,7 @@ impl ApiServer {
                 server = server.tls_config(tls)?;
             }
             server
+                .layer(RequestMetricsLayer)
                 .layer(self.codes)
                 .serve_with_incoming_shutdown(
                     self.routes,

@@ -144,3 +144,57 @@ pub fn backlog(backlog: &crate::store::Backlog) {
     }
     gauge!(BACKLOG_OLDEST_DUE_SECONDS).set(backlog.oldest_due_seconds);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: &[&str] = &[
+        ATTEMPTS,
+        DELIVERIES,
+        RETRIES,
+        ATTEMPT_SECONDS,
+        PUBLISH_SECONDS,
+        ROUND_SIZE,
+        ROUND_SECONDS,
+        PLUGIN_STARTS,
+        PLUGIN_CRASHES,
+        PLUGIN_UP,
+        API_REQUESTS,
+        BACKLOG_DUE,
+        BACKLOG_SCHEDULED,
+        BACKLOG_IN_FLIGHT,
+        BACKLOG_OLDEST_DUE_SECONDS,
+    ];
+
+    /// The Grafana dashboard in docs/ queries only metrics that exist, and shows every one.
+    #[test]
+    fn the_dashboard_uses_exactly_the_metrics_there_are() {
+        let text = include_str!("../../../docs/grafana/switchyard.json");
+        let dashboard: serde_json::Value = serde_json::from_str(text).expect("dashboard JSON");
+        let mut used = std::collections::BTreeSet::new();
+        for panel in dashboard["panels"].as_array().expect("panels") {
+            for target in panel["targets"].as_array().expect("targets") {
+                let expr = target["expr"].as_str().expect("expr");
+                for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    if let Some(name) = word.strip_prefix("switchyard_") {
+                        let name = ["_bucket", "_count", "_sum"]
+                            .iter()
+                            .find_map(|s| name.strip_suffix(s))
+                            .unwrap_or(name);
+                        used.insert(format!("switchyard_{name}"));
+                    }
+                }
+            }
+        }
+        for name in &used {
+            assert!(
+                ALL.contains(&name.as_str()),
+                "the dashboard queries unknown {name}"
+            );
+        }
+        for name in ALL {
+            assert!(used.contains(*name), "the dashboard does not show {name}");
+        }
+    }
+}

@@ -193,6 +193,21 @@ async fn ready_only_once_plugins_are_up_and_metrics_count_a_delivery() {
     let done = wait_final(&mut c, &delivery.id).await;
     assert_eq!(done.status(), api::DeliveryStatus::Succeeded);
 
+    // A refused publish (the payload misses its schema's required title) counts with its code.
+    let refused = c
+        .events
+        .publish_event(api::PublishEventRequest {
+            event_type: "incident.incident.created".into(),
+            payload_json: json!({"incidentId": "inc-2"}).to_string(),
+            idempotency_key: String::new(),
+            timestamp: None,
+        })
+        .await;
+    assert_eq!(
+        refused.map(|_| ()).unwrap_err().code(),
+        tonic::Code::InvalidArgument
+    );
+
     let (status, text) = get(&addr, "/metrics");
     assert_eq!(status, 200);
     assert_exposition(&text);
@@ -219,5 +234,21 @@ async fn ready_only_once_plugins_are_up_and_metrics_count_a_delivery() {
     assert_eq!(sample(&text, "switchyard_backlog_due "), Some(0.0));
     assert_eq!(sample(&text, "switchyard_backlog_in_flight "), Some(0.0));
     assert!(text.contains("switchyard_plugin_up{plugin="), "{text}");
+    let publish = "method=\"/switchyard.coordinator.v1.EventService/PublishEvent\"";
+    assert_eq!(
+        sample(
+            &text,
+            &format!("switchyard_api_requests_total{{{publish},code=\"ok\"}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("switchyard_api_requests_total{{{publish},code=\"invalid_argument\"}}")
+        ),
+        Some(1.0)
+    );
     assert!(!text.contains(&delivery.id), "no ids as labels");
 }
