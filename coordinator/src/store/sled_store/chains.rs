@@ -209,15 +209,25 @@ fn ended_entry(d: &Delivery, last: Option<&Attempt>) -> Option<CorrelatedDeliver
     })
 }
 
-/// The history of recently used chains (by chain key), most recent first, as stored.
+/// A chain's history in [`HistoryCache`].
+#[derive(Debug)]
+enum Cached {
+    /// As stored, most recent first.
+    Ready(Vec<CorrelatedDelivery>),
+    /// A reader is scanning the store for it; what ended meanwhile is noted here, to be merged
+    /// into the scan's result (the scan may or may not have seen it).
+    Scanning(Vec<CorrelatedDelivery>),
+}
+
+/// The history of recently used chains (by chain key).
 #[derive(Debug, Default)]
-pub(super) struct HistoryCache(Mutex<HashMap<Vec<u8>, Vec<CorrelatedDelivery>>>);
+pub(super) struct HistoryCache(Mutex<HashMap<Vec<u8>, Cached>>);
 
 /// Chains kept in [`HistoryCache`]; when full it starts again empty (a miss only costs a scan).
-const CACHED_CHAINS: usize = 10_000;
+const CACHED_CHAINS: usize = 100_000;
 
 impl HistoryCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Vec<u8>, Vec<CorrelatedDelivery>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Vec<u8>, Cached>> {
         // A cache: whatever a panic left behind is consistent enough to read or clear.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -228,33 +238,66 @@ impl HistoryCache {
     }
 }
 
+/// Whether `history` holds `entry` (the same delivery ending at the same time).
+fn holds(history: &[CorrelatedDelivery], entry: &CorrelatedDelivery) -> bool {
+    history
+        .iter()
+        .any(|e| e.delivery_id == entry.delivery_id && e.ended_at == entry.ended_at)
+}
+
 impl SledStore {
     /// What the last deliveries of a chain that ended left behind, most recent first, at most
-    /// [`CORRELATION_HISTORY`]. A miss scans the store under the cache's lock, so that a
-    /// writer's [`SledStore::chain_ended`] lands after the scan's result, never under it.
+    /// [`CORRELATION_HISTORY`]. A miss scans the store without holding the cache's lock: the
+    /// chain is marked as being scanned, writers note what ends meanwhile
+    /// ([`SledStore::chain_ended`]), and the scan's result absorbs it.
     pub(super) fn chain_history(
         &self,
         subscription: SubscriptionId,
         key: &str,
     ) -> StoreResult<Vec<CorrelatedDelivery>> {
         let chain = chain_key(subscription, key);
-        let mut cache = self.history_cache.lock();
-        if let Some(history) = cache.get(&chain) {
-            return Ok(history.clone());
+        let owner = {
+            let mut cache = self.history_cache.lock();
+            match cache.get(&chain) {
+                Some(Cached::Ready(history)) => return Ok(history.clone()),
+                // Another reader scans it: scan too, without caching.
+                Some(Cached::Scanning(_)) => false,
+                None => {
+                    if cache.len() >= CACHED_CHAINS {
+                        cache.clear();
+                    }
+                    cache.insert(chain.clone(), Cached::Scanning(Vec::new()));
+                    true
+                }
+            }
+        };
+        let scanned = self.scan_history(&chain);
+        if owner {
+            let mut cache = self.history_cache.lock();
+            let noted = cache.remove(&chain);
+            if let (Ok(history), Some(Cached::Scanning(noted))) = (&scanned, noted) {
+                let mut history = history.clone();
+                for entry in noted.into_iter().rev() {
+                    if !holds(&history, &entry) {
+                        history.insert(0, entry);
+                    }
+                }
+                history.truncate(CORRELATION_HISTORY);
+                cache.insert(chain, Cached::Ready(history.clone()));
+                return Ok(history);
+            }
         }
-        let history: Vec<CorrelatedDelivery> = self
-            .chain_history
-            .scan_prefix(history_prefix(&chain))
+        scanned
+    }
+
+    fn scan_history(&self, chain: &[u8]) -> StoreResult<Vec<CorrelatedDelivery>> {
+        self.chain_history
+            .scan_prefix(history_prefix(chain))
             .values()
             .rev()
             .take(CORRELATION_HISTORY)
             .map(|v| dec("chain_history", &v?))
-            .collect::<StoreResult<_>>()?;
-        if cache.len() >= CACHED_CHAINS {
-            cache.clear();
-        }
-        cache.insert(chain, history.clone());
-        Ok(history)
+            .collect()
     }
 
     /// After a commit that ended `d` (with `attempt`, the one the save wrote): its history
@@ -269,20 +312,21 @@ impl SledStore {
         }
         let chain = chain_key(d.subscription_id, key);
         let mut cache = self.history_cache.lock();
-        if attempt.is_none() {
-            cache.remove(&chain);
-            return;
-        }
-        let (Some(history), Some(entry)) = (cache.get_mut(&chain), ended_entry(d, attempt)) else {
-            return;
+        let entry = match (attempt, ended_entry(d, attempt)) {
+            (None, _) => {
+                cache.remove(&chain);
+                return;
+            }
+            (Some(_), Some(entry)) => entry,
+            (Some(_), None) => return,
         };
-        // A scan after the commit has it already.
-        let seen = |e: &CorrelatedDelivery| {
-            e.delivery_id == entry.delivery_id && e.ended_at == entry.ended_at
-        };
-        if !history.iter().any(seen) {
-            history.insert(0, entry);
-            history.truncate(CORRELATION_HISTORY);
+        match cache.get_mut(&chain) {
+            Some(Cached::Ready(history)) if !holds(history, &entry) => {
+                history.insert(0, entry);
+                history.truncate(CORRELATION_HISTORY);
+            }
+            Some(Cached::Scanning(noted)) => noted.insert(0, entry),
+            _ => {}
         }
     }
 
