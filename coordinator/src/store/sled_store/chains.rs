@@ -59,7 +59,8 @@ fn history_prefix(chain_key: &[u8]) -> Vec<u8> {
     k
 }
 
-/// The `chain_history` key of one ended delivery: sorted by end time within its chain.
+/// The `chain_history` key of one ended delivery: sorted by end time (in milliseconds) within
+/// its chain, then by delivery id (ends within one millisecond come out in id order).
 fn history_key(chain_key: &[u8], entry: &CorrelatedDelivery) -> Vec<u8> {
     let mut k = history_prefix(chain_key);
     k.extend_from_slice(&to_millis(entry.ended_at).to_be_bytes());
