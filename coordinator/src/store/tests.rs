@@ -825,7 +825,12 @@ fn the_history_read_from_memory_follows_every_end_and_matches_the_store() {
     assert_eq!(store.correlation_history(sub, "inc-1").unwrap().len(), 1);
     // From here on the reads come from memory, which each end must keep in step. (Ends in
     // distinct milliseconds: within one, the store orders them by id.)
-    delivered(&store, &second, "m-1", now + chrono::Duration::milliseconds(2));
+    delivered(
+        &store,
+        &second,
+        "m-1",
+        now + chrono::Duration::milliseconds(2),
+    );
     let later = now + chrono::Duration::milliseconds(5);
     let third = correlated(&store, sub, "inc-1", later);
     delivered(&store, &third, "m-2", later);
