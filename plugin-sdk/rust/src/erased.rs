@@ -14,6 +14,7 @@ use serde_json::Value;
 use switchyard_proto::plugin::v1 as pb;
 use tonic::Status;
 
+use crate::config_cache::ConfigCache;
 use crate::deferred::Deferred;
 use crate::provider::{
     Capabilities, ConfigKind, ConnectionConfig, CorrelatedDelivery, Correlation, DeliveryContext,
@@ -77,7 +78,36 @@ pub(crate) struct Registered<P: Provider> {
     config_json: Value,
     connection_json: Option<Value>,
     compiled: Deferred<Result<Schemas<P>, SchemaError>>,
+    prepared: ConfigCache<Prepared<P>>,
 }
+
+/// A `Deliver`'s config and connection, typed, with the scrubber of their secrets: what
+/// depends only on the two texts, built once per pair (see [`crate::config_cache`]).
+struct Prepared<P: Provider> {
+    config: P::Config,
+    connection: P::Connection,
+    secrets: switchyard_scrub::Scrubber,
+}
+
+impl<P: Provider> Clone for Prepared<P> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            connection: self.connection.clone(),
+            secrets: self.secrets.clone(),
+        }
+    }
+}
+
+/// What [`Registered::delivery_context`] answers: the context and its secrets' scrubber, or
+/// the config's problems.
+type DeliveryContextResult<P> = Result<
+    (
+        DeliveryContext<<P as Provider>::Config, <P as Provider>::Connection>,
+        switchyard_scrub::Scrubber,
+    ),
+    Vec<Diagnostic>,
+>;
 
 /// A provider's compiled schemas.
 struct Schemas<P: Provider> {
@@ -102,6 +132,7 @@ impl<P: Provider> Registered<P> {
             config_json,
             connection_json,
             compiled: Deferred::new(),
+            prepared: ConfigCache::default(),
         }
     }
 
@@ -154,29 +185,52 @@ impl<P: Provider> Registered<P> {
         }
     }
 
-    /// The typed context of a `Deliver` (or `Preview`) request; `Ok(Err(_))`: the config or
-    /// connection config is invalid, with the path of each problem.
+    /// The typed context of a `Deliver` (or `Preview`) request and the scrubber of its
+    /// secrets; `Ok(Err(_))`: the config or connection config is invalid, with the path of
+    /// each problem.
     async fn delivery_context(
         &self,
         mut request: pb::DeliverRequest,
-    ) -> Result<Result<DeliveryContext<P::Config, P::Connection>, Vec<Diagnostic>>, Status> {
+    ) -> Result<DeliveryContextResult<P>, Status> {
         let (event, subscription) = event_from(&mut request)?;
-        let schemas = self.schemas().await?;
-        let config = match schemas.config(&request.config_json) {
-            Ok(config) => config,
+        let prepared = match self
+            .prepared(&request.config_json, &request.connection_json)
+            .await?
+        {
+            Ok(prepared) => prepared,
             Err(diagnostics) => return Ok(Err(diagnostics)),
         };
-        let connection = match schemas.connection(&request.connection_json) {
-            Ok(connection) => connection,
-            Err(diagnostics) => return Ok(Err(prefix(diagnostics, "connection"))),
-        };
-        Ok(Ok(DeliveryContext {
+        let context = DeliveryContext {
             event,
             subscription,
-            config,
-            connection,
+            config: prepared.config,
+            connection: prepared.connection,
             correlation: request.correlation.take().map(correlation_from),
-        }))
+        };
+        Ok(Ok((context, prepared.secrets)))
+    }
+
+    /// The typed config and connection of a `Deliver`, from the cache when these texts were
+    /// seen before.
+    async fn prepared(
+        &self,
+        config_json: &str,
+        connection_json: &str,
+    ) -> Result<Result<Prepared<P>, Vec<Diagnostic>>, Status> {
+        let schemas = self.schemas().await?;
+        Ok(self
+            .prepared
+            .get_or_build(config_json, connection_json, || {
+                let config = schemas.config(config_json)?;
+                let connection = schemas
+                    .connection(connection_json)
+                    .map_err(|d| prefix(d, "connection"))?;
+                Ok(Prepared {
+                    config,
+                    connection,
+                    secrets: self.secrets(ConfigKind::Provider, config_json, connection_json),
+                })
+            }))
     }
 
     /// What a `TestConnection` or `ValidateConfig` request names, typed; `Ok(Err(_))`: it does
@@ -444,13 +498,8 @@ impl<P: Provider> ErasedProvider for Registered<P> {
         request: pb::DeliverRequest,
     ) -> BoxFuture<'_, Result<pb::DeliverResponse, Status>> {
         Box::pin(async move {
-            let secrets = self.secrets(
-                ConfigKind::Provider,
-                &request.config_json,
-                &request.connection_json,
-            );
-            let ctx = match self.delivery_context(request).await? {
-                Ok(ctx) => ctx,
+            let (ctx, secrets) = match self.delivery_context(request).await? {
+                Ok(prepared) => prepared,
                 Err(diagnostics) => return Ok(invalid_config(diagnostics)),
             };
             let _active = redact::activate(&secrets);
@@ -614,20 +663,15 @@ impl<P: Provider> ErasedProvider for Registered<P> {
             let delivery = request
                 .delivery
                 .ok_or_else(|| Status::invalid_argument("PreviewRequest.delivery is required"))?;
-            let secrets = self.secrets(
-                ConfigKind::Provider,
-                &delivery.config_json,
-                &delivery.connection_json,
-            );
             let rendered = match self.delivery_context(delivery).await? {
-                Ok(ctx) => {
+                Ok((ctx, secrets)) => {
                     let _active = redact::activate(&secrets);
-                    self.provider.preview(ctx).await
+                    self.provider.preview(ctx).await.map(|r| (r, secrets))
                 }
                 Err(diagnostics) => Err(diagnostics),
             };
             Ok(match rendered {
-                Ok(request) => pb::PreviewResponse {
+                Ok((request, secrets)) => pb::PreviewResponse {
                     request: Some(scrubbed(&secrets, request.into_proto())),
                     diagnostics: Vec::new(),
                 },

@@ -22,7 +22,7 @@
 //! };
 //!
 //! /// What a subscription configures.
-//! #[derive(Deserialize, JsonSchema)]
+//! #[derive(Clone, Deserialize, JsonSchema)]
 //! #[serde(rename_all = "camelCase")]
 //! struct EchoConfig {
 //!     /// Where to send events.
@@ -88,6 +88,7 @@
 
 pub mod byte_limit;
 pub mod chat;
+mod config_cache;
 mod deferred;
 mod erased;
 pub mod handshake;

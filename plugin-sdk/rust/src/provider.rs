@@ -24,8 +24,9 @@ use crate::result::{ConnectionOption, DeliveryResult, Diagnostic, TestConnection
 /// [`capabilities`](Provider::capabilities) declares them; otherwise the host gets
 /// `UNIMPLEMENTED`.
 pub trait Provider: Send + Sync + 'static {
-    /// The per-subscription configuration.
-    type Config: DeserializeOwned + JsonSchema + Send + Sync + 'static;
+    /// The per-subscription configuration. `Clone`: the SDK validates and deserializes a
+    /// config text once and hands later calls with the same text a clone.
+    type Config: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static;
     /// The site-wide connection config (shared credentials), or [`NoConnection`].
     type Connection: ConnectionConfig;
 
@@ -135,12 +136,14 @@ pub trait Provider: Send + Sync + 'static {
 
 /// A connection config type: either a schema-bearing type (any `DeserializeOwned + JsonSchema`
 /// type) or [`NoConnection`] for providers without shared connections.
-pub trait ConnectionConfig: DeserializeOwned + Send + Sync + 'static {
+///
+/// `Clone` for the same reason as [`Provider::Config`].
+pub trait ConnectionConfig: DeserializeOwned + Clone + Send + Sync + 'static {
     /// The JSON Schema of the connection config, or `None` when the provider has none.
     fn connection_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema>;
 }
 
-impl<T: DeserializeOwned + JsonSchema + Send + Sync + 'static> ConnectionConfig for T {
+impl<T: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static> ConnectionConfig for T {
     fn connection_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
         Some(generator.root_schema_for::<T>())
     }

@@ -24,7 +24,7 @@ const ROLE_ENV: &str = "SDK_PROCESS_TEST_ROLE";
 /// Generous: a loaded 2-core machine.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 struct Empty {}
 
 struct Echo;
@@ -47,7 +47,7 @@ impl Provider for Echo {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 struct BrokenConfig {
     /// `"type": "nonsense"` violates the 2020-12 meta-schema.
     #[expect(dead_code, reason = "only its schema matters here")]

@@ -20,14 +20,14 @@ use switchyard_plugin_sdk::{
 use tokio::sync::watch;
 use tonic::{Code, Request};
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct TrackerConnection {
     base_url: String,
     api_token: Secret,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct TrackerConfig {
     #[expect(dead_code, reason = "only its schema matters here")]
@@ -147,7 +147,7 @@ impl Provider for Tracker {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 struct GateConfig {
     #[serde(default)]
     hold: bool,
@@ -485,7 +485,7 @@ fn a_broken_definition_is_refused_with_a_clear_error() {
     ));
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 struct BrokenConfig {
     /// `"type": "nonsense"` violates the 2020-12 meta-schema.
     #[expect(dead_code, reason = "only its schema matters here")]
