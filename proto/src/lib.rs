@@ -57,4 +57,7 @@ pub mod handshake {
     pub const HEALTH_SERVICE_NAME: &str = "plugin";
     /// The `:authority` the host dials with (tonic/h2 servers reject odd authorities over UDS).
     pub const AUTHORITY: &str = "localhost";
+
+    mod line;
+    pub use line::{HandshakeLine, LineError};
 }

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use switchyard_proto::handshake::CORE_PROTOCOL_VERSION;
+use switchyard_proto::handshake::HandshakeLine;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 use tokio::time::Instant;
@@ -83,48 +83,27 @@ pub(crate) enum LineProblem {
     Elsewhere(PathBuf),
 }
 
-/// Parses `CORE|APP|NETWORK|ADDR|PROTOCOL|SERVERCERT` and checks each part; `temp_dir` is the
-/// plugin's own temp dir.
+/// Parses the line ([`HandshakeLine`], shared with the conformance harness) and checks it
+/// against what this host offered; `temp_dir` is the plugin's own temp dir. Like go-plugin's
+/// client, the host tolerates a missing sixth field and a `\r`.
 pub(crate) fn parse_line(
     line: &str,
     offered: &[u32],
     socket_dir: &Path,
     temp_dir: &Path,
 ) -> Result<Announcement, LineProblem> {
-    let malformed = |why: &str| LineProblem::Malformed(why.to_owned());
-    let parts: Vec<&str> = line.trim_end_matches(['\r', '\n']).split('|').collect();
-    if parts.len() < 5 {
-        return Err(malformed("expected at least 5 `|`-separated fields"));
-    }
-    match parts[0].parse::<u32>() {
-        Ok(CORE_PROTOCOL_VERSION) => {}
-        Ok(_) => return Err(malformed("the core protocol version (field 1) must be 1")),
-        Err(_) => return Err(malformed("field 1 (core protocol version) is not a number")),
-    }
-    let version = parts[1]
-        .parse::<u32>()
-        .map_err(|_| malformed("field 2 (app protocol version) is not a number"))?;
-    if parts[2] != "unix" {
-        return Err(malformed("field 3 (network) must be `unix`"));
-    }
-    if parts[4] != "grpc" {
-        return Err(malformed("field 5 (protocol) must be `grpc`"));
-    }
-    let socket = PathBuf::from(parts[3]);
-    if !socket.is_absolute() {
-        return Err(malformed("field 4 (socket path) is not an absolute path"));
-    }
-    let placement = match socket.parent() {
+    let line = HandshakeLine::parse(line).map_err(|err| LineProblem::Malformed(err.to_string()))?;
+    let placement = match line.socket.parent() {
         Some(dir) if dir == socket_dir => Placement::Ours,
         Some(dir) if dir == temp_dir => Placement::TempDir,
-        _ => return Err(LineProblem::Elsewhere(socket)),
+        _ => return Err(LineProblem::Elsewhere(line.socket)),
     };
-    if !offered.contains(&version) {
-        return Err(LineProblem::Version(version));
+    if !offered.contains(&line.app_version) {
+        return Err(LineProblem::Version(line.app_version));
     }
     Ok(Announcement {
-        version,
-        socket,
+        version: line.app_version,
+        socket: line.socket,
         placement,
     })
 }
@@ -199,7 +178,7 @@ mod tests {
     #[test]
     fn malformed_lines_say_which_field() {
         for (line, field) in [
-            ("hello world", "5 `|`"),
+            ("hello world", "at least 5"),
             ("2|1|unix|/tmp/sy-1-2/p.sock|grpc|", "field 1"),
             ("1|x|unix|/tmp/sy-1-2/p.sock|grpc|", "field 2"),
             ("1|1|tcp|127.0.0.1:1234|grpc|", "field 3"),

@@ -16,7 +16,7 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use switchyard_plugin_sdk::proto::handshake as hs;
+use switchyard_plugin_sdk::proto::handshake::{self as hs, HandshakeLine};
 use switchyard_plugin_sdk::{DeliveryContext, DeliveryResult, NoConnection, Plugin, Provider};
 
 /// Set (to anything) in the environment of the re-run that acts as the plugin.
@@ -166,7 +166,9 @@ fn start(cleanup: &mut Cleanup, role: &str) -> Tree {
         .ok()
         .flatten()
         .expect("a handshake line");
-    let socket = PathBuf::from(line.split('|').nth(3).expect("address field"));
+    let socket = HandshakeLine::parse(&line)
+        .expect("a handshake line")
+        .socket;
     let pid = socket
         .file_stem()
         .and_then(|s| s.to_str())

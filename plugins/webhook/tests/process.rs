@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
 use switchyard_proto::go_plugin::{Empty, grpc_controller_client::GrpcControllerClient};
-use switchyard_proto::handshake::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+use switchyard_proto::handshake::{HandshakeLine, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
 use switchyard_proto::plugin::v1 as pb;
 use switchyard_proto::plugin::v1::provider_plugin_client::ProviderPluginClient;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -63,11 +63,11 @@ async fn start() -> Running {
         .await
         .unwrap()
         .unwrap();
-    let fields: Vec<&str> = line.trim_end_matches('\n').split('|').collect();
-    assert_eq!(fields.len(), 6, "handshake line {line:?}");
-    assert_eq!(&fields[..3], ["1", "1", "unix"]);
-    assert_eq!(&fields[4..], ["grpc", ""]);
-    let socket = PathBuf::from(fields[3]);
+    let parsed = HandshakeLine::parse(&line).unwrap();
+    assert_eq!(parsed.app_version, 1, "handshake line {line:?}");
+    assert_eq!(parsed.server_cert.as_deref(), Some(""), "{line:?}");
+    assert!(!parsed.carriage_return, "{line:?}");
+    let socket = parsed.socket;
     assert_eq!(
         socket.parent(),
         Some(dir.path()),
@@ -283,7 +283,7 @@ async fn exits_when_its_parent_dies() {
         .await
         .unwrap()
         .unwrap();
-    let socket = PathBuf::from(line.split('|').nth(3).unwrap());
+    let socket = HandshakeLine::parse(&line).unwrap().socket;
     assert!(socket.exists());
 
     parent.start_kill().unwrap();

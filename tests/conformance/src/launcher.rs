@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use switchyard_proto::handshake;
+use switchyard_proto::handshake::{self, HandshakeLine};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
@@ -83,54 +83,21 @@ impl LaunchMode {
     }
 }
 
-/// A parsed go-plugin handshake line, `1|<version>|unix|<socket>|grpc|`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HandshakeLine {
-    /// The negotiated app protocol version.
-    pub version: u32,
-    /// The Unix socket the plugin serves on.
-    pub socket: PathBuf,
-}
-
-impl HandshakeLine {
-    /// Parses exactly `1|<ver>|unix|<path>|grpc|`; the error says which field is wrong.
-    pub(crate) fn parse(line: &str) -> Result<HandshakeLine, String> {
-        if line.ends_with('\r') {
-            return Err("the line ends with `\\r`; end it with `\\n` only".to_owned());
-        }
-        let fields: Vec<&str> = line.split('|').collect();
-        let [core, version, network, addr, protocol, cert] = fields[..] else {
-            return Err(format!(
-                "expected 6 `|`-separated fields, found {}",
-                fields.len()
-            ));
-        };
-        if core != handshake::CORE_PROTOCOL_VERSION.to_string() {
-            return Err(format!("core protocol version must be 1, found {core:?}"));
-        }
-        let version = version
-            .parse::<u32>()
-            .map_err(|_| format!("app protocol version must be a number, found {version:?}"))?;
-        if network != "unix" {
-            return Err(format!("network must be `unix`, found {network:?}"));
-        }
-        if !addr.starts_with('/') {
-            return Err(format!(
-                "address must be an absolute socket path, found {addr:?}"
-            ));
-        }
-        if protocol != "grpc" {
-            return Err(format!("protocol must be `grpc`, found {protocol:?}"));
-        }
-        if !cert.is_empty() {
-            return Err(format!(
-                "the server-certificate field must be empty, found {cert:?}"
-            ));
-        }
-        Ok(HandshakeLine {
-            version,
-            socket: PathBuf::from(addr),
-        })
+/// Parses a handshake line ([`HandshakeLine`], shared with the host) and holds it to the
+/// letter of the protocol, which go-plugin's client and the Switchyard host are lenient about:
+/// exactly `1|<ver>|unix|<path>|grpc|` — six fields, the last empty, ended by `\n` alone.
+/// The error says which part is wrong.
+pub(crate) fn parse_strict(line: &str) -> Result<HandshakeLine, String> {
+    let parsed = HandshakeLine::parse(line).map_err(|err| err.to_string())?;
+    if parsed.carriage_return {
+        return Err("the line ends with `\\r`; end it with `\\n` only".to_owned());
+    }
+    match parsed.server_cert.as_deref() {
+        None => Err("expected 6 `|`-separated fields (end the line with `|`), found 5".to_owned()),
+        Some("") => Ok(parsed),
+        Some(cert) => Err(format!(
+            "the server-certificate field must be empty, found {cert:?}"
+        )),
     }
 }
 
@@ -279,8 +246,7 @@ impl Launched {
         if self.via_shell && self.grandchild.is_none() {
             self.grandchild = child_of(self.pgid);
         }
-        let parsed =
-            HandshakeLine::parse(&line).map_err(|why| StartError::Malformed { line, why })?;
+        let parsed = parse_strict(&line).map_err(|why| StartError::Malformed { line, why })?;
         if parsed.socket.parent() != Some(self.dir.path()) {
             self.outside_socket = Some(parsed.socket.clone());
         }
@@ -506,8 +472,8 @@ mod tests {
 
     #[test]
     fn parses_a_good_line() {
-        let line = HandshakeLine::parse("1|1|unix|/tmp/x/plugin.sock|grpc|").expect("valid");
-        assert_eq!(line.version, 1);
+        let line = parse_strict("1|1|unix|/tmp/x/plugin.sock|grpc|").expect("valid");
+        assert_eq!(line.app_version, 1);
         assert_eq!(line.socket, PathBuf::from("/tmp/x/plugin.sock"));
     }
 
@@ -524,7 +490,7 @@ mod tests {
             "1|1|unix|/tmp/s|grpc",
             "1|1|unix|/tmp/s|grpc|\r",
         ] {
-            assert!(HandshakeLine::parse(bad).is_err(), "{bad} accepted");
+            assert!(parse_strict(bad).is_err(), "{bad} accepted");
         }
     }
 

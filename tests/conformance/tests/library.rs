@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use switchyard_conformance::{Options, report, run};
-use switchyard_proto::handshake;
+use switchyard_proto::handshake::{self, HandshakeLine};
 
 /// A fixture started the way a host starts it; killed and reaped on drop.
 struct Started(Child);
@@ -39,7 +39,11 @@ fn checks_an_already_running_plugin_through_its_socket() {
     BufReader::new(stdout)
         .read_line(&mut line)
         .expect("handshake line");
-    let socket = line.split('|').nth(3).expect("socket field").to_owned();
+    let socket = HandshakeLine::parse(&line)
+        .expect("a handshake line")
+        .socket
+        .display()
+        .to_string();
 
     let report = run(Options::socket(&socket));
     assert!(report.passed(), "{}", report.to_text());

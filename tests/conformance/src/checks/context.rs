@@ -18,8 +18,9 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use super::{Stop, fail, skip};
 use crate::client::{Conn, request};
 use crate::config::{self, Fill};
-use crate::launcher::{HandshakeLine, LaunchMode, Launched, Program};
+use crate::launcher::{LaunchMode, Launched, Program};
 use crate::{Options, Target};
+use switchyard_proto::handshake::HandshakeLine;
 
 /// A started plugin with its handshake done and a connection open.
 #[derive(Debug)]

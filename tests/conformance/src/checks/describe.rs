@@ -144,7 +144,7 @@ pub(crate) fn stable(cx: &mut Ctx) -> CheckFuture<'_> {
 pub(crate) fn protocol_version(cx: &mut Ctx) -> CheckFuture<'_> {
     Box::pin(async move {
         let d = cx.describe().await?;
-        let announced = cx.shared().await?.line.as_ref().map(|l| l.version);
+        let announced = cx.shared().await?.line.as_ref().map(|l| l.app_version);
         let speaks = switchyard_proto::PLUGIN_PROTOCOL_VERSIONS;
         match announced {
             Some(v) if v == d.protocol_version => Ok(format!("{v}")),

@@ -69,7 +69,7 @@ pub(crate) fn line(cx: &mut Ctx) -> CheckFuture<'_> {
             .ok_or_else(|| fail("internal: no handshake line"))?;
         Ok(format!(
             "version {}, socket {}",
-            line.version,
+            line.app_version,
             line.socket.display()
         ))
     })
@@ -80,7 +80,7 @@ pub(crate) fn version_offered(cx: &mut Ctx) -> CheckFuture<'_> {
     Box::pin(async move {
         cx.program()?;
         let running = cx.shared().await?;
-        let version = running.line.as_ref().map_or(0, |l| l.version);
+        let version = running.line.as_ref().map_or(0, |l| l.app_version);
         let offered = LaunchMode::normal().versions;
         if offered.split(',').any(|v| v == version.to_string()) {
             Ok(format!("announced {version}, offered {offered}"))
@@ -104,12 +104,12 @@ pub(crate) fn version_unsupported(cx: &mut Ctx) -> CheckFuture<'_> {
         };
         let mut p = cx.spawn(&mode)?;
         match p.handshake(cx.opts.timeouts.start).await {
-            Ok(line) if line.version == UNSUPPORTED_VERSION => Err(fail(format!(
+            Ok(line) if line.app_version == UNSUPPORTED_VERSION => Err(fail(format!(
                 "offered only version {UNSUPPORTED_VERSION}, the plugin claimed to speak it"
             ))),
             Ok(line) => Ok(format!(
                 "announced version {} although only {UNSUPPORTED_VERSION} was offered: a host refuses it",
-                line.version
+                line.app_version
             )),
             Err(StartError::ExitedEarly { stdout, .. }) => {
                 let status = p.wait_exit(cx.opts.timeouts.exit).await;
