@@ -288,7 +288,7 @@ impl Secrets {
         Ok(())
     }
 
-    fn open(&self, text: &str, path: &[Seg]) -> Result<Value, SecretsError> {
+    fn open(&self, text: &str, path: &[Segment]) -> Result<Value, SecretsError> {
         let ring = self.ring();
         ring.open(text).map_err(|e| open_error(&ring, e, path))
     }
@@ -303,7 +303,7 @@ impl Secrets {
     }
 }
 
-fn open_error(ring: &Keyring, err: OpenError, path: &[Seg]) -> SecretsError {
+fn open_error(ring: &Keyring, err: OpenError, path: &[Segment]) -> SecretsError {
     let path = pointer(path);
     match err {
         OpenError::Invalid => SecretsError::Decrypt { path },
@@ -320,26 +320,26 @@ fn open_error(ring: &Keyring, err: OpenError, path: &[Seg]) -> SecretsError {
 }
 
 /// What [`for_each_envelope`] calls on each stored value, with its path.
-type OnEnvelope<'a> = dyn FnMut(&mut Value, &[Seg]) -> Result<(), SecretsError> + 'a;
+type OnEnvelope<'a> = dyn FnMut(&mut Value, &[Segment]) -> Result<(), SecretsError> + 'a;
 
 /// Calls `f` on every string in the stored form anywhere in `value`, with its path.
 fn for_each_envelope(
     value: &mut Value,
-    path: &mut Vec<Seg>,
+    path: &mut Vec<Segment>,
     f: &mut OnEnvelope<'_>,
 ) -> Result<(), SecretsError> {
     match value {
         Value::String(text) if is_envelope(text) => f(value, path)?,
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                path.push(Seg::Key(k.clone()));
+                path.push(Segment::Key(k.clone()));
                 for_each_envelope(child, path, f)?;
                 path.pop();
             }
         }
         Value::Array(items) => {
             for (i, child) in items.iter_mut().enumerate() {
-                path.push(Seg::Index(i));
+                path.push(Segment::Index(i));
                 for_each_envelope(child, path, f)?;
                 path.pop();
             }
@@ -383,152 +383,31 @@ pub fn has_secrets(schema: &Value) -> bool {
     }
 }
 
-/// One step of a path into a config.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Seg {
-    Key(String),
-    Index(usize),
-}
+/// The walker that finds them is shared with the Rust SDK (`switchyard_scrub::secret_paths`),
+/// so that the coordinator encrypts exactly what the SDK scrubs.
+pub use switchyard_scrub::secret_pointers;
+use switchyard_scrub::{Segment, pointer, secret_paths};
 
-fn pointer(path: &[Seg]) -> String {
-    path.iter()
-        .map(|s| match s {
-            Seg::Key(k) => format!("/{}", k.replace('~', "~0").replace('/', "~1")),
-            Seg::Index(i) => format!("/{i}"),
-        })
-        .collect()
-}
-
-/// JSON Pointers of every secret value present in `config`, per `schema`.
-pub fn secret_pointers(schema: &Value, config: &Value) -> Vec<String> {
-    secret_paths(schema, config)
-        .iter()
-        .map(|p| pointer(p))
-        .collect()
-}
-
-/// Paths of every non-null secret value in `config`, deduplicated (branches may overlap).
-fn secret_paths(schema: &Value, config: &Value) -> Vec<Vec<Seg>> {
-    let mut out = Vec::new();
-    let mut walker = Walker {
-        root: schema,
-        out: &mut out,
-    };
-    walker.walk(schema, config, &mut Vec::new(), 0);
-    out.sort();
-    out.dedup();
-    out
-}
-
-struct Walker<'a> {
-    root: &'a Value,
-    out: &'a mut Vec<Vec<Seg>>,
-}
-
-/// Deep enough for any real config; stops `$ref` cycles.
-const MAX_DEPTH: usize = 48;
-
-impl Walker<'_> {
-    fn walk(&mut self, schema: &Value, inst: &Value, path: &mut Vec<Seg>, depth: usize) {
-        let Some(obj) = schema.as_object() else {
-            return;
-        };
-        if depth > MAX_DEPTH || inst.is_null() {
-            return;
-        }
-        if obj.get("x-secret") == Some(&Value::Bool(true)) {
-            self.out.push(path.clone());
-            return;
-        }
-        let root = self.root;
-        if let Some(target) = obj
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| resolve(root, r))
-        {
-            self.walk(target, inst, path, depth + 1);
-        }
-        for kw in ["allOf", "anyOf", "oneOf"] {
-            for branch in obj.get(kw).and_then(Value::as_array).into_iter().flatten() {
-                self.walk(branch, inst, path, depth + 1);
-            }
-        }
-        for kw in ["then", "else"] {
-            if let Some(branch) = obj.get(kw) {
-                self.walk(branch, inst, path, depth + 1);
-            }
-        }
-        match inst {
-            Value::Object(map) => self.walk_object(obj, map, path, depth),
-            Value::Array(items) => self.walk_array(obj, items, path, depth),
-            _ => {}
-        }
-    }
-
-    fn walk_object(
-        &mut self,
-        obj: &serde_json::Map<String, Value>,
-        map: &serde_json::Map<String, Value>,
-        path: &mut Vec<Seg>,
-        depth: usize,
-    ) {
-        let props = obj.get("properties").and_then(Value::as_object);
-        let extra = obj.get("additionalProperties");
-        for (key, value) in map {
-            let sub = props.and_then(|p| p.get(key)).or(extra);
-            if let Some(sub) = sub {
-                path.push(Seg::Key(key.clone()));
-                self.walk(sub, value, path, depth + 1);
-                path.pop();
-            }
-        }
-    }
-
-    fn walk_array(
-        &mut self,
-        obj: &serde_json::Map<String, Value>,
-        items: &[Value],
-        path: &mut Vec<Seg>,
-        depth: usize,
-    ) {
-        let prefix = obj.get("prefixItems").and_then(Value::as_array);
-        let rest = obj.get("items");
-        for (i, value) in items.iter().enumerate() {
-            let sub = prefix.and_then(|p| p.get(i)).or(rest);
-            if let Some(sub) = sub {
-                path.push(Seg::Index(i));
-                self.walk(sub, value, path, depth + 1);
-                path.pop();
-            }
-        }
-    }
-}
-
-/// Resolves a local `$ref` (`#`, `#/$defs/x`, any JSON Pointer into the document).
-fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
-    root.pointer(reference.strip_prefix('#')?)
-}
-
-fn get<'v>(value: &'v Value, path: &[Seg]) -> Option<&'v Value> {
+fn get<'v>(value: &'v Value, path: &[Segment]) -> Option<&'v Value> {
     path.iter().try_fold(value, |v, seg| match seg {
-        Seg::Key(k) => v.get(k),
-        Seg::Index(i) => v.get(i),
+        Segment::Key(k) => v.get(k),
+        Segment::Index(i) => v.get(i),
     })
 }
 
-fn get_mut<'v>(value: &'v mut Value, path: &[Seg]) -> Option<&'v mut Value> {
+fn get_mut<'v>(value: &'v mut Value, path: &[Segment]) -> Option<&'v mut Value> {
     path.iter().try_fold(value, |v, seg| match seg {
-        Seg::Key(k) => v.get_mut(k),
-        Seg::Index(i) => v.get_mut(i),
+        Segment::Key(k) => v.get_mut(k),
+        Segment::Index(i) => v.get_mut(i),
     })
 }
 
-fn set_child(value: &mut Value, parent: &[Seg], last: &Seg, child: Value) {
+fn set_child(value: &mut Value, parent: &[Segment], last: &Segment, child: Value) {
     match (get_mut(value, parent), last) {
-        (Some(Value::Object(map)), Seg::Key(k)) => {
+        (Some(Value::Object(map)), Segment::Key(k)) => {
             map.insert(k.clone(), child);
         }
-        (Some(Value::Array(items)), Seg::Index(i)) => {
+        (Some(Value::Array(items)), Segment::Index(i)) => {
             if let Some(slot) = items.get_mut(*i) {
                 *slot = child;
             }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 use switchyard_proto::plugin::v1 as pb;
-use switchyard_scrub::Scrubber;
+use switchyard_scrub::{Scrubber, secret_pointers};
 
 static ACTIVE: Mutex<Vec<Arc<Scrubber>>> = Mutex::new(Vec::new());
 
@@ -100,116 +100,11 @@ fn diagnostics(secrets: &Scrubber, diagnostics: &mut [pb::Diagnostic]) {
     }
 }
 
-/// JSON Pointers of every non-null value of `config` that `schema` marks `x-secret`: through
-/// `properties`, `additionalProperties`, `items`, `prefixItems`, local `$ref`,
-/// `allOf`/`anyOf`/`oneOf` and `then`/`else` (what schemars generates, and more).
-#[must_use]
-pub(crate) fn secret_pointers(schema: &Value, config: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    walk(schema, schema, config, &mut String::new(), &mut out, 0);
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// Deep enough for any real config; stops `$ref` cycles.
-const MAX_DEPTH: usize = 48;
-
-fn walk(
-    root: &Value,
-    schema: &Value,
-    inst: &Value,
-    at: &mut String,
-    out: &mut Vec<String>,
-    depth: usize,
-) {
-    let Some(obj) = schema.as_object() else {
-        return;
-    };
-    if depth > MAX_DEPTH || inst.is_null() {
-        return;
-    }
-    if obj.get("x-secret") == Some(&Value::Bool(true)) {
-        out.push(at.clone());
-        return;
-    }
-    let local_ref = obj
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix('#'));
-    if let Some(target) = local_ref.and_then(|pointer| root.pointer(pointer)) {
-        walk(root, target, inst, at, out, depth + 1);
-    }
-    let branches = ["allOf", "anyOf", "oneOf"]
-        .iter()
-        .filter_map(|kw| obj.get(*kw).and_then(Value::as_array))
-        .flatten()
-        .chain(["then", "else"].iter().filter_map(|kw| obj.get(*kw)));
-    for branch in branches {
-        walk(root, branch, inst, at, out, depth + 1);
-    }
-    let len = at.len();
-    match inst {
-        Value::Object(map) => {
-            let props = obj.get("properties").and_then(Value::as_object);
-            for (key, value) in map {
-                let sub = props
-                    .and_then(|p| p.get(key))
-                    .or_else(|| obj.get("additionalProperties"));
-                if let Some(sub) = sub {
-                    at.push('/');
-                    at.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                    walk(root, sub, value, at, out, depth + 1);
-                    at.truncate(len);
-                }
-            }
-        }
-        Value::Array(items) => {
-            let prefix = obj.get("prefixItems").and_then(Value::as_array);
-            for (i, value) in items.iter().enumerate() {
-                let sub = prefix.and_then(|p| p.get(i)).or_else(|| obj.get("items"));
-                if let Some(sub) = sub {
-                    at.push('/');
-                    at.push_str(&i.to_string());
-                    walk(root, sub, value, at, out, depth + 1);
-                    at.truncate(len);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn finds_secrets_behind_refs_branches_and_items() {
-        let schema = json!({
-            "properties": {
-                "auth": {"$ref": "#/$defs/Auth"},
-                "headers": {"items": {"properties": {"value": {"x-secret": true}}}},
-                "extra": {"additionalProperties": {"x-secret": true}}
-            },
-            "$defs": {"Auth": {"oneOf": [
-                {"properties": {"token": {"type": "string", "x-secret": true}}},
-                {"properties": {"password": {"x-secret": true}}}
-            ]}}
-        });
-        let config = json!({
-            "auth": {"password": "pw-12345"},
-            "headers": [{"value": "v1"}, {"name": "n"}],
-            "extra": {"a/b": "x"},
-            "url": "u"
-        });
-        assert_eq!(
-            secret_pointers(&schema, &config),
-            ["/auth/password", "/extra/a~1b", "/headers/0/value"]
-        );
-    }
 
     #[test]
     fn an_active_scrubber_hides_its_secrets_until_dropped() {

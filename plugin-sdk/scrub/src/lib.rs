@@ -16,6 +16,7 @@
 //! position, and go on after it. This crate never logs.
 
 pub mod forms;
+pub mod secret_paths;
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
@@ -24,6 +25,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde_json::Value;
 
 pub use forms::{MIN_SECRET_CHARS, MIN_URL_PART_CHARS};
+pub use secret_paths::{Segment, pointer, secret_paths, secret_pointers};
 
 /// What every hidden occurrence becomes (the coordinator's API shows secrets the same way).
 pub const REDACTED: &str = "[REDACTED]";
