@@ -13,6 +13,8 @@
 //!   config, are refused with the reason in `last_reload_error` (API and CLI), and the old
 //!   version keeps delivering; once the config is gone, `switchyard plugins reload` switches.
 //!   SIGHUP reloads too.
+//! - At the host: a call in flight during a reload finishes on the old process; the reload
+//!   returns after it, with the old process reaped.
 //! - An in-place overwrite of a running executable fails with ETXTBSY (Linux refuses to write
 //!   a file that a process is executing), so installers must rename.
 
@@ -23,12 +25,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard::cli::client::Clients;
+use switchyard::host::{GateFuture, ProviderEntry, Registry, UpgradeGate};
 use switchyard_e2e::coordinator::{
     Coordinator, CoordinatorOptions, attempts, create_subscription, publish, register_incident,
     wait_final,
 };
-use switchyard_e2e::wait_gone;
-use switchyard_plugin_sdk::testkit::HttpSink;
+use switchyard_e2e::{deliver_request, leftovers, options, socket_root, wait_gone, webhook};
+use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
 use switchyard_proto::coordinator::v1 as api;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -433,4 +436,78 @@ async fn an_in_place_overwrite_of_a_running_binary_fails_with_etxtbsy() {
         .expect_err("Linux refuses to open a running executable for writing");
     assert_eq!(err.raw_os_error(), Some(nix::libc::ETXTBSY), "{err}");
     assert_eq!(fixture_pid(&coord), Some(pid));
+}
+
+/// A gate that accepts every new version (no stored configs at the host level).
+struct AcceptAll;
+
+impl UpgradeGate for AcceptAll {
+    fn check<'a>(&'a self, _: &'a [ProviderEntry]) -> GateFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn switched<'a>(&'a self, _: &'a str) -> GateFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// At the host: a call in flight when the reload starts (its receiver answers late) finishes
+/// on the old process, successfully, while new calls already go to the new one; the reload
+/// returns only after that call ended, with the old process reaped, and nothing is left in the
+/// socket root once the registry stops.
+#[tokio::test]
+async fn a_call_in_flight_finishes_on_the_old_process_during_a_reload() {
+    let root = socket_root();
+    let sink = HttpSink::start().await;
+    sink.push_response(ResponseSpec::status(200).delay(Duration::from_secs(2)));
+    let (registry, errors) = Registry::start(vec![webhook()], options(root.path())).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let old = registry.resolve("webhook.webhook").expect("webhook");
+    let old_pid = old.plugin.pid().expect("running");
+    let request = deliver_request("webhook", &json!({"url": sink.url()}));
+    let slow = tokio::spawn(async move {
+        let answer = old.plugin.deliver(request).await;
+        (answer, std::time::Instant::now())
+    });
+    sink.wait_for_requests(1, WAIT).await;
+
+    let reloading = registry.clone();
+    let reload = tokio::spawn(async move {
+        let done = reloading.reload("webhook", &AcceptAll).await;
+        (done, std::time::Instant::now())
+    });
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let new = loop {
+        let entry = registry.resolve("webhook.webhook").expect("webhook");
+        if entry.plugin.pid().is_some_and(|pid| pid != old_pid) {
+            break entry;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new version never took over"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let fast = new
+        .plugin
+        .deliver(deliver_request("webhook", &json!({"url": sink.url()})))
+        .await;
+    assert!(fast.is_ok(), "{fast:?}");
+
+    let (answer, slow_done) = slow.await.expect("the slow call");
+    assert!(answer.is_ok(), "the call in flight failed: {answer:?}");
+    let (done, reload_done) = reload.await.expect("the reload");
+    let done = done.expect("reloaded");
+    assert_eq!(done.old_pid, Some(old_pid));
+    assert!(
+        slow_done <= reload_done,
+        "the reload returned before the old call ended"
+    );
+    assert!(!process_alive(old_pid), "the old process is reaped");
+    registry.stop_all().await;
+    assert!(
+        leftovers(root.path()).is_empty(),
+        "{:?}",
+        leftovers(root.path())
+    );
 }
