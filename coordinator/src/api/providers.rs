@@ -47,9 +47,14 @@ impl ProviderService for Providers {
             return Err(ApiError::field("plugin_id", "is required, e.g. \"webhook\"").into());
         }
         bounds::id("plugin_id", &plugin_id)?;
-        let gate = self.0.engine.upgrade_gate();
-        let done = self.0.registry.reload(&plugin_id, gate.as_ref()).await;
-        let done = done.map_err(ApiError::from)?;
+        let (registry, gate) = (self.0.registry.clone(), self.0.engine.upgrade_gate());
+        // In its own task: a client that gives up must not cancel a reload halfway (once the
+        // new version took over, the registry and the stored configs have to follow).
+        let reload = tokio::spawn(async move { registry.reload(&plugin_id, gate.as_ref()).await });
+        let done = reload
+            .await
+            .map_err(|e| ApiError::Internal(format!("the reload task failed: {e}")))?
+            .map_err(ApiError::from)?;
         let mut providers: Vec<api::Provider> = self
             .0
             .registry
