@@ -112,13 +112,18 @@ impl BinaryWatch {
     /// the previous check.
     fn changed(&mut self, plugin: &Plugin) -> bool {
         let now = Fingerprint::of(&plugin.shared.watched);
-        if now == plugin.loaded_from() || now.incomplete() {
-            self.pending.remove(plugin.id());
+        self.confirm(plugin.id(), &plugin.loaded_from(), now)
+    }
+
+    /// Whether `now` differs from `loaded`, is complete, and was seen at the previous check.
+    fn confirm(&mut self, id: &str, loaded: &Fingerprint, now: Fingerprint) -> bool {
+        if now == *loaded || now.incomplete() {
+            self.pending.remove(id);
             return false;
         }
-        match self.pending.insert(plugin.id().to_owned(), now.clone()) {
+        match self.pending.insert(id.to_owned(), now.clone()) {
             Some(before) if before == now => {
-                self.pending.remove(plugin.id());
+                self.pending.remove(id);
                 true
             }
             _ => false,
@@ -146,6 +151,47 @@ mod tests {
         assert!(!after.incomplete());
         std::fs::remove_file(&path).expect("remove");
         assert!(Fingerprint::of(&files).incomplete());
+    }
+
+    #[test]
+    fn a_change_counts_once_it_is_stable_and_complete() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("plugin");
+        let files = vec![path.clone()];
+        std::fs::write(&path, b"one").expect("write");
+        let loaded = Fingerprint::of(&files);
+        let mut watch = BinaryWatch {
+            pending: HashMap::new(),
+        };
+        assert!(
+            !watch.confirm("p", &loaded, Fingerprint::of(&files)),
+            "unchanged"
+        );
+        std::fs::write(&path, b"two, longer").expect("write");
+        let first = Fingerprint::of(&files);
+        assert!(!watch.confirm("p", &loaded, first.clone()), "seen once");
+        std::fs::write(&path, b"three, longer still").expect("write");
+        assert!(
+            !watch.confirm("p", &loaded, Fingerprint::of(&files)),
+            "still changing"
+        );
+        assert!(
+            watch.confirm("p", &loaded, Fingerprint::of(&files)),
+            "stable: reload"
+        );
+        assert!(
+            !watch.confirm("p", &loaded, first),
+            "a new change starts over"
+        );
+        std::fs::remove_file(&path).expect("remove");
+        assert!(
+            !watch.confirm("p", &loaded, Fingerprint::of(&files)),
+            "missing"
+        );
+        assert!(
+            !watch.confirm("p", &loaded, Fingerprint::of(&files)),
+            "still missing"
+        );
     }
 
     #[test]
