@@ -38,6 +38,7 @@ const TABLE: &[(&str, &str, Role)] = &[
     ("EventService", "PublishEvent", Role::Publish),
     ("ProviderService", "ListProviders", Role::Read),
     ("ProviderService", "GetProvider", Role::Read),
+    ("ProviderService", "ReloadPlugin", Role::Admin),
     ("EventTypeService", "ListEventTypes", Role::Read),
     ("EventTypeService", "GetEventType", Role::Read),
     ("EventTypeService", "RegisterEventType", Role::Admin),

@@ -37,6 +37,42 @@ impl ProviderService for Providers {
             provider: Some(to_api(&entry)),
         }))
     }
+
+    async fn reload_plugin(
+        &self,
+        req: Request<api::ReloadPluginRequest>,
+    ) -> Result<Response<api::ReloadPluginResponse>, Status> {
+        let plugin_id = req.into_inner().plugin_id;
+        if plugin_id.is_empty() {
+            return Err(ApiError::field("plugin_id", "is required, e.g. \"webhook\"").into());
+        }
+        bounds::id("plugin_id", &plugin_id)?;
+        let (registry, gate) = (self.0.registry.clone(), self.0.engine.upgrade_gate());
+        // In its own task: a client that gives up must not cancel a reload halfway (once the
+        // new version took over, the registry and the stored configs have to follow).
+        let reload = tokio::spawn(async move { registry.reload(&plugin_id, gate.as_ref()).await });
+        let done = reload
+            .await
+            .map_err(|e| ApiError::Internal(format!("the reload task failed: {e}")))?
+            .map_err(ApiError::from)?;
+        let mut providers: Vec<api::Provider> = self
+            .0
+            .registry
+            .providers()
+            .iter()
+            .filter(|e| e.plugin.id() == done.plugin_id)
+            .map(to_api)
+            .collect();
+        providers.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Response::new(api::ReloadPluginResponse {
+            plugin_id: done.plugin_id,
+            old_version: done.old_version,
+            new_version: done.new_version,
+            old_pid: done.old_pid.unwrap_or_default(),
+            new_pid: done.new_pid,
+            providers,
+        }))
+    }
 }
 
 /// Refuses a call the provider does not declare: FAILED_PRECONDITION "{what} are not
@@ -94,6 +130,7 @@ fn to_api(entry: &ProviderEntry) -> api::Provider {
         json_schema: s.json_schema.clone(),
     };
     let caps = p.capabilities.unwrap_or_default();
+    let last_reload = entry.plugin.last_reload();
     api::Provider {
         id: entry.qualified_id.clone(),
         plugin_id: describe.plugin_id.clone(),
@@ -128,5 +165,10 @@ fn to_api(entry: &ProviderEntry) -> api::Provider {
             preview: caps.preview,
         }),
         running: entry.plugin.is_running(),
+        last_reload_error: last_reload
+            .as_ref()
+            .and_then(|r| r.error.clone())
+            .unwrap_or_default(),
+        last_reload_time: last_reload.map(|r| r.at.into()),
     }
 }

@@ -8,7 +8,7 @@
 use tonic::{Code, Status};
 
 use crate::engine::EngineError;
-use crate::host::CallError;
+use crate::host::{CallError, ReloadError};
 use crate::schema::SchemaProblem;
 use crate::secrets::SecretsError;
 use crate::secrets::rotate::RotateError;
@@ -134,6 +134,16 @@ impl From<CallError> for ApiError {
                 status.code(),
                 status.message()
             )),
+        }
+    }
+}
+
+impl From<ReloadError> for ApiError {
+    fn from(err: ReloadError) -> Self {
+        match err {
+            ReloadError::UnknownPlugin { .. } => Self::NotFound(err.to_string()),
+            ReloadError::Stopping(_) => Self::Unavailable(err.to_string()),
+            _ => Self::FailedPrecondition(err.to_string()),
         }
     }
 }

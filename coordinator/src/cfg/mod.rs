@@ -155,6 +155,9 @@ pub struct PluginsConfig {
     pub extra: Vec<PluginEntry>,
     /// Non-public subnets plugins may reach (checked CIDRs or addresses).
     pub network_allow: Vec<String>,
+    /// How often the plugins' files are checked for a replaced binary (which is then
+    /// reloaded); `None` (configured as "0s") turns the check off.
+    pub watch_interval: Option<Duration>,
 }
 
 /// One explicitly configured plugin.
@@ -261,6 +264,7 @@ struct RawPlugins {
     extra: Vec<PluginEntry>,
     #[serde(default)]
     network_allow: Vec<String>,
+    watch_interval: String,
 }
 
 #[derive(Deserialize)]
@@ -429,6 +433,8 @@ fn validate_plugins(raw: RawPlugins) -> Result<PluginsConfig, ConfigError> {
         stop_grace: duration("plugins.stop_grace", &raw.stop_grace)?,
         extra: raw.extra,
         network_allow: network_allow(raw.network_allow)?,
+        watch_interval: Some(duration("plugins.watch_interval", &raw.watch_interval)?)
+            .filter(|d| !d.is_zero()),
     })
 }
 

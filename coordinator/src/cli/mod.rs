@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use commands::{
-    ConnectionsCmd, DeliveriesCmd, EventTypesCmd, EventsCmd, ProvidersCmd, SecretsCmd,
+    ConnectionsCmd, DeliveriesCmd, EventTypesCmd, EventsCmd, PluginsCmd, ProvidersCmd, SecretsCmd,
     SubscriptionsCmd,
 };
 
@@ -81,6 +81,9 @@ pub enum Command {
     /// The secret-encryption keys: status and rotation.
     #[command(subcommand)]
     Secrets(SecretsCmd),
+    /// Reload a plugin: a new version takes over without downtime.
+    #[command(subcommand)]
+    Plugins(PluginsCmd),
     /// Delivery counts of the last hours by status, event type and provider.
     Stats {
         /// The window in hours.

@@ -23,6 +23,7 @@ use crate::store::{SledStore, Store};
 mod lock;
 mod observability;
 mod plugins;
+mod reloads;
 
 /// Why the coordinator could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +140,7 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
         rotation_options(),
     ));
     let resume = tokio::spawn(resume_rotation(rotation.clone(), shutdown.child_token()));
+    let reloads = reloads::start(&registry, &engine, cfg.plugins.watch_interval, &shutdown);
     let ctx = ApiContext {
         store: store.clone(),
         registry: registry.clone(),
@@ -162,6 +164,10 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
     engine.stopped().await;
     // It stops at its next record; the next start finishes it.
     let _ = resume.await;
+    // A reload in progress ends (its candidate stopped) before the plugins are stopped.
+    for task in reloads {
+        let _ = task.await;
+    }
     registry.stop_all().await;
     if let Err(e) = store.flush() {
         tracing::error!(error = %e, "final flush of the database failed");

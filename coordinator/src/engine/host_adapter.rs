@@ -25,9 +25,14 @@ impl RegistryProviders {
 
 impl Providers for RegistryProviders {
     fn resolve(&self, qualified_id: &str) -> Option<Arc<dyn ProviderHandle>> {
-        let entry = self.registry.resolve(qualified_id)?;
-        Some(Arc::new(EntryHandle { entry }))
+        Some(handle_of(self.registry.resolve(qualified_id)?))
     }
+}
+
+/// A registry entry as a [`ProviderHandle`] (also a reload candidate's, before it is in the
+/// registry).
+pub(crate) fn handle_of(entry: ProviderEntry) -> Arc<dyn ProviderHandle> {
+    Arc::new(EntryHandle { entry })
 }
 
 #[derive(Debug)]

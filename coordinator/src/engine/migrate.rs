@@ -177,8 +177,9 @@ fn disable(inner: &Inner, sub: Subscription, reason: String) {
     }
 }
 
-/// The upgraded config in stored (encrypted) form, or why it could not be upgraded.
-async fn upgrade(
+/// The upgraded config in stored (encrypted) form, or why it could not be upgraded (nothing is
+/// written: a reload's dry run calls it too).
+pub(super) async fn upgrade(
     inner: &Inner,
     p: &Resolved,
     kind: pb::ConfigKind,

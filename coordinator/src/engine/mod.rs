@@ -27,6 +27,7 @@ mod providers;
 pub mod retry;
 #[cfg(test)]
 mod tests;
+mod upgrade;
 mod writer;
 
 use std::sync::{Arc, Mutex};

@@ -68,7 +68,7 @@ pub(crate) struct Resolved {
 }
 
 impl Resolved {
-    fn new(handle: Arc<dyn ProviderHandle>) -> Self {
+    pub(crate) fn new(handle: Arc<dyn ProviderHandle>) -> Self {
         let p = handle.provider();
         let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::Bool(true));
         let (config_schema, config_version) = p
@@ -139,5 +139,14 @@ impl ProviderCache {
             cache.insert(qualified_id.to_owned(), Arc::clone(&resolved));
         }
         Some(resolved)
+    }
+
+    /// Forgets the providers of `plugin_id`: a new version of it took over, with other
+    /// descriptions (attempts holding the old ones finish on the old process).
+    pub(crate) fn forget_plugin(&self, plugin_id: &str) {
+        let prefix = format!("{plugin_id}.");
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|id, _| !id.starts_with(&prefix));
+        }
     }
 }

@@ -35,14 +35,22 @@ impl Calls {
         }
     }
 
-    /// Runs `rpc` against the live client with the in-flight limit and the deadline.
-    pub(crate) async fn call<T, F, Fut>(&self, rpc: F) -> Result<T, CallError>
+    /// Runs `rpc` against the live client with the in-flight limit and the deadline: against
+    /// `pin` (the process a handle was made for) while it serves, else the current process.
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        pin: Option<&Arc<Live>>,
+        rpc: F,
+    ) -> Result<T, CallError>
     where
         F: FnOnce(ProviderPluginClient<Channel>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
         // Checked before waiting for a slot, so calls fail fast while the plugin is down.
-        let live = self.live().ok_or(CallError::NotRunning)?;
+        let pinned = pin.filter(|live| live.serves()).map(Arc::clone);
+        let live = pinned
+            .or_else(|| self.live())
+            .ok_or(CallError::NotRunning)?;
         let work = async {
             let _permit = self
                 .permits
@@ -106,6 +114,8 @@ mod tests {
             died: CancellationToken::new(),
             pid: 0,
             socket: std::path::PathBuf::new(),
+            describe: Arc::default(),
+            retired: CancellationToken::new(),
         }
     }
 

@@ -13,7 +13,11 @@
 //! - `log_secrets`: the secrets of a plugin's recent calls, hidden in its log lines.
 //! - `describe`: health check, Describe, and the checks of its answer.
 //! - `launch`: the start sequence as a chain of those steps.
-//! - `supervisor`, `state`: crash detection, restart, graceful stop on request.
+//! - `supervisor`, `state`: crash detection, restart, graceful stop on request, taking over a
+//!   new version and retiring the old process.
+//! - `reload`: a new version started beside the running one, checked, swapped in
+//!   ([`Registry::reload`], [`UpgradeGate`]).
+//! - `binary_watch`: notices a plugin's executable replaced on disk.
 //! - `calls`: deadline, in-flight bound, status mapping.
 //! - `stop`: Shutdown → SIGTERM → SIGKILL of the process group; always reaped.
 //! - [`Plugin`], [`Registry`]: the public handles. Errors: [`StartError`], [`CallError`].
@@ -22,6 +26,7 @@
 //! SDK's own parent watch); their socket directories are removed by the next host that starts
 //! under the same `socket_root` (`sy-<pid>-*` directories whose pid is dead).
 
+mod binary_watch;
 mod calls;
 mod connect;
 mod describe;
@@ -32,6 +37,7 @@ mod log_secrets;
 mod options;
 mod plugin;
 mod registry;
+mod reload;
 mod socket_dir;
 mod spawn;
 mod state;
@@ -40,9 +46,11 @@ mod stdio;
 mod stop;
 mod supervisor;
 
+pub use binary_watch::{BinaryWatch, Fingerprint};
 pub use error::{CallError, StartError};
 pub use log_secrets::{HiddenInLogs, RECENT_CALLS};
 pub use options::{HostOptions, PluginSpec};
 pub use plugin::Plugin;
 pub use registry::{ProviderEntry, Registry};
+pub use reload::{GateFuture, LastReload, ReloadError, Reloaded, UpgradeGate};
 pub use socket_dir::SUN_PATH_MAX;

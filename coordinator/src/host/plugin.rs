@@ -1,17 +1,23 @@
 //! [`Plugin`]: the handle to one supervised plugin process. Cheap to clone; every clone talks to
 //! the same process. Dropping the last handle stops the plugin in the background; call
 //! [`Plugin::stop`] to wait for it.
+//!
+//! A handle may be *pinned* to one process ([`Plugin::pinned`]): the registry's provider entries
+//! are, so an attempt that read a provider's description (its schemas) calls the process that
+//! gave it, even when a reload swaps in a new version meanwhile; once that process is retired or
+//! dead, pinned calls go to the current one.
 
+use super::binary_watch::{Fingerprint, watched_files};
 use super::calls::Calls;
 use super::error::{CallError, StartError};
 use super::launch::launch;
 use super::log_secrets::{HiddenInLogs, LogSecrets};
 use super::options::{HostOptions, PluginSpec};
 use super::socket_dir::sweep_stale;
-use super::state::State;
-use super::supervisor::Supervisor;
+use super::state::{Live, State};
+use super::supervisor::{Supervisor, Swap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use switchyard_proto::plugin::v1::{
     DeliverRequest, DeliverResponse, DescribeResponse, GetConnectionOptionsRequest,
     GetConnectionOptionsResponse, MigrateConfigRequest, MigrateConfigResponse, PreviewRequest,
@@ -19,23 +25,40 @@ use switchyard_proto::plugin::v1::{
     ValidateConfigRequest, ValidateConfigResponse,
 };
 use switchyard_scrub::Scrubber;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::task::TaskTracker;
 
 /// One supervised plugin process, restarted on crash.
 #[derive(Debug, Clone)]
 pub struct Plugin {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
+    /// The process this handle's calls go to while it serves (else the current one).
+    pub(super) pin: Option<Arc<Live>>,
 }
 
 #[derive(Debug)]
-struct Shared {
-    name: String,
-    describe: Arc<DescribeResponse>,
-    calls: Calls,
+pub(super) struct Shared {
+    pub(super) name: String,
+    /// The plugin id (the same for every version: a reload to another id is refused).
+    pub(super) id: String,
+    /// The Describe answer of the current version.
+    pub(super) describe: RwLock<Arc<DescribeResponse>>,
+    pub(super) calls: Calls,
     /// Hidden in the process's stderr lines, across restarts.
-    secrets: LogSecrets,
-    stop: CancellationToken,
+    pub(super) secrets: LogSecrets,
+    pub(super) spec: PluginSpec,
+    pub(super) opts: HostOptions,
+    /// New versions for the supervisor to take over.
+    pub(super) swaps: mpsc::Sender<Swap>,
+    /// One reload at a time.
+    pub(super) reloading: tokio::sync::Mutex<()>,
+    /// The outcome of the last reload, for the API.
+    pub(super) last_reload: Mutex<Option<super::reload::LastReload>>,
+    /// The files it is started from, and how they looked at the last (re)load.
+    pub(super) watched: Vec<PathBuf>,
+    pub(super) loaded_from: Mutex<Fingerprint>,
+    pub(super) stop: CancellationToken,
     /// Asks the supervisor to stop when the last handle goes away.
     _stop_on_drop: DropGuard,
 }
@@ -46,11 +69,16 @@ impl Plugin {
     pub async fn start(spec: PluginSpec, opts: HostOptions) -> Result<Plugin, StartError> {
         sweep_stale(&opts.socket_root);
         let secrets = LogSecrets::default();
+        let watched = watched_files(&spec.command, &spec.args);
+        let loaded_from = Mutex::new(Fingerprint::of(&watched));
         let instance = launch(&spec, &opts, &secrets).await?;
         let describe = Arc::new(instance.describe.clone());
         let state = Arc::new(watch::Sender::new(State::Restarting));
         let stop = CancellationToken::new();
+        let (swaps, swapped) = mpsc::channel(1);
         let supervisor = Supervisor {
+            swaps: swapped,
+            retiring: TaskTracker::new(),
             plugin_id: describe.plugin_id.clone(),
             state: Arc::clone(&state),
             stop: stop.clone(),
@@ -68,9 +96,18 @@ impl Plugin {
         let _ = ready.wait_for(|s| !matches!(s, State::Restarting)).await;
         tracing::info!(plugin = %spec.name(), id = %describe.plugin_id, "plugin started");
         Ok(Plugin {
+            pin: None,
             shared: Arc::new(Shared {
                 name: spec.name(),
-                describe,
+                id: describe.plugin_id.clone(),
+                describe: RwLock::new(describe),
+                spec,
+                opts: opts.clone(),
+                swaps,
+                reloading: tokio::sync::Mutex::new(()),
+                last_reload: Mutex::new(None),
+                watched,
+                loaded_from,
                 calls: Calls {
                     permits: Semaphore::new(opts.max_in_flight.max(1)),
                     timeout: opts.call_timeout,
@@ -86,7 +123,7 @@ impl Plugin {
     /// The plugin id from Describe.
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.shared.describe.plugin_id
+        &self.shared.id
     }
 
     /// The executable's file name, for logs.
@@ -95,17 +132,44 @@ impl Plugin {
         &self.shared.name
     }
 
-    /// The validated Describe answer of the first start.
+    /// The validated Describe answer: of the process this handle is pinned to, else of the
+    /// current version.
     #[must_use]
     pub fn describe(&self) -> Arc<DescribeResponse> {
-        Arc::clone(&self.shared.describe)
+        match &self.pin {
+            Some(live) => Arc::clone(&live.describe),
+            None => Arc::clone(
+                &self
+                    .shared
+                    .describe
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ),
+        }
+    }
+
+    /// How the plugin's files looked when the running version was (re)loaded from them.
+    pub(super) fn loaded_from(&self) -> Fingerprint {
+        self.shared
+            .loaded_from
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A handle pinned to the current process (see the module doc).
+    #[must_use]
+    pub fn pinned(&self) -> Plugin {
+        Plugin {
+            shared: Arc::clone(&self.shared),
+            pin: self.shared.calls.live(),
+        }
     }
 
     /// The provider with this local id.
     #[must_use]
     pub fn provider(&self, local_id: &str) -> Option<Provider> {
-        self.shared
-            .describe
+        self.describe()
             .providers
             .iter()
             .find(|p| p.id == local_id)
@@ -151,7 +215,10 @@ impl Plugin {
     pub async fn deliver(&self, req: DeliverRequest) -> Result<DeliverResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.deliver(req).await })
+            .call(
+                self.pin.as_ref(),
+                |mut c| async move { c.deliver(req).await },
+            )
             .await
     }
 
@@ -162,7 +229,9 @@ impl Plugin {
     ) -> Result<TestConnectionResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.test_connection(req).await })
+            .call(self.pin.as_ref(), |mut c| async move {
+                c.test_connection(req).await
+            })
             .await
     }
 
@@ -173,7 +242,9 @@ impl Plugin {
     ) -> Result<GetConnectionOptionsResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.get_connection_options(req).await })
+            .call(self.pin.as_ref(), |mut c| async move {
+                c.get_connection_options(req).await
+            })
             .await
     }
 
@@ -184,7 +255,9 @@ impl Plugin {
     ) -> Result<MigrateConfigResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.migrate_config(req).await })
+            .call(self.pin.as_ref(), |mut c| async move {
+                c.migrate_config(req).await
+            })
             .await
     }
 
@@ -195,7 +268,9 @@ impl Plugin {
     ) -> Result<ValidateConfigResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.validate_config(req).await })
+            .call(self.pin.as_ref(), |mut c| async move {
+                c.validate_config(req).await
+            })
             .await
     }
 
@@ -203,7 +278,10 @@ impl Plugin {
     pub async fn preview(&self, req: PreviewRequest) -> Result<PreviewResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.preview(req).await })
+            .call(
+                self.pin.as_ref(),
+                |mut c| async move { c.preview(req).await },
+            )
             .await
     }
 

@@ -1,13 +1,14 @@
 //! [`Registry`]: every plugin of a coordinator, with their providers addressed by qualified id
 //! `{plugin_id}.{provider_id}`. Plugins start concurrently; one that fails to start is reported,
-//! not fatal. Built once at start-up and read-only afterwards.
+//! not fatal. Built once at start-up; afterwards only a reload changes it, replacing the
+//! providers of one plugin at once (`reload`).
 
 use super::error::StartError;
 use super::options::{HostOptions, PluginSpec};
 use super::plugin::Plugin;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use switchyard_proto::plugin::v1::Provider;
 use tokio::task::JoinSet;
 
@@ -33,7 +34,7 @@ impl ProviderEntry {
 /// All plugins of a coordinator.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
-    inner: Arc<Inner>,
+    inner: Arc<RwLock<Inner>>,
 }
 
 #[derive(Debug, Default)]
@@ -79,34 +80,47 @@ impl Registry {
         }
         (
             Registry {
-                inner: Arc::new(inner),
+                inner: Arc::new(RwLock::new(inner)),
             },
             errors,
         )
     }
 
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces every provider of `plugin_id` with `entries` (a new version took over).
+    pub(super) fn replace_providers(&self, plugin_id: &str, entries: Vec<ProviderEntry>) {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        inner.providers.retain(|_, e| e.plugin.id() != plugin_id);
+        for entry in entries {
+            inner.providers.insert(entry.qualified_id.clone(), entry);
+        }
+    }
+
     /// Every provider of every plugin, ordered by qualified id.
     #[must_use]
     pub fn providers(&self) -> Vec<ProviderEntry> {
-        self.inner.providers.values().cloned().collect()
+        self.read().providers.values().cloned().collect()
     }
 
     /// The provider with this qualified id.
     #[must_use]
     pub fn resolve(&self, qualified_id: &str) -> Option<ProviderEntry> {
-        self.inner.providers.get(qualified_id).cloned()
+        self.read().providers.get(qualified_id).cloned()
     }
 
     /// Every started plugin.
     #[must_use]
     pub fn plugins(&self) -> Vec<Plugin> {
-        self.inner.plugins.clone()
+        self.read().plugins.clone()
     }
 
     /// Stops every plugin (concurrently) and waits until all are reaped.
     pub async fn stop_all(&self) {
         let mut set = JoinSet::new();
-        for plugin in &self.inner.plugins {
+        for plugin in self.plugins() {
             let plugin = plugin.clone();
             set.spawn(async move { plugin.stop().await });
         }
@@ -117,15 +131,23 @@ impl Registry {
 impl Inner {
     /// Adds a started plugin and its providers.
     fn add(&mut self, plugin: Plugin) {
-        for provider in &plugin.describe().providers {
-            let qualified_id = format!("{}.{}", plugin.id(), provider.id);
-            let entry = ProviderEntry {
-                qualified_id: qualified_id.clone(),
-                plugin: plugin.clone(),
-                provider: provider.clone(),
-            };
-            self.providers.insert(qualified_id, entry);
+        for entry in provider_entries(&plugin.pinned()) {
+            self.providers.insert(entry.qualified_id.clone(), entry);
         }
         self.plugins.push(plugin);
     }
+}
+
+/// The entries of every provider `plugin` describes, each calling through `plugin`.
+pub(super) fn provider_entries(plugin: &Plugin) -> Vec<ProviderEntry> {
+    plugin
+        .describe()
+        .providers
+        .iter()
+        .map(|provider| ProviderEntry {
+            qualified_id: format!("{}.{}", plugin.id(), provider.id),
+            plugin: plugin.clone(),
+            provider: provider.clone(),
+        })
+        .collect()
 }

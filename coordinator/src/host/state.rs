@@ -3,6 +3,8 @@
 //! takes a short read lock to clone the client and never holds it across an await.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use switchyard_proto::plugin::v1::DescribeResponse;
 use switchyard_proto::plugin::v1::provider_plugin_client::ProviderPluginClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -32,4 +34,16 @@ pub(crate) struct Live {
     pub(crate) pid: u32,
     /// The plugin's Unix socket.
     pub(crate) socket: PathBuf,
+    /// What this process answered to Describe (a reload may bring a different one).
+    pub(crate) describe: Arc<DescribeResponse>,
+    /// Cancelled when a newer version took over and this one's calls drained (or their time
+    /// ran out): handles pinned to it go to the current process from then on.
+    pub(crate) retired: CancellationToken,
+}
+
+impl Live {
+    /// Whether calls may still go to this process.
+    pub(crate) fn serves(&self) -> bool {
+        !self.retired.is_cancelled() && !self.died.is_cancelled()
+    }
 }

@@ -8,7 +8,7 @@ use switchyard_proto::coordinator::v1::{
 
 use super::{Body, EventTypesCmd, ProvidersCmd};
 use crate::cli::client::Clients;
-use crate::cli::output::{Output, dash, json_text, ts_json};
+use crate::cli::output::{Output, dash, json_text, ts, ts_json};
 
 pub(super) async fn providers(
     cmd: ProvidersCmd,
@@ -25,7 +25,12 @@ pub(super) async fn providers(
                     vec![
                         p.id.clone(),
                         p.display_name.clone(),
-                        if p.running { "running" } else { "down" }.to_owned(),
+                        match (p.running, p.last_reload_error.is_empty()) {
+                            (true, true) => "running",
+                            (true, false) => "running (reload refused)",
+                            (false, _) => "down",
+                        }
+                        .to_owned(),
                         dash(&p.description),
                     ]
                 })
@@ -48,11 +53,21 @@ pub(super) async fn providers(
                     "connection schema",
                     format!("{:#}", json["connectionSchema"]),
                 ),
+                ("last reload", last_reload(&p)),
             ];
             out.record(&fields, &json);
         }
     }
     Ok(())
+}
+
+/// When the plugin was last reloaded, and why that was refused if it was.
+fn last_reload(p: &Provider) -> String {
+    match (p.last_reload_time.as_ref(), p.last_reload_error.as_str()) {
+        (None, _) => "-".to_owned(),
+        (Some(at), "") => format!("{} (took over)", ts(Some(at))),
+        (Some(at), error) => format!("{} REFUSED: {error}", ts(Some(at))),
+    }
 }
 
 fn provider_json(p: &Provider) -> Value {
@@ -69,6 +84,7 @@ fn provider_json(p: &Provider) -> Value {
         "configSchema": schema(p.config_schema.as_ref()),
         "connectionSchema": schema(p.connection_schema.as_ref()),
         "supportedEvents": p.supported_events, "running": p.running,
+        "lastReloadError": p.last_reload_error, "lastReloadTime": ts_json(p.last_reload_time.as_ref()),
         "capabilities": {"testConnection": caps.test_connection,
             "connectionOptions": caps.connection_options, "migrateConfig": caps.migrate_config},
         "documentation": p.documentation.as_ref().map(|d| json!({

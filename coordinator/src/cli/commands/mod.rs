@@ -5,6 +5,7 @@
 mod catalog;
 mod connections;
 mod deliveries;
+mod plugins;
 mod preview;
 mod secrets;
 mod subscriptions;
@@ -26,6 +27,18 @@ pub enum ProvidersCmd {
     Show {
         /// Qualified provider id, e.g. webhook.webhook.
         id: String,
+    },
+}
+
+/// `switchyard plugins ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginsCmd {
+    /// Start a plugin's binary again beside the running process (a new version once it was
+    /// replaced on disk), check it, migrate stored configs and switch to it without failing a
+    /// delivery; a refused version leaves the running one serving and prints why.
+    Reload {
+        /// The plugin id, e.g. webhook (see `providers list`: the part before the dot).
+        plugin_id: String,
     },
 }
 
@@ -256,6 +269,7 @@ pub(super) async fn run(command: Command, clients: Clients, out: Output) -> Resu
         Command::Deliveries(cmd) => deliveries::run(cmd, clients, out).await,
         Command::Stats { hours } => deliveries::stats(hours, clients, out).await,
         Command::Secrets(cmd) => secrets::run(cmd, clients, out).await,
+        Command::Plugins(cmd) => plugins::run(cmd, clients, out).await,
     }
 }
 

@@ -26,6 +26,7 @@ mod network_policy;
 mod observability;
 mod opsgenie;
 mod pagerduty;
+mod plugin_upgrade;
 mod registry;
 mod restart;
 mod schema;

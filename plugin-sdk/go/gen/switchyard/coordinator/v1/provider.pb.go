@@ -33,6 +33,7 @@ package coordinatorv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -72,9 +73,14 @@ type Provider struct {
 	// Optional features the provider implements.
 	Capabilities *ProviderCapabilities `protobuf:"bytes,11,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
 	// Whether the plugin process is up and taking calls right now (false while it restarts).
-	Running       bool `protobuf:"varint,12,opt,name=running,proto3" json:"running,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Running bool `protobuf:"varint,12,opt,name=running,proto3" json:"running,omitempty"`
+	// Why the plugin's last reload was refused (the version described here kept serving); empty
+	// when the last reload succeeded or there was none.
+	LastReloadError string `protobuf:"bytes,13,opt,name=last_reload_error,json=lastReloadError,proto3" json:"last_reload_error,omitempty"`
+	// When the plugin's last reload ended, whatever its outcome; absent when there was none.
+	LastReloadTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_reload_time,json=lastReloadTime,proto3" json:"last_reload_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Provider) Reset() {
@@ -189,6 +195,20 @@ func (x *Provider) GetRunning() bool {
 		return x.Running
 	}
 	return false
+}
+
+func (x *Provider) GetLastReloadError() string {
+	if x != nil {
+		return x.LastReloadError
+	}
+	return ""
+}
+
+func (x *Provider) GetLastReloadTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastReloadTime
+	}
+	return nil
 }
 
 // VersionedSchema is a JSON Schema document with the version of the config shape it describes.
@@ -633,11 +653,148 @@ func (x *GetProviderResponse) GetProvider() *Provider {
 	return nil
 }
 
+// ReloadPluginRequest names the plugin to reload.
+type ReloadPluginRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plugin id, e.g. "webhook" (the part of a provider id before the dot).
+	PluginId      string `protobuf:"bytes,1,opt,name=plugin_id,json=pluginId,proto3" json:"plugin_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadPluginRequest) Reset() {
+	*x = ReloadPluginRequest{}
+	mi := &file_switchyard_coordinator_v1_provider_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadPluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadPluginRequest) ProtoMessage() {}
+
+func (x *ReloadPluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_coordinator_v1_provider_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadPluginRequest.ProtoReflect.Descriptor instead.
+func (*ReloadPluginRequest) Descriptor() ([]byte, []int) {
+	return file_switchyard_coordinator_v1_provider_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReloadPluginRequest) GetPluginId() string {
+	if x != nil {
+		return x.PluginId
+	}
+	return ""
+}
+
+// ReloadPluginResponse says which version replaced which.
+type ReloadPluginResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plugin id.
+	PluginId string `protobuf:"bytes,1,opt,name=plugin_id,json=pluginId,proto3" json:"plugin_id,omitempty"`
+	// The replaced version's `plugin_version`.
+	OldVersion string `protobuf:"bytes,2,opt,name=old_version,json=oldVersion,proto3" json:"old_version,omitempty"`
+	// The version serving now.
+	NewVersion string `protobuf:"bytes,3,opt,name=new_version,json=newVersion,proto3" json:"new_version,omitempty"`
+	// The replaced process's id; it is stopped and reaped. 0 when it had crashed.
+	OldPid uint32 `protobuf:"varint,4,opt,name=old_pid,json=oldPid,proto3" json:"old_pid,omitempty"`
+	// The process id of the version serving now.
+	NewPid uint32 `protobuf:"varint,5,opt,name=new_pid,json=newPid,proto3" json:"new_pid,omitempty"`
+	// The plugin's providers as the new version describes them.
+	Providers     []*Provider `protobuf:"bytes,6,rep,name=providers,proto3" json:"providers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadPluginResponse) Reset() {
+	*x = ReloadPluginResponse{}
+	mi := &file_switchyard_coordinator_v1_provider_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadPluginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadPluginResponse) ProtoMessage() {}
+
+func (x *ReloadPluginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_coordinator_v1_provider_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadPluginResponse.ProtoReflect.Descriptor instead.
+func (*ReloadPluginResponse) Descriptor() ([]byte, []int) {
+	return file_switchyard_coordinator_v1_provider_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReloadPluginResponse) GetPluginId() string {
+	if x != nil {
+		return x.PluginId
+	}
+	return ""
+}
+
+func (x *ReloadPluginResponse) GetOldVersion() string {
+	if x != nil {
+		return x.OldVersion
+	}
+	return ""
+}
+
+func (x *ReloadPluginResponse) GetNewVersion() string {
+	if x != nil {
+		return x.NewVersion
+	}
+	return ""
+}
+
+func (x *ReloadPluginResponse) GetOldPid() uint32 {
+	if x != nil {
+		return x.OldPid
+	}
+	return 0
+}
+
+func (x *ReloadPluginResponse) GetNewPid() uint32 {
+	if x != nil {
+		return x.NewPid
+	}
+	return 0
+}
+
+func (x *ReloadPluginResponse) GetProviders() []*Provider {
+	if x != nil {
+		return x.Providers
+	}
+	return nil
+}
+
 var File_switchyard_coordinator_v1_provider_proto protoreflect.FileDescriptor
 
 const file_switchyard_coordinator_v1_provider_proto_rawDesc = "" +
 	"\n" +
-	"(switchyard/coordinator/v1/provider.proto\x12\x19switchyard.coordinator.v1\"\xd3\x04\n" +
+	"(switchyard/coordinator/v1/provider.proto\x12\x19switchyard.coordinator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x05\n" +
 	"\bProvider\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tplugin_id\x18\x02 \x01(\tR\bpluginId\x12%\n" +
@@ -651,7 +808,9 @@ const file_switchyard_coordinator_v1_provider_proto_rawDesc = "" +
 	"\rdocumentation\x18\n" +
 	" \x01(\v20.switchyard.coordinator.v1.ProviderDocumentationR\rdocumentation\x12S\n" +
 	"\fcapabilities\x18\v \x01(\v2/.switchyard.coordinator.v1.ProviderCapabilitiesR\fcapabilities\x12\x18\n" +
-	"\arunning\x18\f \x01(\bR\arunning\"L\n" +
+	"\arunning\x18\f \x01(\bR\arunning\x12*\n" +
+	"\x11last_reload_error\x18\r \x01(\tR\x0flastReloadError\x12D\n" +
+	"\x10last_reload_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0elastReloadTime\"L\n" +
 	"\x0fVersionedSchema\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1f\n" +
 	"\vjson_schema\x18\x02 \x01(\tR\n" +
@@ -677,10 +836,22 @@ const file_switchyard_coordinator_v1_provider_proto_rawDesc = "" +
 	"\x12GetProviderRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"V\n" +
 	"\x13GetProviderResponse\x12?\n" +
-	"\bprovider\x18\x01 \x01(\v2#.switchyard.coordinator.v1.ProviderR\bprovider2\xf3\x01\n" +
+	"\bprovider\x18\x01 \x01(\v2#.switchyard.coordinator.v1.ProviderR\bprovider\"2\n" +
+	"\x13ReloadPluginRequest\x12\x1b\n" +
+	"\tplugin_id\x18\x01 \x01(\tR\bpluginId\"\xea\x01\n" +
+	"\x14ReloadPluginResponse\x12\x1b\n" +
+	"\tplugin_id\x18\x01 \x01(\tR\bpluginId\x12\x1f\n" +
+	"\vold_version\x18\x02 \x01(\tR\n" +
+	"oldVersion\x12\x1f\n" +
+	"\vnew_version\x18\x03 \x01(\tR\n" +
+	"newVersion\x12\x17\n" +
+	"\aold_pid\x18\x04 \x01(\rR\x06oldPid\x12\x17\n" +
+	"\anew_pid\x18\x05 \x01(\rR\x06newPid\x12A\n" +
+	"\tproviders\x18\x06 \x03(\v2#.switchyard.coordinator.v1.ProviderR\tproviders2\xe4\x02\n" +
 	"\x0fProviderService\x12r\n" +
 	"\rListProviders\x12/.switchyard.coordinator.v1.ListProvidersRequest\x1a0.switchyard.coordinator.v1.ListProvidersResponse\x12l\n" +
-	"\vGetProvider\x12-.switchyard.coordinator.v1.GetProviderRequest\x1a..switchyard.coordinator.v1.GetProviderResponseB`Z^github.com/switchyard-dev/switchyard/plugin-sdk/go/gen/switchyard/coordinator/v1;coordinatorv1b\x06proto3"
+	"\vGetProvider\x12-.switchyard.coordinator.v1.GetProviderRequest\x1a..switchyard.coordinator.v1.GetProviderResponse\x12o\n" +
+	"\fReloadPlugin\x12..switchyard.coordinator.v1.ReloadPluginRequest\x1a/.switchyard.coordinator.v1.ReloadPluginResponseB`Z^github.com/switchyard-dev/switchyard/plugin-sdk/go/gen/switchyard/coordinator/v1;coordinatorv1b\x06proto3"
 
 var (
 	file_switchyard_coordinator_v1_provider_proto_rawDescOnce sync.Once
@@ -694,7 +865,7 @@ func file_switchyard_coordinator_v1_provider_proto_rawDescGZIP() []byte {
 	return file_switchyard_coordinator_v1_provider_proto_rawDescData
 }
 
-var file_switchyard_coordinator_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_switchyard_coordinator_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_switchyard_coordinator_v1_provider_proto_goTypes = []any{
 	(*Provider)(nil),              // 0: switchyard.coordinator.v1.Provider
 	(*VersionedSchema)(nil),       // 1: switchyard.coordinator.v1.VersionedSchema
@@ -705,24 +876,31 @@ var file_switchyard_coordinator_v1_provider_proto_goTypes = []any{
 	(*ListProvidersResponse)(nil), // 6: switchyard.coordinator.v1.ListProvidersResponse
 	(*GetProviderRequest)(nil),    // 7: switchyard.coordinator.v1.GetProviderRequest
 	(*GetProviderResponse)(nil),   // 8: switchyard.coordinator.v1.GetProviderResponse
+	(*ReloadPluginRequest)(nil),   // 9: switchyard.coordinator.v1.ReloadPluginRequest
+	(*ReloadPluginResponse)(nil),  // 10: switchyard.coordinator.v1.ReloadPluginResponse
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_switchyard_coordinator_v1_provider_proto_depIdxs = []int32{
-	1, // 0: switchyard.coordinator.v1.Provider.config_schema:type_name -> switchyard.coordinator.v1.VersionedSchema
-	1, // 1: switchyard.coordinator.v1.Provider.connection_schema:type_name -> switchyard.coordinator.v1.VersionedSchema
-	2, // 2: switchyard.coordinator.v1.Provider.documentation:type_name -> switchyard.coordinator.v1.ProviderDocumentation
-	4, // 3: switchyard.coordinator.v1.Provider.capabilities:type_name -> switchyard.coordinator.v1.ProviderCapabilities
-	3, // 4: switchyard.coordinator.v1.ProviderDocumentation.headers:type_name -> switchyard.coordinator.v1.HeaderDocumentation
-	0, // 5: switchyard.coordinator.v1.ListProvidersResponse.providers:type_name -> switchyard.coordinator.v1.Provider
-	0, // 6: switchyard.coordinator.v1.GetProviderResponse.provider:type_name -> switchyard.coordinator.v1.Provider
-	5, // 7: switchyard.coordinator.v1.ProviderService.ListProviders:input_type -> switchyard.coordinator.v1.ListProvidersRequest
-	7, // 8: switchyard.coordinator.v1.ProviderService.GetProvider:input_type -> switchyard.coordinator.v1.GetProviderRequest
-	6, // 9: switchyard.coordinator.v1.ProviderService.ListProviders:output_type -> switchyard.coordinator.v1.ListProvidersResponse
-	8, // 10: switchyard.coordinator.v1.ProviderService.GetProvider:output_type -> switchyard.coordinator.v1.GetProviderResponse
-	9, // [9:11] is the sub-list for method output_type
-	7, // [7:9] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	1,  // 0: switchyard.coordinator.v1.Provider.config_schema:type_name -> switchyard.coordinator.v1.VersionedSchema
+	1,  // 1: switchyard.coordinator.v1.Provider.connection_schema:type_name -> switchyard.coordinator.v1.VersionedSchema
+	2,  // 2: switchyard.coordinator.v1.Provider.documentation:type_name -> switchyard.coordinator.v1.ProviderDocumentation
+	4,  // 3: switchyard.coordinator.v1.Provider.capabilities:type_name -> switchyard.coordinator.v1.ProviderCapabilities
+	11, // 4: switchyard.coordinator.v1.Provider.last_reload_time:type_name -> google.protobuf.Timestamp
+	3,  // 5: switchyard.coordinator.v1.ProviderDocumentation.headers:type_name -> switchyard.coordinator.v1.HeaderDocumentation
+	0,  // 6: switchyard.coordinator.v1.ListProvidersResponse.providers:type_name -> switchyard.coordinator.v1.Provider
+	0,  // 7: switchyard.coordinator.v1.GetProviderResponse.provider:type_name -> switchyard.coordinator.v1.Provider
+	0,  // 8: switchyard.coordinator.v1.ReloadPluginResponse.providers:type_name -> switchyard.coordinator.v1.Provider
+	5,  // 9: switchyard.coordinator.v1.ProviderService.ListProviders:input_type -> switchyard.coordinator.v1.ListProvidersRequest
+	7,  // 10: switchyard.coordinator.v1.ProviderService.GetProvider:input_type -> switchyard.coordinator.v1.GetProviderRequest
+	9,  // 11: switchyard.coordinator.v1.ProviderService.ReloadPlugin:input_type -> switchyard.coordinator.v1.ReloadPluginRequest
+	6,  // 12: switchyard.coordinator.v1.ProviderService.ListProviders:output_type -> switchyard.coordinator.v1.ListProvidersResponse
+	8,  // 13: switchyard.coordinator.v1.ProviderService.GetProvider:output_type -> switchyard.coordinator.v1.GetProviderResponse
+	10, // 14: switchyard.coordinator.v1.ProviderService.ReloadPlugin:output_type -> switchyard.coordinator.v1.ReloadPluginResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_coordinator_v1_provider_proto_init() }
@@ -736,7 +914,7 @@ func file_switchyard_coordinator_v1_provider_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchyard_coordinator_v1_provider_proto_rawDesc), len(file_switchyard_coordinator_v1_provider_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

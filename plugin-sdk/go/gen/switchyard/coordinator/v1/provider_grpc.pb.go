@@ -45,6 +45,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ProviderService_ListProviders_FullMethodName = "/switchyard.coordinator.v1.ProviderService/ListProviders"
 	ProviderService_GetProvider_FullMethodName   = "/switchyard.coordinator.v1.ProviderService/GetProvider"
+	ProviderService_ReloadPlugin_FullMethodName  = "/switchyard.coordinator.v1.ProviderService/ReloadPlugin"
 )
 
 // ProviderServiceClient is the client API for ProviderService service.
@@ -57,6 +58,16 @@ type ProviderServiceClient interface {
 	ListProviders(ctx context.Context, in *ListProvidersRequest, opts ...grpc.CallOption) (*ListProvidersResponse, error)
 	// GetProvider returns one provider by qualified id. Unknown ids get NOT_FOUND.
 	GetProvider(ctx context.Context, in *GetProviderRequest, opts ...grpc.CallOption) (*GetProviderResponse, error)
+	// ReloadPlugin starts the plugin's binary again beside the running process (a new version
+	// once it was replaced on disk), checks its Describe answer and that every stored config of
+	// its providers can be migrated to its schema versions, migrates them, routes new calls to
+	// it and stops the old process once its calls in flight are done. Returns once the old
+	// process is reaped. A new version that fails a check is refused with FAILED_PRECONDITION
+	// naming why; the running version keeps serving, and the reason stays in each of its
+	// providers' `last_reload_error`. Unknown plugin ids get NOT_FOUND. The coordinator does the
+	// same by itself when a plugin's files change on disk (`plugins.watch_interval`) and, for
+	// every plugin, on SIGHUP.
+	ReloadPlugin(ctx context.Context, in *ReloadPluginRequest, opts ...grpc.CallOption) (*ReloadPluginResponse, error)
 }
 
 type providerServiceClient struct {
@@ -87,6 +98,16 @@ func (c *providerServiceClient) GetProvider(ctx context.Context, in *GetProvider
 	return out, nil
 }
 
+func (c *providerServiceClient) ReloadPlugin(ctx context.Context, in *ReloadPluginRequest, opts ...grpc.CallOption) (*ReloadPluginResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReloadPluginResponse)
+	err := c.cc.Invoke(ctx, ProviderService_ReloadPlugin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProviderServiceServer is the server API for ProviderService service.
 // All implementations must embed UnimplementedProviderServiceServer
 // for forward compatibility.
@@ -97,6 +118,16 @@ type ProviderServiceServer interface {
 	ListProviders(context.Context, *ListProvidersRequest) (*ListProvidersResponse, error)
 	// GetProvider returns one provider by qualified id. Unknown ids get NOT_FOUND.
 	GetProvider(context.Context, *GetProviderRequest) (*GetProviderResponse, error)
+	// ReloadPlugin starts the plugin's binary again beside the running process (a new version
+	// once it was replaced on disk), checks its Describe answer and that every stored config of
+	// its providers can be migrated to its schema versions, migrates them, routes new calls to
+	// it and stops the old process once its calls in flight are done. Returns once the old
+	// process is reaped. A new version that fails a check is refused with FAILED_PRECONDITION
+	// naming why; the running version keeps serving, and the reason stays in each of its
+	// providers' `last_reload_error`. Unknown plugin ids get NOT_FOUND. The coordinator does the
+	// same by itself when a plugin's files change on disk (`plugins.watch_interval`) and, for
+	// every plugin, on SIGHUP.
+	ReloadPlugin(context.Context, *ReloadPluginRequest) (*ReloadPluginResponse, error)
 	mustEmbedUnimplementedProviderServiceServer()
 }
 
@@ -112,6 +143,9 @@ func (UnimplementedProviderServiceServer) ListProviders(context.Context, *ListPr
 }
 func (UnimplementedProviderServiceServer) GetProvider(context.Context, *GetProviderRequest) (*GetProviderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProvider not implemented")
+}
+func (UnimplementedProviderServiceServer) ReloadPlugin(context.Context, *ReloadPluginRequest) (*ReloadPluginResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReloadPlugin not implemented")
 }
 func (UnimplementedProviderServiceServer) mustEmbedUnimplementedProviderServiceServer() {}
 func (UnimplementedProviderServiceServer) testEmbeddedByValue()                         {}
@@ -170,6 +204,24 @@ func _ProviderService_GetProvider_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProviderService_ReloadPlugin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReloadPluginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServiceServer).ReloadPlugin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProviderService_ReloadPlugin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServiceServer).ReloadPlugin(ctx, req.(*ReloadPluginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProviderService_ServiceDesc is the grpc.ServiceDesc for ProviderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -184,6 +236,10 @@ var ProviderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProvider",
 			Handler:    _ProviderService_GetProvider_Handler,
+		},
+		{
+			MethodName: "ReloadPlugin",
+			Handler:    _ProviderService_ReloadPlugin_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
