@@ -108,8 +108,14 @@ describe("the console against a coordinator", { timeout: 600_000 }, () => {
     assert.equal(await members.count(), 1, "the search box filters the members");
     await page.getByRole("option", { name: "Bob" }).click();
     await page.locator("button#cfg_mention", { hasText: "Bob" }).waitFor();
+    // The template editor offers the event type's payload paths.
+    const editor = page.getByRole("textbox", { name: "Message (optional)" });
+    await editor.click();
+    await page.keyboard.type("payload.ti");
+    await page.locator(".cm-tooltip-autocomplete li", { hasText: "payload.title" }).waitFor();
+    await page.keyboard.press("Escape");
     // Unrelated fields: typing in them fetches nothing.
-    await page.getByRole("textbox", { name: "Message (optional)" }).fill("{{ payload.title");
+    await editor.fill("{{ payload.title");
     await page.getByLabel("Description (optional)").fill("pages the ops channel");
     assert.equal(resolverCalls.length, 2, "an unrelated field fetched options");
     // Changing the channel refetches the members and clears the mention chosen for the old one.

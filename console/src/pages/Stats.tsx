@@ -32,11 +32,10 @@ function perHour(windows: GetDeliveryStatsResponse[], keyed: (w: GetDeliveryStat
     }
     series.set(name, counts);
   }
-  const now = new Date();
-  const labels = Array.from({ length: n }, (_, i) => {
-    const t = new Date(now.getTime() - (n - 1 - i) * 3600_000);
-    return `${String(t.getHours()).padStart(2, "0")}:00`;
-  });
+  // Each bucket is a rolling hour ending now, 1 h ago…; labelled by when it starts.
+  const now = Date.now();
+  const clock = (t: Date) => `${String(t.getHours()).padStart(2, "0")}:${String(t.getMinutes()).padStart(2, "0")}`;
+  const labels = Array.from({ length: n }, (_, i) => clock(new Date(now - (n - i) * 3600_000)));
   return { labels, series };
 }
 
@@ -44,7 +43,7 @@ const PALETTE = ["#3b7dd8", "#2e8b57", "#d9822b", "#8e44ad", "#c0392b", "#16a085
 
 function Chart({ title, hours, colour }: { title: string; hours: Hours; colour(name: string, i: number): string }) {
   const width = 720;
-  const height = 200;
+  const height = 150;
   const n = hours.labels.length;
   const totals = hours.labels.map((_, i) => [...hours.series.values()].reduce((sum, s) => sum + (s[i] ?? 0), 0));
   const max = Math.max(1, ...totals);
@@ -68,8 +67,8 @@ function Chart({ title, hours, colour }: { title: string; hours: Hours; colour(n
                   </rect>
                 ) : null;
               })}
-              {(n <= 24 || i % 2 === 0) && (
-                <text x={i * bar + bar / 2} y={height + 14} textAnchor="middle" fontSize="10">
+              {(n <= 12 || i % Math.ceil(n / 12) === 0) && (
+                <text x={i * bar + bar / 2} y={height + 14} textAnchor="middle" fontSize="11">
                   {label}
                 </text>
               )}
