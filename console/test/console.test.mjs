@@ -197,6 +197,34 @@ describe("the console against a coordinator", { timeout: 600_000 }, () => {
     await shot("subscriptions");
     await secretNowhere();
   });
+
+  it("filters the failed deliveries and redelivers them in bulk", async () => {
+    const subs = JSON.parse((await coordinator.cli("--json", "subscriptions", "list")).stdout);
+    const sub = (subs.subscriptions ?? subs).find((s) => s.name === "Ops chat");
+    vendor.failing = true;
+    await coordinator.cli("subscriptions", "test", sub.id, "--event-type", "incident.incident.created");
+    await page.getByRole("link", { name: "Deliveries" }).click();
+    await page.getByLabel("Status").selectOption({ label: "failed" });
+    const failed = page.getByTestId("delivery-rows").getByRole("row");
+    await page.getByTestId("dl-total").filter({ hasText: "1 matching delivery" }).waitFor();
+    await failed.getByText("failed").waitFor();
+    assert.match(await failed.innerText(), /400/);
+    vendor.failing = false;
+    const hourAgo = await page.evaluate(() => {
+      const d = new Date(Date.now() - 3600_000);
+      d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+      return d.toISOString().slice(0, 16);
+    });
+    const bulk = page.getByRole("form", { name: "Redeliver failed deliveries" });
+    await bulk.getByLabel("Subscription").selectOption({ label: "Ops chat" });
+    await bulk.getByLabel("Created from").fill(hourAgo);
+    await bulk.getByRole("button", { name: "Redeliver failed" }).click();
+    await page.getByText("1 failed delivery redelivered.").waitFor();
+    // The row stays, and the watch turns it green.
+    await failed.getByText("succeeded").waitFor();
+    await shot("deliveries-bulk");
+    assert.equal(vendor.messages.length, 3, "the bulk redelivery posted the failed message");
+  });
 });
 
 describe("the console against a coordinator that requires a token", { timeout: 300_000 }, () => {

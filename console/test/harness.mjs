@@ -29,6 +29,8 @@ export async function startVendor(apiToken) {
   const members = { ops: [{ id: "alice", name: "Alice" }, { id: "bob", name: "Bob" }], dev: [{ id: "carol", name: "Carol" }] };
   const calls = [];
   const messages = [];
+  // `vendor.failing = true` makes it refuse every message (HTTP 400: a permanent failure).
+  const vendor = { failing: false };
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
@@ -44,6 +46,7 @@ export async function startVendor(apiToken) {
       if (!m[1] && req.method === "GET") return send(200, channels);
       if (m[2] === "members" && req.method === "GET") return send(200, members[m[1]] ?? []);
       if (m[2] === "messages" && req.method === "POST") {
+        if (vendor.failing) return send(400, { error: "message rejected" });
         messages.push({ channel: m[1], ...JSON.parse(body) });
         return send(200, { id: `msg-${messages.length}` });
       }
@@ -52,12 +55,12 @@ export async function startVendor(apiToken) {
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address();
-  return {
+  return Object.assign(vendor, {
     baseUrl: `http://127.0.0.1:${port}/api`,
     calls,
     messages,
     stop: () => new Promise((ok) => server.close(ok)),
-  };
+  });
 }
 
 /** A running `switchyard serve` with the Python example plugin; `token` makes the API require one. */

@@ -174,12 +174,13 @@ function DeliveryList() {
           Next page
         </button>
       </div>
-      <BulkRedeliver subscriptions={subs.value?.subscriptions.map((s) => ({ id: s.id, name: s.name })) ?? []} onDone={list.reload} />
+      {/* No reload after it: the rows shown change in place as the watch reports them. */}
+      <BulkRedeliver subscriptions={subs.value?.subscriptions.map((s) => ({ id: s.id, name: s.name })) ?? []} />
     </section>
   );
 }
 
-function BulkRedeliver({ subscriptions, onDone }: { subscriptions: { id: string; name: string }[]; onDone(): void }) {
+function BulkRedeliver({ subscriptions }: { subscriptions: { id: string; name: string }[] }) {
   const [subscriptionId, setSubscriptionId] = useState("");
   const [after, setAfter] = useState("");
   const [before, setBefore] = useState("");
@@ -190,8 +191,7 @@ function BulkRedeliver({ subscriptions, onDone }: { subscriptions: { id: string;
     setError(undefined);
     try {
       const r = await api.deliveries.bulkRedeliverDeliveries({ subscriptionId, createdAfter: dateOf(after), createdBefore: dateOf(before) });
-      setResult(`${r.redelivered} failed deliveries redelivered.`);
-      onDone();
+      setResult(`${r.redelivered} failed ${r.redelivered === 1n ? "delivery" : "deliveries"} redelivered.`);
     } catch (err) {
       setError(messageOf(err));
     }
