@@ -127,7 +127,8 @@ export function ConnectionsPage() {
                 </td>
                 <td>{providerOf(c.providerId)?.displayName ?? c.providerId}</td>
                 <td>{timeText(c.updatedAt)}</td>
-                <td className="actions">
+                <td>
+                  <div className="actions">
                   <button
                     type="button"
                     onClick={() => {
@@ -143,6 +144,7 @@ export function ConnectionsPage() {
                   <button type="button" className="danger" onClick={() => void remove(c)}>
                     Delete <span className="sr-only">{c.name}</span>
                   </button>
+                  </div>
                   {typeof r === "string" ? <ErrorBox error={r} /> : <TestResult result={r} />}
                 </td>
               </tr>
