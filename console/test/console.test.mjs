@@ -14,6 +14,8 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { registerEventTypes, startBrowser, startCoordinator, startVendor } from "./harness.mjs";
 
 const API_TOKEN = "vendor-tok-5ecret-7781";
+/** Bounds, not expectations: a loaded 2-core machine runs a Python plugin and Chromium slowly. */
+const WAIT_MS = 90_000;
 const OPTIONS_PATH = "/switchyard.coordinator.v1.ConnectionService/GetConnectionOptions";
 const shots = process.env.CONSOLE_SCREENSHOTS ?? (await mkdtemp(join(tmpdir(), "sy-console-shots-")));
 await mkdir(shots, { recursive: true });
@@ -32,6 +34,7 @@ describe("the console against a coordinator", { timeout: 600_000 }, () => {
     await registerEventTypes(coordinator);
     browser = await startBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(WAIT_MS);
     page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
     page.on("request", (r) => {
       if (r.url().endsWith(OPTIONS_PATH)) resolverCalls.push(r.url());
@@ -158,6 +161,7 @@ describe("the console against a coordinator", { timeout: 600_000 }, () => {
 
   it("sends a test event whose delivery appears live, and redelivers it", async () => {
     const watcher = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    watcher.setDefaultTimeout(WAIT_MS);
     try {
       // The coordinator answers the watch's headers once it has subscribed it: from then on no
       // change is missed.
@@ -241,6 +245,7 @@ describe("the console against a coordinator that requires a token", { timeout: 3
 
   it("asks for the token and shows nothing without it", async () => {
     const page = await browser.newPage();
+    page.setDefaultTimeout(WAIT_MS);
     await page.goto(`${coordinator.url}/`);
     const prompt = page.getByRole("dialog", { name: "This coordinator needs a token" });
     await prompt.waitFor();
