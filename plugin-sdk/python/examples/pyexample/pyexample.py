@@ -282,10 +282,15 @@ class ChannelPost(Provider):
         return RenderedRequest("POST", url, tuple(sent.items()), json.dumps(message))
 
     def test_connection(self, ctx: TestConnectionContext) -> TestConnectionResult:
-        """Lists the channels: the base URL answers and the token is accepted."""
-        url = _api(ctx.config, "channels")
+        """Lists the channels: the base URL answers and the token is accepted. A provider config
+        is tested through the connection it uses."""
+        credentials = ctx.config if ctx.kind is ConfigKind.CONNECTION else ctx.connection
+        if credentials is None:
+            return TestConnectionResult(False, "no connection is configured: choose one to test")
+        url = _api(credentials, "channels")
+        headers = {"User-Agent": USER_AGENT, **_bearer(credentials)}
         try:
-            answer = request("GET", url, None, {"User-Agent": USER_AGENT, **_bearer(ctx.config)}, ctx.call.timeout(10))
+            answer = request("GET", url, None, headers, ctx.call.timeout(10))
         except UNREACHABLE as err:
             return TestConnectionResult(False, f"the API cannot be reached: {err}")
         if answer.status in (401, 403):
