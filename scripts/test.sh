@@ -34,3 +34,4 @@ echo "== TypeScript plugin SDK and platform client"
 scripts/test-typescript.sh
 echo "== Go plugin SDK and plain go-plugin plugins"
 scripts/test-go.sh
+scripts/test-console.sh

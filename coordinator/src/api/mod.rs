@@ -4,8 +4,8 @@
 //! only place that turns errors into `tonic::Status`. [`server`] binds the listeners (Unix
 //! socket + TCP, with `tls` when configured) with gRPC health and `reflection`; `auth` holds
 //! the role table every call is checked against; [`uds_authority`] lets standard gRPC clients
-//! (grpcio, grpc-java) use the Unix socket; [`bounds`] holds the documented limits of every
-//! name, id and description. [`validate_config`] asks a plugin
+//! (grpcio, grpc-java) use the Unix socket; [`console`] serves the web console next to
+//! gRPC-Web; [`bounds`] holds the documented limits of every name, id and description. [`validate_config`] asks a plugin
 //! about a config before it is saved.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
@@ -17,6 +17,7 @@ pub(crate) mod auth;
 pub mod bounds;
 pub mod configs;
 pub mod connections;
+pub mod console;
 pub mod convert;
 pub mod deliveries;
 pub mod event_types;

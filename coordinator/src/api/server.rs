@@ -6,7 +6,8 @@
 //! and reflection stay open so that probes and tools work without a token; they reveal no
 //! data). Calls the transport refuses before any handler get honest codes
 //! (`transport_errors`); the Unix socket accepts standard clients' `:authority`
-//! (`uds_authority`). Serving stops when the shutdown token is cancelled: no new connections,
+//! (`uds_authority`). The TCP listener also speaks gRPC-Web over HTTP/1.1 and serves the web
+//! console's files (`console`). Serving stops when the shutdown token is cancelled: no new connections,
 //! in-flight calls finish, and the socket file is removed.
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use tonic::transport::{Server, ServerTlsConfig};
 
 use super::ApiContext;
 use super::auth::{Authorized, Tokens};
+use super::console::ConsoleLayer;
 use super::transport_errors::TransportErrorsLayer;
 use super::uds_authority::AuthorityFix;
 use crate::cfg::ApiConfig;
@@ -156,7 +158,12 @@ impl ApiServer {
             if let Some(tls) = self.tls {
                 server = server.tls_config(tls)?;
             }
+            // HTTP/1.1 for browsers: the console's files and gRPC-Web (turned into gRPC before
+            // the metrics, the transport codes and the token check see the call).
             server
+                .accept_http1(true)
+                .layer(ConsoleLayer)
+                .layer(tonic_web::GrpcWebLayer::new())
                 .layer(RequestMetricsLayer)
                 .layer(self.codes)
                 .serve_with_incoming_shutdown(

@@ -43,7 +43,8 @@ def test_describe_lists_the_connection_based_channel_post_provider(example: Plug
         "maintenance.maintenance.created",
     ]
     caps = p.capabilities
-    assert (caps.test_connection, caps.connection_options, caps.migrate_config) == (False, True, False)
+    assert (caps.test_connection, caps.connection_options, caps.migrate_config) == (True, True, False)
+    assert (caps.validate_config, caps.preview) == (True, True)
 
 
 def test_describe_answers_the_same_every_time(example: PluginProcess) -> None:

@@ -14,7 +14,8 @@ ignored); only the standard library is used:
   (``baseUrl`` + secret ``apiToken``), a config whose ``channel`` and ``mention`` fields are
   dropdowns filled by ``get_connection_options`` (``mention`` depends on ``channel``), a list
   of supported events, and an optional message template (``textTemplate``, the SDK's
-  templates) that ``validate_config`` checks at save time.
+  templates) that ``validate_config`` checks at save time; ``test_connection`` lists the
+  channels, and ``preview`` renders the message it would post (the token masked).
 
 Run it through the wrapper ``plugin-sdk/python/switchyard-plugin-pyexample``, which uses the
 SDK's virtualenv; started by hand it only explains that it is a plugin.
@@ -40,6 +41,7 @@ from switchyard_plugin import (
     MigrationError,
     OptionsError,
     Provider,
+    RenderedRequest,
     TestConnectionContext,
     TestConnectionResult,
     ValidateConfigContext,
@@ -49,6 +51,7 @@ from switchyard_plugin import (
 )
 from switchyard_plugin.http import InvalidRequest, NetworkError, request
 from switchyard_plugin.net_policy import PolicyError, Refusal
+from switchyard_plugin.results import REDACTED
 from switchyard_plugin.templates import TemplateCache, TemplateError, context_of, template_schema
 
 #: What a call can fail with before any answer: the policy's refusal, an unreadable allow-list,
@@ -265,18 +268,49 @@ class ChannelPost(Provider):
         if ctx.connection is None:
             return DeliveryResult.permanent("no connection is configured for this subscription")
         try:
-            text = self._text(ctx)
+            url, message, headers = self._request(ctx, ctx.connection)
         except TemplateError as err:
             return err.to_result()  # permanent, naming /textTemplate; nothing is sent
+        return deliver_json(url, message, {**headers, **_bearer(ctx.connection)}, timeout=ctx.call.timeout(10))
+
+    def preview(self, ctx: DeliveryContext) -> RenderedRequest:
+        """The request :meth:`deliver` would send, the token masked (the same builder)."""
+        if ctx.connection is None:
+            raise ValueError("no connection is configured for this subscription")
+        url, message, headers = self._request(ctx, ctx.connection)
+        sent = {"Content-Type": "application/json", **headers, "Authorization": f"Bearer {REDACTED}"}
+        return RenderedRequest("POST", url, tuple(sent.items()), json.dumps(message))
+
+    def test_connection(self, ctx: TestConnectionContext) -> TestConnectionResult:
+        """Lists the channels: the base URL answers and the token is accepted. A provider config
+        is tested through the connection it uses."""
+        credentials = ctx.config if ctx.kind is ConfigKind.CONNECTION else ctx.connection
+        if credentials is None:
+            return TestConnectionResult(False, "no connection is configured: choose one to test")
+        url = _api(credentials, "channels")
+        headers = {"User-Agent": USER_AGENT, **_bearer(credentials)}
+        try:
+            answer = request("GET", url, None, headers, ctx.call.timeout(10))
+        except UNREACHABLE as err:
+            return TestConnectionResult(False, f"the API cannot be reached: {err}")
+        if answer.status in (401, 403):
+            refused = f"HTTP {answer.status}: the API refused the token"
+            return TestConnectionResult(False, refused, {"status": answer.status})
+        items = json.loads(answer.body) if answer.status == 200 and _is_json(answer.body) else None
+        if not isinstance(items, list):
+            return TestConnectionResult(False, f"GET {url} answered HTTP {answer.status} without a JSON list")
+        return TestConnectionResult(True, f"connected: {len(items)} channels visible", {"channels": len(items)})
+
+    def _request(self, ctx: DeliveryContext, connection: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, str]]:
+        """The URL, body and headers (but the token) of a delivery; raises TemplateError."""
         message: dict[str, Any] = {
-            "text": text,
+            "text": self._text(ctx),
             "event": {"id": ctx.event.delivery_id, "eventType": ctx.event.event_type, "data": ctx.event.payload},
         }
         if ctx.config.get("mention"):
             message["mention"] = ctx.config["mention"]
-        url = _api(ctx.connection, "channels", ctx.config["channel"], "messages")
-        headers = {"User-Agent": USER_AGENT, "X-Delivery-Id": ctx.event.delivery_id, **_bearer(ctx.connection)}
-        return deliver_json(url, message, headers, timeout=ctx.call.timeout(10))
+        url = _api(connection, "channels", ctx.config["channel"], "messages")
+        return url, message, {"User-Agent": USER_AGENT, "X-Delivery-Id": ctx.event.delivery_id}
 
     def validate_config(self, ctx: ValidateConfigContext) -> list[Diagnostic]:
         source = ctx.config.get("textTemplate")

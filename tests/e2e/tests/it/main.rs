@@ -10,6 +10,7 @@ mod api_preview;
 mod api_secrets;
 mod api_tls;
 mod cli_pipe;
+mod console_http;
 mod coordinator_crash;
 mod coordinator_delivery;
 mod coordinator_migrate;
