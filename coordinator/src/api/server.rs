@@ -26,6 +26,7 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
 use super::request_metrics::RequestMetricsLayer;
+use super::request_traces::RequestTracesLayer;
 use tonic::transport::{Server, ServerTlsConfig};
 
 use super::ApiContext;
@@ -141,6 +142,7 @@ impl ApiServer {
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), ServeError> {
         let unix = Server::builder()
             .layer(RequestMetricsLayer)
+            .layer(RequestTracesLayer)
             .layer(self.codes)
             .serve_with_incoming_shutdown(
                 self.routes.clone(),
@@ -158,6 +160,7 @@ impl ApiServer {
             }
             server
                 .layer(RequestMetricsLayer)
+                .layer(RequestTracesLayer)
                 .layer(self.codes)
                 .serve_with_incoming_shutdown(
                     self.routes,

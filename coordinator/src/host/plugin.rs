@@ -10,6 +10,7 @@ use super::options::{HostOptions, PluginSpec};
 use super::socket_dir::sweep_stale;
 use super::state::State;
 use super::supervisor::Supervisor;
+use crate::observe::traces;
 use std::path::PathBuf;
 use std::sync::Arc;
 use switchyard_proto::plugin::v1::{
@@ -151,7 +152,9 @@ impl Plugin {
     pub async fn deliver(&self, req: DeliverRequest) -> Result<DeliverResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.deliver(req).await })
+            .call("Deliver", |mut c| async move {
+                c.deliver(traces::request(req)).await
+            })
             .await
     }
 
@@ -162,7 +165,9 @@ impl Plugin {
     ) -> Result<TestConnectionResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.test_connection(req).await })
+            .call("TestConnection", |mut c| async move {
+                c.test_connection(traces::request(req)).await
+            })
             .await
     }
 
@@ -173,7 +178,9 @@ impl Plugin {
     ) -> Result<GetConnectionOptionsResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.get_connection_options(req).await })
+            .call("GetConnectionOptions", |mut c| async move {
+                c.get_connection_options(traces::request(req)).await
+            })
             .await
     }
 
@@ -184,7 +191,9 @@ impl Plugin {
     ) -> Result<MigrateConfigResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.migrate_config(req).await })
+            .call("MigrateConfig", |mut c| async move {
+                c.migrate_config(traces::request(req)).await
+            })
             .await
     }
 
@@ -195,7 +204,9 @@ impl Plugin {
     ) -> Result<ValidateConfigResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.validate_config(req).await })
+            .call("ValidateConfig", |mut c| async move {
+                c.validate_config(traces::request(req)).await
+            })
             .await
     }
 
@@ -203,7 +214,9 @@ impl Plugin {
     pub async fn preview(&self, req: PreviewRequest) -> Result<PreviewResponse, CallError> {
         self.shared
             .calls
-            .call(|mut c| async move { c.preview(req).await })
+            .call("Preview", |mut c| async move {
+                c.preview(traces::request(req)).await
+            })
             .await
     }
 
