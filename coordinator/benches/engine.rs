@@ -89,6 +89,7 @@ fn event_now() -> Event {
         timestamp: now,
         received_at: now,
         correlation_key: None,
+        trace: None,
     }
 }
 

@@ -345,6 +345,22 @@ pub struct Event {
     /// The payload's value at its event type's correlation path, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_key: Option<String>,
+    /// The trace context of the `PublishEvent` call that brought it (the coordinator's span of
+    /// the call, or the platform's `traceparent` while the coordinator exports no traces): every
+    /// attempt of its deliveries, however late and across restarts, joins that trace. Boxed:
+    /// most events have none, and an event travels by value through the writer's queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Box<TraceContext>>,
+}
+
+/// A W3C trace context as stored: the `traceparent` and `tracestate` header values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceContext {
+    /// `00-<trace id>-<span id>-<flags>`.
+    pub traceparent: String,
+    /// Vendor entries, empty for none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tracestate: String,
 }
 
 /// An event to publish.

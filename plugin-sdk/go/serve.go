@@ -66,6 +66,8 @@ func run(p Plugin, log hclog.Logger) error {
 	}
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	stopTraces := startTraces(base, log)
+	defer stopTraces()
 	go watchParent(log, time.Second)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,

@@ -76,6 +76,7 @@ func (s *service) Deliver(ctx context.Context, req *pluginv1.DeliverRequest) (*p
 	if err != nil {
 		return nil, statusOf(err)
 	}
+	ctx, span := deliverSpan(ctx, req)
 	d := deliveryFrom(req)
 	scrub := secrets(p, d.Config, d.Connection)
 	result, err := s.deliver(ctx, p, d, scrub)
@@ -84,9 +85,12 @@ func (s *service) Deliver(ctx context.Context, req *pluginv1.DeliverRequest) (*p
 	case errors.As(err, &cfg):
 		result = Result{Outcome: Permanent, Error: cfg.Error(), Diagnostics: cfg.Diagnostics}
 	case err != nil:
+		endDeliver(span, nil, err)
 		return nil, statusOf(errors.New(scrub.scrub(err.Error())))
 	}
-	return resultTo(scrub.result(result)), nil
+	answer := resultTo(scrub.result(result))
+	endDeliver(span, answer, nil)
+	return answer, nil
 }
 
 // deliver calls the provider, turning a panic into an INTERNAL answer instead of a crash

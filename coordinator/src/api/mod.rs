@@ -26,6 +26,7 @@ pub mod payload_schemas;
 pub mod providers;
 pub(crate) mod reflection;
 pub mod request_metrics;
+pub mod request_traces;
 pub mod secret_keys;
 pub mod server;
 pub mod status;

@@ -27,6 +27,7 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
 use super::request_metrics::RequestMetricsLayer;
+use super::request_traces::RequestTracesLayer;
 use tonic::transport::{Server, ServerTlsConfig};
 
 use super::ApiContext;
@@ -143,6 +144,7 @@ impl ApiServer {
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), ServeError> {
         let unix = Server::builder()
             .layer(RequestMetricsLayer)
+            .layer(RequestTracesLayer)
             .layer(self.codes)
             .serve_with_incoming_shutdown(
                 self.routes.clone(),
@@ -165,6 +167,7 @@ impl ApiServer {
                 .layer(ConsoleLayer)
                 .layer(tonic_web::GrpcWebLayer::new())
                 .layer(RequestMetricsLayer)
+                .layer(RequestTracesLayer)
                 .layer(self.codes)
                 .serve_with_incoming_shutdown(
                     self.routes,

@@ -70,6 +70,9 @@ pub enum ServeFailure {
     /// The API could not be served.
     #[error(transparent)]
     Api(#[from] crate::api::ServeError),
+    /// The `OTEL_*` variables ask for traces that cannot be exported.
+    #[error("traces: {0}")]
+    Traces(#[from] switchyard_traces::TracesError),
     /// The operator's HTTP listener could not be bound.
     #[error("cannot listen on {addr} (observability.listen): {source}")]
     Observability {
@@ -92,9 +95,18 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), ServeFailure> {
     }
     let cfg = Arc::new(cfg::load(args.config.as_deref(), std::env::vars())?);
     init_logging(&cfg)?;
+    let traces = switchyard_traces::init_from_env("switchyard")?;
+    if traces.is_some() {
+        tracing::info!("exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)");
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    run_with(cfg, shutdown).await
+    let result = run_with(cfg, shutdown).await;
+    // The spans of the last moments (the shutdown's included) are exported before exit.
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    result
 }
 
 /// Runs the coordinator with a loaded configuration until `shutdown` is cancelled.

@@ -22,8 +22,10 @@ use super::event_cache::EventText;
 use super::providers::Resolved;
 use super::retry::{self, Decision, GiveUp, Outcome};
 use crate::model::{
-    Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryStatus, Subscription, to_millis,
+    Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryId, DeliveryStatus, Subscription,
+    SubscriptionId, to_millis,
 };
+use crate::observe::traces;
 use crate::secrets::secret_pointers;
 use crate::store::{Claimed, SaveDelivery};
 
@@ -63,7 +65,53 @@ impl CallResult {
     }
 }
 
+/// The ids every log line about a delivery carries: its own, its subscription's and its
+/// trace's (empty when the event came without trace context and traces are off).
+#[derive(Debug, Clone, Copy)]
+struct Ids<'a> {
+    delivery: DeliveryId,
+    subscription: SubscriptionId,
+    trace: &'a str,
+}
+
+impl<'a> Ids<'a> {
+    fn of(d: &Delivery, event: Option<&'a EventText>) -> Self {
+        let trace = event
+            .and_then(|e| e.trace.as_deref())
+            .and_then(traces::trace_id)
+            .unwrap_or_default();
+        Self {
+            delivery: d.id,
+            subscription: d.subscription_id,
+            trace,
+        }
+    }
+}
+
+/// A `tracing` event about a delivery, with its [`Ids`] as the fields `delivery`,
+/// `subscription` and `trace_id`.
+macro_rules! log_delivery {
+    ($level:ident, $ids:expr, $($rest:tt)+) => {{
+        let ids: &Ids<'_> = &$ids;
+        tracing::$level!(
+            delivery = %ids.delivery,
+            subscription = %ids.subscription,
+            trace_id = ids.trace,
+            $($rest)+
+        )
+    }};
+}
+
+/// What a plugin call needs, made by [`prepare`].
+struct Prepared {
+    provider: Arc<Resolved>,
+    req: pb::DeliverRequest,
+    /// The decrypted secrets of the call, to scrub its answer with.
+    secrets: Scrubber,
+}
+
 /// Why an attempt stops before the plugin call.
+#[derive(Clone)]
 enum Stop {
     /// The subscription is gone or disabled: cancel, no attempt recorded.
     Cancel(String),
@@ -121,20 +169,29 @@ async fn run(flight: InFlight) {
         () = inner.shutdown.cancelled() => return flight.hand_back().await,
         p = inner.limits.acquire(&d.provider_id, d.subscription_id) => p,
     };
+    // First: its trace context names the trace of every log line about the attempt.
+    let event = event_text(&inner, d);
+    let ids = Ids::of(d, event.as_ref().ok().map(|e| &**e));
     let sub = inner.subscription(d.subscription_id);
-    let prepared = match &sub {
-        Ok(sub) => prepare(&inner, d, sub.as_deref(), flight.trigger).await,
-        Err(e) => {
-            tracing::error!(delivery = %d.id, error = %e, "cannot read the subscription");
+    let prepared = match (&sub, &event) {
+        (Ok(sub), Ok(event)) => {
+            prepare(&inner, d, sub.as_deref(), event, flight.trigger, &ids).await
+        }
+        (Err(e), _) => {
+            log_delivery!(error, ids, error = %e, "cannot read the subscription");
             let retry = Outcome::Retryable { retry_after: None };
             Err(Stop::Fail(
                 retry,
                 "internal error: cannot read the subscription".into(),
             ))
         }
+        (_, Err(stop)) => Err(stop.clone()),
     };
     let result = match prepared {
-        Ok((provider, req, secrets)) => call(&inner, &provider, req, secrets).await,
+        Ok(prepared) => {
+            let trace = event.as_ref().ok().and_then(|e| e.trace.as_deref());
+            traced_call(&inner, d, trace, prepared).await
+        }
         Err(Stop::Cancel(reason)) => return flight.cancel(reason).await,
         Err(Stop::Fail(outcome, reason)) => {
             CallResult::without_call(outcome, reason, inner.clock.now())
@@ -143,7 +200,7 @@ async fn run(flight: InFlight) {
     drop(permits);
     // Re-read: the subscription may have been disabled or deleted during the call.
     let sub = inner.subscription(d.subscription_id).or(sub).ok().flatten();
-    flight.settle(&result, sub.as_deref()).await;
+    flight.settle(&result, sub.as_deref(), &ids).await;
 }
 
 /// Loads, migrates and decrypts what the plugin call needs, and the scrubber of its secrets.
@@ -151,8 +208,10 @@ async fn prepare(
     inner: &Inner,
     d: &Delivery,
     sub: Option<&Subscription>,
+    event: &EventText,
     trigger: AttemptTrigger,
-) -> Result<(Arc<Resolved>, pb::DeliverRequest, Scrubber), Stop> {
+    ids: &Ids<'_>,
+) -> Result<Prepared, Stop> {
     let Some(sub) = sub else {
         return Err(Stop::Cancel(
             "cancelled: the subscription was deleted".into(),
@@ -182,7 +241,6 @@ async fn prepare(
     } else {
         sub
     };
-    let event = event_text(inner, d)?;
     let mut config = sub.config.clone();
     inner
         .secrets
@@ -190,8 +248,8 @@ async fn prepare(
         .map_err(|e| Stop::Fail(Outcome::Permanent, e.to_string()))?;
     let mut secrets = Scrubber::builder();
     secrets.config(&config, &secret_pointers(&provider.config_schema, &config));
-    let connection_json = connection_json(inner, sub, &provider, &mut secrets)?;
-    let correlation = correlation(inner, d)?;
+    let connection_json = connection_json(inner, sub, &provider, &mut secrets, ids)?;
+    let correlation = correlation(inner, d, ids)?;
     let req = pb::DeliverRequest {
         provider_id: provider.provider().id.clone(),
         event: Some(pb::Event {
@@ -210,11 +268,19 @@ async fn prepare(
         connection_json,
         correlation,
     };
-    Ok((provider, req, secrets.build()))
+    Ok(Prepared {
+        provider,
+        req,
+        secrets: secrets.build(),
+    })
 }
 
 /// The delivery's correlation key with what the earlier deliveries of its key left behind.
-fn correlation(inner: &Inner, d: &Delivery) -> Result<Option<pb::Correlation>, Stop> {
+fn correlation(
+    inner: &Inner,
+    d: &Delivery,
+    ids: &Ids<'_>,
+) -> Result<Option<pb::Correlation>, Stop> {
     let Some(key) = &d.correlation_key else {
         return Ok(None);
     };
@@ -222,7 +288,7 @@ fn correlation(inner: &Inner, d: &Delivery) -> Result<Option<pb::Correlation>, S
         .store
         .correlation_history(d.subscription_id, key)
         .map_err(|e| {
-            tracing::error!(delivery = %d.id, error = %e, "cannot read the correlation history");
+            log_delivery!(error, ids, error = %e, "cannot read the correlation history");
             let retry = Outcome::Retryable { retry_after: None };
             Stop::Fail(
                 retry,
@@ -258,7 +324,8 @@ fn event_text(inner: &Inner, d: &Delivery) -> Result<Arc<EventText>, Stop> {
             "the event was purged".into(),
         )),
         Err(e) => {
-            tracing::error!(delivery = %d.id, error = %e, "cannot read the event");
+            let ids = Ids::of(d, None);
+            log_delivery!(error, ids, error = %e, "cannot read the event");
             Err(Stop::Fail(
                 Outcome::Retryable { retry_after: None },
                 "internal error: cannot read the event".into(),
@@ -274,6 +341,7 @@ fn connection_json(
     sub: &Subscription,
     provider: &Resolved,
     secrets: &mut ScrubBuilder,
+    ids: &Ids<'_>,
 ) -> Result<String, Stop> {
     let Some(id) = sub.connection_id() else {
         return Ok(String::new());
@@ -287,7 +355,7 @@ fn connection_json(
             ));
         }
         Err(e) => {
-            tracing::error!(error = %e, "cannot read connection {id}");
+            log_delivery!(error, ids, error = %e, "cannot read connection {id}");
             let retry = Outcome::Retryable { retry_after: None };
             return Err(Stop::Fail(
                 retry,
@@ -318,6 +386,27 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
     }
+}
+
+/// [`call`] under the attempt's span (child of the publish's stored `trace` context) while
+/// traces are on; with the stored context passed on to the plugin while they are off.
+async fn traced_call(
+    inner: &Inner,
+    d: &Delivery,
+    trace: Option<&crate::model::TraceContext>,
+    p: Prepared,
+) -> CallResult {
+    use opentelemetry::context::FutureExt as _;
+    let number = d.attempts.saturating_add(1);
+    let Some(cx) = traces::attempt(trace, d, number) else {
+        return call(inner, &p.provider, p.req, p.secrets).await;
+    };
+    let result = call(inner, &p.provider, p.req, p.secrets)
+        .with_context(cx.clone())
+        .await;
+    let failed = (result.outcome != Outcome::Delivered).then_some(result.error.as_deref());
+    traces::end_attempt(&cx, outcome_word(result.outcome), failed.flatten());
+    result
 }
 
 /// Calls the plugin and classifies the answer, scrubbed of the call's `secrets`.
@@ -369,15 +458,20 @@ impl CallResult {
     }
 }
 
-/// Reports an attempt and what it decided to the metrics.
-fn observe(provider: &str, result: &CallResult, decision: &Decision) {
-    use crate::observe::metrics;
-    let word = match result.outcome {
+/// The outcome's name in metrics, spans and logs.
+fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
         Outcome::Delivered => "delivered",
         Outcome::Retryable { .. } => "retryable",
         Outcome::RateLimited { .. } => "rate_limited",
         Outcome::Permanent => "permanent",
-    };
+    }
+}
+
+/// Reports an attempt and what it decided to the metrics.
+fn observe(provider: &str, result: &CallResult, decision: &Decision) {
+    use crate::observe::metrics;
+    let word = outcome_word(result.outcome);
     let seconds = (result.ended_at - result.started_at)
         .to_std()
         .unwrap_or_default()
@@ -388,6 +482,38 @@ fn observe(provider: &str, result: &CallResult, decision: &Decision) {
         Decision::Retry { .. } => metrics::retry_scheduled(provider, word),
         Decision::GiveUp(GiveUp::ManualFailed) => {}
         Decision::GiveUp(_) => metrics::delivery_ended(provider, "failed"),
+    }
+}
+
+/// The log line of an attempt: debug when it delivered, info when it is retried, warn when the
+/// delivery failed for good (its error is already scrubbed of the call's secrets).
+fn log_outcome(ids: &Ids<'_>, attempt: u32, result: &CallResult, decision: &Decision) {
+    let outcome = outcome_word(result.outcome);
+    let error = result.error.as_deref().unwrap_or_default();
+    match decision {
+        Decision::Succeed => log_delivery!(debug, ids, attempt, "delivered"),
+        Decision::Retry { delay, .. } => log_delivery!(
+            info,
+            ids,
+            attempt,
+            outcome,
+            error,
+            retry_in = %humantime::format_duration(*delay),
+            "delivery attempt failed; retrying"
+        ),
+        Decision::GiveUp(GiveUp::ManualFailed) => {
+            log_delivery!(
+                info,
+                ids,
+                attempt,
+                outcome,
+                error,
+                "manual delivery attempt failed"
+            )
+        }
+        Decision::GiveUp(why) => {
+            log_delivery!(warn, ids, attempt, outcome, error, reason = %why, "delivery failed")
+        }
     }
 }
 
@@ -515,9 +641,15 @@ impl InFlight {
     }
 
     /// Writes the attempt and the delivery's next state in one transaction.
-    async fn settle(self, result: &CallResult, sub: Option<&Subscription>) {
+    async fn settle(self, result: &CallResult, sub: Option<&Subscription>, ids: &Ids<'_>) {
         let decision = self.decide(result, sub);
         observe(&self.delivery.provider_id, result, &decision);
+        log_outcome(
+            ids,
+            self.delivery.attempts.saturating_add(1),
+            result,
+            &decision,
+        );
         let now = result.ended_at;
         let mut d = self.delivery.clone();
         d.attempts = d.attempts.saturating_add(1);
@@ -635,7 +767,6 @@ impl InFlight {
         // A correlated delivery that ended may have let the next one of its key go ahead.
         let rescheduled =
             d.next_attempt_at.is_some() || (d.correlation_key.is_some() && d.status.is_final());
-        let id = d.id;
         // Copied for the watchers only when someone watches.
         let watched = (inner.updates.receiver_count() > 0)
             .then(|| (write.delivery.clone(), write.attempt.clone()));
@@ -650,7 +781,8 @@ impl InFlight {
             }
             // The in-flight record stays; the next start resumes it (at-least-once).
             Err(e) => {
-                tracing::error!(delivery = %id, error = %e, "cannot record the attempt's result")
+                let ids = Ids::of(&self.delivery, None);
+                log_delivery!(error, ids, error = %e, "cannot record the attempt's result")
             }
         }
     }

@@ -21,6 +21,8 @@ pub(crate) struct EventText {
     pub(crate) event_type: String,
     pub(crate) timestamp: DateTime<Utc>,
     pub(crate) payload_json: String,
+    /// The publish's trace context, which the attempts join.
+    pub(crate) trace: Option<Box<crate::model::TraceContext>>,
 }
 
 impl EventText {
@@ -30,6 +32,7 @@ impl EventText {
             event_type: event.event_type.clone(),
             timestamp: event.timestamp,
             payload_json: event.payload.to_string(),
+            trace: event.trace.clone(),
         }
     }
 }
@@ -63,6 +66,7 @@ impl EventCache {
             event_type: event.event_type.clone(),
             timestamp: event.timestamp,
             payload_json,
+            trace: event.trace.clone(),
         };
         let mut e = self.lock();
         if e.bytes + size > MAX_BYTES {
@@ -109,6 +113,7 @@ mod tests {
             timestamp: now,
             received_at: now,
             correlation_key: None,
+            trace: None,
         }
     }
 

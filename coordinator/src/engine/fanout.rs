@@ -46,6 +46,8 @@ pub(super) fn event(new: NewEvent, now: DateTime<Utc>) -> Event {
         timestamp: new.timestamp.unwrap_or(now),
         received_at: now,
         correlation_key: new.correlation_key,
+        // The context the publish runs under: the API's span of the call (observe::traces).
+        trace: crate::observe::traces::current_stored(),
     }
 }
 

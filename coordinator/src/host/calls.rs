@@ -5,6 +5,7 @@
 
 use super::error::CallError;
 use super::state::{Live, State};
+use crate::observe::traces;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_proto::plugin::v1::provider_plugin_client::ProviderPluginClient;
@@ -36,8 +37,31 @@ impl Calls {
     }
 
     /// Runs `rpc` against the live client with the in-flight limit and the deadline: against
-    /// `pin` (the process a handle was made for) while it serves, else the current process.
+    /// `pin` (the process a handle was made for) while it serves, else the current process;
+    /// under a client span named for `method` while traces are on (build the request with
+    /// [`crate::observe::traces::request`] to send its context along).
     pub(crate) async fn call<T, F, Fut>(
+        &self,
+        method: &'static str,
+        pin: Option<&Arc<Live>>,
+        rpc: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnOnce(ProviderPluginClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        use opentelemetry::context::FutureExt as _;
+        let Some(cx) = traces::plugin_call(method) else {
+            return self.call_untraced(pin, rpc).await;
+        };
+        let result = self.call_untraced(pin, rpc).with_context(cx.clone()).await;
+        // The kind of failure only: the plugin's own words may quote a secret (they are
+        // scrubbed later, by the caller that knows the call's secrets).
+        traces::end(&cx, result.as_ref().err().map(CallError::kind));
+        result
+    }
+
+    async fn call_untraced<T, F, Fut>(
         &self,
         pin: Option<&Arc<Live>>,
         rpc: F,

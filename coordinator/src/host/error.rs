@@ -158,6 +158,19 @@ impl CallError {
         !matches!(self, Self::NotFound(_) | Self::Unimplemented(_))
     }
 
+    /// What kind of failure it was, without the plugin's words (for spans).
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotRunning => "the plugin is not running",
+            Self::Crashed => "the plugin process exited during the call",
+            Self::DeadlineExceeded => "deadline exceeded",
+            Self::NotFound(_) => "not found",
+            Self::Unimplemented(_) => "not implemented by the plugin",
+            Self::Rpc(_) => "plugin call failed",
+        }
+    }
+
     /// The same error with the plugin's own words scrubbed of `secrets` (a plugin may quote a
     /// receiver's answer in a status message).
     #[must_use]

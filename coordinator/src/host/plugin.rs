@@ -16,6 +16,7 @@ use super::options::{HostOptions, PluginSpec};
 use super::socket_dir::sweep_stale;
 use super::state::{Live, State};
 use super::supervisor::{Supervisor, Swap};
+use crate::observe::traces;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use switchyard_proto::plugin::v1::{
@@ -215,10 +216,9 @@ impl Plugin {
     pub async fn deliver(&self, req: DeliverRequest) -> Result<DeliverResponse, CallError> {
         self.shared
             .calls
-            .call(
-                self.pin.as_ref(),
-                |mut c| async move { c.deliver(req).await },
-            )
+            .call("Deliver", self.pin.as_ref(), |mut c| async move {
+                c.deliver(traces::request(req)).await
+            })
             .await
     }
 
@@ -229,8 +229,8 @@ impl Plugin {
     ) -> Result<TestConnectionResponse, CallError> {
         self.shared
             .calls
-            .call(self.pin.as_ref(), |mut c| async move {
-                c.test_connection(req).await
+            .call("TestConnection", self.pin.as_ref(), |mut c| async move {
+                c.test_connection(traces::request(req)).await
             })
             .await
     }
@@ -242,8 +242,8 @@ impl Plugin {
     ) -> Result<GetConnectionOptionsResponse, CallError> {
         self.shared
             .calls
-            .call(self.pin.as_ref(), |mut c| async move {
-                c.get_connection_options(req).await
+            .call("GetConnectionOptions", self.pin.as_ref(), |mut c| async move {
+                c.get_connection_options(traces::request(req)).await
             })
             .await
     }
@@ -255,8 +255,8 @@ impl Plugin {
     ) -> Result<MigrateConfigResponse, CallError> {
         self.shared
             .calls
-            .call(self.pin.as_ref(), |mut c| async move {
-                c.migrate_config(req).await
+            .call("MigrateConfig", self.pin.as_ref(), |mut c| async move {
+                c.migrate_config(traces::request(req)).await
             })
             .await
     }
@@ -268,8 +268,8 @@ impl Plugin {
     ) -> Result<ValidateConfigResponse, CallError> {
         self.shared
             .calls
-            .call(self.pin.as_ref(), |mut c| async move {
-                c.validate_config(req).await
+            .call("ValidateConfig", self.pin.as_ref(), |mut c| async move {
+                c.validate_config(traces::request(req)).await
             })
             .await
     }
@@ -278,10 +278,9 @@ impl Plugin {
     pub async fn preview(&self, req: PreviewRequest) -> Result<PreviewResponse, CallError> {
         self.shared
             .calls
-            .call(
-                self.pin.as_ref(),
-                |mut c| async move { c.preview(req).await },
-            )
+            .call("Preview", self.pin.as_ref(), |mut c| async move {
+                c.preview(traces::request(req)).await
+            })
             .await
     }
 

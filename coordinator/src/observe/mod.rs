@@ -1,4 +1,5 @@
-//! What an operator watches: Prometheus metrics ([`metrics`]) and the health endpoints for
+//! What an operator watches: Prometheus metrics ([`metrics`]), OpenTelemetry traces
+//! ([`traces`], exported over OTLP when the `OTEL_*` variables ask) and the health endpoints for
 //! orchestrators ([`readiness`]), served on the operator's HTTP listener ([`http`],
 //! `[observability] listen`), apart from the platform API so that a scrape or a probe needs no
 //! token and reaches the coordinator before its plugins and API are up.
@@ -6,3 +7,4 @@
 pub mod http;
 pub mod metrics;
 pub mod readiness;
+pub mod traces;

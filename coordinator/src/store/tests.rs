@@ -46,6 +46,7 @@ fn event_at(at: DateTime<Utc>, key: Option<&str>) -> Event {
         timestamp: at,
         received_at: at,
         correlation_key: None,
+        trace: None,
     }
 }
 

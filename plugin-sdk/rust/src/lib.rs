@@ -108,6 +108,7 @@ pub mod service;
 pub mod template;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod trace;
 
 pub use erased::{BoxFuture, ErasedProvider};
 pub use plugin::{BuiltPlugin, Plugin, PluginError};

@@ -58,6 +58,13 @@ fn format_event(event: &Event<'_>) -> Vec<u8> {
     map.insert("@timestamp".into(), Value::from(now));
     map.insert("@module".into(), Value::from(meta.target()));
     map.extend(fields.0);
+    // The trace of the call the line was written in (see crate::trace); none outside one.
+    if let Some(trace_id) = switchyard_traces::current()
+        .as_ref()
+        .and_then(switchyard_traces::trace_id)
+    {
+        map.insert("trace_id".into(), Value::from(trace_id));
+    }
     let mut line = serde_json::to_vec(&Value::Object(map)).unwrap_or_default();
     line.push(b'\n');
     line

@@ -53,7 +53,14 @@ pub fn serve(plugin: Plugin) -> ExitCode {
         .build()
         .map_err(ServeError::Runtime)
         .and_then(|runtime| {
-            let result = runtime.block_on(serve_async(plugin));
+            let result = runtime.block_on(async {
+                let traces = crate::trace::init();
+                let result = serve_async(plugin).await;
+                if let Some(traces) = traces {
+                    traces.shutdown().await;
+                }
+                result
+            });
             // Do not wait for stragglers (a DNS lookup on a blocking thread): the host is
             // waiting for us to exit.
             runtime.shutdown_timeout(Duration::from_millis(100));

@@ -98,9 +98,16 @@ impl ProviderPlugin for ProviderService {
         &self,
         request: Request<pb::DeliverRequest>,
     ) -> Result<Response<pb::DeliverResponse>, Status> {
+        use switchyard_traces::FutureExt as _;
+        let cx = crate::trace::deliver_call(&request);
         let request = request.into_inner();
         let provider = self.provider(&request.provider_id)?;
-        provider.deliver(request).await.map(Response::new)
+        let Some(cx) = cx else {
+            return provider.deliver(request).await.map(Response::new);
+        };
+        let answer = provider.deliver(request).with_context(cx.clone()).await;
+        crate::trace::end_deliver(&cx, &answer);
+        answer.map(Response::new)
     }
 
     async fn test_connection(

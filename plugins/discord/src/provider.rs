@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
 use switchyard_plugin_sdk::net_policy::shared::SharedClient;
@@ -63,7 +64,7 @@ impl DiscordProvider {
         let response = request
             .json(&out.body)
             .timeout(Duration::from_millis(u64::from(timeout_ms)))
-            .send()
+            .send_traced()
             .await;
         read(response).await
     }
@@ -90,7 +91,7 @@ impl DiscordProvider {
             Err(refusal) => return TestConnectionResult::failed(refusal.to_string()),
         };
         let timeout = Duration::from_millis(u64::from(config.timeout_ms));
-        match read_json(request.timeout(timeout).send().await).await {
+        match read_json(request.timeout(timeout).send_traced().await).await {
             Ok(hook) => {
                 let text = |k: &str| {
                     hook.get(k)

@@ -10,6 +10,7 @@
 //!   (the SDK's classification, which also keeps a scrubbed excerpt of the body).
 
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
@@ -146,7 +147,7 @@ impl<'a> Jira<'a> {
             request = request.json(body);
         }
         let response = request
-            .send()
+            .send_traced()
             .await
             .map_err(|e| Failure(http::network_failure(e)))?;
         let status = response.status();

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use reqwest::Url;
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
@@ -96,7 +97,7 @@ impl OpsgenieProvider {
             )
             .json(&out.body)
             .timeout(Duration::from_millis(u64::from(ctx.config.timeout_ms)))
-            .send()
+            .send_traced()
             .await;
         http::delivery_result(response, |body| {
             http::external_id_from_json(body, &["requestId"])

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use serde_json::Value;
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
@@ -74,7 +75,7 @@ impl PagerDutyProvider {
         let response = request
             .json(&out.body)
             .timeout(Duration::from_millis(u64::from(ctx.config.timeout_ms)))
-            .send()
+            .send_traced()
             .await;
         let fallback = out.dedup_key.clone();
         let result = match response {

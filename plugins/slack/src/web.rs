@@ -3,6 +3,7 @@
 //! `Authorization: Bearer`, never in a URL; every answer goes through [`crate::answer`].
 
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use serde_json::Value;
 use switchyard_plugin_sdk::http::PolicyClient;
@@ -46,7 +47,7 @@ impl Web<'_> {
             .bearer_auth(self.connection.bot_token.expose())
             .json(body)
             .timeout(self.timeout)
-            .send()
+            .send_traced()
             .await;
         web_api(method, response).await
     }
@@ -64,7 +65,7 @@ impl Web<'_> {
             .bearer_auth(self.connection.bot_token.expose())
             .query(query)
             .timeout(self.timeout)
-            .send()
+            .send_traced()
             .await;
         web_api(method, response).await
     }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use serde_json::{Value, json};
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
@@ -193,7 +194,7 @@ impl Provider for SlackWebhook {
         let response = request
             .json(&out.body)
             .timeout(Duration::from_millis(u64::from(ctx.config.timeout_ms)))
-            .send()
+            .send_traced()
             .await;
         crate::answer::webhook(response).await
     }

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use reqwest::{Method, Url};
 use serde_json::Value;
@@ -171,7 +172,7 @@ impl<'a> Graph<'a> {
         let response = request
             .form(&form)
             .timeout(self.timeout())
-            .send()
+            .send_traced()
             .await
             .map_err(http::network_failure)?;
         let status = response.status();
@@ -217,7 +218,7 @@ impl<'a> Graph<'a> {
                 request = request.json(body);
             }
             let response = request
-                .send()
+                .send_traced()
                 .await
                 .map_err(|e| hide(http::network_failure(e), &token))?;
             if response.status() != reqwest::StatusCode::UNAUTHORIZED || retried {

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use reqwest::Url;
 use switchyard_plugin_sdk::net_policy::NetworkPolicy;
@@ -94,7 +95,7 @@ impl WorkflowProvider {
         let response = request
             .json(body)
             .timeout(Duration::from_millis(u64::from(config.timeout_ms)))
-            .send()
+            .send_traced()
             .await;
         // A workflow answers 202 Accepted with no id.
         let mut result = http::delivery_result(response, |_| None).await;

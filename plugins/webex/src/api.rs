@@ -5,6 +5,7 @@
 //! permanent) and the permanent ones Webex users meet most get a hint on what to fix.
 
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use reqwest::Url;
 use reqwest::header::LINK;
@@ -80,7 +81,7 @@ impl<'a> Webex<'a> {
             .bearer_auth(self.connection.bot_token.expose())
             .timeout(self.timeout())
             .json(body)
-            .send()
+            .send_traced()
             .await;
         with_hint(
             http::delivery_result(response, |b| http::external_id_from_json(b, &["id"])).await,
@@ -93,7 +94,7 @@ impl<'a> Webex<'a> {
         let response = request
             .bearer_auth(self.connection.bot_token.expose())
             .timeout(self.timeout())
-            .send()
+            .send_traced()
             .await;
         let response = match response {
             Ok(r) if r.status().is_success() => r,

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_plugin_sdk::trace::TracedSend as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -430,7 +431,7 @@ impl Provider for WebhookProvider {
             .headers(out.headers)
             .timeout(Duration::from_millis(u64::from(ctx.config.timeout_ms)))
             .body(out.body)
-            .send()
+            .send_traced()
             .await;
         let result = http::delivery_result(response, |body| {
             http::external_id_from_json(body, &EXTERNAL_ID_KEYS)

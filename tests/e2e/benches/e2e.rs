@@ -11,8 +11,12 @@
 //! "1k", makes the events correlated: the event type declares `/incidentId` as its correlation
 //! path and the events belong to 1,000 incidents, so each incident's deliveries go in order;
 //! a `t` suffix, as in "1t" or "1kt", publishes over the API's TCP listener instead of the Unix
-//! socket), `E2E_BENCH_ROUNDS`
+//! socket; an `m` suffix turns metrics on — the `[observability]` listener, which installs the
+//! Prometheus recorder — and an `o` suffix turns OpenTelemetry traces on, exported over OTLP to a
+//! receiver in this process: "1,1m,1o" measures their overhead side by side), `E2E_BENCH_ROUNDS`
 //! (1; rounds interleave the scenarios), `E2E_BENCH_PER_SUB` (per-subscription in-flight limit, 64).
+//! With more than one round, the medians of each scenario's figures over the rounds end the
+//! output, with their ratios to the first scenario's.
 //! Figures go to docs/benchmarks.md ("End to end"). Not a test: nothing here asserts a speed.
 
 use std::sync::LazyLock;
@@ -57,6 +61,7 @@ async fn main() {
     // `E2E_BENCH_SCENARIOS=1,10t` picks scenarios (see the module's doc).
     let wanted = std::env::var("E2E_BENCH_SCENARIOS").unwrap_or_else(|_| "0,1,10,100".into());
     let rounds = env_usize("E2E_BENCH_ROUNDS", 1).max(1);
+    let mut figures: Vec<(String, Vec<Figures>)> = Vec::new();
     for round in 1..=rounds {
         if rounds > 1 {
             println!("## round {round} of {rounds}");
@@ -67,8 +72,72 @@ async fn main() {
             } else {
                 events
             };
-            run(&scenario, n_events, publishers).await;
+            let f = run(&scenario, n_events, publishers).await;
+            match figures
+                .iter_mut()
+                .find(|(label, _)| *label == scenario.label())
+            {
+                Some((_, all)) => all.push(f),
+                None => figures.push((scenario.label(), vec![f])),
+            }
         }
+    }
+    if rounds > 1 {
+        print_medians(&figures);
+    }
+}
+
+/// What one run of a scenario measured.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    deliveries_per_s: f64,
+    coordinator_cpu_per_k: f64,
+    plugins_cpu_per_k: f64,
+    delivered_p50_ms: f64,
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The medians over the rounds of each scenario, and their ratios to the first scenario's.
+fn print_medians(figures: &[(String, Vec<Figures>)]) {
+    println!("## medians over the rounds (ratio to the first scenario)");
+    let med = |all: &[Figures], f: fn(&Figures) -> f64| median(all.iter().map(f));
+    let Some((_, first)) = figures.first() else {
+        return;
+    };
+    let base = [
+        med(first, |f| f.deliveries_per_s),
+        med(first, |f| f.coordinator_cpu_per_k),
+        med(first, |f| f.plugins_cpu_per_k),
+        med(first, |f| f.delivered_p50_ms),
+    ];
+    for (label, all) in figures {
+        let m = [
+            med(all, |f| f.deliveries_per_s),
+            med(all, |f| f.coordinator_cpu_per_k),
+            med(all, |f| f.plugins_cpu_per_k),
+            med(all, |f| f.delivered_p50_ms),
+        ];
+        println!(
+            "{label}: {:.0} deliveries/s ({:.3}); CPU s per 1,000: coordinator {:.3} ({:.3}), \
+             plugins {:.3} ({:.3}); publish → delivered p50 {:.2} ms ({:.3})",
+            m[0],
+            m[0] / base[0],
+            m[1],
+            m[1] / base[1],
+            m[2],
+            m[2] / base[2],
+            m[3],
+            m[3] / base[3],
+        );
     }
 }
 
@@ -80,22 +149,23 @@ struct Scenario {
     subs: usize,
     keyed: bool,
     tcp: bool,
+    metrics: bool,
+    traces: bool,
 }
 
 impl Scenario {
-    /// A token: a subscription count, then `k` for correlated events, then `t` for TCP.
+    /// A token: a subscription count, then any of `k` (correlated events), `t` (TCP), `m`
+    /// (metrics on) and `o` (traces on).
     fn parse(token: &str) -> Option<Scenario> {
         let token = token.trim();
-        let (token, tcp) = token
-            .strip_suffix('t')
-            .map_or((token, false), |t| (t, true));
-        let (token, keyed) = token
-            .strip_suffix('k')
-            .map_or((token, false), |t| (t, true));
+        let count = token.trim_end_matches(['k', 't', 'm', 'o']);
+        let flags = &token[count.len()..];
         Some(Scenario {
-            subs: token.parse().ok()?,
-            keyed,
-            tcp,
+            subs: count.parse().ok()?,
+            keyed: flags.contains('k'),
+            tcp: flags.contains('t'),
+            metrics: flags.contains('m'),
+            traces: flags.contains('o'),
         })
     }
 
@@ -111,6 +181,12 @@ impl Scenario {
         if self.tcp {
             label.push_str(", over TCP");
         }
+        if self.metrics {
+            label.push_str(", metrics on");
+        }
+        if self.traces {
+            label.push_str(", traces on (OTLP to a local receiver)");
+        }
         label
     }
 }
@@ -122,7 +198,14 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-async fn run(scenario: &Scenario, events: usize, publishers: usize) {
+/// The coordinator's environment for `scenario`, and the OTLP receiver it exports to (keep it
+/// until the run ends) when traces are on.
+async fn scenario_env(
+    scenario: &Scenario,
+) -> (
+    Vec<(String, String)>,
+    Option<switchyard_e2e::otlp::OtlpReceiver>,
+) {
     // The TCP address is known from the "listening" line only (the port is picked at start).
     let log = if scenario.tcp {
         "warn,switchyard::cli::serve=info"
@@ -140,6 +223,24 @@ async fn run(scenario: &Scenario, events: usize, publishers: usize) {
     if scenario.tcp {
         env.push(("SWITCHYARD_API__TCP_LISTEN".into(), "127.0.0.1:0".into()));
     }
+    if scenario.metrics {
+        env.push((
+            "SWITCHYARD_OBSERVABILITY__LISTEN".into(),
+            "127.0.0.1:0".into(),
+        ));
+    }
+    let receiver = if scenario.traces {
+        let receiver = switchyard_e2e::otlp::OtlpReceiver::start().await;
+        env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), receiver.endpoint()));
+        Some(receiver)
+    } else {
+        None
+    };
+    (env, receiver)
+}
+
+async fn run(scenario: &Scenario, events: usize, publishers: usize) -> Figures {
+    let (env, receiver) = scenario_env(scenario).await;
     let coord = Coordinator::start(CoordinatorOptions {
         env,
         ..CoordinatorOptions::default()
@@ -178,6 +279,19 @@ async fn run(scenario: &Scenario, events: usize, publishers: usize) {
         per_k(cpu.coordinator),
         per_k(cpu.plugins),
     );
+    if let Some(receiver) = receiver {
+        println!("  spans received so far: {}", receiver.spans().len());
+    }
+    let mut delivered = delivered_latencies(&sink);
+    delivered.sort_unstable();
+    Figures {
+        deliveries_per_s: expected as f64 / delivered_in.as_secs_f64(),
+        coordinator_cpu_per_k: per_k(cpu.coordinator),
+        plugins_cpu_per_k: per_k(cpu.plugins),
+        delivered_p50_ms: delivered
+            .get(delivered.len() / 2)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
+    }
 }
 
 /// Registers the event type (correlated if the scenario says) and the subscriptions.

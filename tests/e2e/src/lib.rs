@@ -8,6 +8,8 @@
 
 /// Running the real `switchyard serve` in tests: [`coordinator::Coordinator`] and API helpers.
 pub mod coordinator;
+/// An OTLP trace receiver in the test process.
+pub mod otlp;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

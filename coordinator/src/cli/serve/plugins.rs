@@ -41,6 +41,15 @@ pub(super) fn discover(
             specs.push(PluginSpec::new(path));
         }
     }
+    let telemetry = crate::observe::traces::plugin_env(std::env::vars());
+    for spec in &mut specs {
+        for (name, value) in &telemetry {
+            // A plugin's own `env` entry wins.
+            spec.env
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
     for spec in specs.iter_mut().filter(|s| is_shell(&s.command)) {
         // Set over the entry's own `env`: the list comes from `[shell.commands]` only.
         spec.env

@@ -23,6 +23,7 @@ import traceback
 from datetime import datetime, timezone
 from typing import IO
 
+from . import traces
 from .scrub import scrub_active
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is a field.
@@ -57,6 +58,9 @@ def format_record(record: logging.LogRecord, module: str | None = None) -> str:
     for key, value in record.__dict__.items():
         if key not in _RECORD_ATTRS and not key.startswith("_"):
             line[key] = scrub_active(value) if isinstance(value, str) else value
+    trace_id = traces.current_trace_id()
+    if trace_id is not None:
+        line["trace_id"] = trace_id
     if record.exc_info and record.exc_info[0] is not None:
         line["error"] = scrub_active("".join(traceback.format_exception(*record.exc_info)).rstrip())
     return json.dumps(line, default=str, ensure_ascii=False)

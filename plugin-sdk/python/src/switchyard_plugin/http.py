@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from . import traces
 from ._pinned import Lookup, PinnedHTTPConnection, PinnedHTTPSConnection, system_lookup, vetted_addresses
 from .net_policy import ALLOW_ENV, NetworkPolicy, PolicyError, Refusal
 from .results import DeliveryResult
@@ -156,12 +157,28 @@ class PolicyClient:
         sent), :class:`NetworkError` when no answer came (the message names the cause, never
         the request headers) and :class:`InvalidRequest` for a URL that cannot be used."""
         target = _parse_url(url)
+        with traces.client_span(method, target.host, target.port) as span:
+            answer = self._send(target, method, body, headers, timeout, max_body, span)
+        return answer
+
+    def _send(
+        self,
+        target: _Target,
+        method: str,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        timeout: float,
+        max_body: int,
+        span: object,
+    ) -> HttpResponse:
+        """:meth:`request` after the URL is parsed, its status recorded on ``span``."""
         try:
             addresses = vetted_addresses(self.policy, target.host, target.port, self._lookup, timeout)
             conn = self._connection(target, addresses, timeout)
             try:
                 conn.request(method, target.path, body=body, headers=dict(headers or {}))
                 resp = conn.getresponse()
+                traces.end_client(span, resp.status)
                 return HttpResponse(resp.status, _lower(resp.getheaders()), resp.read(max_body))
             finally:
                 conn.close()
@@ -172,6 +189,7 @@ class PolicyClient:
         except (http.client.InvalidURL, ValueError) as err:
             raise InvalidRequest(f"invalid URL: {err}") from err
         except (http.client.HTTPException, OSError) as err:
+            traces.end_client(span, None, type(err).__name__)
             raise NetworkError(f"{type(err).__name__}: {err}") from err
 
     def _connection(self, target: _Target, addresses: list[Any], timeout: float) -> http.client.HTTPConnection:

@@ -21,7 +21,7 @@ from typing import NoReturn
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from . import handshake, hclog
+from . import handshake, hclog, traces
 from ._pb import controller_pb2, controller_pb2_grpc, plugin_pb2_grpc
 from .provider import Provider
 from .service import PluginDefinitionError, ProviderService, validate_definition
@@ -124,6 +124,7 @@ def serve(
     env = dict(os.environ if env is None else env)
     sys.stdout = sys.stderr  # stray prints must never reach the handshake pipe
     hclog.install(log_level, module=plugin_id)
+    traces.install(env)
     parent = os.getppid()
     try:
         handshake.check_cookie(env)
@@ -148,6 +149,7 @@ def serve(
     health_service.enter_graceful_shutdown()
     server.stop(STOP_GRACE_S).wait(STOP_GRACE_S + 1.0)
     _remove(path)
+    traces.shutdown()
     logging.shutdown()
     sys.stderr.flush()
     # os._exit: a provider thread still blocked in I/O must not keep the process alive.

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 import grpc
 
-from . import scrub
+from . import scrub, traces
 from ._pb import plugin_pb2 as pb
 from ._pb import plugin_pb2_grpc
 from .config import ConfigError, ConfigValidator, check_schema, parse_json, resolver_names
@@ -258,16 +258,19 @@ class ProviderService(plugin_pb2_grpc.ProviderPluginServicer):
             return DeliveryResult.permanent(
                 f"provider {reg.provider.id!r} does not handle {ctx.event.event_type!r}"
             ).to_proto()
-        with scrub.active(secrets):
-            result = reg.provider.deliver(ctx)
-        if not isinstance(result, DeliveryResult):
-            raise TypeError(f"deliver() returned {type(result).__name__}, not DeliveryResult")
-        answer = result.to_proto()
-        answer.error = secrets.scrub(answer.error)
-        answer.external_id = secrets.scrub(answer.external_id)
-        answer.response_excerpt = secrets.scrub(answer.response_excerpt)
-        answer.state = secrets.scrub(answer.state)
-        _scrub_diagnostics(secrets, answer.diagnostics)
+        metadata = context.invocation_metadata() if traces.enabled() else None
+        with traces.deliver_span(metadata, reg.provider.id, ctx.event.delivery_id, ctx.event.attempt) as span:
+            with scrub.active(secrets):
+                result = reg.provider.deliver(ctx)
+            if not isinstance(result, DeliveryResult):
+                raise TypeError(f"deliver() returned {type(result).__name__}, not DeliveryResult")
+            answer = result.to_proto()
+            answer.error = secrets.scrub(answer.error)
+            answer.external_id = secrets.scrub(answer.external_id)
+            answer.response_excerpt = secrets.scrub(answer.response_excerpt)
+            answer.state = secrets.scrub(answer.state)
+            _scrub_diagnostics(secrets, answer.diagnostics)
+            traces.end_deliver(span, pb.Outcome.Name(answer.outcome), answer.error)
         return answer
 
     def _checked_config(

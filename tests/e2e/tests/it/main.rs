@@ -37,6 +37,7 @@ mod serve_lock;
 mod shell;
 mod slack;
 mod teams;
+mod traces;
 mod uds_authority;
 mod webex;
 mod webhook_signing;
