@@ -233,6 +233,7 @@ impl Harness {
             retry_policy: None,
             created_at: now,
             updated_at: now,
+            rate_limit: None,
         };
         self.store.insert_subscription(&sub).expect("insert");
         sub
@@ -794,6 +795,7 @@ fn sub_v1(secrets: &Secrets) -> Subscription {
         retry_policy: None,
         created_at: now,
         updated_at: now,
+        rate_limit: None,
     }
 }
 

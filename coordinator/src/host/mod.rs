@@ -24,6 +24,7 @@
 
 mod calls;
 mod connect;
+mod crashes;
 mod describe;
 mod error;
 mod handshake;
@@ -40,6 +41,7 @@ mod stdio;
 mod stop;
 mod supervisor;
 
+pub use crashes::{CrashReports, PluginCrash};
 pub use error::{CallError, StartError};
 pub use log_secrets::{HiddenInLogs, RECENT_CALLS};
 pub use options::{HostOptions, PluginSpec};

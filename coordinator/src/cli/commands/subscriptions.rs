@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 use switchyard_proto::coordinator::v1::{
     CreateSubscriptionRequest, DeleteSubscriptionRequest, DisableSubscriptionRequest,
-    EnableSubscriptionRequest, GetSubscriptionRequest, ListSubscriptionsRequest, RetryPolicy,
-    Subscription,
+    EnableSubscriptionRequest, GetSubscriptionRequest, ListSubscriptionsRequest, RateLimit,
+    RetryPolicy, Subscription,
 };
 
 use super::{Body, SubscriptionsCmd, json_arg};
@@ -40,6 +40,15 @@ pub struct CreateArgs {
     /// Create it disabled.
     #[arg(long)]
     disabled: bool,
+    /// At most this many attempts per second (a token bucket, e.g. 1 for a Slack channel, 0.5
+    /// for one every 2 s). Deliveries over it wait for a token: not failed, no retry budget
+    /// used. Unlimited when left out.
+    #[arg(long, value_name = "PER_SECOND")]
+    rate_limit: Option<f64>,
+    /// With --rate-limit: attempts that may go at once after a quiet period (default: one
+    /// second's worth, at least 1).
+    #[arg(long, requires = "rate_limit")]
+    burst: Option<u32>,
 }
 
 pub(super) async fn run(cmd: SubscriptionsCmd, mut c: Clients, out: Output) -> Result<(), String> {
@@ -93,6 +102,10 @@ pub(super) async fn run(cmd: SubscriptionsCmd, mut c: Clients, out: Output) -> R
                 .await;
             print(&s.body()?.subscription.unwrap_or_default(), out);
         }
+        SubscriptionsCmd::RateLimit(args) => {
+            let s = super::guard::set_rate_limit(*args, &mut c).await?;
+            print(&s, out);
+        }
         SubscriptionsCmd::Preview(args) => super::preview::preview(*args, c, out).await?,
         SubscriptionsCmd::Test {
             id,
@@ -116,6 +129,10 @@ fn new_subscription(a: CreateArgs) -> Result<Subscription, String> {
             jitter: None,
         }),
         enabled: !a.disabled,
+        rate_limit: a.rate_limit.map(|events_per_second| RateLimit {
+            events_per_second,
+            burst: a.burst.unwrap_or(0),
+        }),
         ..Subscription::default()
     })
 }
@@ -164,6 +181,14 @@ fn print(s: &Subscription, out: Output) {
         ("systems", dash(&s.system_ids.join(", "))),
         ("enabled", s.enabled.to_string()),
         ("disabled reason", dash(&s.disabled_reason)),
+        (
+            "rate limit",
+            super::guard::rate_limit_text(s.rate_limit.as_ref()),
+        ),
+        (
+            "circuit breaker",
+            super::guard::circuit_text(s.circuit_breaker.as_ref()),
+        ),
         ("config", format!("{:#}", json_text(&s.config_json))),
         ("config version", s.config_version.to_string()),
         ("updated", ts(s.updated_at.as_ref())),
@@ -178,6 +203,8 @@ fn subscription_json(s: &Subscription) -> Value {
         "eventTypes": s.event_types, "systemIds": s.system_ids,
         "retryPolicy": s.retry_policy.as_ref().map(|p| json!({"retryDelays": p.retry_delays, "jitter": p.jitter})),
         "enabled": s.enabled, "disabledReason": s.disabled_reason,
+        "rateLimit": s.rate_limit.as_ref().map(|r| json!({"eventsPerSecond": r.events_per_second, "burst": r.burst})),
+        "circuitBreaker": super::guard::circuit_json(s.circuit_breaker.as_ref()),
         "createdAt": ts_json(s.created_at.as_ref()), "updatedAt": ts_json(s.updated_at.as_ref()),
     })
 }
