@@ -456,6 +456,7 @@ async fn bad_rate_limits_and_the_reserved_prefix_are_refused_with_what_to_fix() 
             err.message()
         );
     }
+    cli_sets_and_removes_a_rate_limit(&coord, &mut c).await;
     let err = c
         .event_types
         .register_event_type(api::RegisterEventTypeRequest {
@@ -480,4 +481,84 @@ async fn bad_rate_limits_and_the_reserved_prefix_are_refused_with_what_to_fix() 
         .expect_err("reserved");
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().contains("reserved"), "{}", err.message());
+}
+
+/// The pid of the coordinator's child process running the executable `name`.
+fn child_pid(parent: u32, name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // "pid (comm) state ppid ...": the comm may hold spaces, so split after its ')'.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
+            (ppid == parent && exe.file_name()? == name).then_some(pid)
+        })
+}
+
+#[tokio::test]
+async fn a_plugin_crash_is_published_as_switchyard_plugin_crashed() {
+    let coord = Coordinator::start_default().await;
+    let mut c = coord.clients().await;
+    let ops = HttpSink::start().await;
+    let ops_url = format!("{}/ops", ops.url());
+    create_subscription(
+        &mut c,
+        subscription("ops", &ops_url, &["switchyard.plugin.*"]),
+    )
+    .await;
+    let webhook = "switchyard-plugin-webhook";
+    let pid = child_pid(coord.pid().expect("running"), webhook).expect("the webhook plugin");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    // Delivered by the very plugin that crashed, once the host has restarted it.
+    let told = ops.wait_for_requests(1, WAIT).await;
+    assert_eq!(event_types(&told), ["switchyard.plugin.crashed"]);
+    let data = &told[0].json()["data"];
+    assert_eq!(data["plugin"], json!(webhook));
+    assert_eq!(data["pid"], json!(pid));
+    let status = data["exitStatus"].as_str().unwrap_or_default();
+    assert!(status.contains("9"), "{status}");
+}
+
+/// `subscriptions rate-limit` changes only the rate limit of a stored subscription.
+async fn cli_sets_and_removes_a_rate_limit(coord: &Coordinator, c: &mut Clients) {
+    let sub = create_subscription(c, webhook_subscription("later", "http://127.0.0.1:9/h")).await;
+    let json = |out: &str| -> Value { serde_json::from_str(out).expect("JSON from the CLI") };
+    let set = [
+        "--json",
+        "subscriptions",
+        "rate-limit",
+        &sub.id,
+        "--per-second",
+        "0.5",
+    ];
+    let (ok, out, err) = coord.cli(&set);
+    assert!(ok, "{err}");
+    let shown = json(&out);
+    assert_eq!(
+        shown["rateLimit"],
+        json!({"eventsPerSecond": 0.5, "burst": 1})
+    );
+    assert_eq!(
+        shown["config"],
+        json(&sub.config_json),
+        "nothing else changed"
+    );
+    let (ok, _, err) = coord.cli(&["subscriptions", "rate-limit", &sub.id, "--per-second", "0"]);
+    assert!(!ok && err.contains("subscription.rate_limit"), "{err}");
+    let (ok, out, err) = coord.cli(&["--json", "subscriptions", "rate-limit", &sub.id, "--none"]);
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)["rateLimit"], Value::Null);
 }
