@@ -68,6 +68,11 @@ pub(super) fn rate_limit_text(r: Option<&RateLimit>) -> String {
     )
 }
 
+/// "closed", "open" or "half-open" ("-" when not reported).
+pub(super) fn circuit_word(c: Option<&CircuitBreaker>) -> &'static str {
+    c.map_or("-", state_word)
+}
+
 fn state_word(c: &CircuitBreaker) -> &'static str {
     match c.state() {
         CircuitState::Open => "open",

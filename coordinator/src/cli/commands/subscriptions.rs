@@ -1,5 +1,5 @@
 //! `switchyard subscriptions`: list (with filters and paging), show, create, delete, enable and
-//! disable (`preview` and `test` are in `preview.rs`). The list shows why the coordinator disabled a subscription (`DISABLED REASON`).
+//! disable (`preview` and `test` are in `preview.rs`; `rate-limit` in `guard.rs`). The list shows each circuit breaker's state (`CIRCUIT`) and why the coordinator disabled a subscription (`DISABLED REASON`).
 
 use serde_json::{Value, json};
 use switchyard_proto::coordinator::v1::{
@@ -147,6 +147,7 @@ fn print_list(list: &[Subscription], total: u64, next: &str, out: Output) {
                 s.provider_id.clone(),
                 s.event_types.join(","),
                 if s.enabled { "yes" } else { "no" }.to_owned(),
+                super::guard::circuit_word(s.circuit_breaker.as_ref()).to_owned(),
                 dash(&s.disabled_reason),
             ]
         })
@@ -162,6 +163,7 @@ fn print_list(list: &[Subscription], total: u64, next: &str, out: Output) {
             "PROVIDER",
             "EVENT TYPES",
             "ENABLED",
+            "CIRCUIT",
             "DISABLED REASON",
         ],
         &rows,
