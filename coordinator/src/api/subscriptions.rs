@@ -7,7 +7,8 @@
 //! cannot be enabled while its connection's config migration failed. Configs in responses are
 //! redacted, including encrypted values an older schema version marked secret.
 //! PreviewDelivery ([`preview`]) and SendTestEvent ([`test_event`]) share the choice of the
-//! event and its payload ([`sample`]).
+//! event and its payload ([`sample`]). The rate limit and the circuit breaker's state are
+//! converted in [`guard`].
 
 use std::time::Duration;
 

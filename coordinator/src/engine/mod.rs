@@ -527,9 +527,10 @@ impl Engine {
         subscription: SubscriptionId,
     ) -> Result<usize, EngineError> {
         let n = self.inner.cancel_scheduled(subscription)?;
+        // Enabled again later, it starts with a closed breaker and no failures held against it.
+        self.inner.guard.forget(subscription);
         if self.inner.store.get_subscription(subscription)?.is_none() {
             self.inner.limits.forget_subscription(subscription);
-            self.inner.guard.forget(subscription);
         }
         Ok(n)
     }
