@@ -377,6 +377,7 @@ fn subscription(secrets: &Secrets) -> Subscription {
         retry_policy: None,
         created_at: now,
         updated_at: now,
+        rate_limit: None,
     }
 }
 

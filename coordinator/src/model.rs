@@ -215,15 +215,67 @@ pub struct Subscription {
     pub created_at: DateTime<Utc>,
     /// Last update time.
     pub updated_at: DateTime<Utc>,
+    /// At most this many attempts per second (a token bucket); `None`: unlimited. Records
+    /// written before it existed read back as unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A subscription's rate limit: a token bucket refilled at `per_second` tokens a second that
+/// holds at most `burst`; each attempt takes one token, and waits for it when there is none.
+/// Any window of `t` seconds then holds at most `burst + t·per_second` attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// Tokens added per second: positive and finite (0.5 is one attempt every 2 s).
+    pub per_second: f64,
+    /// Most tokens the bucket holds (attempts that may go at once after a quiet period); ≥ 1.
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// Largest accepted `per_second` (far above any vendor's limit; the bound keeps the
+    /// emission interval representable).
+    pub const MAX_PER_SECOND: f64 = 100_000.0;
+    /// Largest accepted `burst`.
+    pub const MAX_BURST: u32 = 100_000;
+
+    /// A checked rate limit; `burst` 0 means the default, one second's worth of tokens
+    /// (at least 1). The error says what to fix.
+    pub fn new(per_second: f64, burst: u32) -> Result<Self, String> {
+        if !per_second.is_finite() || per_second <= 0.0 || per_second > Self::MAX_PER_SECOND {
+            return Err(format!(
+                "events per second must be a number above 0 and at most {}, not {per_second}",
+                Self::MAX_PER_SECOND
+            ));
+        }
+        if burst > Self::MAX_BURST {
+            return Err(format!(
+                "burst must be at most {}, not {burst}",
+                Self::MAX_BURST
+            ));
+        }
+        let burst = if burst == 0 {
+            // Truncation is intended: the ceiling of a positive number at most MAX_PER_SECOND.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let one_second = per_second.ceil() as u32;
+            one_second.max(1)
+        } else {
+            burst
+        };
+        Ok(Self { per_second, burst })
+    }
 }
 
 impl Subscription {
     /// Whether this subscription wants events of type `event_type` (patterns only; the system
     /// filter is [`Subscription::matches_systems`]).
+    /// The coordinator's operational events (`switchyard.*`) match only patterns that name
+    /// that prefix, so a catch-all subscription (`*`) does not start receiving them.
     pub fn matches_event_type(&self, event_type: &str) -> bool {
-        self.event_types
-            .iter()
-            .any(|p| event_type_matches(p, event_type))
+        let operational = event_type.starts_with(OPERATIONAL_PREFIX);
+        self.event_types.iter().any(|p| {
+            (!operational || p.starts_with(OPERATIONAL_PREFIX)) && event_type_matches(p, event_type)
+        })
     }
 
     /// Whether the system filter lets `payload` through: no filter, or `payload.systemId` or an
@@ -252,6 +304,10 @@ impl Subscription {
             .and_then(|s| s.parse().ok())
     }
 }
+
+/// The prefix of the coordinator's own operational event types (`switchyard.delivery.exhausted`
+/// ...); the platform may neither register nor publish event types under it.
+pub const OPERATIONAL_PREFIX: &str = "switchyard.";
 
 /// Whether an event type pattern matches an event type. `*` alone matches everything; a pattern
 /// ending in `.*` matches every type below that prefix (`incident.*` matches
@@ -787,7 +843,39 @@ mod tests {
             retry_policy: None,
             created_at: now,
             updated_at: now,
+            rate_limit: None,
         }
+    }
+
+    #[test]
+    fn rate_limit_is_checked_and_burst_defaults_to_one_second() {
+        assert_eq!(RateLimit::new(5.0, 0).map(|r| r.burst), Ok(5));
+        assert_eq!(RateLimit::new(0.5, 0).map(|r| r.burst), Ok(1));
+        assert_eq!(RateLimit::new(1.0, 3).map(|r| r.burst), Ok(3));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e9] {
+            let err = RateLimit::new(bad, 0).expect_err("refused");
+            assert!(err.contains("events per second"), "{err}");
+        }
+        assert!(RateLimit::new(1.0, RateLimit::MAX_BURST + 1).is_err());
+    }
+
+    #[test]
+    fn operational_events_match_only_patterns_naming_their_prefix() {
+        let mut sub = sub_with_systems(&[]);
+        let exhausted = "switchyard.delivery.exhausted";
+        for (pattern, matches) in [
+            ("*", false),
+            ("*.delivery.exhausted", false),
+            ("switchyard.*", true),
+            ("switchyard.delivery.*", true),
+            (exhausted, true),
+            ("switchyard.subscription.*", false),
+        ] {
+            sub.event_types = vec![pattern.into()];
+            assert_eq!(sub.matches_event_type(exhausted), matches, "{pattern}");
+        }
+        sub.event_types = vec!["*".into()];
+        assert!(sub.matches_event_type("incident.incident.created"));
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub(crate) fn get(ctx: &ApiContext, id: &str) -> ApiResult<EventType> {
 
 fn validate(input: api::EventType) -> ApiResult<EventType> {
     check_id(&input.id)?;
+    reserved("event_type.id", &input.id)?;
     bounds::name("event_type.display_name", &input.display_name)?;
     bounds::description("event_type.description", &input.description)?;
     bounds::id("event_type.category", &input.category)?;
@@ -213,6 +214,23 @@ fn resolve_ref<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
         .and_then(|r| r.strip_prefix('#'))
         .and_then(|pointer| root.pointer(pointer))
         .unwrap_or(node)
+}
+
+/// Refuses the `switchyard.` prefix: those event types are the coordinator's own operational
+/// events (registered at start, published by the engine).
+pub(super) fn reserved(field: &str, id: &str) -> ApiResult<()> {
+    if crate::engine::operational::is_operational(id) {
+        return Err(ApiError::field(
+            field,
+            format!(
+                "{} is reserved: event types starting with \"{}\" are the coordinator's own \
+                 operational events; subscribe to them, or choose another id",
+                crate::text::quote(id),
+                crate::engine::operational::PREFIX
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ impl EventService for Events {
 }
 
 fn validate(ctx: &ApiContext, req: api::PublishEventRequest) -> ApiResult<NewEvent> {
+    super::event_types::reserved("event_type", &req.event_type)?;
     let event_type = super::event_types::get(ctx, &req.event_type)?;
     if req.idempotency_key.len() > MAX_IDEMPOTENCY_KEY {
         return Err(ApiError::field(

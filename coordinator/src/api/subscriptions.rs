@@ -7,7 +7,8 @@
 //! cannot be enabled while its connection's config migration failed. Configs in responses are
 //! redacted, including encrypted values an older schema version marked secret.
 //! PreviewDelivery ([`preview`]) and SendTestEvent ([`test_event`]) share the choice of the
-//! event and its payload ([`sample`]).
+//! event and its payload ([`sample`]). The rate limit and the circuit breaker's state are
+//! converted in [`guard`].
 
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use super::validate_config::Pending;
 use crate::model::{RetryPolicy, Subscription, SubscriptionFilter, SubscriptionId};
 use crate::text::quote;
 
+mod guard;
 mod preview;
 mod sample;
 mod test_event;
@@ -62,6 +64,7 @@ impl SubscriptionService for Subscriptions {
             retry_policy: None,
             created_at: now,
             updated_at: now,
+            rate_limit: None,
         };
         let pending = apply_input(&self.0, &mut sub, input, None)?;
         store_checked_config(&self.0, &mut sub, pending).await?;
@@ -316,6 +319,7 @@ fn apply_input(
         .retry_policy
         .map(|p| retry_policy(ctx, p))
         .transpose()?;
+    sub.rate_limit = guard::rate_limit(input.rate_limit)?;
     sub.schema_version = schema.version;
     sub.provider_id.clone_from(&entry.qualified_id);
     sub.name = input.name;
@@ -420,5 +424,7 @@ fn to_api(ctx: &ApiContext, s: &Subscription) -> api::Subscription {
         disabled_reason: s.disabled_reason.clone().unwrap_or_default(),
         created_at: Some(timestamp(s.created_at)),
         updated_at: Some(timestamp(s.updated_at)),
+        rate_limit: guard::rate_limit_out(s.rate_limit),
+        circuit_breaker: Some(guard::circuit_breaker(ctx, s.id)),
     }
 }

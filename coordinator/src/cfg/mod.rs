@@ -7,8 +7,10 @@
 
 mod access;
 mod env;
+mod guard;
 mod shell;
 
+pub use guard::GuardConfig;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -87,6 +89,8 @@ pub struct Config {
     pub shell: ShellConfig,
     /// The operator's HTTP listener (metrics, health).
     pub observability: ObservabilityConfig,
+    /// Circuit breakers and auto-disable of subscriptions.
+    pub guard: guard::GuardConfig,
 }
 
 /// The operator's HTTP listener.
@@ -231,6 +235,8 @@ struct Raw {
     #[serde(default)]
     shell: shell::RawShell,
     observability: RawObservability,
+    #[serde(default)]
+    guard: guard::RawGuard,
 }
 
 #[derive(Deserialize)]
@@ -367,6 +373,7 @@ fn validate(raw: Raw, env: &[(String, String)]) -> Result<Config, ConfigError> {
         observability: ObservabilityConfig {
             listen: optional_addr("observability.listen", &raw.observability.listen)?,
         },
+        guard: guard::validate(raw.guard)?,
         data_dir,
     })
 }

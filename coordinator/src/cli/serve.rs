@@ -132,7 +132,10 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
 
     let specs = plugins::discover(&cfg.plugins, &cfg.shell)?;
     tracing::info!(plugins = specs.len(), "starting plugins");
-    let (registry, failures) = Registry::start(specs, host_options(&cfg)).await;
+    let host_opts = host_options(&cfg);
+    // Before the plugins start: a crash during the start is reported too.
+    let crashes = host_opts.crashes.subscribe();
+    let (registry, failures) = Registry::start(specs, host_opts).await;
     for (path, err) in failures {
         tracing::error!(plugin = %path.display(), error = %err, "plugin failed to start; its providers are unavailable");
     }
@@ -146,6 +149,7 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
         shutdown.child_token(),
     )
     .await?;
+    engine.publish_plugin_crashes(crashes);
     let rotation = Arc::new(Rotation::new(
         secrets.clone(),
         store.clone(),
@@ -235,7 +239,21 @@ fn engine_config(cfg: &Config) -> EngineConfig {
         subscription_concurrency: d.max_in_flight_per_subscription.get(),
         retention: d.retention,
         payload_limit: cfg.api.max_payload_bytes.get(),
+        guard: guard_config(&cfg.guard),
         ..EngineConfig::default()
+    }
+}
+
+fn guard_config(g: &crate::cfg::GuardConfig) -> crate::engine::GuardConfig {
+    crate::engine::GuardConfig {
+        breaker: crate::engine::BreakerConfig {
+            window: g.breaker_window,
+            min_attempts: g.breaker_min_attempts,
+            failure_ratio: g.breaker_failure_ratio,
+            cool_down: g.breaker_cool_down,
+            max_cool_down: g.breaker_max_cool_down,
+        },
+        auto_disable_after: g.auto_disable_after,
     }
 }
 

@@ -19,6 +19,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::Inner;
 use super::event_cache::EventText;
+use super::guard::Gate;
 use super::providers::Resolved;
 use super::retry::{self, Decision, GiveUp, Outcome};
 use crate::model::{
@@ -126,6 +127,8 @@ pub(super) struct InFlight {
     trigger: AttemptTrigger,
     /// For a manual attempt: the status and due time to restore if it fails.
     restore: Option<(DeliveryStatus, Option<DateTime<Utc>>)>,
+    /// Whether this attempt is its subscription's half-open circuit-breaker probe.
+    probe: bool,
     _claim: Option<OwnedSemaphorePermit>,
 }
 
@@ -140,6 +143,7 @@ pub(super) async fn run_scheduled(
         delivery,
         trigger: AttemptTrigger::Scheduled,
         restore: None,
+        probe: false,
         _claim: claim,
     };
     run(flight).await;
@@ -156,13 +160,27 @@ pub(super) async fn run_manual(
         delivery: claimed.delivery,
         trigger: AttemptTrigger::Manual,
         restore: Some((claimed.previous_status, claimed.previous_due)),
+        probe: false,
         _claim: claim,
     };
     run(flight).await;
 }
 
-async fn run(flight: InFlight) {
+async fn run(mut flight: InFlight) {
     let inner = Arc::clone(&flight.inner);
+    match gate(&inner, &flight.delivery, flight.trigger) {
+        Gate::Defer { until, reason } => return flight.defer(until, reason).await,
+        Gate::Go { wait, probe } => {
+            flight.probe = probe;
+            if !wait.is_zero() {
+                tokio::select! {
+                    biased;
+                    () = inner.shutdown.cancelled() => return flight.hand_back().await,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
     let d = &flight.delivery;
     let permits = tokio::select! {
         biased;
@@ -201,6 +219,21 @@ async fn run(flight: InFlight) {
     // Re-read: the subscription may have been disabled or deleted during the call.
     let sub = inner.subscription(d.subscription_id).or(sub).ok().flatten();
     flight.settle(&result, sub.as_deref(), &ids).await;
+}
+
+/// What the subscription's rate limit and circuit breaker say to this attempt ([`super::guard`]).
+/// A subscription that is gone, disabled or unreadable is not gated: [`prepare`] deals with it.
+fn gate(inner: &Inner, d: &Delivery, trigger: AttemptTrigger) -> Gate {
+    let gated = trigger == AttemptTrigger::Scheduled && !d.test;
+    match inner.subscription(d.subscription_id) {
+        Ok(Some(sub)) if sub.enabled || !gated => {
+            inner.guard.gate(d, &sub, gated, inner.clock.now())
+        }
+        _ => Gate::Go {
+            wait: std::time::Duration::ZERO,
+            probe: false,
+        },
+    }
 }
 
 /// Loads, migrates and decrypts what the plugin call needs, and the scrubber of its secrets.
@@ -614,14 +647,19 @@ fn attempt_outcome(o: Outcome) -> AttemptOutcome {
 }
 
 impl InFlight {
+    /// The delivery's deadline: no attempt is scheduled after it.
+    fn deadline(&self) -> DateTime<Utc> {
+        chrono::Duration::from_std(self.inner.cfg.delivery_deadline)
+            .ok()
+            .and_then(|d| self.delivery.created_at.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
     /// The retry decision for `result`, given the subscription's current state.
     fn decide(&self, result: &CallResult, sub: Option<&Subscription>) -> Decision {
         let inner = &self.inner;
         let policy = inner.policy_for(sub);
-        let deadline = chrono::Duration::from_std(inner.cfg.delivery_deadline)
-            .ok()
-            .and_then(|d| self.delivery.created_at.checked_add_signed(d))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let deadline = self.deadline();
         let ctx = retry::Context {
             // A test delivery gets one attempt, like a manual one: it never schedules a retry.
             trigger: if self.delivery.test {
@@ -650,6 +688,18 @@ impl InFlight {
             result,
             &decision,
         );
+        let inner = Arc::clone(&self.inner);
+        let actions = sub.map_or_else(Vec::new, |s| {
+            let error = result.error.as_deref();
+            inner
+                .guard
+                .record(s, result.outcome, error, result.ended_at)
+        });
+        let failed_for_good = match decision {
+            Decision::GiveUp(GiveUp::ManualFailed) => None,
+            Decision::GiveUp(why) => Some(why),
+            _ => None,
+        };
         let now = result.ended_at;
         let mut d = self.delivery.clone();
         d.attempts = d.attempts.saturating_add(1);
@@ -683,7 +733,68 @@ impl InFlight {
             }
         }
         let attempt = self.attempt_record(result, &d);
-        self.write(d, Some(attempt)).await;
+        let written = self.write(d.clone(), Some(attempt)).await;
+        if let (true, Some(why)) = (written, failed_for_good) {
+            super::operational::exhausted(&inner, &d, sub, why);
+        }
+        if let Some(sub) = sub {
+            super::guard::act(&inner, sub, actions);
+        }
+    }
+
+    /// Hands the delivery back to the schedule, due at `until`, without an attempt (the rate
+    /// limit or an open circuit breaker; `reason` for the latter, shown as its last error). No
+    /// retry budget is used; past the delivery deadline it fails instead.
+    async fn defer(self, until: DateTime<Utc>, reason: Option<String>) {
+        let inner = Arc::clone(&self.inner);
+        let mut d = self.delivery.clone();
+        d.updated_at = inner.clock.now();
+        let why = if reason.is_some() {
+            "circuit_open"
+        } else {
+            "rate_limit"
+        };
+        crate::observe::metrics::deferred(&d.provider_id, why);
+        if until > self.deadline() {
+            let held = if reason.is_some() {
+                "the circuit breaker was open"
+            } else {
+                "it waited for the rate limit"
+            };
+            let last = d.last_error.take().unwrap_or_else(|| "none".into());
+            d.status = DeliveryStatus::Failed;
+            d.next_attempt_at = None;
+            d.last_error = Some(format!(
+                "{}: {held}; last error: {last}",
+                GiveUp::DeadlinePassed
+            ));
+            crate::observe::metrics::delivery_ended(&d.provider_id, "failed");
+            if self.write(d.clone(), None).await {
+                let sub = inner.subscription(d.subscription_id).ok().flatten();
+                let why = GiveUp::DeadlinePassed;
+                super::operational::exhausted(&inner, &d, sub.as_deref(), why);
+            }
+            return;
+        }
+        d.status = if d.attempts == 0 {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Retrying
+        };
+        d.next_attempt_at = Some(until);
+        if reason.is_some() {
+            d.last_error = reason;
+        }
+        self.write(d, None).await;
+    }
+
+    /// Lets another attempt be the breaker's probe, when this one was and makes no call.
+    fn abandon_probe(&self) {
+        if self.probe {
+            self.inner
+                .guard
+                .abandon_probe(self.delivery.subscription_id);
+        }
     }
 
     /// After a failed manual attempt: keep a scheduled retry if there was one (due no earlier
@@ -725,6 +836,7 @@ impl InFlight {
 
     /// Cancels without an attempt (the subscription is gone or disabled).
     async fn cancel(self, reason: String) {
+        self.abandon_probe();
         let mut d = self.delivery.clone();
         d.status = DeliveryStatus::Cancelled;
         d.next_attempt_at = None;
@@ -735,6 +847,7 @@ impl InFlight {
 
     /// Gives the delivery back to the schedule, due now (shutdown before the call).
     async fn hand_back(self) {
+        self.abandon_probe();
         let mut d = self.delivery.clone();
         let now = self.inner.clock.now();
         d.updated_at = now;
@@ -756,7 +869,8 @@ impl InFlight {
     }
 
     /// Records the new state (batched, durable when it returns), then tells the watchers.
-    async fn write(&self, delivery: Delivery, attempt: Option<Attempt>) {
+    /// Returns whether it was written.
+    async fn write(&self, delivery: Delivery, attempt: Option<Attempt>) -> bool {
         let inner = &self.inner;
         let write = SaveDelivery {
             delivery,
@@ -778,11 +892,13 @@ impl InFlight {
                 if rescheduled {
                     inner.wake.notify_one();
                 }
+                true
             }
             // The in-flight record stays; the next start resumes it (at-least-once).
             Err(e) => {
                 let ids = Ids::of(&self.delivery, None);
-                log_delivery!(error, ids, error = %e, "cannot record the attempt's result")
+                log_delivery!(error, ids, error = %e, "cannot record the attempt's result");
+                false
             }
         }
     }

@@ -16,14 +16,18 @@
 //! crash are resumed at the next start.
 
 mod attempt;
+mod breaker;
 mod clock;
 mod dispatch;
 mod event_cache;
 mod fanout;
+mod guard;
 mod host_adapter;
 mod limits;
 mod migrate;
+pub mod operational;
 mod providers;
+mod rate_limit;
 pub mod retry;
 #[cfg(test)]
 mod tests;
@@ -40,7 +44,9 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use breaker::{BreakerConfig, Snapshot as CircuitSnapshot, State as CircuitState};
 pub use clock::Clock;
+pub use guard::GuardConfig;
 pub use providers::{BoxFuture, PluginCallError, ProviderHandle, Providers};
 
 use crate::model::{
@@ -85,6 +91,8 @@ pub struct EngineConfig {
     /// as the previous one is done: under load rounds run back to back and grow by themselves,
     /// and a lone publish does not wait (docs/benchmarks.md).
     pub commit_window: Duration,
+    /// Per-subscription protection: circuit breaker thresholds and auto-disable.
+    pub guard: GuardConfig,
 }
 
 impl Default for EngineConfig {
@@ -102,6 +110,7 @@ impl Default for EngineConfig {
             payload_limit: 512 * 1024,
             watch_capacity: 4096,
             commit_window: Duration::ZERO,
+            guard: GuardConfig::default(),
         }
     }
 }
@@ -179,6 +188,8 @@ struct Inner {
     writer: Writer,
     event_cache: EventCache,
     limits: Limits,
+    /// Rate limits, circuit breakers and auto-disable, per subscription, in memory.
+    guard: guard::Guard,
     claimed: Arc<tokio::sync::Semaphore>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -318,6 +329,7 @@ impl Engine {
             writer: Writer::start(Arc::clone(&store), cfg.commit_window),
             event_cache: EventCache::default(),
             limits: Limits::new(cfg.plugin_concurrency, cfg.subscription_concurrency),
+            guard: guard::Guard::new(cfg.guard.clone()),
             claimed: Arc::new(tokio::sync::Semaphore::new(cfg.max_claimed.max(1))),
             providers: ProviderCache::new(providers),
             clock: Clock::new(),
@@ -331,6 +343,7 @@ impl Engine {
             updates,
             shutdown,
         });
+        operational::register(&inner);
         migrate::upgrade_all(&inner).await;
         inner.tracker.spawn(dispatch::run(Arc::clone(&inner)));
         inner
@@ -515,10 +528,46 @@ impl Engine {
         subscription: SubscriptionId,
     ) -> Result<usize, EngineError> {
         let n = self.inner.cancel_scheduled(subscription)?;
+        // Enabled again later, it starts with a closed breaker and no failures held against it.
+        self.inner.guard.forget(subscription);
         if self.inner.store.get_subscription(subscription)?.is_none() {
             self.inner.limits.forget_subscription(subscription);
         }
         Ok(n)
+    }
+
+    /// Publishes `switchyard.plugin.crashed` for each crash `reports` tells of, until shutdown.
+    pub fn publish_plugin_crashes(
+        &self,
+        mut reports: broadcast::Receiver<crate::host::PluginCrash>,
+    ) {
+        let inner = Arc::clone(&self.inner);
+        self.inner.tracker.spawn(async move {
+            loop {
+                let crash = tokio::select! {
+                    biased;
+                    () = inner.shutdown.cancelled() => break,
+                    crash = reports.recv() => crash,
+                };
+                match crash {
+                    Ok(c) => {
+                        operational::plugin_crashed(&inner, &c.plugin, Some(c.pid), &c.status, c.at)
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "plugin crash reports missed");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
+    /// The circuit breaker of a subscription on this coordinator (closed when it has seen no
+    /// attempt yet).
+    pub fn circuit(&self, subscription: SubscriptionId) -> CircuitSnapshot {
+        self.inner
+            .guard
+            .snapshot(subscription, self.inner.clock.now())
     }
 
     /// Delivery counts over the last `hours` hours, by status, event type and provider.

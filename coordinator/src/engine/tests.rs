@@ -233,6 +233,7 @@ impl Harness {
             retry_policy: None,
             created_at: now,
             updated_at: now,
+            rate_limit: None,
         };
         self.store.insert_subscription(&sub).expect("insert");
         sub
@@ -794,6 +795,7 @@ fn sub_v1(secrets: &Secrets) -> Subscription {
         retry_policy: None,
         created_at: now,
         updated_at: now,
+        rate_limit: None,
     }
 }
 
@@ -897,4 +899,41 @@ fn planned(
     let cache = ProviderCache::new(providers.clone());
     let deliveries = fanout::plan(std::slice::from_ref(sub), &event, &cache, now);
     (event, deliveries)
+}
+
+#[tokio::test]
+async fn an_open_breaker_defers_without_budget_but_never_past_the_deadline() {
+    let (providers, fake) = providers_with_webhook();
+    fake.script([answer(pb::Outcome::Retryable, 500, None)]);
+    let cfg = EngineConfig {
+        delivery_deadline: Duration::from_secs(3),
+        guard: GuardConfig {
+            breaker: BreakerConfig {
+                min_attempts: 1,
+                cool_down: Duration::from_secs(60),
+                max_cool_down: Duration::from_secs(60),
+                ..BreakerConfig::default()
+            },
+            auto_disable_after: None,
+        },
+        ..fast_config()
+    };
+    let mut h = Harness::start(providers, cfg).await;
+    let id = h.subscribe_all_and_publish().await;
+    // The first attempt fails and opens the breaker for a minute; its retry, due 20 ms later,
+    // would be deferred past the 3 s deadline, so the delivery fails without a second call.
+    let d = h.wait_status(id, DeliveryStatus::Failed).await;
+    assert_eq!((d.attempts, d.budget_used), (1, 1), "{d:?}");
+    let error = d.last_error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with("delivery deadline passed: the circuit breaker was open"),
+        "{error}"
+    );
+    let breaker = h.engine.circuit(d.subscription_id);
+    assert!(
+        matches!(breaker.state, CircuitState::Open { .. }),
+        "{breaker:?}"
+    );
+    assert_eq!((breaker.window_attempts, breaker.window_failures), (1, 1));
+    h.stop().await;
 }

@@ -29,6 +29,7 @@
 mod binary_watch;
 mod calls;
 mod connect;
+mod crashes;
 mod describe;
 mod error;
 mod handshake;
@@ -47,6 +48,7 @@ mod stop;
 mod supervisor;
 
 pub use binary_watch::{BinaryWatch, Fingerprint};
+pub use crashes::{CrashReports, PluginCrash};
 pub use error::{CallError, StartError};
 pub use log_secrets::{HiddenInLogs, RECENT_CALLS};
 pub use options::{HostOptions, PluginSpec};

@@ -58,6 +58,8 @@ pub struct HostOptions {
     /// Subnets a plugin's HTTP client may reach although they are not public (e.g.
     /// `127.0.0.0/8`), handed to every plugin in [`NETWORK_ALLOW_ENV`].
     pub network_allow: Vec<String>,
+    /// Where the supervisors report plugin crashes (the engine publishes them as events).
+    pub crashes: super::CrashReports,
 }
 
 /// The variable that carries the network policy's allow-list to a plugin: comma-separated
@@ -78,6 +80,7 @@ impl Default for HostOptions {
             socket_root: std::env::temp_dir(),
             network_allow: Vec::new(),
             protocol_versions: switchyard_proto::PLUGIN_PROTOCOL_VERSIONS.to_vec(),
+            crashes: super::CrashReports::default(),
         }
     }
 }

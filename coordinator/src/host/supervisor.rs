@@ -111,6 +111,12 @@ impl Supervisor {
                 Event::Exited(status) => {
                     self.state.send_replace(State::Restarting);
                     crate::observe::metrics::plugin_crashed(&self.spec.name());
+                    self.opts.crashes.report(super::PluginCrash {
+                        plugin: self.spec.name(),
+                        pid: live.pid,
+                        status: status.clone(),
+                        at: chrono::Utc::now(),
+                    });
                     live.died.cancel();
                     tracing::error!(plugin = %self.spec.name(), pid = live.pid, %status, "plugin crashed; restarting it");
                     instance.process.kill_and_reap().await;

@@ -37,6 +37,16 @@ pub const BACKLOG_SCHEDULED: &str = "switchyard_backlog_scheduled";
 pub const BACKLOG_IN_FLIGHT: &str = "switchyard_backlog_in_flight";
 /// How long the oldest due delivery has been due, in seconds (0 when none is).
 pub const BACKLOG_OLDEST_DUE_SECONDS: &str = "switchyard_backlog_oldest_due_seconds";
+/// Circuit breaker changes, by provider and the state entered (`open`, `closed`).
+pub const CIRCUIT_CHANGES: &str = "switchyard_circuit_breaker_changes_total";
+/// Subscriptions whose circuit breaker is open or half-open on this coordinator.
+pub const CIRCUITS_OPEN: &str = "switchyard_circuit_breakers_open";
+/// Attempts deferred without being made, by provider and reason (`rate_limit`, `circuit_open`).
+pub const DEFERRED: &str = "switchyard_attempts_deferred_total";
+/// Subscriptions the coordinator disabled after failing continuously, by provider.
+pub const AUTO_DISABLED: &str = "switchyard_subscriptions_auto_disabled_total";
+/// Operational events published by the coordinator, by event type.
+pub const OPERATIONAL_EVENTS: &str = "switchyard_operational_events_total";
 
 /// Installs the Prometheus recorder for this process and describes every metric.
 ///
@@ -58,6 +68,7 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
 }
 
 fn describe() {
+    describe_guard();
     describe_counter!(ATTEMPTS, "Delivery attempts by provider and result.");
     describe_counter!(
         DELIVERIES,
@@ -82,6 +93,52 @@ fn describe() {
         BACKLOG_OLDEST_DUE_SECONDS,
         "Age of the oldest due delivery."
     );
+}
+
+fn describe_guard() {
+    describe_counter!(
+        CIRCUIT_CHANGES,
+        "Circuit breaker changes, by the state entered."
+    );
+    describe_gauge!(
+        CIRCUITS_OPEN,
+        "Subscriptions whose circuit breaker is not closed."
+    );
+    describe_counter!(
+        DEFERRED,
+        "Attempts deferred by the rate limit or an open breaker."
+    );
+    describe_counter!(
+        AUTO_DISABLED,
+        "Subscriptions disabled after failing continuously."
+    );
+    describe_counter!(OPERATIONAL_EVENTS, "Operational events published, by type.");
+}
+
+/// A subscription's circuit breaker entered `state` (`open` or `closed`).
+pub fn circuit_changed(provider: &str, state: &'static str) {
+    counter!(CIRCUIT_CHANGES, "provider" => provider.to_owned(), "state" => state).increment(1);
+}
+
+/// `open` subscriptions have a breaker that is not closed.
+pub fn circuits_open(open: usize) {
+    #[allow(clippy::cast_precision_loss)]
+    gauge!(CIRCUITS_OPEN).set(open as f64);
+}
+
+/// An attempt was deferred for `reason` (`rate_limit`, `circuit_open`).
+pub fn deferred(provider: &str, reason: &'static str) {
+    counter!(DEFERRED, "provider" => provider.to_owned(), "reason" => reason).increment(1);
+}
+
+/// A subscription was disabled for failing continuously.
+pub fn auto_disabled(provider: &str) {
+    counter!(AUTO_DISABLED, "provider" => provider.to_owned()).increment(1);
+}
+
+/// An operational event of `event_type` was published.
+pub fn operational_event(event_type: &'static str) {
+    counter!(OPERATIONAL_EVENTS, "event_type" => event_type).increment(1);
 }
 
 /// One attempt ended with `result` after `seconds`.
@@ -165,6 +222,11 @@ mod tests {
         BACKLOG_SCHEDULED,
         BACKLOG_IN_FLIGHT,
         BACKLOG_OLDEST_DUE_SECONDS,
+        CIRCUIT_CHANGES,
+        CIRCUITS_OPEN,
+        DEFERRED,
+        AUTO_DISABLED,
+        OPERATIONAL_EVENTS,
     ];
 
     /// The Grafana dashboard in docs/ queries only metrics that exist, and shows every one.

@@ -342,6 +342,7 @@ mod tests {
             retry_policy: None,
             created_at: now,
             updated_at: now,
+            rate_limit: None,
         }
     }
 

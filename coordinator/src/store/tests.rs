@@ -34,6 +34,7 @@ fn sub(provider: &str, patterns: &[&str], enabled: bool) -> Subscription {
         retry_policy: None,
         created_at: now,
         updated_at: now,
+        rate_limit: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod catalog;
 mod connections;
 mod deliveries;
 mod plugins;
+mod guard;
 mod preview;
 mod secrets;
 mod subscriptions;
@@ -171,6 +172,8 @@ pub enum SubscriptionsCmd {
         /// Subscription id.
         id: String,
     },
+    /// Set or remove a subscription's rate limit (attempts per second and burst).
+    RateLimit(Box<guard::RateLimitArgs>),
     /// Show the request a delivery would send (method, URL, headers, body; secrets masked)
     /// without sending anything: for a saved subscription ID, or an unsaved --provider and
     /// --config.

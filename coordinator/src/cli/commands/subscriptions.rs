@@ -1,11 +1,11 @@
 //! `switchyard subscriptions`: list (with filters and paging), show, create, delete, enable and
-//! disable (`preview` and `test` are in `preview.rs`). The list shows why the coordinator disabled a subscription (`DISABLED REASON`).
+//! disable (`preview` and `test` are in `preview.rs`; `rate-limit` in `guard.rs`). The list shows each circuit breaker's state (`CIRCUIT`) and why the coordinator disabled a subscription (`DISABLED REASON`).
 
 use serde_json::{Value, json};
 use switchyard_proto::coordinator::v1::{
     CreateSubscriptionRequest, DeleteSubscriptionRequest, DisableSubscriptionRequest,
-    EnableSubscriptionRequest, GetSubscriptionRequest, ListSubscriptionsRequest, RetryPolicy,
-    Subscription,
+    EnableSubscriptionRequest, GetSubscriptionRequest, ListSubscriptionsRequest, RateLimit,
+    RetryPolicy, Subscription,
 };
 
 use super::{Body, SubscriptionsCmd, json_arg};
@@ -40,6 +40,15 @@ pub struct CreateArgs {
     /// Create it disabled.
     #[arg(long)]
     disabled: bool,
+    /// At most this many attempts per second (a token bucket, e.g. 1 for a Slack channel, 0.5
+    /// for one every 2 s). Deliveries over it wait for a token: not failed, no retry budget
+    /// used. Unlimited when left out.
+    #[arg(long, value_name = "PER_SECOND")]
+    rate_limit: Option<f64>,
+    /// With --rate-limit: attempts that may go at once after a quiet period (default: one
+    /// second's worth, at least 1).
+    #[arg(long, requires = "rate_limit")]
+    burst: Option<u32>,
 }
 
 pub(super) async fn run(cmd: SubscriptionsCmd, mut c: Clients, out: Output) -> Result<(), String> {
@@ -93,6 +102,10 @@ pub(super) async fn run(cmd: SubscriptionsCmd, mut c: Clients, out: Output) -> R
                 .await;
             print(&s.body()?.subscription.unwrap_or_default(), out);
         }
+        SubscriptionsCmd::RateLimit(args) => {
+            let s = super::guard::set_rate_limit(*args, &mut c).await?;
+            print(&s, out);
+        }
         SubscriptionsCmd::Preview(args) => super::preview::preview(*args, c, out).await?,
         SubscriptionsCmd::Test {
             id,
@@ -116,6 +129,10 @@ fn new_subscription(a: CreateArgs) -> Result<Subscription, String> {
             jitter: None,
         }),
         enabled: !a.disabled,
+        rate_limit: a.rate_limit.map(|events_per_second| RateLimit {
+            events_per_second,
+            burst: a.burst.unwrap_or(0),
+        }),
         ..Subscription::default()
     })
 }
@@ -130,6 +147,7 @@ fn print_list(list: &[Subscription], total: u64, next: &str, out: Output) {
                 s.provider_id.clone(),
                 s.event_types.join(","),
                 if s.enabled { "yes" } else { "no" }.to_owned(),
+                super::guard::circuit_word(s.circuit_breaker.as_ref()).to_owned(),
                 dash(&s.disabled_reason),
             ]
         })
@@ -145,6 +163,7 @@ fn print_list(list: &[Subscription], total: u64, next: &str, out: Output) {
             "PROVIDER",
             "EVENT TYPES",
             "ENABLED",
+            "CIRCUIT",
             "DISABLED REASON",
         ],
         &rows,
@@ -164,6 +183,14 @@ fn print(s: &Subscription, out: Output) {
         ("systems", dash(&s.system_ids.join(", "))),
         ("enabled", s.enabled.to_string()),
         ("disabled reason", dash(&s.disabled_reason)),
+        (
+            "rate limit",
+            super::guard::rate_limit_text(s.rate_limit.as_ref()),
+        ),
+        (
+            "circuit breaker",
+            super::guard::circuit_text(s.circuit_breaker.as_ref()),
+        ),
         ("config", format!("{:#}", json_text(&s.config_json))),
         ("config version", s.config_version.to_string()),
         ("updated", ts(s.updated_at.as_ref())),
@@ -178,6 +205,8 @@ fn subscription_json(s: &Subscription) -> Value {
         "eventTypes": s.event_types, "systemIds": s.system_ids,
         "retryPolicy": s.retry_policy.as_ref().map(|p| json!({"retryDelays": p.retry_delays, "jitter": p.jitter})),
         "enabled": s.enabled, "disabledReason": s.disabled_reason,
+        "rateLimit": s.rate_limit.as_ref().map(|r| json!({"eventsPerSecond": r.events_per_second, "burst": r.burst})),
+        "circuitBreaker": super::guard::circuit_json(s.circuit_breaker.as_ref()),
         "createdAt": ts_json(s.created_at.as_ref()), "updatedAt": ts_json(s.updated_at.as_ref()),
     })
 }

@@ -20,6 +20,7 @@ mod deliver;
 mod discord;
 mod env;
 mod go_plugins;
+mod guard;
 mod handshake;
 mod jira;
 mod lifecycle;

@@ -26,6 +26,65 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CircuitState is the state of a subscription's circuit breaker.
+type CircuitState int32
+
+const (
+	// Not reported.
+	CircuitState_CIRCUIT_STATE_UNSPECIFIED CircuitState = 0
+	// Attempts go ahead.
+	CircuitState_CIRCUIT_STATE_CLOSED CircuitState = 1
+	// Most recent attempts failed: attempts are deferred until `open_until`, without using up
+	// any retry budget.
+	CircuitState_CIRCUIT_STATE_OPEN CircuitState = 2
+	// The cool-down is over: one probe attempt tests the receiver; its success closes the
+	// breaker, its failure opens it again.
+	CircuitState_CIRCUIT_STATE_HALF_OPEN CircuitState = 3
+)
+
+// Enum value maps for CircuitState.
+var (
+	CircuitState_name = map[int32]string{
+		0: "CIRCUIT_STATE_UNSPECIFIED",
+		1: "CIRCUIT_STATE_CLOSED",
+		2: "CIRCUIT_STATE_OPEN",
+		3: "CIRCUIT_STATE_HALF_OPEN",
+	}
+	CircuitState_value = map[string]int32{
+		"CIRCUIT_STATE_UNSPECIFIED": 0,
+		"CIRCUIT_STATE_CLOSED":      1,
+		"CIRCUIT_STATE_OPEN":        2,
+		"CIRCUIT_STATE_HALF_OPEN":   3,
+	}
+)
+
+func (x CircuitState) Enum() *CircuitState {
+	p := new(CircuitState)
+	*p = x
+	return p
+}
+
+func (x CircuitState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CircuitState) Descriptor() protoreflect.EnumDescriptor {
+	return file_switchyard_coordinator_v1_subscription_proto_enumTypes[0].Descriptor()
+}
+
+func (CircuitState) Type() protoreflect.EnumType {
+	return &file_switchyard_coordinator_v1_subscription_proto_enumTypes[0]
+}
+
+func (x CircuitState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CircuitState.Descriptor instead.
+func (CircuitState) EnumDescriptor() ([]byte, []int) {
+	return file_switchyard_coordinator_v1_subscription_proto_rawDescGZIP(), []int{0}
+}
+
 // Subscription sends the events of some event types to one provider.
 type Subscription struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -58,15 +117,24 @@ type Subscription struct {
 	// Whether new events create deliveries. proto3 defaults it to false, so set it on create
 	// for a subscription that should receive events at once.
 	Enabled bool `protobuf:"varint,10,opt,name=enabled,proto3" json:"enabled,omitempty"`
-	// Why the coordinator disabled the subscription (e.g. a failed config migration); empty when
-	// enabled or disabled by a user. Output only.
+	// Why the coordinator disabled the subscription (e.g. a failed config migration, or its
+	// deliveries failing continuously for the coordinator's `guard.auto_disable_after`); empty
+	// when enabled or disabled by a user. Output only.
 	DisabledReason string `protobuf:"bytes,11,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
 	// When the subscription was created. Output only.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// When the subscription was last changed. Output only.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// At most this many attempts per second (a token bucket); absent for no limit. A delivery
+	// over the limit waits for a token: it is not attempted, not failed, and its retry budget is
+	// untouched (the delivery deadline still bounds the wait). Like every field, replaced on
+	// UpdateSubscription (absent there removes the limit).
+	RateLimit *RateLimit `protobuf:"bytes,14,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	// The subscription's circuit breaker and failure tracking on this coordinator (kept in
+	// memory: a restarted coordinator starts closed). Output only.
+	CircuitBreaker *CircuitBreaker `protobuf:"bytes,15,opt,name=circuit_breaker,json=circuitBreaker,proto3" json:"circuit_breaker,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Subscription) Reset() {
@@ -186,6 +254,20 @@ func (x *Subscription) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Subscription) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Subscription) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+func (x *Subscription) GetCircuitBreaker() *CircuitBreaker {
+	if x != nil {
+		return x.CircuitBreaker
 	}
 	return nil
 }
@@ -1388,11 +1470,161 @@ func (x *SendTestEventResponse) GetPayloadJson() string {
 	return ""
 }
 
+// RateLimit bounds how fast one subscription's deliveries are attempted, e.g. 1 a second for a
+// Slack channel: any window of t seconds holds at most `burst + t·events_per_second` attempts.
+type RateLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Attempts per second: above 0 and at most 100000 (0.5 is one attempt every 2 s).
+	EventsPerSecond float64 `protobuf:"fixed64,1,opt,name=events_per_second,json=eventsPerSecond,proto3" json:"events_per_second,omitempty"`
+	// Attempts that may go at once after a quiet period, at most 100000; 0 takes one second's
+	// worth (`events_per_second` rounded up, at least 1).
+	Burst         uint32 `protobuf:"varint,2,opt,name=burst,proto3" json:"burst,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimit) Reset() {
+	*x = RateLimit{}
+	mi := &file_switchyard_coordinator_v1_subscription_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimit) ProtoMessage() {}
+
+func (x *RateLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_coordinator_v1_subscription_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
+func (*RateLimit) Descriptor() ([]byte, []int) {
+	return file_switchyard_coordinator_v1_subscription_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RateLimit) GetEventsPerSecond() float64 {
+	if x != nil {
+		return x.EventsPerSecond
+	}
+	return 0
+}
+
+func (x *RateLimit) GetBurst() uint32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+// CircuitBreaker is what the coordinator knows of a subscription's recent attempts.
+type CircuitBreaker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The breaker's state.
+	State CircuitState `protobuf:"varint,1,opt,name=state,proto3,enum=switchyard.coordinator.v1.CircuitState" json:"state,omitempty"`
+	// When it entered this state; absent while it was never opened.
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// When open: when the first half-open probe may go.
+	OpenUntil *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=open_until,json=openUntil,proto3" json:"open_until,omitempty"`
+	// Attempts in the breaker's window (the coordinator's `guard.breaker_window`).
+	WindowAttempts uint32 `protobuf:"varint,4,opt,name=window_attempts,json=windowAttempts,proto3" json:"window_attempts,omitempty"`
+	// Failed attempts among them.
+	WindowFailures uint32 `protobuf:"varint,5,opt,name=window_failures,json=windowFailures,proto3" json:"window_failures,omitempty"`
+	// Start of the current run of failed attempts (no success since); absent when the last
+	// attempt succeeded. Deliveries failing continuously for `guard.auto_disable_after` disable
+	// the subscription.
+	FailingSince  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=failing_since,json=failingSince,proto3" json:"failing_since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CircuitBreaker) Reset() {
+	*x = CircuitBreaker{}
+	mi := &file_switchyard_coordinator_v1_subscription_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CircuitBreaker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CircuitBreaker) ProtoMessage() {}
+
+func (x *CircuitBreaker) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_coordinator_v1_subscription_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CircuitBreaker.ProtoReflect.Descriptor instead.
+func (*CircuitBreaker) Descriptor() ([]byte, []int) {
+	return file_switchyard_coordinator_v1_subscription_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CircuitBreaker) GetState() CircuitState {
+	if x != nil {
+		return x.State
+	}
+	return CircuitState_CIRCUIT_STATE_UNSPECIFIED
+}
+
+func (x *CircuitBreaker) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *CircuitBreaker) GetOpenUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenUntil
+	}
+	return nil
+}
+
+func (x *CircuitBreaker) GetWindowAttempts() uint32 {
+	if x != nil {
+		return x.WindowAttempts
+	}
+	return 0
+}
+
+func (x *CircuitBreaker) GetWindowFailures() uint32 {
+	if x != nil {
+		return x.WindowFailures
+	}
+	return 0
+}
+
+func (x *CircuitBreaker) GetFailingSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailingSince
+	}
+	return nil
+}
+
 var File_switchyard_coordinator_v1_subscription_proto protoreflect.FileDescriptor
 
 const file_switchyard_coordinator_v1_subscription_proto_rawDesc = "" +
 	"\n" +
-	",switchyard/coordinator/v1/subscription.proto\x12\x19switchyard.coordinator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(switchyard/coordinator/v1/delivery.proto\"\x81\x04\n" +
+	",switchyard/coordinator/v1/subscription.proto\x12\x19switchyard.coordinator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(switchyard/coordinator/v1/delivery.proto\"\x9a\x05\n" +
 	"\fSubscription\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -1413,7 +1645,10 @@ const file_switchyard_coordinator_v1_subscription_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"X\n" +
+	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12C\n" +
+	"\n" +
+	"rate_limit\x18\x0e \x01(\v2$.switchyard.coordinator.v1.RateLimitR\trateLimit\x12R\n" +
+	"\x0fcircuit_breaker\x18\x0f \x01(\v2).switchyard.coordinator.v1.CircuitBreakerR\x0ecircuitBreaker\"X\n" +
 	"\vRetryPolicy\x12!\n" +
 	"\fretry_delays\x18\x01 \x03(\tR\vretryDelays\x12\x1b\n" +
 	"\x06jitter\x18\x02 \x01(\x01H\x00R\x06jitter\x88\x01\x01B\t\n" +
@@ -1490,7 +1725,23 @@ const file_switchyard_coordinator_v1_subscription_proto_rawDesc = "" +
 	"\x15SendTestEventResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12?\n" +
 	"\bdelivery\x18\x02 \x01(\v2#.switchyard.coordinator.v1.DeliveryR\bdelivery\x12!\n" +
-	"\fpayload_json\x18\x03 \x01(\tR\vpayloadJson2\x94\t\n" +
+	"\fpayload_json\x18\x03 \x01(\tR\vpayloadJson\"M\n" +
+	"\tRateLimit\x12*\n" +
+	"\x11events_per_second\x18\x01 \x01(\x01R\x0feventsPerSecond\x12\x14\n" +
+	"\x05burst\x18\x02 \x01(\rR\x05burst\"\xcf\x02\n" +
+	"\x0eCircuitBreaker\x12=\n" +
+	"\x05state\x18\x01 \x01(\x0e2'.switchyard.coordinator.v1.CircuitStateR\x05state\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x129\n" +
+	"\n" +
+	"open_until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\topenUntil\x12'\n" +
+	"\x0fwindow_attempts\x18\x04 \x01(\rR\x0ewindowAttempts\x12'\n" +
+	"\x0fwindow_failures\x18\x05 \x01(\rR\x0ewindowFailures\x12?\n" +
+	"\rfailing_since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\ffailingSince*|\n" +
+	"\fCircuitState\x12\x1d\n" +
+	"\x19CIRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14CIRCUIT_STATE_CLOSED\x10\x01\x12\x16\n" +
+	"\x12CIRCUIT_STATE_OPEN\x10\x02\x12\x1b\n" +
+	"\x17CIRCUIT_STATE_HALF_OPEN\x10\x032\x94\t\n" +
 	"\x13SubscriptionService\x12\x81\x01\n" +
 	"\x12CreateSubscription\x124.switchyard.coordinator.v1.CreateSubscriptionRequest\x1a5.switchyard.coordinator.v1.CreateSubscriptionResponse\x12x\n" +
 	"\x0fGetSubscription\x121.switchyard.coordinator.v1.GetSubscriptionRequest\x1a2.switchyard.coordinator.v1.GetSubscriptionResponse\x12~\n" +
@@ -1514,71 +1765,81 @@ func file_switchyard_coordinator_v1_subscription_proto_rawDescGZIP() []byte {
 	return file_switchyard_coordinator_v1_subscription_proto_rawDescData
 }
 
-var file_switchyard_coordinator_v1_subscription_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_switchyard_coordinator_v1_subscription_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_switchyard_coordinator_v1_subscription_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_switchyard_coordinator_v1_subscription_proto_goTypes = []any{
-	(*Subscription)(nil),                // 0: switchyard.coordinator.v1.Subscription
-	(*RetryPolicy)(nil),                 // 1: switchyard.coordinator.v1.RetryPolicy
-	(*CreateSubscriptionRequest)(nil),   // 2: switchyard.coordinator.v1.CreateSubscriptionRequest
-	(*CreateSubscriptionResponse)(nil),  // 3: switchyard.coordinator.v1.CreateSubscriptionResponse
-	(*GetSubscriptionRequest)(nil),      // 4: switchyard.coordinator.v1.GetSubscriptionRequest
-	(*GetSubscriptionResponse)(nil),     // 5: switchyard.coordinator.v1.GetSubscriptionResponse
-	(*ListSubscriptionsRequest)(nil),    // 6: switchyard.coordinator.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),   // 7: switchyard.coordinator.v1.ListSubscriptionsResponse
-	(*UpdateSubscriptionRequest)(nil),   // 8: switchyard.coordinator.v1.UpdateSubscriptionRequest
-	(*UpdateSubscriptionResponse)(nil),  // 9: switchyard.coordinator.v1.UpdateSubscriptionResponse
-	(*DeleteSubscriptionRequest)(nil),   // 10: switchyard.coordinator.v1.DeleteSubscriptionRequest
-	(*DeleteSubscriptionResponse)(nil),  // 11: switchyard.coordinator.v1.DeleteSubscriptionResponse
-	(*EnableSubscriptionRequest)(nil),   // 12: switchyard.coordinator.v1.EnableSubscriptionRequest
-	(*EnableSubscriptionResponse)(nil),  // 13: switchyard.coordinator.v1.EnableSubscriptionResponse
-	(*DisableSubscriptionRequest)(nil),  // 14: switchyard.coordinator.v1.DisableSubscriptionRequest
-	(*DisableSubscriptionResponse)(nil), // 15: switchyard.coordinator.v1.DisableSubscriptionResponse
-	(*PreviewDeliveryRequest)(nil),      // 16: switchyard.coordinator.v1.PreviewDeliveryRequest
-	(*PreviewDeliveryResponse)(nil),     // 17: switchyard.coordinator.v1.PreviewDeliveryResponse
-	(*RenderedRequest)(nil),             // 18: switchyard.coordinator.v1.RenderedRequest
-	(*RenderedHeader)(nil),              // 19: switchyard.coordinator.v1.RenderedHeader
-	(*SendTestEventRequest)(nil),        // 20: switchyard.coordinator.v1.SendTestEventRequest
-	(*SendTestEventResponse)(nil),       // 21: switchyard.coordinator.v1.SendTestEventResponse
-	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
-	(*Delivery)(nil),                    // 23: switchyard.coordinator.v1.Delivery
+	(CircuitState)(0),                   // 0: switchyard.coordinator.v1.CircuitState
+	(*Subscription)(nil),                // 1: switchyard.coordinator.v1.Subscription
+	(*RetryPolicy)(nil),                 // 2: switchyard.coordinator.v1.RetryPolicy
+	(*CreateSubscriptionRequest)(nil),   // 3: switchyard.coordinator.v1.CreateSubscriptionRequest
+	(*CreateSubscriptionResponse)(nil),  // 4: switchyard.coordinator.v1.CreateSubscriptionResponse
+	(*GetSubscriptionRequest)(nil),      // 5: switchyard.coordinator.v1.GetSubscriptionRequest
+	(*GetSubscriptionResponse)(nil),     // 6: switchyard.coordinator.v1.GetSubscriptionResponse
+	(*ListSubscriptionsRequest)(nil),    // 7: switchyard.coordinator.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),   // 8: switchyard.coordinator.v1.ListSubscriptionsResponse
+	(*UpdateSubscriptionRequest)(nil),   // 9: switchyard.coordinator.v1.UpdateSubscriptionRequest
+	(*UpdateSubscriptionResponse)(nil),  // 10: switchyard.coordinator.v1.UpdateSubscriptionResponse
+	(*DeleteSubscriptionRequest)(nil),   // 11: switchyard.coordinator.v1.DeleteSubscriptionRequest
+	(*DeleteSubscriptionResponse)(nil),  // 12: switchyard.coordinator.v1.DeleteSubscriptionResponse
+	(*EnableSubscriptionRequest)(nil),   // 13: switchyard.coordinator.v1.EnableSubscriptionRequest
+	(*EnableSubscriptionResponse)(nil),  // 14: switchyard.coordinator.v1.EnableSubscriptionResponse
+	(*DisableSubscriptionRequest)(nil),  // 15: switchyard.coordinator.v1.DisableSubscriptionRequest
+	(*DisableSubscriptionResponse)(nil), // 16: switchyard.coordinator.v1.DisableSubscriptionResponse
+	(*PreviewDeliveryRequest)(nil),      // 17: switchyard.coordinator.v1.PreviewDeliveryRequest
+	(*PreviewDeliveryResponse)(nil),     // 18: switchyard.coordinator.v1.PreviewDeliveryResponse
+	(*RenderedRequest)(nil),             // 19: switchyard.coordinator.v1.RenderedRequest
+	(*RenderedHeader)(nil),              // 20: switchyard.coordinator.v1.RenderedHeader
+	(*SendTestEventRequest)(nil),        // 21: switchyard.coordinator.v1.SendTestEventRequest
+	(*SendTestEventResponse)(nil),       // 22: switchyard.coordinator.v1.SendTestEventResponse
+	(*RateLimit)(nil),                   // 23: switchyard.coordinator.v1.RateLimit
+	(*CircuitBreaker)(nil),              // 24: switchyard.coordinator.v1.CircuitBreaker
+	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
+	(*Delivery)(nil),                    // 26: switchyard.coordinator.v1.Delivery
 }
 var file_switchyard_coordinator_v1_subscription_proto_depIdxs = []int32{
-	1,  // 0: switchyard.coordinator.v1.Subscription.retry_policy:type_name -> switchyard.coordinator.v1.RetryPolicy
-	22, // 1: switchyard.coordinator.v1.Subscription.created_at:type_name -> google.protobuf.Timestamp
-	22, // 2: switchyard.coordinator.v1.Subscription.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 3: switchyard.coordinator.v1.CreateSubscriptionRequest.subscription:type_name -> switchyard.coordinator.v1.Subscription
-	0,  // 4: switchyard.coordinator.v1.CreateSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
-	0,  // 5: switchyard.coordinator.v1.GetSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
-	0,  // 6: switchyard.coordinator.v1.ListSubscriptionsResponse.subscriptions:type_name -> switchyard.coordinator.v1.Subscription
-	0,  // 7: switchyard.coordinator.v1.UpdateSubscriptionRequest.subscription:type_name -> switchyard.coordinator.v1.Subscription
-	0,  // 8: switchyard.coordinator.v1.UpdateSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
-	0,  // 9: switchyard.coordinator.v1.EnableSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
-	0,  // 10: switchyard.coordinator.v1.DisableSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
-	18, // 11: switchyard.coordinator.v1.PreviewDeliveryResponse.request:type_name -> switchyard.coordinator.v1.RenderedRequest
-	19, // 12: switchyard.coordinator.v1.RenderedRequest.headers:type_name -> switchyard.coordinator.v1.RenderedHeader
-	23, // 13: switchyard.coordinator.v1.SendTestEventResponse.delivery:type_name -> switchyard.coordinator.v1.Delivery
-	2,  // 14: switchyard.coordinator.v1.SubscriptionService.CreateSubscription:input_type -> switchyard.coordinator.v1.CreateSubscriptionRequest
-	4,  // 15: switchyard.coordinator.v1.SubscriptionService.GetSubscription:input_type -> switchyard.coordinator.v1.GetSubscriptionRequest
-	6,  // 16: switchyard.coordinator.v1.SubscriptionService.ListSubscriptions:input_type -> switchyard.coordinator.v1.ListSubscriptionsRequest
-	8,  // 17: switchyard.coordinator.v1.SubscriptionService.UpdateSubscription:input_type -> switchyard.coordinator.v1.UpdateSubscriptionRequest
-	10, // 18: switchyard.coordinator.v1.SubscriptionService.DeleteSubscription:input_type -> switchyard.coordinator.v1.DeleteSubscriptionRequest
-	12, // 19: switchyard.coordinator.v1.SubscriptionService.EnableSubscription:input_type -> switchyard.coordinator.v1.EnableSubscriptionRequest
-	14, // 20: switchyard.coordinator.v1.SubscriptionService.DisableSubscription:input_type -> switchyard.coordinator.v1.DisableSubscriptionRequest
-	16, // 21: switchyard.coordinator.v1.SubscriptionService.PreviewDelivery:input_type -> switchyard.coordinator.v1.PreviewDeliveryRequest
-	20, // 22: switchyard.coordinator.v1.SubscriptionService.SendTestEvent:input_type -> switchyard.coordinator.v1.SendTestEventRequest
-	3,  // 23: switchyard.coordinator.v1.SubscriptionService.CreateSubscription:output_type -> switchyard.coordinator.v1.CreateSubscriptionResponse
-	5,  // 24: switchyard.coordinator.v1.SubscriptionService.GetSubscription:output_type -> switchyard.coordinator.v1.GetSubscriptionResponse
-	7,  // 25: switchyard.coordinator.v1.SubscriptionService.ListSubscriptions:output_type -> switchyard.coordinator.v1.ListSubscriptionsResponse
-	9,  // 26: switchyard.coordinator.v1.SubscriptionService.UpdateSubscription:output_type -> switchyard.coordinator.v1.UpdateSubscriptionResponse
-	11, // 27: switchyard.coordinator.v1.SubscriptionService.DeleteSubscription:output_type -> switchyard.coordinator.v1.DeleteSubscriptionResponse
-	13, // 28: switchyard.coordinator.v1.SubscriptionService.EnableSubscription:output_type -> switchyard.coordinator.v1.EnableSubscriptionResponse
-	15, // 29: switchyard.coordinator.v1.SubscriptionService.DisableSubscription:output_type -> switchyard.coordinator.v1.DisableSubscriptionResponse
-	17, // 30: switchyard.coordinator.v1.SubscriptionService.PreviewDelivery:output_type -> switchyard.coordinator.v1.PreviewDeliveryResponse
-	21, // 31: switchyard.coordinator.v1.SubscriptionService.SendTestEvent:output_type -> switchyard.coordinator.v1.SendTestEventResponse
-	23, // [23:32] is the sub-list for method output_type
-	14, // [14:23] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	2,  // 0: switchyard.coordinator.v1.Subscription.retry_policy:type_name -> switchyard.coordinator.v1.RetryPolicy
+	25, // 1: switchyard.coordinator.v1.Subscription.created_at:type_name -> google.protobuf.Timestamp
+	25, // 2: switchyard.coordinator.v1.Subscription.updated_at:type_name -> google.protobuf.Timestamp
+	23, // 3: switchyard.coordinator.v1.Subscription.rate_limit:type_name -> switchyard.coordinator.v1.RateLimit
+	24, // 4: switchyard.coordinator.v1.Subscription.circuit_breaker:type_name -> switchyard.coordinator.v1.CircuitBreaker
+	1,  // 5: switchyard.coordinator.v1.CreateSubscriptionRequest.subscription:type_name -> switchyard.coordinator.v1.Subscription
+	1,  // 6: switchyard.coordinator.v1.CreateSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
+	1,  // 7: switchyard.coordinator.v1.GetSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
+	1,  // 8: switchyard.coordinator.v1.ListSubscriptionsResponse.subscriptions:type_name -> switchyard.coordinator.v1.Subscription
+	1,  // 9: switchyard.coordinator.v1.UpdateSubscriptionRequest.subscription:type_name -> switchyard.coordinator.v1.Subscription
+	1,  // 10: switchyard.coordinator.v1.UpdateSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
+	1,  // 11: switchyard.coordinator.v1.EnableSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
+	1,  // 12: switchyard.coordinator.v1.DisableSubscriptionResponse.subscription:type_name -> switchyard.coordinator.v1.Subscription
+	19, // 13: switchyard.coordinator.v1.PreviewDeliveryResponse.request:type_name -> switchyard.coordinator.v1.RenderedRequest
+	20, // 14: switchyard.coordinator.v1.RenderedRequest.headers:type_name -> switchyard.coordinator.v1.RenderedHeader
+	26, // 15: switchyard.coordinator.v1.SendTestEventResponse.delivery:type_name -> switchyard.coordinator.v1.Delivery
+	0,  // 16: switchyard.coordinator.v1.CircuitBreaker.state:type_name -> switchyard.coordinator.v1.CircuitState
+	25, // 17: switchyard.coordinator.v1.CircuitBreaker.since:type_name -> google.protobuf.Timestamp
+	25, // 18: switchyard.coordinator.v1.CircuitBreaker.open_until:type_name -> google.protobuf.Timestamp
+	25, // 19: switchyard.coordinator.v1.CircuitBreaker.failing_since:type_name -> google.protobuf.Timestamp
+	3,  // 20: switchyard.coordinator.v1.SubscriptionService.CreateSubscription:input_type -> switchyard.coordinator.v1.CreateSubscriptionRequest
+	5,  // 21: switchyard.coordinator.v1.SubscriptionService.GetSubscription:input_type -> switchyard.coordinator.v1.GetSubscriptionRequest
+	7,  // 22: switchyard.coordinator.v1.SubscriptionService.ListSubscriptions:input_type -> switchyard.coordinator.v1.ListSubscriptionsRequest
+	9,  // 23: switchyard.coordinator.v1.SubscriptionService.UpdateSubscription:input_type -> switchyard.coordinator.v1.UpdateSubscriptionRequest
+	11, // 24: switchyard.coordinator.v1.SubscriptionService.DeleteSubscription:input_type -> switchyard.coordinator.v1.DeleteSubscriptionRequest
+	13, // 25: switchyard.coordinator.v1.SubscriptionService.EnableSubscription:input_type -> switchyard.coordinator.v1.EnableSubscriptionRequest
+	15, // 26: switchyard.coordinator.v1.SubscriptionService.DisableSubscription:input_type -> switchyard.coordinator.v1.DisableSubscriptionRequest
+	17, // 27: switchyard.coordinator.v1.SubscriptionService.PreviewDelivery:input_type -> switchyard.coordinator.v1.PreviewDeliveryRequest
+	21, // 28: switchyard.coordinator.v1.SubscriptionService.SendTestEvent:input_type -> switchyard.coordinator.v1.SendTestEventRequest
+	4,  // 29: switchyard.coordinator.v1.SubscriptionService.CreateSubscription:output_type -> switchyard.coordinator.v1.CreateSubscriptionResponse
+	6,  // 30: switchyard.coordinator.v1.SubscriptionService.GetSubscription:output_type -> switchyard.coordinator.v1.GetSubscriptionResponse
+	8,  // 31: switchyard.coordinator.v1.SubscriptionService.ListSubscriptions:output_type -> switchyard.coordinator.v1.ListSubscriptionsResponse
+	10, // 32: switchyard.coordinator.v1.SubscriptionService.UpdateSubscription:output_type -> switchyard.coordinator.v1.UpdateSubscriptionResponse
+	12, // 33: switchyard.coordinator.v1.SubscriptionService.DeleteSubscription:output_type -> switchyard.coordinator.v1.DeleteSubscriptionResponse
+	14, // 34: switchyard.coordinator.v1.SubscriptionService.EnableSubscription:output_type -> switchyard.coordinator.v1.EnableSubscriptionResponse
+	16, // 35: switchyard.coordinator.v1.SubscriptionService.DisableSubscription:output_type -> switchyard.coordinator.v1.DisableSubscriptionResponse
+	18, // 36: switchyard.coordinator.v1.SubscriptionService.PreviewDelivery:output_type -> switchyard.coordinator.v1.PreviewDeliveryResponse
+	22, // 37: switchyard.coordinator.v1.SubscriptionService.SendTestEvent:output_type -> switchyard.coordinator.v1.SendTestEventResponse
+	29, // [29:38] is the sub-list for method output_type
+	20, // [20:29] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_coordinator_v1_subscription_proto_init() }
@@ -1594,13 +1855,14 @@ func file_switchyard_coordinator_v1_subscription_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchyard_coordinator_v1_subscription_proto_rawDesc), len(file_switchyard_coordinator_v1_subscription_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   22,
+			NumEnums:      1,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_switchyard_coordinator_v1_subscription_proto_goTypes,
 		DependencyIndexes: file_switchyard_coordinator_v1_subscription_proto_depIdxs,
+		EnumInfos:         file_switchyard_coordinator_v1_subscription_proto_enumTypes,
 		MessageInfos:      file_switchyard_coordinator_v1_subscription_proto_msgTypes,
 	}.Build()
 	File_switchyard_coordinator_v1_subscription_proto = out.File
