@@ -8,6 +8,7 @@
 mod access;
 mod env;
 mod shell;
+mod store;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 
 pub use access::{Role, ScopedToken, TlsFiles};
 pub use shell::{SHELL_COMMANDS_ENV, SHELL_PLUGIN, ShellCommand, ShellConfig};
+pub use store::{DatabaseUrl, StoreBackend, StoreConfig};
 
 /// The embedded default configuration, with a comment on every key.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -87,6 +89,8 @@ pub struct Config {
     pub shell: ShellConfig,
     /// The operator's HTTP listener (metrics, health).
     pub observability: ObservabilityConfig,
+    /// Where the state lives (sled or a shared PostgreSQL).
+    pub store: StoreConfig,
 }
 
 /// The operator's HTTP listener.
@@ -228,6 +232,7 @@ struct Raw {
     #[serde(default)]
     shell: shell::RawShell,
     observability: RawObservability,
+    store: store::RawStore,
 }
 
 #[derive(Deserialize)]
@@ -363,6 +368,7 @@ fn validate(raw: Raw, env: &[(String, String)]) -> Result<Config, ConfigError> {
         observability: ObservabilityConfig {
             listen: optional_addr("observability.listen", &raw.observability.listen)?,
         },
+        store: store::validate(raw.store)?,
         data_dir,
     })
 }

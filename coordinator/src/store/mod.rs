@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+#[cfg(test)]
+pub(crate) use postgres::testing::TestDb as PgTestDb;
 pub use postgres::{PgOptions, PgStore};
 pub use sled_store::SledStore;
 

@@ -39,7 +39,7 @@ fn sub(provider: &str, patterns: &[&str], enabled: bool) -> Subscription {
     }
 }
 
-fn event_at(at: DateTime<Utc>, key: Option<&str>) -> Event {
+pub(super) fn event_at(at: DateTime<Utc>, key: Option<&str>) -> Event {
     Event {
         id: EventId::new_at(at),
         event_type: "incident.incident.created".into(),
@@ -51,7 +51,7 @@ fn event_at(at: DateTime<Utc>, key: Option<&str>) -> Event {
     }
 }
 
-fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -> Delivery {
+pub(super) fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -> Delivery {
     Delivery {
         id: DeliveryId::new_at(event.received_at),
         event_id: event.id,

@@ -36,6 +36,8 @@ mod records;
 mod schema;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
 mod writes;
 
 use std::collections::HashMap;
@@ -199,6 +201,13 @@ impl PgStore {
             self.caches.generation(),
             self.stop.clone(),
         ));
+    }
+
+    /// Stops the heartbeat and the LISTEN task, as if this coordinator hung: its leases are
+    /// no longer renewed.
+    #[cfg(test)]
+    pub(crate) fn stop_heartbeat(&self) {
+        self.stop.cancel();
     }
 
     /// This handle's claimer id.
