@@ -121,6 +121,10 @@ async fn run(flight: InFlight) {
         () = inner.shutdown.cancelled() => return flight.hand_back().await,
         p = inner.limits.acquire(&d.provider_id, d.subscription_id) => p,
     };
+    // A coordinator that hung past its lease leaves the delivery to the one that took it over.
+    if !inner.store.holds_claim(d.id) {
+        return;
+    }
     let sub = inner.subscription(d.subscription_id);
     let prepared = match &sub {
         Ok(sub) => prepare(&inner, d, sub.as_deref(), flight.trigger).await,

@@ -315,6 +315,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Whether this handle still holds its claim on `id`: checked just before a plugin call,
+    /// so that a coordinator that hung past its lease does not attempt what another one took
+    /// over (a lost claim is released). Always true for a store only this process uses.
+    fn holds_claim(&self, _id: DeliveryId) -> bool {
+        true
+    }
+
     /// The backlog at `now`: a scan of the schedule (O(scheduled deliveries)), for a scrape
     /// now and then, not for the hot path. Deliveries waiting behind an earlier one of their
     /// correlation key are not scheduled, so not counted.

@@ -7,7 +7,9 @@
 //! never takes back its own claim while it may still be attempting it. The token is the save's
 //! fence ([`super::writes`]).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
@@ -18,6 +20,35 @@ use super::records::{dec, enc};
 use super::{DB_NOW_MS, PgStore, backend, parse_status, scheduled_due};
 use crate::model::{Delivery, DeliveryId, DeliveryStatus, from_millis, to_millis};
 use crate::store::{Backlog, Claimed, StoreError, StoreResult};
+
+/// A claim this handle holds: its token (the fence of the save) and the latest moment its
+/// lease is known to have been set from (taken before the claim's or renewal's query was
+/// sent, so it errs early).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Held {
+    pub(super) token: Uuid,
+    pub(super) since: Instant,
+    /// The heartbeat found it taken over; kept until its attempt ends, so that a late
+    /// result is recognised (and refused) by its token.
+    pub(super) lost: bool,
+}
+
+/// This handle's claims, shared with the heartbeat.
+pub(super) type Claims = Arc<Mutex<HashMap<DeliveryId, Held>>>;
+
+pub(super) fn lock(
+    claims: &Mutex<HashMap<DeliveryId, Held>>,
+) -> MutexGuard<'_, HashMap<DeliveryId, Held>> {
+    // A panic while holding the lock leaves at worst a forgotten claim, whose lease then
+    // expires and whose delivery is attempted again.
+    claims.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A claim whose lease is this close to its end counts as lost already (clocks and the
+/// heartbeat's own latency).
+fn margin(lease: Duration) -> Duration {
+    lease / 10
+}
 
 fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4)
@@ -36,12 +67,19 @@ fn claimable(n: usize) -> String {
     CLAIMABLE.replace("$me", &format!("${n}"))
 }
 
-/// Renews this coordinator's leases until `stop`.
-pub(super) async fn heartbeat(pool: Pool, me: String, lease: Duration, stop: CancellationToken) {
+/// Renews this coordinator's leases until `stop`, and drops from `claims` those the renewal
+/// no longer finds this coordinator's (taken over while it did not renew them, e.g. paused).
+pub(super) async fn heartbeat(
+    pool: Pool,
+    me: String,
+    lease: Duration,
+    claims: Claims,
+    stop: CancellationToken,
+) {
     let every = (lease / 3).max(Duration::from_millis(50));
     let sql = format!(
         "UPDATE deliveries SET lease_ms = {DB_NOW_MS} + $2 \
-         WHERE claimed_by = $1 AND claim_token IS NOT NULL"
+         WHERE claimed_by = $1 AND claim_token IS NOT NULL RETURNING id, claim_token"
     );
     loop {
         tokio::select! {
@@ -49,22 +87,55 @@ pub(super) async fn heartbeat(pool: Pool, me: String, lease: Duration, stop: Can
             () = stop.cancelled() => break,
             () = tokio::time::sleep(every) => {}
         }
+        let sent = Instant::now();
         let renewed = async {
             let client = pool.get().await.map_err(backend)?;
             client
-                .execute(&sql, &[&me, &lease_ms(lease)])
+                .query(&sql, &[&me, &lease_ms(lease)])
                 .await
                 .map_err(backend)
         }
         .await;
-        if let Err(e) = renewed {
-            tracing::warn!(
-                error = %e,
-                lease = ?lease,
-                "cannot renew this coordinator's leases; other coordinators take its deliveries \
-                 over once they expire"
-            );
+        match renewed {
+            Ok(rows) => reconcile(&claims, &rows, sent),
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    lease = ?lease,
+                    "cannot renew this coordinator's leases; other coordinators take its deliveries \
+                     over once they expire"
+                );
+            }
         }
+    }
+}
+
+/// After a renewal sent at `sent` that renewed `rows` (id, token): those claims are renewed,
+/// the others held since before it are lost.
+fn reconcile(
+    claims: &Mutex<HashMap<DeliveryId, Held>>,
+    rows: &[tokio_postgres::Row],
+    sent: Instant,
+) {
+    let still: HashMap<Uuid, Uuid> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut lost = 0usize;
+    for (id, held) in lock(claims).iter_mut() {
+        if held.lost || held.since > sent {
+            continue;
+        }
+        if still.get(id.as_uuid()) == Some(&held.token) {
+            held.since = sent;
+        } else {
+            held.lost = true;
+            lost += 1;
+        }
+    }
+    if lost > 0 {
+        tracing::warn!(
+            lost,
+            "claims taken over by other coordinators while this one did not renew them; \
+             their late results will be rejected by the lease fence"
+        );
     }
 }
 
@@ -86,6 +157,7 @@ impl PgStore {
             claimable(4)
         );
         let client = self.client().await?;
+        let sent = Instant::now();
         let rows = client
             .query(
                 &sql,
@@ -104,7 +176,15 @@ impl PgStore {
         for row in &rows {
             let mut d: Delivery = dec("deliveries", row.get::<_, &[u8]>(2))?;
             d.status = DeliveryStatus::InFlight;
-            tokens.push((d.id, row.get::<_, Uuid>(1)));
+            let token = row.get::<_, Uuid>(1);
+            tokens.push((
+                d.id,
+                Held {
+                    token,
+                    since: sent,
+                    lost: false,
+                },
+            ));
             claimed.push(d);
         }
         self.my_claims().extend(tokens);
@@ -118,9 +198,10 @@ impl PgStore {
                 "delivery {id} has an attempt in flight; wait for it to finish"
             ))
         };
-        if self.my_claims().contains_key(&id) {
+        if self.my_claims().get(&id).is_some_and(|h| !h.lost) {
             return Err(in_flight());
         }
+        let sent = Instant::now();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         let sql = format!(
@@ -171,12 +252,59 @@ impl PgStore {
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        self.my_claims().insert(id, token_row.get(0));
+        let held = Held {
+            token: token_row.get(0),
+            since: sent,
+            lost: false,
+        };
+        self.my_claims().insert(id, held);
         Ok(Claimed {
             delivery: new,
             previous_status: old.status,
             previous_due,
         })
+    }
+
+    /// Whether the claim on `id` is still this handle's with time to spare; a lost one is
+    /// forgotten and released (fenced by its token, in case it was not taken over).
+    pub(super) async fn holds_claim(&self, id: DeliveryId) -> bool {
+        let lost = {
+            let mut claims = self.my_claims();
+            match claims.get(&id) {
+                None => return false,
+                Some(held)
+                    if !held.lost && held.since.elapsed() + margin(self.lease) < self.lease =>
+                {
+                    return true;
+                }
+                Some(held) => {
+                    let token = held.token;
+                    claims.remove(&id);
+                    token
+                }
+            }
+        };
+        tracing::warn!(
+            delivery = %id,
+            "this coordinator's lease on the delivery ran out before its attempt; leaving it \
+             to the coordinator that takes it over"
+        );
+        let released = async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "UPDATE deliveries SET claimed_by = NULL, claim_token = NULL, \
+                     lease_ms = NULL WHERE id = $1 AND claim_token = $2",
+                    &[id.as_uuid(), &lost],
+                )
+                .await
+                .map_err(backend)
+        }
+        .await;
+        if let Err(e) = released {
+            tracing::warn!(delivery = %id, error = %e, "cannot release a lost claim; it expires");
+        }
+        false
     }
 
     pub(super) async fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>> {

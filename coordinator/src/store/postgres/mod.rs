@@ -41,7 +41,7 @@ mod tests;
 mod writes;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -94,8 +94,8 @@ pub struct PgStore {
     /// This coordinator's claimer id (host, pid and a random part: unique per process).
     me: String,
     lease: Duration,
-    /// The claims this handle holds: delivery → claim token (the fence of its save).
-    claims: Mutex<HashMap<DeliveryId, Uuid>>,
+    /// The claims this handle holds (the heartbeat drops those it finds taken over).
+    claims: claims::Claims,
     /// The providers whose deliveries this coordinator claims; `None`: all.
     served: RwLock<Option<Vec<String>>>,
     caches: records::Caches,
@@ -172,7 +172,7 @@ impl PgStore {
         let store = Self {
             me: claimer_id(),
             lease: options.lease,
-            claims: Mutex::new(HashMap::new()),
+            claims: claims::Claims::default(),
             served: RwLock::new(None),
             caches: records::Caches::default(),
             wake: Arc::new(Notify::new()),
@@ -193,6 +193,7 @@ impl PgStore {
             self.pool.clone(),
             self.me.clone(),
             self.lease,
+            Arc::clone(&self.claims),
             self.stop.clone(),
         ));
         handle.spawn(listen::run(
@@ -220,12 +221,8 @@ impl PgStore {
         self.pool.get().await.map_err(backend)
     }
 
-    pub(super) fn my_claims(&self) -> std::sync::MutexGuard<'_, HashMap<DeliveryId, Uuid>> {
-        // A panic while holding the lock leaves at worst a forgotten claim, whose lease then
-        // expires and whose delivery is attempted again.
-        self.claims
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn my_claims(&self) -> std::sync::MutexGuard<'_, HashMap<DeliveryId, claims::Held>> {
+        claims::lock(&self.claims)
     }
 
     fn served(&self) -> Option<Vec<String>> {
@@ -457,5 +454,9 @@ impl Store for PgStore {
 
     fn wake_signal(&self) -> Option<Arc<Notify>> {
         Some(Arc::clone(&self.wake))
+    }
+
+    fn holds_claim(&self, id: DeliveryId) -> bool {
+        self.bridge.run(PgStore::holds_claim(self, id))
     }
 }

@@ -28,7 +28,9 @@ impl PgStore {
     fn delivery_of(&self, row: &Row) -> StoreResult<Delivery> {
         let mut d: Delivery = dec("deliveries", row.get::<_, &[u8]>(0))?;
         d.status = parse_status(row.get(1))?;
-        if d.status != DeliveryStatus::InFlight && self.my_claims().contains_key(&d.id) {
+        if d.status != DeliveryStatus::InFlight
+            && self.my_claims().get(&d.id).is_some_and(|h| !h.lost)
+        {
             d.status = DeliveryStatus::InFlight;
         }
         Ok(d)

@@ -73,6 +73,25 @@ fn an_expired_lease_is_taken_over_and_the_late_result_is_refused_by_the_fence() 
 }
 
 #[test]
+fn a_claim_whose_lease_ran_out_is_not_attempted_and_is_released_at_once() {
+    let Some(db) = TestDb::new() else { return };
+    let (hung_store, other) = (db.open_with_lease(LEASE), db.open_with_lease(LEASE));
+    let (hung, other): (&dyn Store, &dyn Store) = (&hung_store, &other);
+    let now = Utc::now();
+    let ev = event_at(now, None);
+    let d = delivery(&ev, SubscriptionId::new(), now);
+    hung.insert_event(&ev, std::slice::from_ref(&d))
+        .expect("insert");
+    assert_eq!(hung.claim_due(now, 10).expect("claim").len(), 1);
+    assert!(hung.holds_claim(d.id), "a fresh claim is held");
+    hung_store.stop_heartbeat();
+    std::thread::sleep(LEASE);
+    assert!(!hung.holds_claim(d.id), "not renewed for a whole lease");
+    let taken = other.claim_due(Utc::now(), 10).expect("claim");
+    assert_eq!(taken.iter().map(|d| d.id).collect::<Vec<_>>(), [d.id]);
+}
+
+#[test]
 fn a_live_coordinator_renews_its_leases_and_keeps_its_work() {
     let Some(db) = TestDb::new() else { return };
     let (live, other) = (db.open_with_lease(LEASE), db.open_with_lease(LEASE));
@@ -86,6 +105,7 @@ fn a_live_coordinator_renews_its_leases_and_keeps_its_work() {
     // Three leases long: without renewal it would have expired twice.
     std::thread::sleep(LEASE * 3);
     assert!(other.claim_due(Utc::now(), 10).expect("claim").is_empty());
+    assert!(live.holds_claim(d.id), "renewed, so still held");
     claimed.status = DeliveryStatus::Succeeded;
     claimed.next_attempt_at = None;
     live.save_delivery(&claimed, None, DeliveryStatus::InFlight)

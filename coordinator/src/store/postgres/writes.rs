@@ -523,7 +523,7 @@ impl PgStore {
             let claims = self.my_claims();
             saves
                 .iter()
-                .map(|w| claims.get(&w.delivery.id).copied())
+                .map(|w| claims.get(&w.delivery.id).map(|h| h.token))
                 .collect()
         };
         let mut tries = 0;
