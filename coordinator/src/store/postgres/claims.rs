@@ -77,10 +77,6 @@ pub(super) async fn heartbeat(
     stop: CancellationToken,
 ) {
     let every = (lease / 3).max(Duration::from_millis(50));
-    let sql = format!(
-        "UPDATE deliveries SET lease_ms = {DB_NOW_MS} + $2 \
-         WHERE claimed_by = $1 AND claim_token IS NOT NULL RETURNING id, claim_token"
-    );
     loop {
         tokio::select! {
             biased;
@@ -88,26 +84,43 @@ pub(super) async fn heartbeat(
             () = tokio::time::sleep(every) => {}
         }
         let sent = Instant::now();
-        let renewed = async {
-            let client = pool.get().await.map_err(backend)?;
-            client
-                .query(&sql, &[&me, &lease_ms(lease)])
-                .await
-                .map_err(backend)
-        }
-        .await;
-        match renewed {
+        match renew(&pool, &me, lease).await {
             Ok(rows) => reconcile(&claims, &rows, sent),
             Err(e) => {
                 tracing::warn!(
                     error = %e,
                     lease = ?lease,
-                    "cannot renew this coordinator's leases; other coordinators take its deliveries \
-                     over once they expire"
+                    "cannot renew this coordinator's leases; other coordinators take its \
+                     deliveries over once they expire"
                 );
             }
         }
     }
+}
+
+/// Renews this coordinator's leases and returns the claims it still holds (id, token). Rows
+/// a transaction of this coordinator is saving right now are skipped, not waited for: waiting
+/// could deadlock with that transaction, and their save ends or keeps the claim anyway. What
+/// is still held is read without locks, as committed.
+async fn renew(pool: &Pool, me: &str, lease: Duration) -> StoreResult<Vec<tokio_postgres::Row>> {
+    let client = pool.get().await.map_err(backend)?;
+    let sql = format!(
+        "UPDATE deliveries SET lease_ms = {DB_NOW_MS} + $2 WHERE id IN ( \
+           SELECT id FROM deliveries WHERE claimed_by = $1 AND claim_token IS NOT NULL \
+           FOR UPDATE SKIP LOCKED)"
+    );
+    client
+        .execute(&sql, &[&me, &lease_ms(lease)])
+        .await
+        .map_err(backend)?;
+    client
+        .query(
+            "SELECT id, claim_token FROM deliveries \
+             WHERE claimed_by = $1 AND claim_token IS NOT NULL",
+            &[&me],
+        )
+        .await
+        .map_err(backend)
 }
 
 /// After a renewal sent at `sent` that renewed `rows` (id, token): those claims are renewed,

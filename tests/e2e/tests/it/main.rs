@@ -22,6 +22,7 @@ mod go_plugins;
 mod handshake;
 mod jira;
 mod lifecycle;
+mod multi_coordinator;
 mod network_policy;
 mod observability;
 mod opsgenie;
