@@ -13,8 +13,8 @@ cargo build --workspace --bins
 # Before the Rust tests: an end-to-end test runs the Python example plugin.
 echo "== Python plugin SDK: setup"
 plugin-sdk/python/scripts/setup.sh
-echo "== cargo test (workspace)"
-cargo test --workspace --all-targets
+echo "== cargo test (workspace; the PostgreSQL tests on a throwaway cluster)"
+scripts/with-postgres.sh cargo test --workspace --all-targets
 
 echo "== Python plugin SDK: ruff and mypy"
 PY_EXTRA="../../tests/python-client ../../plugins/webhook/tests/verify_standard_webhooks.py"

@@ -96,9 +96,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => Self::NotFound(err.to_string()),
             StoreError::AlreadyExists { .. } => Self::AlreadyExists(err.to_string()),
             StoreError::Conflict(message) => Self::FailedPrecondition(message),
-            StoreError::Io(_) | StoreError::NotDurable(_) | StoreError::Corrupt { .. } => {
-                Self::Internal(err.to_string())
-            }
+            StoreError::Io(_)
+            | StoreError::Backend(_)
+            | StoreError::NotDurable(_)
+            | StoreError::Corrupt { .. } => Self::Internal(err.to_string()),
         }
     }
 }

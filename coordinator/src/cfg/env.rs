@@ -16,6 +16,9 @@ const NOT_CONFIG: &[&str] = &[
     "SWITCHYARD_TLS_CA",
     "SWITCHYARD_TLS_CERT",
     "SWITCHYARD_TLS_KEY",
+    // The PostgreSQL tests' database (scripts/with-postgres.sh), inherited by the coordinators
+    // the end-to-end tests start.
+    "SWITCHYARD_TEST_PG_URL",
 ];
 
 /// Applies every `SWITCHYARD_*` variable of `env` to `table`.

@@ -9,6 +9,7 @@ mod access;
 mod env;
 mod guard;
 mod shell;
+mod store;
 
 pub use guard::GuardConfig;
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use serde::Deserialize;
 
 pub use access::{Role, ScopedToken, TlsFiles};
 pub use shell::{SHELL_COMMANDS_ENV, SHELL_PLUGIN, ShellCommand, ShellConfig};
+pub use store::{DatabaseUrl, StoreBackend, StoreConfig};
 
 /// The embedded default configuration, with a comment on every key.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -91,6 +93,8 @@ pub struct Config {
     pub observability: ObservabilityConfig,
     /// Circuit breakers and auto-disable of subscriptions.
     pub guard: guard::GuardConfig,
+    /// Where the state lives (sled or a shared PostgreSQL).
+    pub store: StoreConfig,
 }
 
 /// The operator's HTTP listener.
@@ -237,6 +241,7 @@ struct Raw {
     observability: RawObservability,
     #[serde(default)]
     guard: guard::RawGuard,
+    store: store::RawStore,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +379,7 @@ fn validate(raw: Raw, env: &[(String, String)]) -> Result<Config, ConfigError> {
             listen: optional_addr("observability.listen", &raw.observability.listen)?,
         },
         guard: guard::validate(raw.guard)?,
+        store: store::validate(raw.store)?,
         data_dir,
     })
 }

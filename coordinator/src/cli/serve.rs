@@ -18,7 +18,7 @@ use crate::model::RetryPolicy;
 use crate::observe::readiness::Step;
 use crate::secrets::Secrets;
 use crate::secrets::rotate::{RotateError, Rotation, RotationOptions};
-use crate::store::{SledStore, Store};
+use crate::store::{PgOptions, PgStore, SledStore, Store};
 
 mod lock;
 mod observability;
@@ -56,6 +56,9 @@ pub enum ServeFailure {
         /// The store's error.
         source: crate::store::StoreError,
     },
+    /// The PostgreSQL store could not be opened.
+    #[error("cannot open the PostgreSQL store (store.url): {0}")]
+    Database(crate::store::StoreError),
     /// Plugin discovery failed.
     #[error("cannot list plugins in {path}: {source}")]
     Discover {
@@ -109,6 +112,29 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), ServeFailure> {
     result
 }
 
+/// Opens the store `[store]` names: sled in the data dir, or the shared PostgreSQL database.
+fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, ServeFailure> {
+    match &cfg.store.backend {
+        cfg::StoreBackend::Sled => {
+            let db = cfg.data_dir.join("db");
+            let store =
+                SledStore::open(&db).map_err(|source| ServeFailure::Store { path: db, source })?;
+            Ok(Arc::new(store))
+        }
+        cfg::StoreBackend::Postgres(url) => {
+            let options = PgOptions {
+                url: url.expose().to_owned(),
+                lease: cfg.store.lease,
+                pool_size: cfg.store.pool_size.get(),
+                schema: None,
+            };
+            Ok(Arc::new(
+                PgStore::open(options).map_err(ServeFailure::Database)?,
+            ))
+        }
+    }
+}
+
 /// Runs the coordinator with a loaded configuration until `shutdown` is cancelled.
 ///
 /// # Errors
@@ -124,9 +150,7 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
         cfg.secrets.key_file.as_deref(),
         secret_env,
     )?);
-    let db = cfg.data_dir.join("db");
-    let store: Arc<dyn Store> =
-        Arc::new(SledStore::open(&db).map_err(|source| ServeFailure::Store { path: db, source })?);
+    let store = open_store(&cfg)?;
     let _ = observed.store.set(store.clone());
     observed.readiness.done(Step::StoreOpen);
 
@@ -139,6 +163,13 @@ pub async fn run_with(cfg: Arc<Config>, shutdown: CancellationToken) -> Result<(
     for (path, err) in failures {
         tracing::error!(plugin = %path.display(), error = %err, "plugin failed to start; its providers are unavailable");
     }
+    // With a shared store, claim only the deliveries of providers this coordinator runs.
+    let served: Vec<String> = registry
+        .providers()
+        .into_iter()
+        .map(|p| p.qualified_id)
+        .collect();
+    store.serve_providers(&served);
     observed.readiness.done(Step::PluginsStarted);
 
     let engine = Engine::start(

@@ -187,6 +187,10 @@ async fn run(mut flight: InFlight) {
         () = inner.shutdown.cancelled() => return flight.hand_back().await,
         p = inner.limits.acquire(&d.provider_id, d.subscription_id) => p,
     };
+    // A coordinator that hung past its lease leaves the delivery to the one that took it over.
+    if !inner.store.holds_claim(d.id) {
+        return;
+    }
     // First: its trace context names the trace of every log line about the attempt.
     let event = event_text(&inner, d);
     let ids = Ids::of(d, event.as_ref().ok().map(|e| &**e));

@@ -85,6 +85,18 @@ async fn idle_until(inner: &Inner, at: Instant) -> bool {
     }
 }
 
+/// Wakes the dispatcher whenever the store signals work scheduled by another coordinator
+/// sharing it ([`crate::store::Store::wake_signal`]), until shutdown.
+pub(super) async fn forward_wakes(inner: Arc<Inner>, signal: Arc<tokio::sync::Notify>) {
+    loop {
+        tokio::select! {
+            biased;
+            () = inner.shutdown.cancelled() => break,
+            () = signal.notified() => inner.wake.notify_one(),
+        }
+    }
+}
+
 /// Purges finished deliveries older than the retention, every `purge_interval`.
 pub(super) async fn purge_loop(inner: Arc<Inner>) {
     loop {

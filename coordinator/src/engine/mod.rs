@@ -346,6 +346,11 @@ impl Engine {
         operational::register(&inner);
         migrate::upgrade_all(&inner).await;
         inner.tracker.spawn(dispatch::run(Arc::clone(&inner)));
+        if let Some(signal) = inner.store.wake_signal() {
+            inner
+                .tracker
+                .spawn(dispatch::forward_wakes(Arc::clone(&inner), signal));
+        }
         inner
             .tracker
             .spawn(dispatch::purge_loop(Arc::clone(&inner)));

@@ -160,6 +160,12 @@ fn fast_config() -> EngineConfig {
     }
 }
 
+/// The store an engine test runs on (the tests named in [`on_both_stores`] run on each).
+enum Backend {
+    Sled,
+    Postgres(crate::store::PgTestDb),
+}
+
 struct Harness {
     _dir: tempfile::TempDir,
     store: Arc<dyn Store>,
@@ -170,9 +176,12 @@ struct Harness {
 }
 
 impl Harness {
-    async fn start(providers: Arc<FakeProviders>, cfg: EngineConfig) -> Self {
+    async fn start_in(backend: &Backend, providers: Arc<FakeProviders>, cfg: EngineConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).expect("open"));
+        let store: Arc<dyn Store> = match backend {
+            Backend::Sled => Arc::new(SledStore::open(dir.path()).expect("open")),
+            Backend::Postgres(db) => Arc::new(db.open()),
+        };
         Self::start_on(dir, store, providers, cfg, |_| {}).await
     }
 
@@ -299,10 +308,9 @@ fn providers_with_webhook() -> (Arc<FakeProviders>, Arc<Fake>) {
     (providers, fake)
 }
 
-#[tokio::test]
-async fn a_published_event_is_delivered_with_the_decrypted_config_in_memory_only() {
+async fn a_published_event_is_delivered_with_the_decrypted_config_in_memory_only(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
-    let mut h = Harness::start(providers, fast_config()).await;
+    let mut h = Harness::start_in(&backend, providers, fast_config()).await;
     let sub = h.subscribe("webhook.webhook", &["incident.*"], &[], true);
     let published = h
         .publish("incident.incident.created", json!({"incidentId": "i-1"}))
@@ -328,14 +336,13 @@ async fn a_published_event_is_delivered_with_the_decrypted_config_in_memory_only
     h.stop().await;
 }
 
-#[tokio::test]
-async fn retryable_failures_are_retried_with_the_same_delivery_id_until_success() {
+async fn retryable_failures_are_retried_with_the_same_delivery_id_until_success(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     fake.script([
         answer(pb::Outcome::Retryable, 503, None),
         answer(pb::Outcome::Retryable, 500, None),
     ]);
-    let mut h = Harness::start(providers, fast_config()).await;
+    let mut h = Harness::start_in(&backend, providers, fast_config()).await;
     let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Succeeded).await;
     assert_eq!(d.attempts, 3);
@@ -357,11 +364,10 @@ async fn retryable_failures_are_retried_with_the_same_delivery_id_until_success(
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_permanent_failure_stops_at_once() {
+async fn a_permanent_failure_stops_at_once(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     fake.script([answer(pb::Outcome::Permanent, 404, None)]);
-    let mut h = Harness::start(providers, fast_config()).await;
+    let mut h = Harness::start_in(&backend, providers, fast_config()).await;
     let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Failed).await;
     assert_eq!(d.attempts, 1);
@@ -374,11 +380,10 @@ async fn a_permanent_failure_stops_at_once() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn retries_exhausted_after_four_attempts_fail_the_delivery() {
+async fn retries_exhausted_after_four_attempts_fail_the_delivery(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     fake.script((0..10).map(|_| answer(pb::Outcome::Retryable, 500, None)));
-    let mut h = Harness::start(providers, fast_config()).await;
+    let mut h = Harness::start_in(&backend, providers, fast_config()).await;
     let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Failed).await;
     assert_eq!(d.attempts, 4);
@@ -391,8 +396,7 @@ async fn retries_exhausted_after_four_attempts_fail_the_delivery() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn rate_limited_attempts_do_not_use_up_the_retry_budget() {
+async fn rate_limited_attempts_do_not_use_up_the_retry_budget(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     let limited = || answer(pb::Outcome::RateLimited, 429, Some(10));
     fake.script([
@@ -409,7 +413,7 @@ async fn rate_limited_attempts_do_not_use_up_the_retry_budget() {
         },
         ..EngineConfig::default()
     };
-    let mut h = Harness::start(providers, cfg).await;
+    let mut h = Harness::start_in(&backend, providers, cfg).await;
     let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Succeeded).await;
     assert_eq!(d.attempts, 6);
@@ -420,15 +424,14 @@ async fn rate_limited_attempts_do_not_use_up_the_retry_budget() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn rate_limited_deferrals_end_at_the_delivery_deadline() {
+async fn rate_limited_deferrals_end_at_the_delivery_deadline(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     fake.script((0..50).map(|_| answer(pb::Outcome::RateLimited, 429, Some(60_000))));
     let cfg = EngineConfig {
         delivery_deadline: Duration::from_secs(30),
         ..fast_config()
     };
-    let mut h = Harness::start(providers, cfg).await;
+    let mut h = Harness::start_in(&backend, providers, cfg).await;
     let id = h.subscribe_all_and_publish().await;
     let d = h.wait_status(id, DeliveryStatus::Failed).await;
     assert!(
@@ -440,14 +443,15 @@ async fn rate_limited_deferrals_end_at_the_delivery_deadline() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_plugin_crash_is_retryable_and_a_vanished_provider_fails_with_the_reason() {
+async fn a_plugin_crash_is_retryable_and_a_vanished_provider_fails_with_the_reason(
+    backend: Backend,
+) {
     let (providers, fake) = providers_with_webhook();
     fake.script([Err(PluginCallError {
         retryable: true,
         message: "the plugin process exited during the call".into(),
     })]);
-    let mut h = Harness::start(providers, fast_config()).await;
+    let mut h = Harness::start_in(&backend, providers, fast_config()).await;
     h.subscribe("webhook.webhook", &["*"], &[], true);
     h.subscribe("gone.gone", &["*"], &[], true);
     let published = h.publish("incident.incident.created", json!({})).await;
@@ -469,10 +473,9 @@ async fn a_plugin_crash_is_retryable_and_a_vanished_provider_fails_with_the_reas
     h.stop().await;
 }
 
-#[tokio::test]
-async fn fan_out_respects_enabled_patterns_system_filter_and_idempotency() {
+async fn fan_out_respects_enabled_patterns_system_filter_and_idempotency(backend: Backend) {
     let (providers, _fake) = providers_with_webhook();
-    let h = Harness::start(providers, fast_config()).await;
+    let h = Harness::start_in(&backend, providers, fast_config()).await;
     let wanted = h.subscribe("webhook.webhook", &["incident.*"], &["sys-1"], true);
     h.subscribe("webhook.webhook", &["incident.*"], &[], false);
     h.subscribe("webhook.webhook", &["maintenance.*"], &[], true);
@@ -541,21 +544,20 @@ async fn publish_concurrently(
     publishes.join_all().await
 }
 
-async fn one_round_harness() -> Harness {
+async fn one_round_harness(backend: &Backend) -> Harness {
     let (providers, _fake) = providers_with_webhook();
     // A long window, so that the concurrent publishes land in one write round.
     let cfg = EngineConfig {
         commit_window: Duration::from_millis(50),
         ..fast_config()
     };
-    let h = Harness::start(providers, cfg).await;
+    let h = Harness::start_in(backend, providers, cfg).await;
     h.subscribe("webhook.webhook", &["incident.*"], &[], true);
     h
 }
 
-#[tokio::test]
-async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
-    let h = one_round_harness().await;
+async fn concurrent_publishes_with_one_idempotency_key_create_one_event(backend: Backend) {
+    let h = one_round_harness(&backend).await;
     // Retries of one event: same type and payload.
     let retries = vec![json!({"n": 7}); 16];
     let results: Vec<Published> = publish_concurrently(&h, "evt-7", retries)
@@ -578,9 +580,10 @@ async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn concurrent_publishes_of_different_events_under_one_key_create_one_and_refuse_the_rest() {
-    let h = one_round_harness().await;
+async fn concurrent_publishes_of_different_events_under_one_key_create_one_and_refuse_the_rest(
+    backend: Backend,
+) {
+    let h = one_round_harness(&backend).await;
     let results =
         publish_concurrently(&h, "evt-8", (0..8).map(|n| json!({"n": n})).collect()).await;
     let created: Vec<&Published> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -631,14 +634,13 @@ async fn a_publish_whose_flush_fails_is_an_error_and_its_retry_gets_the_same_eve
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries() {
+async fn a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     fake.script([
         answer(pb::Outcome::Permanent, 400, None),
         answer(pb::Outcome::Retryable, 503, None),
     ]);
-    let mut h = Harness::start(providers, fast_config()).await;
+    let mut h = Harness::start_in(&backend, providers, fast_config()).await;
     let id = h.subscribe_all_and_publish().await;
     h.wait_status(id, DeliveryStatus::Failed).await;
     let started = h.engine.redeliver(id).await.expect("redeliver");
@@ -667,8 +669,7 @@ async fn a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_slow_provider_does_not_delay_deliveries_to_others() {
+async fn a_slow_provider_does_not_delay_deliveries_to_others(backend: Backend) {
     let providers = Arc::new(FakeProviders::default());
     let gate = Arc::new(Notify::new());
     let mut slow = Fake::new("slow", secret_schema(), 1);
@@ -679,7 +680,7 @@ async fn a_slow_provider_does_not_delay_deliveries_to_others() {
         plugin_concurrency: 2,
         ..fast_config()
     };
-    let mut h = Harness::start(providers, cfg).await;
+    let mut h = Harness::start_in(&backend, providers, cfg).await;
     h.subscribe("slow.slow", &["*"], &[], true);
     h.subscribe("webhook.webhook", &["*"], &[], true);
     let mut fast_ids = Vec::new();
@@ -742,8 +743,7 @@ async fn deliveries_in_flight_at_a_crash_are_resumed_at_start() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn cancelling_a_subscription_cancels_its_scheduled_deliveries() {
+async fn cancelling_a_subscription_cancels_its_scheduled_deliveries(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     fake.script([answer(pb::Outcome::Retryable, 503, None)]);
     let cfg = EngineConfig {
@@ -753,7 +753,7 @@ async fn cancelling_a_subscription_cancels_its_scheduled_deliveries() {
         },
         ..EngineConfig::default()
     };
-    let mut h = Harness::start(providers, cfg).await;
+    let mut h = Harness::start_in(&backend, providers, cfg).await;
     let sub = h.subscribe("webhook.webhook", &["*"], &[], true);
     let id = h
         .publish("incident.incident.created", json!({}))
@@ -901,8 +901,7 @@ fn planned(
     (event, deliveries)
 }
 
-#[tokio::test]
-async fn an_open_breaker_defers_without_budget_but_never_past_the_deadline() {
+async fn an_open_breaker_defers_without_budget_but_never_past_the_deadline(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     fake.script([answer(pb::Outcome::Retryable, 500, None)]);
     let cfg = EngineConfig {
@@ -918,7 +917,7 @@ async fn an_open_breaker_defers_without_budget_but_never_past_the_deadline() {
         },
         ..fast_config()
     };
-    let mut h = Harness::start(providers, cfg).await;
+    let mut h = Harness::start_in(&backend, providers, cfg).await;
     let id = h.subscribe_all_and_publish().await;
     // The first attempt fails and opens the breaker for a minute; its retry, due 20 ms later,
     // would be deferred past the 3 s deadline, so the delivery fails without a second call.
@@ -937,3 +936,45 @@ async fn an_open_breaker_defers_without_budget_but_never_past_the_deadline() {
     assert_eq!((breaker.window_attempts, breaker.window_failures), (1, 1));
     h.stop().await;
 }
+
+/// Runs each named engine test (an `async fn(Backend)`) on sled and on PostgreSQL (skipped
+/// without `SWITCHYARD_TEST_PG_URL`).
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod on_sled {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Sled).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(db) = crate::store::PgTestDb::new() {
+                        super::$name(super::Backend::Postgres(db)).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    a_published_event_is_delivered_with_the_decrypted_config_in_memory_only,
+    retryable_failures_are_retried_with_the_same_delivery_id_until_success,
+    a_permanent_failure_stops_at_once,
+    retries_exhausted_after_four_attempts_fail_the_delivery,
+    rate_limited_attempts_do_not_use_up_the_retry_budget,
+    rate_limited_deferrals_end_at_the_delivery_deadline,
+    a_plugin_crash_is_retryable_and_a_vanished_provider_fails_with_the_reason,
+    fan_out_respects_enabled_patterns_system_filter_and_idempotency,
+    concurrent_publishes_with_one_idempotency_key_create_one_event,
+    concurrent_publishes_of_different_events_under_one_key_create_one_and_refuse_the_rest,
+    a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries,
+    a_slow_provider_does_not_delay_deliveries_to_others,
+    cancelling_a_subscription_cancels_its_scheduled_deliveries,
+    an_open_breaker_defers_without_budget_but_never_past_the_deadline,
+);

@@ -13,6 +13,7 @@
 //! flush among them (group commit).
 
 mod keys;
+mod postgres;
 mod sled_store;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+#[cfg(test)]
+pub(crate) use postgres::testing::TestDb as PgTestDb;
+pub use postgres::{PgOptions, PgStore};
 pub use sled_store::SledStore;
 
 use crate::model::{
@@ -59,6 +63,10 @@ pub enum StoreError {
     /// The write was made but could not be made durable (the flush failed).
     #[error("the write could not be made durable: {0}")]
     NotDurable(String),
+    /// The PostgreSQL database failed (connection, query, pool); the message is the
+    /// driver's, which never contains the connection URL or its password.
+    #[error("database error: {0}")]
+    Backend(String),
     /// A stored record could not be decoded.
     #[error("corrupt record in {tree}: {message}")]
     Corrupt {
@@ -294,6 +302,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn purge_finished(&self, before: DateTime<Utc>) -> StoreResult<Purged>;
     /// Makes every write so far durable (fsync). Slow: share one call among many writers.
     fn flush(&self) -> StoreResult<()>;
+
+    /// Restricts [`Store::claim_due`] and [`Store::next_due`] to deliveries of these providers
+    /// (qualified ids): a coordinator that shares its store with others claims only the work
+    /// of the plugins it runs. A store that serves one coordinator (sled) ignores it.
+    fn serve_providers(&self, _providers: &[String]) {}
+
+    /// Fires when another coordinator sharing the store scheduled work (PostgreSQL
+    /// LISTEN/NOTIFY), so an idle dispatcher wakes at once instead of at its next poll. `None`
+    /// for a store only this process writes.
+    fn wake_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+
+    /// Whether this handle still holds its claim on `id`: checked just before a plugin call,
+    /// so that a coordinator that hung past its lease does not attempt what another one took
+    /// over (a lost claim is released). Always true for a store only this process uses.
+    fn holds_claim(&self, _id: DeliveryId) -> bool {
+        true
+    }
 
     /// The backlog at `now`: a scan of the schedule (O(scheduled deliveries)), for a scrape
     /// now and then, not for the hot path. Deliveries waiting behind an earlier one of their

@@ -1,6 +1,8 @@
-//! Behaviour of the sled store against a real database in a temporary directory.
-
-use std::sync::Arc;
+//! Behaviour of the stores: every test that takes a `&dyn Store` runs on sled (a database in a
+//! temporary directory) and on PostgreSQL (a schema of its own in the database
+//! `SWITCHYARD_TEST_PG_URL` names; skipped without it), through [`on_both_stores`]. The
+//! tests of one store's own mechanics (sled's scan cursor and reopening, PostgreSQL's leases
+//! between coordinators) follow it.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -38,7 +40,7 @@ fn sub(provider: &str, patterns: &[&str], enabled: bool) -> Subscription {
     }
 }
 
-fn event_at(at: DateTime<Utc>, key: Option<&str>) -> Event {
+pub(super) fn event_at(at: DateTime<Utc>, key: Option<&str>) -> Event {
     Event {
         id: EventId::new_at(at),
         event_type: "incident.incident.created".into(),
@@ -51,7 +53,7 @@ fn event_at(at: DateTime<Utc>, key: Option<&str>) -> Event {
     }
 }
 
-fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -> Delivery {
+pub(super) fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -> Delivery {
     Delivery {
         id: DeliveryId::new_at(event.received_at),
         event_id: event.id,
@@ -70,9 +72,7 @@ fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -> Delivery 
     }
 }
 
-#[test]
-fn the_same_idempotency_key_returns_the_first_event_and_writes_nothing() {
-    let (_dir, store) = open();
+fn the_same_idempotency_key_returns_the_first_event_and_writes_nothing(store: &dyn Store) {
     let now = Utc::now();
     let sub = SubscriptionId::new();
     let first = event_at(now, Some("k1"));
@@ -99,9 +99,7 @@ fn the_same_idempotency_key_returns_the_first_event_and_writes_nothing() {
     assert!(store.get_delivery(d2.id).expect("get").is_none());
 }
 
-#[test]
-fn claiming_takes_only_due_work_and_marks_it_in_flight() {
-    let (_dir, store) = open();
+fn claiming_takes_only_due_work_and_marks_it_in_flight(store: &dyn Store) {
     let now = Utc::now();
     let ev = event_at(now, None);
     let sub = SubscriptionId::new();
@@ -142,9 +140,7 @@ fn claiming_takes_only_due_work_and_marks_it_in_flight() {
     assert_eq!(store.next_due().expect("next"), None);
 }
 
-#[test]
-fn saving_checks_the_expected_status_and_moves_the_indexes() {
-    let (_dir, store) = open();
+fn saving_checks_the_expected_status_and_moves_the_indexes(store: &dyn Store) {
     let now = Utc::now();
     let ev = event_at(now, None);
     let d = delivery(&ev, SubscriptionId::new(), now);
@@ -191,9 +187,7 @@ fn saving_checks_the_expected_status_and_moves_the_indexes() {
     );
 }
 
-#[test]
-fn subscription_list_total_counts_matches_after_filtering() {
-    let (_dir, store) = open();
+fn subscription_list_total_counts_matches_after_filtering(store: &dyn Store) {
     for i in 0..7 {
         let provider = if i % 2 == 0 {
             "webhook.webhook"
@@ -238,9 +232,7 @@ fn subscription_list_total_counts_matches_after_filtering() {
     ));
 }
 
-#[test]
-fn delivery_list_filters_by_subscription_status_and_time_newest_first() {
-    let (_dir, store) = open();
+fn delivery_list_filters_by_subscription_status_and_time_newest_first(store: &dyn Store) {
     let (a, b) = (SubscriptionId::new(), SubscriptionId::new());
     let base = from_millis(1_700_000_000_000);
     for i in 0..10 {
@@ -308,9 +300,7 @@ fn work_in_flight_at_a_crash_is_due_again_after_reopening() {
     assert_eq!(resumed[0].id, id);
 }
 
-#[test]
-fn purge_removes_old_events_whose_deliveries_are_all_final() {
-    let (_dir, store) = open();
+fn purge_removes_old_events_whose_deliveries_are_all_final(store: &dyn Store) {
     let old = from_millis(1_600_000_000_000);
     let sub = SubscriptionId::new();
     let done_ev = event_at(old, Some("done"));
@@ -351,10 +341,7 @@ fn purge_removes_old_events_whose_deliveries_are_all_final() {
     assert!(store.get_event(busy_ev.id).expect("get").is_some());
 }
 
-#[test]
-fn the_subscription_snapshot_follows_changes() {
-    let (_dir, store) = open();
-    let store: Arc<dyn Store> = Arc::new(store);
+fn the_subscription_snapshot_follows_changes(store: &dyn Store) {
     let mut s = sub("webhook.webhook", &["*"], true);
     store.insert_subscription(&s).expect("insert");
     assert_eq!(store.subscriptions().expect("snapshot").len(), 1);
@@ -369,9 +356,7 @@ fn the_subscription_snapshot_follows_changes() {
     ));
 }
 
-#[test]
-fn an_entry_written_behind_the_scan_cursor_is_still_claimed() {
-    let (_dir, store) = open();
+fn an_entry_written_behind_the_scan_cursor_is_still_claimed(store: &dyn Store) {
     let sub = SubscriptionId::new();
     let t = |s: i64| from_millis(1_700_000_000_000) + chrono::Duration::seconds(s);
     let ev = event_at(t(0), None);
@@ -394,9 +379,7 @@ fn an_entry_written_behind_the_scan_cursor_is_still_claimed() {
     assert!(store.claim_due(t(52), 10).expect("claim").is_empty());
 }
 
-#[test]
-fn the_status_machine_is_enforced_on_save() {
-    let (_dir, store) = open();
+fn the_status_machine_is_enforced_on_save(store: &dyn Store) {
     let now = Utc::now();
     let ev = event_at(now, None);
     let mut d = delivery(&ev, SubscriptionId::new(), now + chrono::Duration::hours(1));
@@ -416,9 +399,7 @@ fn the_status_machine_is_enforced_on_save() {
     assert_eq!(store.next_due().expect("next"), None);
 }
 
-#[test]
-fn an_entry_due_later_within_the_same_millisecond_is_not_left_behind() {
-    let (_dir, store) = open();
+fn an_entry_due_later_within_the_same_millisecond_is_not_left_behind(store: &dyn Store) {
     let base = from_millis(1_700_000_000_000);
     let ev = event_at(base, None);
     let sub = SubscriptionId::new();
@@ -441,9 +422,7 @@ fn an_entry_due_later_within_the_same_millisecond_is_not_left_behind() {
     assert_eq!(ids, want, "each claimed exactly once, none left behind");
 }
 
-#[test]
-fn batched_saves_check_each_write_on_its_own() {
-    let (_dir, store) = open();
+fn batched_saves_check_each_write_on_its_own(store: &dyn Store) {
     let now = Utc::now();
     let ev = event_at(now, None);
     let sub_id = SubscriptionId::new();
@@ -487,9 +466,7 @@ fn batched_saves_check_each_write_on_its_own() {
     assert!(status(ghost.id).is_none());
 }
 
-#[test]
-fn event_types_are_read_through_a_cache_that_follows_changes() {
-    let (_dir, store) = open();
+fn event_types_are_read_through_a_cache_that_follows_changes(store: &dyn Store) {
     let now = Utc::now();
     let mut t = crate::model::EventType {
         id: "incident.incident.created".into(),
@@ -502,21 +479,21 @@ fn event_types_are_read_through_a_cache_that_follows_changes() {
         correlation_path: None,
     };
     store.put_event_type(&t).expect("put");
-    let read = |s: &SledStore| {
+    let read = |s: &dyn Store| {
         s.get_event_type(&t.id)
             .expect("get")
             .map(|t| t.display_name)
     };
-    assert_eq!(read(&store).as_deref(), Some("Incident created"));
+    assert_eq!(read(store).as_deref(), Some("Incident created"));
     t.display_name = "Incident opened".into();
     store.put_event_type(&t).expect("put again");
-    assert_eq!(read(&store).as_deref(), Some("Incident opened"));
+    assert_eq!(read(store).as_deref(), Some("Incident opened"));
     assert!(store.get_event_type("nope").expect("get").is_none());
 }
 
-#[test]
-fn a_batch_checks_each_event_on_its_own_even_against_an_earlier_one_in_the_batch() {
-    let (_dir, store) = open();
+fn a_batch_checks_each_event_on_its_own_even_against_an_earlier_one_in_the_batch(
+    store: &dyn Store,
+) {
     let now = Utc::now();
     let sub = SubscriptionId::new();
     let record = |key: Option<&str>| {
@@ -555,9 +532,7 @@ fn a_batch_checks_each_event_on_its_own_even_against_an_earlier_one_in_the_batch
     assert!(due.contains(&first.deliveries[0].id) && due.contains(&plain.deliveries[0].id));
 }
 
-#[test]
-fn a_batch_writes_new_events_and_results_together() {
-    let (_dir, store) = open();
+fn a_batch_writes_new_events_and_results_together(store: &dyn Store) {
     let now = Utc::now();
     let sub = SubscriptionId::new();
     let old = event_at(now, None);
@@ -593,7 +568,7 @@ fn a_batch_writes_new_events_and_results_together() {
 }
 
 /// A delivery of `sub` with correlation `key`, published at `at`.
-fn correlated(store: &SledStore, sub: SubscriptionId, key: &str, at: DateTime<Utc>) -> Delivery {
+fn correlated(store: &dyn Store, sub: SubscriptionId, key: &str, at: DateTime<Utc>) -> Delivery {
     let mut event = event_at(at, None);
     event.correlation_key = Some(key.into());
     let mut d = delivery(&event, sub, at);
@@ -611,7 +586,7 @@ fn correlated(store: &SledStore, sub: SubscriptionId, key: &str, at: DateTime<Ut
     d
 }
 
-fn ended(store: &SledStore, d: &Delivery, status: DeliveryStatus, at: DateTime<Utc>) {
+fn ended(store: &dyn Store, d: &Delivery, status: DeliveryStatus, at: DateTime<Utc>) {
     let mut done = d.clone();
     done.status = status;
     done.next_attempt_at = None;
@@ -622,16 +597,14 @@ fn ended(store: &SledStore, d: &Delivery, status: DeliveryStatus, at: DateTime<U
         .expect("save the end of the delivery");
 }
 
-#[test]
-fn correlated_deliveries_wait_for_the_one_ahead_and_go_when_it_ends() {
-    let (_dir, store) = open();
+fn correlated_deliveries_wait_for_the_one_ahead_and_go_when_it_ends(store: &dyn Store) {
     let now = Utc::now();
     let sub = SubscriptionId::new();
-    let first = correlated(&store, sub, "inc-1", now);
-    let second = correlated(&store, sub, "inc-1", now);
-    let third = correlated(&store, sub, "inc-1", now);
-    let other_key = correlated(&store, sub, "inc-2", now);
-    let other_sub = correlated(&store, SubscriptionId::new(), "inc-1", now);
+    let first = correlated(store, sub, "inc-1", now);
+    let second = correlated(store, sub, "inc-1", now);
+    let third = correlated(store, sub, "inc-1", now);
+    let other_key = correlated(store, sub, "inc-2", now);
+    let other_sub = correlated(store, SubscriptionId::new(), "inc-1", now);
     assert_eq!(first.status, DeliveryStatus::Pending);
     assert_eq!(second.status, DeliveryStatus::Waiting);
     assert_eq!(third.status, DeliveryStatus::Waiting);
@@ -656,7 +629,7 @@ fn correlated_deliveries_wait_for_the_one_ahead_and_go_when_it_ends() {
     // The head fails: the next one becomes due; the history says what happened.
     let mut head = first.clone();
     head.status = DeliveryStatus::InFlight;
-    ended(&store, &head, DeliveryStatus::Failed, now);
+    ended(store, &head, DeliveryStatus::Failed, now);
     let stored = |id| store.get_delivery(id).unwrap().unwrap();
     assert_eq!(stored(second.id).status, DeliveryStatus::Pending);
     assert_eq!(stored(third.id).status, DeliveryStatus::Waiting);
@@ -672,13 +645,11 @@ fn correlated_deliveries_wait_for_the_one_ahead_and_go_when_it_ends() {
     );
 }
 
-#[test]
-fn a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled() {
-    let (_dir, store) = open();
+fn a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled(store: &dyn Store) {
     let now = Utc::now();
     let sub = SubscriptionId::new();
-    let first = correlated(&store, sub, "inc-1", now);
-    let second = correlated(&store, sub, "inc-1", now);
+    let first = correlated(store, sub, "inc-1", now);
+    let second = correlated(store, sub, "inc-1", now);
     // A manual attempt starts the waiting one; meanwhile the head succeeds.
     store.claim(second.id, now).expect("manual claim");
     assert!(
@@ -690,7 +661,7 @@ fn a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled() {
     );
     let mut head = first.clone();
     head.status = DeliveryStatus::InFlight;
-    ended(&store, &head, DeliveryStatus::Succeeded, now);
+    ended(store, &head, DeliveryStatus::Succeeded, now);
     // The manual attempt fails and puts it back to waiting: nothing is ahead any more.
     let mut back = second.clone();
     back.status = DeliveryStatus::Waiting;
@@ -709,9 +680,7 @@ fn a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled() {
     );
 }
 
-#[test]
-fn modify_reruns_on_a_concurrent_update_and_never_overwrites_it() {
-    let (_dir, store) = open();
+fn modify_reruns_on_a_concurrent_update_and_never_overwrites_it(store: &dyn Store) {
     let s = sub("webhook.webhook", &["*"], true);
     store.insert_subscription(&s).expect("insert");
     let mut calls = 0;
@@ -749,25 +718,23 @@ fn modify_reruns_on_a_concurrent_update_and_never_overwrites_it() {
     );
 }
 
-#[test]
-fn history_outlives_a_chain_by_the_retention_and_stays_bounded() {
-    let (_dir, store) = open();
+fn history_outlives_a_chain_by_the_retention_and_stays_bounded(store: &dyn Store) {
     let long_ago = Utc::now() - chrono::Duration::days(30);
     let sub = SubscriptionId::new();
     // inc-1 ended long ago with nothing pending: forgotten. inc-2 has one pending
     // delivery: its history stays, cut to the newest ones. inc-3 ended recently: kept.
     for _ in 0..3 {
-        let d = correlated(&store, sub, "inc-1", long_ago);
-        ended(&store, &d, DeliveryStatus::Failed, long_ago);
+        let d = correlated(store, sub, "inc-1", long_ago);
+        ended(store, &d, DeliveryStatus::Failed, long_ago);
     }
     let extra = 5;
     for _ in 0..CORRELATION_HISTORY + extra {
-        let d = correlated(&store, sub, "inc-2", long_ago);
-        ended(&store, &d, DeliveryStatus::Failed, long_ago);
+        let d = correlated(store, sub, "inc-2", long_ago);
+        ended(store, &d, DeliveryStatus::Failed, long_ago);
     }
-    let open_one = correlated(&store, sub, "inc-2", long_ago);
-    let recent = correlated(&store, sub, "inc-3", Utc::now());
-    ended(&store, &recent, DeliveryStatus::Failed, Utc::now());
+    let open_one = correlated(store, sub, "inc-2", long_ago);
+    let recent = correlated(store, sub, "inc-3", Utc::now());
+    ended(store, &recent, DeliveryStatus::Failed, Utc::now());
     assert_eq!(store.correlation_history(sub, "inc-1").unwrap().len(), 3);
     store
         .purge_finished(Utc::now() - chrono::Duration::days(1))
@@ -777,13 +744,13 @@ fn history_outlives_a_chain_by_the_retention_and_stays_bounded() {
     assert_eq!(kept.len(), CORRELATION_HISTORY);
     assert_eq!(store.correlation_history(sub, "inc-3").unwrap().len(), 1);
     // The open delivery still heads its chain: the next one waits behind it.
-    let behind = correlated(&store, sub, "inc-2", Utc::now());
+    let behind = correlated(store, sub, "inc-2", Utc::now());
     assert_eq!(open_one.status, DeliveryStatus::Pending);
     assert_eq!(behind.status, DeliveryStatus::Waiting);
 }
 
 /// Ends a claimed correlated delivery with a successful attempt that returned `external_id`.
-fn delivered(store: &SledStore, d: &Delivery, external_id: &str, at: DateTime<Utc>) {
+fn delivered(store: &dyn Store, d: &Delivery, external_id: &str, at: DateTime<Utc>) {
     let mut claimed = store
         .claim_due(at, 100)
         .unwrap()
@@ -817,31 +784,78 @@ fn delivered(store: &SledStore, d: &Delivery, external_id: &str, at: DateTime<Ut
 
 #[test]
 fn the_history_read_from_memory_follows_every_end_and_matches_the_store() {
-    let (dir, store) = open();
+    let (dir, owned) = open();
+    let store = &owned;
     let now = Utc::now();
     let sub = SubscriptionId::new();
-    let first = correlated(&store, sub, "inc-1", now);
-    let second = correlated(&store, sub, "inc-1", now);
+    let first = correlated(store, sub, "inc-1", now);
+    let second = correlated(store, sub, "inc-1", now);
     // An end without an attempt drops the chain from memory; the next read scans the store.
-    ended(&store, &first, DeliveryStatus::Failed, now);
+    ended(store, &first, DeliveryStatus::Failed, now);
     assert_eq!(store.correlation_history(sub, "inc-1").unwrap().len(), 1);
     // From here on the reads come from memory, which each end must keep in step. (Ends in
     // distinct milliseconds: within one, the store orders them by id.)
     delivered(
-        &store,
+        store,
         &second,
         "m-1",
         now + chrono::Duration::milliseconds(2),
     );
     let later = now + chrono::Duration::milliseconds(5);
-    let third = correlated(&store, sub, "inc-1", later);
-    delivered(&store, &third, "m-2", later);
+    let third = correlated(store, sub, "inc-1", later);
+    delivered(store, &third, "m-2", later);
     let cached = store.correlation_history(sub, "inc-1").unwrap();
     let ids: Vec<_> = cached.iter().map(|e| e.external_id.as_deref()).collect();
     assert_eq!(ids, [Some("m-2"), Some("m-1"), None]);
     assert_eq!(cached[0].state.as_deref(), Some("{\"ts\":\"m-2\"}"));
     // What a fresh process reads from disk is the same.
-    drop(store);
+    drop(owned);
     let reopened = SledStore::open(dir.path()).expect("reopen");
     assert_eq!(reopened.correlation_history(sub, "inc-1").unwrap(), cached);
 }
+
+/// Runs each named test (a `fn(&dyn Store)`) on both stores.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod on_sled {
+            $(
+                #[test]
+                fn $name() {
+                    let (_dir, store) = super::open();
+                    super::$name(&store);
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(db) = crate::store::postgres::testing::TestDb::new() {
+                        super::$name(&db.open());
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    the_same_idempotency_key_returns_the_first_event_and_writes_nothing,
+    claiming_takes_only_due_work_and_marks_it_in_flight,
+    saving_checks_the_expected_status_and_moves_the_indexes,
+    subscription_list_total_counts_matches_after_filtering,
+    delivery_list_filters_by_subscription_status_and_time_newest_first,
+    purge_removes_old_events_whose_deliveries_are_all_final,
+    the_subscription_snapshot_follows_changes,
+    an_entry_written_behind_the_scan_cursor_is_still_claimed,
+    the_status_machine_is_enforced_on_save,
+    an_entry_due_later_within_the_same_millisecond_is_not_left_behind,
+    batched_saves_check_each_write_on_its_own,
+    event_types_are_read_through_a_cache_that_follows_changes,
+    a_batch_checks_each_event_on_its_own_even_against_an_earlier_one_in_the_batch,
+    a_batch_writes_new_events_and_results_together,
+    correlated_deliveries_wait_for_the_one_ahead_and_go_when_it_ends,
+    a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled,
+    modify_reruns_on_a_concurrent_update_and_never_overwrites_it,
+    history_outlives_a_chain_by_the_retention_and_stays_bounded,
+);

@@ -24,6 +24,7 @@ mod guard;
 mod handshake;
 mod jira;
 mod lifecycle;
+mod multi_coordinator;
 mod network_policy;
 mod observability;
 mod opsgenie;
