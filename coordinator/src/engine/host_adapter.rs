@@ -27,6 +27,11 @@ impl Providers for RegistryProviders {
     fn resolve(&self, qualified_id: &str) -> Option<Arc<dyn ProviderHandle>> {
         Some(handle_of(self.registry.resolve(qualified_id)?))
     }
+
+    fn served(&self) -> Option<Vec<String>> {
+        let providers = self.registry.providers().into_iter();
+        Some(providers.map(|p| p.qualified_id).collect())
+    }
 }
 
 /// A registry entry as a [`ProviderHandle`] (also a reload candidate's, before it is in the

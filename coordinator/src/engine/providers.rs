@@ -55,6 +55,11 @@ pub trait ProviderHandle: Send + Sync + std::fmt::Debug {
 pub trait Providers: Send + Sync + std::fmt::Debug {
     /// The provider, or `None` if no loaded plugin serves it.
     fn resolve(&self, qualified_id: &str) -> Option<Arc<dyn ProviderHandle>>;
+    /// The qualified ids of every provider served now; `None` when the set is fixed (test
+    /// providers), so there is nothing to tell a shared store after a reload.
+    fn served(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// A provider with its schemas parsed once.
@@ -139,6 +144,11 @@ impl ProviderCache {
             cache.insert(qualified_id.to_owned(), Arc::clone(&resolved));
         }
         Some(resolved)
+    }
+
+    /// [`Providers::served`].
+    pub(crate) fn served(&self) -> Option<Vec<String>> {
+        self.providers.served()
     }
 
     /// Forgets the providers of `plugin_id`: a new version of it took over, with other

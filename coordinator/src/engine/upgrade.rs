@@ -28,6 +28,11 @@ impl UpgradeGate for Engine {
     fn switched<'a>(&'a self, plugin_id: &'a str) -> GateFuture<'a, ()> {
         Box::pin(async move {
             self.inner.providers.forget_plugin(plugin_id);
+            // A new version may serve other providers: a shared store must hand this
+            // coordinator their deliveries (and no longer those of providers it dropped).
+            if let Some(served) = self.inner.providers.served() {
+                self.inner.store.serve_providers(&served);
+            }
             migrate::upgrade_all(&self.inner).await;
             self.inner.wake.notify_one();
         })

@@ -242,9 +242,11 @@ impl Plugin {
     ) -> Result<GetConnectionOptionsResponse, CallError> {
         self.shared
             .calls
-            .call("GetConnectionOptions", self.pin.as_ref(), |mut c| async move {
-                c.get_connection_options(traces::request(req)).await
-            })
+            .call(
+                "GetConnectionOptions",
+                self.pin.as_ref(),
+                |mut c| async move { c.get_connection_options(traces::request(req)).await },
+            )
             .await
     }
 

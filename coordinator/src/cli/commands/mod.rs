@@ -5,8 +5,8 @@
 mod catalog;
 mod connections;
 mod deliveries;
-mod plugins;
 mod guard;
+mod plugins;
 mod preview;
 mod secrets;
 mod subscriptions;
