@@ -128,5 +128,6 @@ fn to_api(entry: &ProviderEntry) -> api::Provider {
             preview: caps.preview,
         }),
         running: entry.plugin.is_running(),
+        start_error: entry.plugin.start_error().unwrap_or_default(),
     }
 }

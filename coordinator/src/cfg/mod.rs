@@ -7,6 +7,7 @@
 
 mod access;
 mod env;
+mod plugin_limits;
 mod shell;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use access::{Role, ScopedToken, TlsFiles};
+pub use plugin_limits::{LimitsConfig, Pins, pin_of};
 pub use shell::{SHELL_COMMANDS_ENV, SHELL_PLUGIN, ShellCommand, ShellConfig};
 
 /// The embedded default configuration, with a comment on every key.
@@ -87,6 +89,21 @@ pub struct Config {
     pub shell: ShellConfig,
     /// The operator's HTTP listener (metrics, health).
     pub observability: ObservabilityConfig,
+    /// Limits past which publishes are refused.
+    pub storage: StorageConfig,
+}
+
+/// Limits past which publishes are refused (RESOURCE_EXHAUSTED); `None` for none.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Most deliveries not yet finished.
+    pub max_pending_deliveries: Option<usize>,
+    /// Most bytes the data dir may hold.
+    pub max_data_dir_bytes: Option<u64>,
+    /// Least free bytes on the data dir's filesystem.
+    pub min_free_disk_bytes: Option<u64>,
+    /// How often the figures are measured.
+    pub check_interval: Duration,
 }
 
 /// The operator's HTTP listener.
@@ -155,6 +172,10 @@ pub struct PluginsConfig {
     pub extra: Vec<PluginEntry>,
     /// Non-public subnets plugins may reach (checked CIDRs or addresses).
     pub network_allow: Vec<String>,
+    /// Resource limits of every plugin process (`[plugins.limits]`), unless its entry says.
+    pub limits: LimitsConfig,
+    /// SHA-256 pins of plugin executables by file name or path (`[plugins.sha256]`).
+    pub sha256: Pins,
 }
 
 /// One explicitly configured plugin.
@@ -169,6 +190,13 @@ pub struct PluginEntry {
     /// The only environment variables it gets (besides the handshake's).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The executable's SHA-256 (64 hex digits): checked before every start; a mismatch
+    /// refuses to start it.
+    #[serde(default, deserialize_with = "plugin_limits::digest")]
+    pub sha256: Option<crate::host::Sha256>,
+    /// Its resource limits, over `[plugins.limits]` key by key.
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 /// The default delivery policy and engine limits.
@@ -186,6 +214,8 @@ pub struct DeliveryConfig {
     pub max_in_flight_per_subscription: NonZeroUsize,
     /// How long finished deliveries are kept.
     pub retention: Duration,
+    /// How often finished deliveries older than the retention are purged.
+    pub purge_interval: Duration,
 }
 
 /// Where the secret key comes from.
@@ -228,6 +258,16 @@ struct Raw {
     #[serde(default)]
     shell: shell::RawShell,
     observability: RawObservability,
+    storage: RawStorage,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    max_pending_deliveries: usize,
+    max_data_dir_mb: u64,
+    min_free_disk_mb: u64,
+    check_interval: String,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +301,9 @@ struct RawPlugins {
     extra: Vec<PluginEntry>,
     #[serde(default)]
     network_allow: Vec<String>,
+    limits: LimitsConfig,
+    #[serde(default, deserialize_with = "plugin_limits::digests")]
+    sha256: Pins,
 }
 
 #[derive(Deserialize)]
@@ -272,6 +315,7 @@ struct RawDelivery {
     delivery_deadline: String,
     max_in_flight_per_subscription: usize,
     retention: String,
+    purge_interval: String,
 }
 
 #[derive(Deserialize)]
@@ -363,6 +407,7 @@ fn validate(raw: Raw, env: &[(String, String)]) -> Result<Config, ConfigError> {
         observability: ObservabilityConfig {
             listen: optional_addr("observability.listen", &raw.observability.listen)?,
         },
+        storage: validate_storage(&raw.storage)?,
         data_dir,
     })
 }
@@ -429,6 +474,8 @@ fn validate_plugins(raw: RawPlugins) -> Result<PluginsConfig, ConfigError> {
         stop_grace: duration("plugins.stop_grace", &raw.stop_grace)?,
         extra: raw.extra,
         network_allow: network_allow(raw.network_allow)?,
+        limits: raw.limits,
+        sha256: raw.sha256,
     })
 }
 
@@ -469,7 +516,28 @@ fn validate_delivery(raw: RawDelivery) -> Result<DeliveryConfig, ConfigError> {
             raw.max_in_flight_per_subscription,
         )?,
         retention: duration("delivery.retention", &raw.retention)?,
+        purge_interval: positive("delivery.purge_interval", &raw.purge_interval)?,
     })
+}
+
+fn validate_storage(raw: &RawStorage) -> Result<StorageConfig, ConfigError> {
+    let mib = |n: u64| (n > 0).then(|| n.saturating_mul(1 << 20));
+    Ok(StorageConfig {
+        max_pending_deliveries: (raw.max_pending_deliveries > 0)
+            .then_some(raw.max_pending_deliveries),
+        max_data_dir_bytes: mib(raw.max_data_dir_mb),
+        min_free_disk_bytes: mib(raw.min_free_disk_mb),
+        check_interval: positive("storage.check_interval", &raw.check_interval)?,
+    })
+}
+
+/// A duration that must not be zero.
+fn positive(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let d = duration(key, text)?;
+    if d.is_zero() {
+        return Err(invalid(key, format!("{text:?} must be longer than zero")));
+    }
+    Ok(d)
 }
 
 /// Parses a humantime duration such as "250ms" or "1m 30s".

@@ -8,7 +8,7 @@ use super::launch::launch;
 use super::log_secrets::{HiddenInLogs, LogSecrets};
 use super::options::{HostOptions, PluginSpec};
 use super::socket_dir::sweep_stale;
-use super::state::State;
+use super::state::{StartFailure, State};
 use super::supervisor::Supervisor;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +35,8 @@ struct Shared {
     calls: Calls,
     /// Hidden in the process's stderr lines, across restarts.
     secrets: LogSecrets,
+    /// Why its last restart failed, if it did.
+    start_failure: StartFailure,
     stop: CancellationToken,
     /// Asks the supervisor to stop when the last handle goes away.
     _stop_on_drop: DropGuard,
@@ -50,7 +52,9 @@ impl Plugin {
         let describe = Arc::new(instance.describe.clone());
         let state = Arc::new(watch::Sender::new(State::Restarting));
         let stop = CancellationToken::new();
+        let start_failure = StartFailure::default();
         let supervisor = Supervisor {
+            start_failure: Arc::clone(&start_failure),
             plugin_id: describe.plugin_id.clone(),
             state: Arc::clone(&state),
             stop: stop.clone(),
@@ -77,6 +81,7 @@ impl Plugin {
                     state,
                 },
                 secrets,
+                start_failure,
                 _stop_on_drop: stop_on_drop,
                 stop,
             }),
@@ -116,6 +121,17 @@ impl Plugin {
     #[must_use]
     pub fn is_running(&self) -> bool {
         self.shared.calls.live().is_some()
+    }
+
+    /// Why the plugin's last restart failed (e.g. a SHA-256 mismatch), while it is down; `None`
+    /// once a start succeeds.
+    #[must_use]
+    pub fn start_error(&self) -> Option<String> {
+        self.shared
+            .start_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The current process id (also its process group id), while running.

@@ -5,7 +5,7 @@
 use super::launch::{Instance, launch};
 use super::log_secrets::LogSecrets;
 use super::options::{HostOptions, PluginSpec};
-use super::state::{Live, State};
+use super::state::{Live, StartFailure, State};
 use super::stop::graceful_stop;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,8 @@ pub(crate) struct Supervisor {
     pub(crate) stop: CancellationToken,
     /// Hidden in the stderr lines of every process it starts.
     pub(crate) secrets: LogSecrets,
+    /// Why the last restart failed (shown by the API), cleared by the next that succeeds.
+    pub(crate) start_failure: StartFailure,
 }
 
 /// What ended a running period.
@@ -107,6 +109,7 @@ impl Supervisor {
                     return None;
                 }
                 Ok(instance) if instance.describe.plugin_id == self.plugin_id => {
+                    self.note_start_failure(None);
                     tracing::info!(plugin = %self.spec.name(), pid = instance.process.pid, "plugin restarted");
                     return Some(instance);
                 }
@@ -117,8 +120,16 @@ impl Supervisor {
                 }
                 Err(err) => {
                     tracing::error!(plugin = %self.spec.name(), %err, retry_in = ?*backoff, "plugin restart failed");
+                    self.note_start_failure(Some(err.to_string()));
                 }
             }
         }
+    }
+
+    fn note_start_failure(&self, failure: Option<String>) {
+        *self
+            .start_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = failure;
     }
 }
