@@ -6,8 +6,11 @@
 //!
 //! The check on the publish path reads cached figures only (atomics). A monitor task refreshes
 //! them: the data dir's size and free space every `check_interval` (a walk of a few files and a
-//! `statvfs`), the pending count from a scan of the store's schedule, run less often when it
-//! gets slow (at most ~5 % of a core: never sooner than 20 times its last duration). Between two
+//! `statvfs`), the pending count from a scan of the store's schedule, and — only while the
+//! data dir's files are over their limit — the size of the records in them (sled does not
+//! shrink its file after a purge but reuses the space: records well under the limit mean room
+//! again). Scans run less often when they get slow (at most ~5 % of a core: never sooner than
+//! 20 times their last duration). Between two
 //! scans the deliveries accepted since the last one count as pending, so a burst cannot run far
 //! past the limit; finished ones are noticed at the next scan.
 
@@ -47,14 +50,29 @@ impl Default for StorageLimits {
 }
 
 /// The figures the check reads, as last measured.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Admission {
     /// Deliveries pending at the last scan.
     pending_scanned: AtomicUsize,
     /// Deliveries accepted since the last scan began.
     accepted_since: AtomicUsize,
     data_dir_bytes: AtomicU64,
+    /// The records' own size ([`crate::store::Store::stored_bytes`]) at the last scan, taken
+    /// while the data dir is over its limit; `u64::MAX` when unknown.
+    stored_bytes: AtomicU64,
     free_disk_bytes: AtomicU64,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Self {
+            pending_scanned: AtomicUsize::new(0),
+            accepted_since: AtomicUsize::new(0),
+            data_dir_bytes: AtomicU64::new(0),
+            stored_bytes: AtomicU64::new(u64::MAX),
+            free_disk_bytes: AtomicU64::new(u64::MAX),
+        }
+    }
 }
 
 /// Turns bytes into the MiB the config speaks.
@@ -76,17 +94,16 @@ impl Admission {
                 )));
             }
         }
-        if let Some(max) = limits.max_data_dir_bytes {
-            let used = self.data_dir_bytes.load(Ordering::Relaxed);
-            if used >= max {
-                return Err(EngineError::StorageFull(format!(
-                    "the data dir holds {} MiB, the limit is {} MiB (storage.max_data_dir_mb); \
-                     publishing resumes by itself when finished deliveries are purged \
-                     (delivery.retention) — shorten the retention, or raise the limit",
-                    mib(used),
-                    mib(max)
-                )));
-            }
+        if let Some(max) = limits.max_data_dir_bytes
+            && self.over_data_dir_limit(max)
+        {
+            return Err(EngineError::StorageFull(format!(
+                "the data dir holds {} MiB, the limit is {} MiB (storage.max_data_dir_mb); \
+                 publishing resumes by itself when finished deliveries are purged \
+                 (delivery.retention) — shorten the retention, or raise the limit",
+                mib(self.data_dir_bytes.load(Ordering::Relaxed)),
+                mib(max)
+            )));
         }
         if let Some(min) = limits.min_free_disk_bytes {
             let free = self.free_disk_bytes.load(Ordering::Relaxed);
@@ -103,6 +120,16 @@ impl Admission {
         Ok(())
     }
 
+    /// Whether the data dir is full: its files reach `max` and the records in them (when the
+    /// store can tell) fill at least 90 % of it. Files stay large after a purge while the store
+    /// reuses the space freed inside them, so below 90 % of live records there is room again;
+    /// the margin keeps a store near the limit from growing its files past it.
+    fn over_data_dir_limit(&self, max: u64) -> bool {
+        let files = self.data_dir_bytes.load(Ordering::Relaxed);
+        let records = self.stored_bytes.load(Ordering::Relaxed);
+        files >= max && (records == u64::MAX || records >= max - max / 10)
+    }
+
     /// Counts `deliveries` just accepted as pending until the next scan.
     pub(super) fn accepted(&self, deliveries: usize) {
         self.accepted_since.fetch_add(deliveries, Ordering::Relaxed);
@@ -115,6 +142,17 @@ impl Admission {
             // Blocks available to an unprivileged user, as `df` shows them.
             let free = stat.blocks_available().saturating_mul(stat.fragment_size());
             self.free_disk_bytes.store(free, Ordering::Relaxed);
+        }
+    }
+
+    /// Measures the records' own size (a scan of the store), or forgets it when the store
+    /// cannot tell.
+    fn scan_stored(&self, inner: &Inner) {
+        match inner.store.stored_bytes() {
+            Ok(bytes) => self
+                .stored_bytes
+                .store(bytes.unwrap_or(u64::MAX), Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "measuring the stored records failed"),
         }
     }
 
@@ -150,13 +188,11 @@ fn allocated(dir: &Path) -> u64 {
 
 /// Measures everything once (at start, before the first publish).
 pub(super) fn measure(inner: &Inner) {
-    let limits = &inner.cfg.storage;
-    if let Some(dir) = &limits.data_dir {
-        inner.admission.measure_disk(dir);
-    }
-    if limits.max_pending_deliveries.is_some() {
-        inner.admission.scan_pending(inner);
-    }
+    measure_round(
+        inner,
+        inner.cfg.storage.max_pending_deliveries.is_some(),
+        true,
+    );
 }
 
 /// Refreshes the figures until shutdown.
@@ -165,7 +201,7 @@ pub(super) async fn monitor(inner: Arc<Inner>) {
     if limits.data_dir.is_none() && limits.max_pending_deliveries.is_none() {
         return;
     }
-    let mut next_scan = Instant::now();
+    let (mut next_scan, mut next_stored) = (Instant::now(), Instant::now());
     loop {
         tokio::select! {
             biased;
@@ -173,22 +209,101 @@ pub(super) async fn monitor(inner: Arc<Inner>) {
             () = tokio::time::sleep(limits.check_interval) => {}
         }
         let scan = limits.max_pending_deliveries.is_some() && Instant::now() >= next_scan;
+        let stored = Instant::now() >= next_stored;
         let i = Arc::clone(&inner);
-        let took = tokio::task::spawn_blocking(move || {
-            if let Some(dir) = &i.cfg.storage.data_dir {
-                i.admission.measure_disk(dir);
+        let took = tokio::task::spawn_blocking(move || measure_round(&i, scan, stored)).await;
+        // Each scan runs at most once per 20 times its last duration (~5 % of a core).
+        if let Ok((pending_took, stored_took)) = took {
+            if let Some(t) = pending_took {
+                next_scan = Instant::now() + t * 20;
             }
-            let started = Instant::now();
-            if scan {
-                i.admission.scan_pending(&i);
+            if let Some(t) = stored_took {
+                next_stored = Instant::now() + t * 20;
             }
-            started.elapsed()
-        })
-        .await;
-        if let Ok(took) = took
-            && scan
-        {
-            next_scan = Instant::now() + took * 20;
         }
+    }
+}
+
+/// One round of the monitor: the disk figures, then the scans it is due for (the records' size
+/// only while the data dir's files are over the limit). Returns how long each scan took.
+fn measure_round(
+    inner: &Inner,
+    pending: bool,
+    stored: bool,
+) -> (Option<Duration>, Option<Duration>) {
+    let limits = &inner.cfg.storage;
+    let timed = |f: &dyn Fn()| {
+        let started = Instant::now();
+        f();
+        started.elapsed()
+    };
+    let mut stored_took = None;
+    if let Some(dir) = &limits.data_dir {
+        inner.admission.measure_disk(dir);
+        let over = limits
+            .max_data_dir_bytes
+            .is_some_and(|max| inner.admission.data_dir_bytes.load(Ordering::Relaxed) >= max);
+        if over && stored {
+            stored_took = Some(timed(&|| inner.admission.scan_stored(inner)));
+        }
+    }
+    let pending_took = pending.then(|| timed(&|| inner.admission.scan_pending(inner)));
+    (pending_took, stored_took)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn limits(max_mb: u64) -> StorageLimits {
+        StorageLimits {
+            max_data_dir_bytes: Some(max_mb * MIB),
+            ..StorageLimits::default()
+        }
+    }
+
+    #[test]
+    fn files_over_the_limit_are_full_unless_the_records_in_them_leave_room() {
+        let a = Admission::default();
+        a.data_dir_bytes.store(2 * MIB, Ordering::Relaxed);
+        assert!(a.check(&limits(3)).is_ok(), "under the limit");
+        a.data_dir_bytes.store(4 * MIB, Ordering::Relaxed);
+        let full = a.check(&limits(3)).unwrap_err().to_string();
+        assert!(
+            full.contains("4 MiB") && full.contains("storage.max_data_dir_mb"),
+            "{full}"
+        );
+        // Purged: the file stays at 4 MiB but holds 1 MiB of records.
+        a.stored_bytes.store(MIB, Ordering::Relaxed);
+        assert!(a.check(&limits(3)).is_ok(), "room inside the files");
+        // Within 10 % of the limit: full again.
+        a.stored_bytes.store(3 * MIB - MIB / 20, Ordering::Relaxed);
+        assert!(a.check(&limits(3)).is_err());
+    }
+
+    #[test]
+    fn little_free_disk_and_pending_deliveries_refuse_with_what_to_do() {
+        let a = Admission::default();
+        let free = StorageLimits {
+            min_free_disk_bytes: Some(256 * MIB),
+            max_pending_deliveries: Some(10),
+            ..StorageLimits::default()
+        };
+        assert!(
+            a.check(&free).is_ok(),
+            "unknown free space is not a refusal"
+        );
+        a.free_disk_bytes.store(100 * MIB, Ordering::Relaxed);
+        let e = a.check(&free).unwrap_err().to_string();
+        assert!(
+            e.contains("100 MiB free") && e.contains("min_free_disk_mb"),
+            "{e}"
+        );
+        a.free_disk_bytes.store(300 * MIB, Ordering::Relaxed);
+        a.accepted(10);
+        let e = a.check(&free).unwrap_err().to_string();
+        assert!(e.contains("10 deliveries are pending"), "{e}");
     }
 }
