@@ -36,6 +36,7 @@ pub(crate) const OPEN_SERVICES: &[&str] = &[
 /// a dashboard token should not spend the vendor's rate limit.
 const TABLE: &[(&str, &str, Role)] = &[
     ("EventService", "PublishEvent", Role::Publish),
+    ("EventService", "PublishEvents", Role::Publish),
     ("ProviderService", "ListProviders", Role::Read),
     ("ProviderService", "GetProvider", Role::Read),
     ("ProviderService", "ReloadPlugin", Role::Admin),

@@ -170,5 +170,6 @@ fn to_api(entry: &ProviderEntry) -> api::Provider {
             .and_then(|r| r.error.clone())
             .unwrap_or_default(),
         last_reload_time: last_reload.map(|r| r.at.into()),
+        start_error: entry.plugin.start_error().unwrap_or_default(),
     }
 }

@@ -42,6 +42,9 @@ pub enum ApiError {
     /// A plugin needed for the call is not running, or the coordinator is shutting down; retry.
     #[error("{0}")]
     Unavailable(String),
+    /// A limit is reached (e.g. storage is full); the message says which and what to do.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A plugin did not answer in time.
     #[error("{0}")]
     DeadlineExceeded(String),
@@ -77,6 +80,7 @@ impl From<ApiError> for Status {
             ApiError::PermissionDenied(_) => Code::PermissionDenied,
             ApiError::Unavailable(_) => Code::Unavailable,
             ApiError::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            ApiError::ResourceExhausted(_) => Code::ResourceExhausted,
             ApiError::Internal(detail) => {
                 let reference = uuid::Uuid::new_v4().simple().to_string();
                 let reference = &reference[..12];
@@ -114,6 +118,7 @@ impl From<EngineError> for ApiError {
             // never ALREADY_EXISTS, which clients may take for "done".
             EngineError::IdempotencyConflict { .. } => Self::InvalidArgument(err.to_string()),
             EngineError::ShuttingDown => Self::Unavailable(format!("{err}; try again later")),
+            EngineError::StorageFull(_) => Self::ResourceExhausted(err.to_string()),
             EngineError::Store(e) => e.into(),
         }
     }

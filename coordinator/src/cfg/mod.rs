@@ -8,6 +8,7 @@
 mod access;
 mod env;
 mod guard;
+mod plugin_limits;
 mod shell;
 mod store;
 
@@ -22,6 +23,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use access::{Role, ScopedToken, TlsFiles};
+pub use plugin_limits::{LimitsConfig, Pins, pin_of};
 pub use shell::{SHELL_COMMANDS_ENV, SHELL_PLUGIN, ShellCommand, ShellConfig};
 pub use store::{DatabaseUrl, StoreBackend, StoreConfig};
 
@@ -95,6 +97,21 @@ pub struct Config {
     pub guard: guard::GuardConfig,
     /// Where the state lives (sled or a shared PostgreSQL).
     pub store: StoreConfig,
+    /// Limits past which publishes are refused.
+    pub storage: StorageConfig,
+}
+
+/// Limits past which publishes are refused (RESOURCE_EXHAUSTED); `None` for none.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Most deliveries not yet finished.
+    pub max_pending_deliveries: Option<usize>,
+    /// Most bytes the data dir may hold.
+    pub max_data_dir_bytes: Option<u64>,
+    /// Least free bytes on the data dir's filesystem.
+    pub min_free_disk_bytes: Option<u64>,
+    /// How often the figures are measured.
+    pub check_interval: Duration,
 }
 
 /// The operator's HTTP listener.
@@ -166,6 +183,10 @@ pub struct PluginsConfig {
     /// How often the plugins' files are checked for a replaced binary (which is then
     /// reloaded); `None` (configured as "0s") turns the check off.
     pub watch_interval: Option<Duration>,
+    /// Resource limits of every plugin process (`[plugins.limits]`), unless its entry says.
+    pub limits: LimitsConfig,
+    /// SHA-256 pins of plugin executables by file name or path (`[plugins.sha256]`).
+    pub sha256: Pins,
 }
 
 /// One explicitly configured plugin.
@@ -180,6 +201,13 @@ pub struct PluginEntry {
     /// The only environment variables it gets (besides the handshake's).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The executable's SHA-256 (64 hex digits): checked before every start; a mismatch
+    /// refuses to start it.
+    #[serde(default, deserialize_with = "plugin_limits::digest")]
+    pub sha256: Option<crate::host::Sha256>,
+    /// Its resource limits, over `[plugins.limits]` key by key.
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 /// The default delivery policy and engine limits.
@@ -197,6 +225,8 @@ pub struct DeliveryConfig {
     pub max_in_flight_per_subscription: NonZeroUsize,
     /// How long finished deliveries are kept.
     pub retention: Duration,
+    /// How often finished deliveries older than the retention are purged.
+    pub purge_interval: Duration,
 }
 
 /// Where the secret key comes from.
@@ -242,6 +272,16 @@ struct Raw {
     #[serde(default)]
     guard: guard::RawGuard,
     store: store::RawStore,
+    storage: RawStorage,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    max_pending_deliveries: usize,
+    max_data_dir_mb: u64,
+    min_free_disk_mb: u64,
+    check_interval: String,
 }
 
 #[derive(Deserialize)]
@@ -276,6 +316,9 @@ struct RawPlugins {
     #[serde(default)]
     network_allow: Vec<String>,
     watch_interval: String,
+    limits: LimitsConfig,
+    #[serde(default, deserialize_with = "plugin_limits::digests")]
+    sha256: Pins,
 }
 
 #[derive(Deserialize)]
@@ -287,6 +330,7 @@ struct RawDelivery {
     delivery_deadline: String,
     max_in_flight_per_subscription: usize,
     retention: String,
+    purge_interval: String,
 }
 
 #[derive(Deserialize)]
@@ -380,6 +424,7 @@ fn validate(raw: Raw, env: &[(String, String)]) -> Result<Config, ConfigError> {
         },
         guard: guard::validate(raw.guard)?,
         store: store::validate(raw.store)?,
+        storage: validate_storage(&raw.storage)?,
         data_dir,
     })
 }
@@ -448,6 +493,8 @@ fn validate_plugins(raw: RawPlugins) -> Result<PluginsConfig, ConfigError> {
         network_allow: network_allow(raw.network_allow)?,
         watch_interval: Some(duration("plugins.watch_interval", &raw.watch_interval)?)
             .filter(|d| !d.is_zero()),
+        limits: raw.limits,
+        sha256: raw.sha256,
     })
 }
 
@@ -488,7 +535,28 @@ fn validate_delivery(raw: RawDelivery) -> Result<DeliveryConfig, ConfigError> {
             raw.max_in_flight_per_subscription,
         )?,
         retention: duration("delivery.retention", &raw.retention)?,
+        purge_interval: positive("delivery.purge_interval", &raw.purge_interval)?,
     })
+}
+
+fn validate_storage(raw: &RawStorage) -> Result<StorageConfig, ConfigError> {
+    let mib = |n: u64| (n > 0).then(|| n.saturating_mul(1 << 20));
+    Ok(StorageConfig {
+        max_pending_deliveries: (raw.max_pending_deliveries > 0)
+            .then_some(raw.max_pending_deliveries),
+        max_data_dir_bytes: mib(raw.max_data_dir_mb),
+        min_free_disk_bytes: mib(raw.min_free_disk_mb),
+        check_interval: positive("storage.check_interval", &raw.check_interval)?,
+    })
+}
+
+/// A duration that must not be zero.
+fn positive(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let d = duration(key, text)?;
+    if d.is_zero() {
+        return Err(invalid(key, format!("{text:?} must be longer than zero")));
+    }
+    Ok(d)
 }
 
 /// Parses a humantime duration such as "250ms" or "1m 30s".

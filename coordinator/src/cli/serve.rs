@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::ServeArgs;
 use crate::api::{ApiContext, ApiServer};
 use crate::cfg::{self, Config, LogFormat};
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::{Engine, EngineConfig, StorageLimits};
 use crate::host::{HostOptions, PluginSpec, Registry};
 use crate::model::RetryPolicy;
 use crate::observe::readiness::Step;
@@ -269,8 +269,16 @@ fn engine_config(cfg: &Config) -> EngineConfig {
         plugin_concurrency: cfg.plugins.max_in_flight.get(),
         subscription_concurrency: d.max_in_flight_per_subscription.get(),
         retention: d.retention,
+        purge_interval: d.purge_interval,
         payload_limit: cfg.api.max_payload_bytes.get(),
         guard: guard_config(&cfg.guard),
+        storage: StorageLimits {
+            max_pending_deliveries: cfg.storage.max_pending_deliveries,
+            max_data_dir_bytes: cfg.storage.max_data_dir_bytes,
+            min_free_disk_bytes: cfg.storage.min_free_disk_bytes,
+            data_dir: Some(cfg.data_dir.clone()),
+            check_interval: cfg.storage.check_interval,
+        },
         ..EngineConfig::default()
     }
 }
@@ -340,11 +348,16 @@ async fn wait_for_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-/// The spec of one configured plugin.
-fn spec_of(entry: &cfg::PluginEntry) -> PluginSpec {
+/// The spec of one configured plugin: its pin (its own, else `[plugins.sha256]`'s) and its
+/// limits over `[plugins.limits]`.
+fn spec_of(entry: &cfg::PluginEntry, plugins: &cfg::PluginsConfig) -> PluginSpec {
     PluginSpec {
         command: entry.command.clone(),
         args: entry.args.clone(),
         env: entry.env.clone(),
+        sha256: entry
+            .sha256
+            .or_else(|| cfg::pin_of(&plugins.sha256, &entry.command)),
+        limits: entry.limits.over(plugins.limits).to_host(),
     }
 }

@@ -15,8 +15,10 @@
 //! failed or cancelled, at least once attempted unless cancelled — deliveries in flight at a
 //! crash are resumed at the next start.
 
+mod admission;
 mod attempt;
 mod breaker;
+mod batch;
 mod clock;
 mod dispatch;
 mod event_cache;
@@ -45,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use breaker::{BreakerConfig, Snapshot as CircuitSnapshot, State as CircuitState};
+pub use admission::StorageLimits;
 pub use clock::Clock;
 pub use guard::GuardConfig;
 pub use providers::{BoxFuture, PluginCallError, ProviderHandle, Providers};
@@ -93,6 +96,8 @@ pub struct EngineConfig {
     pub commit_window: Duration,
     /// Per-subscription protection: circuit breaker thresholds and auto-disable.
     pub guard: GuardConfig,
+    /// Past these limits publishes are refused ([`EngineError::StorageFull`]).
+    pub storage: StorageLimits,
 }
 
 impl Default for EngineConfig {
@@ -111,6 +116,7 @@ impl Default for EngineConfig {
             watch_capacity: 4096,
             commit_window: Duration::ZERO,
             guard: GuardConfig::default(),
+            storage: StorageLimits::default(),
         }
     }
 }
@@ -146,6 +152,9 @@ pub enum EngineError {
         /// What differs: "event type" or "payload".
         differs: &'static str,
     },
+    /// A storage limit is reached: the message says which and what to do. Nothing was stored.
+    #[error("storage is full: {0}")]
+    StorageFull(String),
     /// The engine is shutting down and takes no new work.
     #[error("the coordinator is shutting down")]
     ShuttingDown,
@@ -187,6 +196,8 @@ struct Inner {
     /// Writes publishes and attempt results in batches, durably ([`writer`]).
     writer: Writer,
     event_cache: EventCache,
+    /// Whether storage may take more publishes ([`admission`]).
+    admission: admission::Admission,
     limits: Limits,
     /// Rate limits, circuit breakers and auto-disable, per subscription, in memory.
     guard: guard::Guard,
@@ -328,6 +339,7 @@ impl Engine {
         let inner = Arc::new(Inner {
             writer: Writer::start(Arc::clone(&store), cfg.commit_window),
             event_cache: EventCache::default(),
+            admission: admission::Admission::default(),
             limits: Limits::new(cfg.plugin_concurrency, cfg.subscription_concurrency),
             guard: guard::Guard::new(cfg.guard.clone()),
             claimed: Arc::new(tokio::sync::Semaphore::new(cfg.max_claimed.max(1))),
@@ -345,6 +357,8 @@ impl Engine {
         });
         operational::register(&inner);
         migrate::upgrade_all(&inner).await;
+        admission::measure(&inner);
+        inner.tracker.spawn(admission::monitor(Arc::clone(&inner)));
         inner.tracker.spawn(dispatch::run(Arc::clone(&inner)));
         if let Some(signal) = inner.store.wake_signal() {
             inner
@@ -362,21 +376,21 @@ impl Engine {
     /// deliveries are durable. The same idempotency key again returns the earlier event and
     /// deliveries and creates nothing.
     pub async fn publish(&self, new: NewEvent) -> Result<Published, EngineError> {
-        let inner = &self.inner;
-        if inner.shutdown.is_cancelled() {
+        if self.inner.shutdown.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
-        let payload_json = fanout::check_payload(&new.payload, inner.cfg.payload_limit)?;
-        if let Some(key) = &new.idempotency_key
-            && let Some((event, deliveries)) = inner.store.find_by_idempotency_key(key)?
-        {
-            inner.writer.flush().await?;
-            return duplicate_of(&new.event_type, &new.payload, event, deliveries);
-        }
-        let now = inner.clock.now();
-        let event = fanout::event(new, now);
-        let subs = inner.store.subscriptions()?;
-        let deliveries = fanout::plan(&subs, &event, &inner.providers, now);
+        let subs = self.inner.store.subscriptions()?;
+        let (event, deliveries, payload_json) = match self.prepare(new, &subs)? {
+            batch::Prepared::Seen(seen) => {
+                self.inner.writer.flush().await?;
+                return seen.answer();
+            }
+            batch::Prepared::New(record, payload_json) => {
+                (record.event, record.deliveries, payload_json)
+            }
+        };
+        // After the idempotency check: a retry of an accepted event is answered even when full.
+        self.inner.admission.check(&self.inner.cfg.storage)?;
         let started = std::time::Instant::now();
         let published = self.record(event, deliveries, payload_json).await;
         crate::observe::metrics::published(started.elapsed().as_secs_f64());
@@ -417,16 +431,34 @@ impl Engine {
         deliveries: Vec<Delivery>,
         payload_json: String,
     ) -> Result<Published, EngineError> {
-        let inner = &self.inner;
-        // Cached before the write, so the dispatcher finds it whenever it claims a delivery.
-        inner
+        let record = self.cache_for_write(event, deliveries, payload_json);
+        let event_id = record.event.id;
+        let written = self.inner.writer.publish(record).await;
+        self.settle(event_id, written)
+    }
+
+    /// Caches the event's payload for its deliveries' first attempts, before the write, so the
+    /// dispatcher finds it whenever it claims a delivery.
+    fn cache_for_write(
+        &self,
+        event: Event,
+        deliveries: Vec<Delivery>,
+        payload_json: String,
+    ) -> NewEventRecord {
+        self.inner
             .event_cache
             .insert(&event, payload_json, deliveries.len());
-        let event_id = event.id;
-        let written = inner
-            .writer
-            .publish(NewEventRecord { event, deliveries })
-            .await;
+        NewEventRecord { event, deliveries }
+    }
+
+    /// What a publish of `event_id` answers once the writer has written it: on success the
+    /// dispatcher is woken and the watchers told.
+    fn settle(
+        &self,
+        event_id: EventId,
+        written: writer::Published,
+    ) -> Result<Published, EngineError> {
+        let inner = &self.inner;
         let stored = matches!(
             written,
             Ok((_, InsertEvent::Inserted { .. })) | Err(StoreError::NotDurable(_))
@@ -447,6 +479,7 @@ impl Engine {
                     d.next_attempt_at = None;
                 }
                 inner.wake.notify_one();
+                inner.admission.accepted(deliveries.len());
                 for d in &deliveries {
                     inner.publish_update(d, None);
                 }

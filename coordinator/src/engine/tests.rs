@@ -978,3 +978,79 @@ on_both_stores!(
     cancelling_a_subscription_cancels_its_scheduled_deliveries,
     an_open_breaker_defers_without_budget_but_never_past_the_deadline,
 );
+#[tokio::test]
+async fn a_batch_whose_flush_fails_acknowledges_nothing_and_its_retry_stores_each_event_once() {
+    let (providers, _fake) = providers_with_webhook();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sled = Arc::new(SledStore::open(dir.path()).expect("open"));
+    let store: Arc<dyn Store> = sled.clone();
+    let h = Harness::start_on(dir, store, providers, fast_config(), |_| {}).await;
+    h.subscribe("webhook.webhook", &["incident.*"], &[], true);
+    let batch = || {
+        (0..5)
+            .map(|n| NewEvent {
+                event_type: "incident.incident.created".into(),
+                payload: json!({"incidentId": format!("i-{n}")}),
+                idempotency_key: Some(format!("evt-batch-{n}")),
+                timestamp: None,
+                correlation_key: None,
+            })
+            .collect::<Vec<_>>()
+    };
+    sled.fail_flushes(true);
+    let results = h.engine.publish_many(batch()).await.expect("taken");
+    assert_eq!(results.len(), 5);
+    for r in &results {
+        assert!(
+            matches!(r, Err(EngineError::Store(StoreError::NotDurable(_)))),
+            "{r:?}"
+        );
+    }
+    sled.fail_flushes(false);
+    let again = h.engine.publish_many(batch()).await.expect("taken");
+    assert!(again.iter().all(|r| r.as_ref().is_ok_and(|p| p.duplicate)));
+    let all = h
+        .store
+        .list_deliveries(&DeliveryFilter::default(), PageRequest::default())
+        .expect("list");
+    assert_eq!(all.total, 5, "one delivery per event, none twice");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn past_the_pending_limit_publishes_are_refused_and_accepted_ones_still_answered() {
+    let (providers, _fake) = providers_with_webhook();
+    let cfg = EngineConfig {
+        storage: super::StorageLimits {
+            max_pending_deliveries: Some(2),
+            check_interval: Duration::from_secs(3600),
+            ..super::StorageLimits::default()
+        },
+        ..fast_config()
+    };
+    let h = Harness::start_in(&Backend::Sled, providers, cfg).await;
+    h.subscribe("webhook.webhook", &["incident.*"], &[], true);
+    let new = |n: u32| NewEvent {
+        event_type: "incident.incident.created".into(),
+        payload: json!({"n": n}),
+        idempotency_key: Some(format!("evt-{n}")),
+        timestamp: None,
+        correlation_key: None,
+    };
+    h.engine.publish(new(1)).await.expect("room");
+    h.engine.publish(new(2)).await.expect("room");
+    // No scan runs meanwhile (an hour apart): the two accepted count as pending.
+    let full = h.engine.publish(new(3)).await.expect_err("full");
+    assert!(
+        matches!(&full, EngineError::StorageFull(m) if m.contains("max_pending_deliveries")),
+        "{full:?}"
+    );
+    let batch = h.engine.publish_many(vec![new(4)]).await;
+    assert!(
+        matches!(batch, Err(EngineError::StorageFull(_))),
+        "{batch:?}"
+    );
+    let again = h.engine.publish(new(1)).await.expect("a retry is answered");
+    assert!(again.duplicate);
+    h.stop().await;
+}

@@ -29,10 +29,13 @@ use crate::store::{InsertEvent, NewEventRecord, SaveDelivery, Store, StoreError,
 const MAX_ROUND_DELIVERIES: usize = 1024;
 
 /// What a publish gets back: its record (moved through the writer, not copied) and outcome.
-type Published = StoreResult<(NewEventRecord, InsertEvent)>;
+pub(super) type Published = StoreResult<(NewEventRecord, InsertEvent)>;
 
 enum Request {
     Publish(NewEventRecord, oneshot::Sender<Published>),
+    /// The events of one `PublishEvents` call: taken by one round as a whole (the round may
+    /// pass its delivery bound by one batch), so the batch costs one transaction and one flush.
+    PublishMany(Vec<(NewEventRecord, oneshot::Sender<Published>)>),
     // Boxed: an attempt record is large, and every queued request would pay for it.
     Save(Box<SaveDelivery>, oneshot::Sender<StoreResult<()>>),
     Flush(oneshot::Sender<StoreResult<()>>),
@@ -62,6 +65,25 @@ impl Writer {
     /// record with the outcome once durable.
     pub(crate) async fn publish(&self, record: NewEventRecord) -> Published {
         self.ask(|answer| Request::Publish(record, answer)).await?
+    }
+
+    /// Stores several events with their deliveries in one round; returns each record with its
+    /// outcome, in the order given, once durable.
+    pub(crate) async fn publish_many(&self, records: Vec<NewEventRecord>) -> Vec<Published> {
+        let (requests, answers): (Vec<_>, Vec<_>) = records
+            .into_iter()
+            .map(|record| {
+                let (answer, rx) = oneshot::channel();
+                ((record, answer), rx)
+            })
+            .unzip();
+        // Unsent, the request is dropped with its answers: each then reads as unanswered.
+        let _ = self.tx.send(Request::PublishMany(requests));
+        let mut out = Vec::with_capacity(answers.len());
+        for rx in answers {
+            out.push(rx.await.unwrap_or_else(|_| Err(unanswered())));
+        }
+        out
     }
 
     /// Writes one delivery's new state (a save of [`Store::write_batch`]); returns once durable.
@@ -130,10 +152,11 @@ struct Done {
 impl Round {
     fn push(&mut self, request: Request) {
         match request {
-            Request::Publish(record, answer) => {
-                self.deliveries += record.deliveries.len().max(1);
-                self.events.push(record);
-                self.event_answers.push(answer);
+            Request::Publish(record, answer) => self.push_publish(record, answer),
+            Request::PublishMany(batch) => {
+                for (record, answer) in batch {
+                    self.push_publish(record, answer);
+                }
             }
             Request::Save(write, answer) => {
                 self.deliveries += 1;
@@ -142,6 +165,12 @@ impl Round {
             }
             Request::Flush(answer) => self.flushes.push(answer),
         }
+    }
+
+    fn push_publish(&mut self, record: NewEventRecord, answer: oneshot::Sender<Published>) {
+        self.deliveries += record.deliveries.len().max(1);
+        self.events.push(record);
+        self.event_answers.push(answer);
     }
 
     /// Writes everything in one batch, then flushes. Runs on the blocking pool.

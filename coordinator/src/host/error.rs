@@ -115,6 +115,29 @@ pub enum StartError {
         /// e.g. `config_schema/properties/url/type`).
         problems: Vec<SchemaProblem>,
     },
+    /// The executable's SHA-256 is not the one the configuration pins: it was not started.
+    #[error(
+        "refused to start plugin {command:?}: its SHA-256 is {actual}, but the configuration pins \
+         {expected}; if this binary is the intended one, pin its hash (`sha256sum {command:?}`), \
+         otherwise restore the pinned binary"
+    )]
+    PinMismatch {
+        /// The executable.
+        command: PathBuf,
+        /// The pinned digest.
+        expected: super::pin::Sha256,
+        /// The digest of the file found.
+        actual: super::pin::Sha256,
+    },
+    /// A pinned executable could not be read to check its hash.
+    #[error("cannot read plugin {command:?} to check its pinned SHA-256: {source}")]
+    PinUnreadable {
+        /// The executable.
+        command: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Another plugin already serves this plugin id.
     #[error("plugin id {0:?} is served by more than one plugin binary; ids must be unique")]
     DuplicatePluginId(String),

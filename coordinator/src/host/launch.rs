@@ -1,7 +1,7 @@
-//! One start of a plugin process, as a chain of named steps: socket directory → spawn → first
-//! stdout line → parse and check it → connect → health check → Describe and its checks. A failure
-//! at any step kills the process group, reaps the process and removes the directory before the
-//! error is returned. The result is an [`Instance`]: one running, accepted plugin process.
+//! One start of a plugin process, as a chain of named steps: SHA-256 pin (when configured) →
+//! socket directory → spawn → first stdout line → parse and check it → connect → health check
+//! → Describe and its checks. A failure at any step kills the process group, reaps the process
+//! and removes the directory before the error is returned. The result is an [`Instance`]: one running, accepted plugin process.
 //! Right after connecting, the host starts reading go-plugin's `plugin.GRPCStdio` stream
 //! (`stdio`), so a Go plugin's handlers can print without blocking.
 
@@ -65,8 +65,15 @@ pub(crate) async fn launch(
     opts: &HostOptions,
     secrets: &LogSecrets,
 ) -> Result<Instance, StartError> {
+    // Checked before every start, restarts included; the file checked is the one executed.
+    let pinned = spec
+        .sha256
+        .map(|pin| super::pin::verify(&spec.command, pin))
+        .transpose()?;
     let dir = SocketDir::create(&opts.socket_root).map_err(StartError::SocketDir)?;
-    let mut child = spawn(spec, opts, dir.path()).map_err(|source| StartError::Spawn {
+    let spawned = spawn(spec, opts, dir.path(), pinned.as_ref());
+    drop(pinned);
+    let mut child = spawned.map_err(|source| StartError::Spawn {
         command: spec.command.clone(),
         source,
     })?;

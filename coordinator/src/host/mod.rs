@@ -4,7 +4,9 @@
 //! Module map, one concern each (see `docs/handshake.md` for the wire steps):
 //! - `options`: [`PluginSpec`] and [`HostOptions`].
 //! - `socket_dir`: the private 0700 socket directory; stale ones are swept.
-//! - `spawn`: the child process (scrubbed env, own session, parent-death signal). The only
+//! - `pin`: the executable's SHA-256 pin, checked before every start.
+//! - `spawn`: the child process (scrubbed env, own session, parent-death signal, resource
+//!   limits, a pinned binary executed from the descriptor it was checked through). The only
 //!   module with `unsafe`.
 //! - `handshake`: reading and checking the first stdout line.
 //! - `connect`: the tonic channel over the Unix socket (`:authority` localhost).
@@ -36,6 +38,7 @@ mod handshake;
 mod launch;
 mod log_secrets;
 mod options;
+mod pin;
 mod plugin;
 mod registry;
 mod reload;
@@ -52,6 +55,7 @@ pub use crashes::{CrashReports, PluginCrash};
 pub use error::{CallError, StartError};
 pub use log_secrets::{HiddenInLogs, RECENT_CALLS};
 pub use options::{HostOptions, PluginSpec};
+pub use pin::Sha256;
 pub use plugin::Plugin;
 pub use registry::{ProviderEntry, Registry};
 pub use reload::{GateFuture, LastReload, ReloadError, Reloaded, UpgradeGate};

@@ -15,6 +15,10 @@ pub struct PluginSpec {
     /// Extra environment variables passed explicitly. Nothing else of the coordinator's
     /// environment reaches the plugin; only these and the handshake variables are set.
     pub env: BTreeMap<String, String>,
+    /// The executable's pinned SHA-256: checked before every start, a mismatch refuses it.
+    pub sha256: Option<super::pin::Sha256>,
+    /// Resource limits of the process (core dumps are always off).
+    pub limits: switchyard_rlimit::Limits,
 }
 
 impl PluginSpec {

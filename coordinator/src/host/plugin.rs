@@ -14,7 +14,7 @@ use super::launch::launch;
 use super::log_secrets::{HiddenInLogs, LogSecrets};
 use super::options::{HostOptions, PluginSpec};
 use super::socket_dir::sweep_stale;
-use super::state::{Live, State};
+use super::state::{Live, StartFailure, State};
 use super::supervisor::{Supervisor, Swap};
 use crate::observe::traces;
 use std::path::PathBuf;
@@ -59,6 +59,8 @@ pub(super) struct Shared {
     /// The files it is started from, and how they looked at the last (re)load.
     pub(super) watched: Vec<PathBuf>,
     pub(super) loaded_from: Mutex<Fingerprint>,
+    /// Why its last restart failed, if it did.
+    pub(super) start_failure: StartFailure,
     pub(super) stop: CancellationToken,
     /// Asks the supervisor to stop when the last handle goes away.
     _stop_on_drop: DropGuard,
@@ -77,9 +79,11 @@ impl Plugin {
         let state = Arc::new(watch::Sender::new(State::Restarting));
         let stop = CancellationToken::new();
         let (swaps, swapped) = mpsc::channel(1);
+        let start_failure = StartFailure::default();
         let supervisor = Supervisor {
             swaps: swapped,
             retiring: TaskTracker::new(),
+            start_failure: Arc::clone(&start_failure),
             plugin_id: describe.plugin_id.clone(),
             state: Arc::clone(&state),
             stop: stop.clone(),
@@ -115,6 +119,7 @@ impl Plugin {
                     state,
                 },
                 secrets,
+                start_failure,
                 _stop_on_drop: stop_on_drop,
                 stop,
             }),
@@ -181,6 +186,17 @@ impl Plugin {
     #[must_use]
     pub fn is_running(&self) -> bool {
         self.shared.calls.live().is_some()
+    }
+
+    /// Why the plugin's last restart failed (e.g. a SHA-256 mismatch), while it is down; `None`
+    /// once a start succeeds.
+    #[must_use]
+    pub fn start_error(&self) -> Option<String> {
+        self.shared
+            .start_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The current process id (also its process group id), while running.

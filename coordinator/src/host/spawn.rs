@@ -1,6 +1,10 @@
 //! Starting the plugin process: a scrubbed environment (only the handshake variables, the
 //! network policy's allow-list and the spec's explicit `env`), stdin closed, stdout/stderr piped, its own session and process group,
-//! and a parent-death signal (SIGKILL) so it cannot outlive the coordinator.
+//! and a parent-death signal (SIGKILL) so it cannot outlive the coordinator. Its resource
+//! limits (`switchyard-rlimit`; core dumps off) are set in the child before exec, so they bind
+//! from the plugin's first instruction — no window, as `prlimit` on the pid after the spawn
+//! would leave. A pinned executable is executed through the descriptor its hash was checked
+//! through (`/proc/self/fd/N`, argv\[0\] the configured path), never by its path again.
 //!
 //! This is the one module that may use `unsafe`: the pre-exec hook runs between fork and exec.
 //! Note: Linux sends the parent-death signal when the *thread* that forked exits. Plugins are
@@ -9,18 +13,32 @@
 #![allow(unsafe_code)]
 
 use super::options::{HostOptions, PluginSpec};
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::Stdio;
 use switchyard_proto::handshake;
 use tokio::process::{Child, Command};
 
-/// Spawns the plugin with the handshake environment pointing at `socket_dir`.
+/// Spawns the plugin with the handshake environment pointing at `socket_dir`; `pinned` is its
+/// executable opened and checked against the spec's pin, executed instead of the path.
 pub(crate) fn spawn(
     spec: &PluginSpec,
     opts: &HostOptions,
     socket_dir: &Path,
+    pinned: Option<&File>,
 ) -> std::io::Result<Child> {
-    let mut cmd = Command::new(&spec.command);
+    let pinned_fd = pinned.map(AsRawFd::as_raw_fd);
+    let mut cmd = match pinned_fd {
+        Some(fd) => {
+            let mut cmd = Command::new(format!("/proc/self/fd/{fd}"));
+            cmd.arg0(&spec.command);
+            cmd
+        }
+        None => Command::new(&spec.command),
+    };
+    // Computed before the fork: it reads /proc and allocates.
+    let limits = switchyard_rlimit::Rlimits::new(spec.limits, switchyard_rlimit::effective_uid());
     cmd.args(&spec.args)
         .env_clear()
         .envs(&spec.env)
@@ -33,9 +51,16 @@ pub(crate) fn spawn(
         .kill_on_drop(true);
     let parent = std::process::id();
     // SAFETY: the closure runs in the forked child before exec. It calls only async-signal-safe
-    // functions (setsid, prctl, getppid, _exit), allocates nothing and touches no locks.
+    // functions (setsid, prctl, getppid, _exit, fcntl, setrlimit), allocates nothing and
+    // touches no locks.
     unsafe {
-        cmd.pre_exec(move || detach_and_bind_to_parent(parent));
+        cmd.pre_exec(move || {
+            detach_and_bind_to_parent(parent)?;
+            if let Some(fd) = pinned_fd {
+                keep_open_across_exec(fd)?;
+            }
+            limits.apply()
+        });
     }
     cmd.spawn()
 }
@@ -87,6 +112,17 @@ fn detach_and_bind_to_parent(parent: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// In the child: clears close-on-exec on the pinned executable's descriptor, which exec needs
+/// open (as `/proc/self/fd/N`, and for a script its interpreter reads it). Only the child's copy
+/// changes: other plugins forked meanwhile never inherit it.
+fn keep_open_across_exec(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    // SAFETY: fcntl(F_SETFD) on a descriptor this process owns; no pointers.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,7 +143,7 @@ mod tests {
             ..HostOptions::default()
         };
         let dir = tempfile::tempdir().unwrap();
-        let out = spawn(&spec, &opts, dir.path())
+        let out = spawn(&spec, &opts, dir.path(), None)
             .unwrap()
             .wait_with_output()
             .await

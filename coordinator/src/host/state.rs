@@ -22,6 +22,10 @@ pub(crate) enum State {
     Stopped,
 }
 
+/// Why the plugin's last start (a restart after a crash) failed; `None` once one succeeds.
+/// Shared by the supervisor, which writes it, and the plugin's handles, which read it.
+pub(crate) type StartFailure = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+
 /// One running process as callers see it.
 #[derive(Debug)]
 pub(crate) struct Live {

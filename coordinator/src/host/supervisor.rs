@@ -10,7 +10,7 @@
 use super::launch::{Instance, launch};
 use super::log_secrets::LogSecrets;
 use super::options::{HostOptions, PluginSpec};
-use super::state::{Live, State};
+use super::state::{Live, StartFailure, State};
 use super::stop::graceful_stop;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +55,8 @@ pub(crate) struct Supervisor {
     pub(crate) swaps: mpsc::Receiver<Swap>,
     /// Replaced processes being drained and stopped.
     pub(crate) retiring: TaskTracker,
+    /// Why the last restart failed (shown by the API), cleared by the next that succeeds.
+    pub(crate) start_failure: StartFailure,
 }
 
 /// What ended a running period.
@@ -192,6 +194,7 @@ impl Supervisor {
                     return None;
                 }
                 Ok(instance) if instance.describe.plugin_id == self.plugin_id => {
+                    self.note_start_failure(None);
                     tracing::info!(plugin = %self.spec.name(), pid = instance.process.pid, "plugin restarted");
                     let live = live_of(&instance);
                     return Some((instance, live));
@@ -203,8 +206,16 @@ impl Supervisor {
                 }
                 Err(err) => {
                     tracing::error!(plugin = %self.spec.name(), %err, retry_in = ?*backoff, "plugin restart failed");
+                    self.note_start_failure(Some(err.to_string()));
                 }
             }
         }
+    }
+
+    fn note_start_failure(&self, failure: Option<String>) {
+        *self
+            .start_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = failure;
     }
 }

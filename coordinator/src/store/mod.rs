@@ -326,4 +326,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// now and then, not for the hot path. Deliveries waiting behind an earlier one of their
     /// correlation key are not scheduled, so not counted.
     fn backlog(&self, now: DateTime<Utc>) -> StoreResult<Backlog>;
+
+    /// Bytes of the records the store holds (keys and values), when it can tell; `None` by
+    /// default. A store's files may stay larger than this after a purge (sled reuses the space
+    /// it frees rather than shrinking its file), so the storage limit asks for it once the data
+    /// dir is over its size. A full scan: now and then, never on the hot path.
+    fn stored_bytes(&self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
 }

@@ -315,6 +315,17 @@ impl Store for SledStore {
         SledStore::backlog(self, now)
     }
 
+    fn stored_bytes(&self) -> StoreResult<Option<u64>> {
+        let mut total = 0u64;
+        for name in self.db.tree_names() {
+            for entry in self.db.open_tree(name)?.iter() {
+                let (k, v) = entry?;
+                total = total.saturating_add((k.len() + v.len()) as u64);
+            }
+        }
+        Ok(Some(total))
+    }
+
     fn flush(&self) -> StoreResult<()> {
         #[cfg(test)]
         if self.fail_flush.load(std::sync::atomic::Ordering::SeqCst) {

@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::allowed::Command;
-use crate::limits::{self, Rlimits};
+use crate::limits;
 
 /// How much of each output stream is kept.
 pub const CAPTURE_BYTES: usize = 64 * 1024;
@@ -111,7 +111,7 @@ pub async fn run(
     if (uid, gid) != limits::own_ids() {
         cmd.uid(uid).gid(gid);
     }
-    limits::install(&mut cmd, Rlimits::new(command.limits, uid));
+    limits::install(&mut cmd, limits::rlimits(command.limits, uid));
     let mut child = cmd.spawn().map_err(|source| RunError::Spawn {
         path: command.path.clone(),
         uid,

@@ -10,6 +10,8 @@
 //! `E2E_BENCH_SCENARIOS` (subscription counts, "0,1,10,100"; 0 = publish only; a `k` suffix, as in
 //! "1k", makes the events correlated: the event type declares `/incidentId` as its correlation
 //! path and the events belong to 1,000 incidents, so each incident's deliveries go in order;
+//! a `b<N>` suffix, as in "1b100", publishes through `PublishEvents` in batches of N events
+//! (each publisher sends one batch at a time; the latency is then one call's, for N events);
 //! a `t` suffix, as in "1t" or "1kt", publishes over the API's TCP listener instead of the Unix
 //! socket; an `m` suffix turns metrics on — the `[observability]` listener, which installs the
 //! Prometheus recorder — and an `o` suffix turns OpenTelemetry traces on, exported over OTLP to a
@@ -144,29 +146,54 @@ fn print_medians(figures: &[(String, Vec<Figures>)]) {
 /// How many incidents the events of a correlated scenario belong to.
 const INCIDENTS: usize = 1000;
 
-/// One scenario: how many subscriptions, whether events are correlated, which transport.
+/// One scenario: how many subscriptions, whether events are correlated, which transport,
+/// and how many events per call.
 struct Scenario {
     subs: usize,
     keyed: bool,
     tcp: bool,
     metrics: bool,
     traces: bool,
+    /// `Some(n)`: `PublishEvents` with n events per call; `None`: `PublishEvent`.
+    batch: Option<usize>,
 }
 
 impl Scenario {
     /// A token: a subscription count, then any of `k` (correlated events), `t` (TCP), `m`
-    /// (metrics on) and `o` (traces on).
+    /// (metrics on), `o` (traces on) and `b<N>` (`PublishEvents` batches of N).
     fn parse(token: &str) -> Option<Scenario> {
         let token = token.trim();
-        let count = token.trim_end_matches(['k', 't', 'm', 'o']);
-        let flags = &token[count.len()..];
-        Some(Scenario {
+        let digits = token
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(token.len());
+        let (count, mut flags) = token.split_at(digits);
+        let mut scenario = Scenario {
             subs: count.parse().ok()?,
-            keyed: flags.contains('k'),
-            tcp: flags.contains('t'),
-            metrics: flags.contains('m'),
-            traces: flags.contains('o'),
-        })
+            keyed: false,
+            tcp: false,
+            metrics: false,
+            traces: false,
+            batch: None,
+        };
+        while let Some(flag) = flags.chars().next() {
+            flags = &flags[flag.len_utf8()..];
+            match flag {
+                'k' => scenario.keyed = true,
+                't' => scenario.tcp = true,
+                'm' => scenario.metrics = true,
+                'o' => scenario.traces = true,
+                'b' => {
+                    let n = flags
+                        .find(|c: char| !c.is_ascii_digit())
+                        .unwrap_or(flags.len());
+                    let (size, rest) = flags.split_at(n);
+                    scenario.batch = Some(size.parse::<usize>().ok()?.max(1));
+                    flags = rest;
+                }
+                _ => return None,
+            }
+        }
+        Some(scenario)
     }
 
     fn label(&self) -> String {
@@ -177,6 +204,9 @@ impl Scenario {
         };
         if self.keyed {
             label.push_str(&format!(", correlated ({INCIDENTS} incidents)"));
+        }
+        if let Some(n) = self.batch {
+            label.push_str(&format!(", PublishEvents batches of {n}"));
         }
         if self.tcp {
             label.push_str(", over TCP");
@@ -257,7 +287,13 @@ async fn run(scenario: &Scenario, events: usize, publishers: usize) -> Figures {
     let cpu_before = Cpu::of(&coord);
     let start = Instant::now();
     let incidents = if scenario.keyed { INCIDENTS } else { events };
-    let mut latencies = publish_all(&addr, events, incidents, publishers).await;
+    let shape = Shape {
+        events,
+        incidents,
+        publishers,
+        batch: scenario.batch,
+    };
+    let mut latencies = publish_all(&addr, &shape).await;
     let published_in = start.elapsed();
     let received = wait_for_count(&sink, expected, Duration::from_secs(600)).await;
     let delivered_in = start.elapsed();
@@ -267,7 +303,7 @@ async fn run(scenario: &Scenario, events: usize, publishers: usize) -> Figures {
     let per_k = |s: f64| s * 1000.0 / expected.max(events).max(1) as f64;
     println!(
         "{}: {expected} deliveries of {events} events in {:.2} s = {:.0} deliveries/s end to end; \
-         publishing took {:.2} s ({:.0} events/s); PublishEvent latency {}; publish → delivered {}; \
+         publishing took {:.2} s ({:.0} events/s); latency of one call {}; publish → delivered {}; \
          CPU s per 1,000 deliveries (events if none): coordinator {:.3}, plugins {:.3}",
         scenario.label(),
         delivered_in.as_secs_f64(),
@@ -442,42 +478,73 @@ async fn correlate_incidents(c: &mut Clients) {
         .expect("declare the correlation path");
 }
 
-/// Publishes `events` events of `incidents` incidents (event n is of incident n mod
-/// `incidents`) from `publishers` concurrent clients; returns each call's latency.
-async fn publish_all(
-    addr: &str,
+/// What the publishers send: `events` events of `incidents` incidents (event n is of incident
+/// n mod `incidents`) from `publishers` concurrent clients, one per call or `batch` per call.
+struct Shape {
     events: usize,
     incidents: usize,
     publishers: usize,
-) -> Vec<Duration> {
+    batch: Option<usize>,
+}
+
+/// One event's request; its payload carries the publish time (`sentUs`).
+fn event(n: usize, incidents: usize) -> api::PublishEventRequest {
+    api::PublishEventRequest {
+        event_type: INCIDENT.into(),
+        payload_json: json!({
+            "incidentId": format!("inc-{}", n % incidents),
+            "title": "bench",
+            "severity": "major",
+            "sentUs": u64::try_from(EPOCH.elapsed().as_micros()).unwrap_or(0),
+        })
+        .to_string(),
+        idempotency_key: String::new(),
+        timestamp: None,
+    }
+}
+
+/// Publishes as `shape` says; returns each call's latency.
+async fn publish_all(addr: &str, shape: &Shape) -> Vec<Duration> {
+    let per_call = shape.batch.unwrap_or(1);
+    let calls = shape.events.div_ceil(per_call);
     let mut tasks = Vec::new();
-    for worker in 0..publishers {
+    for worker in 0..shape.publishers {
         let mut c: Clients = switchyard::cli::client::connect(addr, None)
             .await
             .expect("connect to the coordinator");
+        let (events, incidents, batch) = (shape.events, shape.incidents, shape.batch);
+        let publishers = shape.publishers;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            for n in (worker..events).step_by(publishers) {
-                let req = api::PublishEventRequest {
-                    event_type: INCIDENT.into(),
-                    payload_json: json!({
-                        "incidentId": format!("inc-{}", n % incidents),
-                        "title": "bench",
-                        "severity": "major",
-                        "sentUs": u64::try_from(EPOCH.elapsed().as_micros()).unwrap_or(0),
-                    })
-                    .to_string(),
-                    idempotency_key: String::new(),
-                    timestamp: None,
-                };
+            for call in (worker..calls).step_by(publishers) {
+                let first = call * per_call;
+                let last = (first + per_call).min(events);
                 let t = Instant::now();
-                c.events.publish_event(req).await.expect("publish");
+                if batch.is_some() {
+                    let events = (first..last).map(|n| event(n, incidents)).collect();
+                    let answer = c
+                        .events
+                        .publish_events(api::PublishEventsRequest { events })
+                        .await
+                        .expect("publish a batch")
+                        .into_inner();
+                    assert!(
+                        answer.results.iter().all(|r| matches!(
+                            r.outcome,
+                            Some(api::publish_event_result::Outcome::Published(_))
+                        )),
+                        "an event of the batch was refused"
+                    );
+                } else {
+                    let req = event(first, incidents);
+                    c.events.publish_event(req).await.expect("publish");
+                }
                 latencies.push(t.elapsed());
             }
             latencies
         }));
     }
-    let mut all = Vec::with_capacity(events);
+    let mut all = Vec::with_capacity(calls);
     for t in tasks {
         all.extend(t.await.expect("publisher task"));
     }

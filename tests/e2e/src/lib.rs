@@ -50,6 +50,7 @@ pub fn fixture(mode: &str) -> PluginSpec {
         command: binary(FIXTURE),
         args: vec![mode.to_owned()],
         env: BTreeMap::new(),
+        ..PluginSpec::default()
     }
 }
 

@@ -47,6 +47,11 @@ pub(super) async fn providers(
                 ("name", p.display_name.clone()),
                 ("plugin", format!("{} {}", p.plugin_id, p.plugin_version)),
                 ("description", dash(&p.description)),
+                (
+                    "state",
+                    if p.running { "running" } else { "down" }.to_owned(),
+                ),
+                ("start error", dash(&p.start_error)),
                 ("events", dash(&p.supported_events.join(", "))),
                 ("config schema", format!("{:#}", json["configSchema"])),
                 (
@@ -85,6 +90,7 @@ fn provider_json(p: &Provider) -> Value {
         "connectionSchema": schema(p.connection_schema.as_ref()),
         "supportedEvents": p.supported_events, "running": p.running,
         "lastReloadError": p.last_reload_error, "lastReloadTime": ts_json(p.last_reload_time.as_ref()),
+        "startError": p.start_error,
         "capabilities": {"testConnection": caps.test_connection,
             "connectionOptions": caps.connection_options, "migrateConfig": caps.migrate_config},
         "documentation": p.documentation.as_ref().map(|d| json!({

@@ -17,7 +17,16 @@ pub(super) async fn events(cmd: EventsCmd, mut c: Clients, out: Output) -> Resul
         event_type,
         payload,
         idempotency_key,
+        file,
+        batch_size,
     } = cmd;
+    if let Some(path) = file {
+        return super::publish_file::publish(&path, batch_size, c, out).await;
+    }
+    // clap requires both without --file.
+    let (Some(event_type), Some(payload)) = (event_type, payload) else {
+        return Err("give --type and --payload, or --file".into());
+    };
     let req = PublishEventRequest {
         event_type,
         payload_json: json_arg(&payload)?,

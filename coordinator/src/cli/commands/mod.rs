@@ -8,6 +8,7 @@ mod deliveries;
 mod guard;
 mod plugins;
 mod preview;
+mod publish_file;
 mod secrets;
 mod subscriptions;
 
@@ -196,17 +197,30 @@ pub enum SubscriptionsCmd {
 /// `switchyard events ...`
 #[derive(Debug, Subcommand)]
 pub enum EventsCmd {
-    /// Publish one event.
+    /// Publish one event (--type and --payload), or every line of a JSON Lines file (--file).
     Publish {
         /// Event type id.
-        #[arg(long = "type")]
-        event_type: String,
+        #[arg(
+            long = "type",
+            required_unless_present = "file",
+            conflicts_with = "file"
+        )]
+        event_type: Option<String>,
         /// Payload as JSON text, or @FILE.
-        #[arg(long)]
-        payload: String,
+        #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+        payload: Option<String>,
         /// Idempotency key.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "file")]
         idempotency_key: Option<String>,
+        /// A JSON Lines file ("-" for stdin), one event per line: {"type": "...", "payload":
+        /// {...}, "idempotencyKey": "...", "timestamp": "RFC 3339"} (the last two optional).
+        /// Sent through PublishEvents; every line is reported, and the command fails if any
+        /// was refused.
+        #[arg(long)]
+        file: Option<String>,
+        /// Lines per PublishEvents call with --file (1 to 1000).
+        #[arg(long, default_value_t = 100, requires = "file")]
+        batch_size: usize,
     },
 }
 

@@ -4,7 +4,8 @@
 //! discovered binary of the same path. The shell plugin (`switchyard-plugin-shell`) alone is
 //! handed the operator's allowed commands (`[shell.commands]`); a discovered shell plugin is
 //! not started while that list is empty, so a host offers no shell provider until its
-//! operator says what may run.
+//! operator says what may run. Every spec carries its SHA-256 pin, if one is configured, and
+//! its resource limits.
 
 use std::path::{Path, PathBuf};
 
@@ -28,7 +29,7 @@ pub(super) fn discover(
     {
         dirs.insert(0, dir);
     }
-    let mut specs: Vec<PluginSpec> = cfg.extra.iter().map(spec_of).collect();
+    let mut specs: Vec<PluginSpec> = cfg.extra.iter().map(|e| spec_of(e, cfg)).collect();
     for dir in dirs {
         for path in executables_in(&dir)? {
             if specs.iter().any(|s| s.command == path) {
@@ -38,7 +39,11 @@ pub(super) fn discover(
                 tracing::info!(plugin = %path.display(), "not starting the shell plugin: no [shell.commands] are configured");
                 continue;
             }
-            specs.push(PluginSpec::new(path));
+            specs.push(PluginSpec {
+                sha256: crate::cfg::pin_of(&cfg.sha256, &path),
+                limits: cfg.limits.to_host(),
+                ..PluginSpec::new(path)
+            });
         }
     }
     let telemetry = crate::observe::traces::plugin_env(std::env::vars());
