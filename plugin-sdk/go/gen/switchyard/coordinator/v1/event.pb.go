@@ -163,6 +163,251 @@ func (x *PublishEventResponse) GetDuplicate() bool {
 	return false
 }
 
+// PublishEventsRequest carries a batch of platform events.
+type PublishEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, 1 to 1,000, each as the request of PublishEvent.
+	Events        []*PublishEventRequest `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventsRequest) Reset() {
+	*x = PublishEventsRequest{}
+	mi := &file_switchyard_coordinator_v1_event_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventsRequest) ProtoMessage() {}
+
+func (x *PublishEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_coordinator_v1_event_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventsRequest.ProtoReflect.Descriptor instead.
+func (*PublishEventsRequest) Descriptor() ([]byte, []int) {
+	return file_switchyard_coordinator_v1_event_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PublishEventsRequest) GetEvents() []*PublishEventRequest {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// PublishEventsResponse has one result per event of the request, in the same order.
+type PublishEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results: `results[i]` is the outcome of `events[i]`.
+	Results       []*PublishEventResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventsResponse) Reset() {
+	*x = PublishEventsResponse{}
+	mi := &file_switchyard_coordinator_v1_event_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventsResponse) ProtoMessage() {}
+
+func (x *PublishEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_coordinator_v1_event_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventsResponse.ProtoReflect.Descriptor instead.
+func (*PublishEventsResponse) Descriptor() ([]byte, []int) {
+	return file_switchyard_coordinator_v1_event_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PublishEventsResponse) GetResults() []*PublishEventResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// PublishEventResult is the outcome of one event of a PublishEvents call.
+type PublishEventResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Either what was stored or why nothing was.
+	//
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*PublishEventResult_Published
+	//	*PublishEventResult_Error
+	Outcome       isPublishEventResult_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventResult) Reset() {
+	*x = PublishEventResult{}
+	mi := &file_switchyard_coordinator_v1_event_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventResult) ProtoMessage() {}
+
+func (x *PublishEventResult) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_coordinator_v1_event_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventResult.ProtoReflect.Descriptor instead.
+func (*PublishEventResult) Descriptor() ([]byte, []int) {
+	return file_switchyard_coordinator_v1_event_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PublishEventResult) GetOutcome() isPublishEventResult_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *PublishEventResult) GetPublished() *PublishEventResponse {
+	if x != nil {
+		if x, ok := x.Outcome.(*PublishEventResult_Published); ok {
+			return x.Published
+		}
+	}
+	return nil
+}
+
+func (x *PublishEventResult) GetError() *PublishEventError {
+	if x != nil {
+		if x, ok := x.Outcome.(*PublishEventResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isPublishEventResult_Outcome interface {
+	isPublishEventResult_Outcome()
+}
+
+type PublishEventResult_Published struct {
+	// The event was accepted (stored and durable, or a duplicate of an earlier one), exactly
+	// as PublishEvent would have answered.
+	Published *PublishEventResponse `protobuf:"bytes,1,opt,name=published,proto3,oneof"`
+}
+
+type PublishEventResult_Error struct {
+	// The event was refused and nothing of it was stored.
+	Error *PublishEventError `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*PublishEventResult_Published) isPublishEventResult_Outcome() {}
+
+func (*PublishEventResult_Error) isPublishEventResult_Outcome() {}
+
+// PublishEventError says why one event of a batch was refused.
+type PublishEventError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code PublishEvent would have failed with for this event, as its number
+	// (google.rpc.Code: 3 INVALID_ARGUMENT, 5 NOT_FOUND, 8 RESOURCE_EXHAUSTED, 13 INTERNAL…).
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The name of that code, e.g. "INVALID_ARGUMENT".
+	CodeName string `protobuf:"bytes,2,opt,name=code_name,json=codeName,proto3" json:"code_name,omitempty"`
+	// What is wrong and what to fix, as PublishEvent's status message would say.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventError) Reset() {
+	*x = PublishEventError{}
+	mi := &file_switchyard_coordinator_v1_event_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventError) ProtoMessage() {}
+
+func (x *PublishEventError) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_coordinator_v1_event_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventError.ProtoReflect.Descriptor instead.
+func (*PublishEventError) Descriptor() ([]byte, []int) {
+	return file_switchyard_coordinator_v1_event_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PublishEventError) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *PublishEventError) GetCodeName() string {
+	if x != nil {
+		return x.CodeName
+	}
+	return ""
+}
+
+func (x *PublishEventError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_switchyard_coordinator_v1_event_proto protoreflect.FileDescriptor
 
 const file_switchyard_coordinator_v1_event_proto_rawDesc = "" +
@@ -179,9 +424,22 @@ const file_switchyard_coordinator_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x02 \x03(\v2#.switchyard.coordinator.v1.DeliveryR\n" +
 	"deliveries\x12\x1c\n" +
-	"\tduplicate\x18\x03 \x01(\bR\tduplicate2\x7f\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"^\n" +
+	"\x14PublishEventsRequest\x12F\n" +
+	"\x06events\x18\x01 \x03(\v2..switchyard.coordinator.v1.PublishEventRequestR\x06events\"`\n" +
+	"\x15PublishEventsResponse\x12G\n" +
+	"\aresults\x18\x01 \x03(\v2-.switchyard.coordinator.v1.PublishEventResultR\aresults\"\xb6\x01\n" +
+	"\x12PublishEventResult\x12O\n" +
+	"\tpublished\x18\x01 \x01(\v2/.switchyard.coordinator.v1.PublishEventResponseH\x00R\tpublished\x12D\n" +
+	"\x05error\x18\x02 \x01(\v2,.switchyard.coordinator.v1.PublishEventErrorH\x00R\x05errorB\t\n" +
+	"\aoutcome\"^\n" +
+	"\x11PublishEventError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x1b\n" +
+	"\tcode_name\x18\x02 \x01(\tR\bcodeName\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage2\xf3\x01\n" +
 	"\fEventService\x12o\n" +
-	"\fPublishEvent\x12..switchyard.coordinator.v1.PublishEventRequest\x1a/.switchyard.coordinator.v1.PublishEventResponseB`Z^github.com/switchyard-dev/switchyard/plugin-sdk/go/gen/switchyard/coordinator/v1;coordinatorv1b\x06proto3"
+	"\fPublishEvent\x12..switchyard.coordinator.v1.PublishEventRequest\x1a/.switchyard.coordinator.v1.PublishEventResponse\x12r\n" +
+	"\rPublishEvents\x12/.switchyard.coordinator.v1.PublishEventsRequest\x1a0.switchyard.coordinator.v1.PublishEventsResponseB`Z^github.com/switchyard-dev/switchyard/plugin-sdk/go/gen/switchyard/coordinator/v1;coordinatorv1b\x06proto3"
 
 var (
 	file_switchyard_coordinator_v1_event_proto_rawDescOnce sync.Once
@@ -195,23 +453,33 @@ func file_switchyard_coordinator_v1_event_proto_rawDescGZIP() []byte {
 	return file_switchyard_coordinator_v1_event_proto_rawDescData
 }
 
-var file_switchyard_coordinator_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_switchyard_coordinator_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_switchyard_coordinator_v1_event_proto_goTypes = []any{
 	(*PublishEventRequest)(nil),   // 0: switchyard.coordinator.v1.PublishEventRequest
 	(*PublishEventResponse)(nil),  // 1: switchyard.coordinator.v1.PublishEventResponse
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
-	(*Delivery)(nil),              // 3: switchyard.coordinator.v1.Delivery
+	(*PublishEventsRequest)(nil),  // 2: switchyard.coordinator.v1.PublishEventsRequest
+	(*PublishEventsResponse)(nil), // 3: switchyard.coordinator.v1.PublishEventsResponse
+	(*PublishEventResult)(nil),    // 4: switchyard.coordinator.v1.PublishEventResult
+	(*PublishEventError)(nil),     // 5: switchyard.coordinator.v1.PublishEventError
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*Delivery)(nil),              // 7: switchyard.coordinator.v1.Delivery
 }
 var file_switchyard_coordinator_v1_event_proto_depIdxs = []int32{
-	2, // 0: switchyard.coordinator.v1.PublishEventRequest.timestamp:type_name -> google.protobuf.Timestamp
-	3, // 1: switchyard.coordinator.v1.PublishEventResponse.deliveries:type_name -> switchyard.coordinator.v1.Delivery
-	0, // 2: switchyard.coordinator.v1.EventService.PublishEvent:input_type -> switchyard.coordinator.v1.PublishEventRequest
-	1, // 3: switchyard.coordinator.v1.EventService.PublishEvent:output_type -> switchyard.coordinator.v1.PublishEventResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6, // 0: switchyard.coordinator.v1.PublishEventRequest.timestamp:type_name -> google.protobuf.Timestamp
+	7, // 1: switchyard.coordinator.v1.PublishEventResponse.deliveries:type_name -> switchyard.coordinator.v1.Delivery
+	0, // 2: switchyard.coordinator.v1.PublishEventsRequest.events:type_name -> switchyard.coordinator.v1.PublishEventRequest
+	4, // 3: switchyard.coordinator.v1.PublishEventsResponse.results:type_name -> switchyard.coordinator.v1.PublishEventResult
+	1, // 4: switchyard.coordinator.v1.PublishEventResult.published:type_name -> switchyard.coordinator.v1.PublishEventResponse
+	5, // 5: switchyard.coordinator.v1.PublishEventResult.error:type_name -> switchyard.coordinator.v1.PublishEventError
+	0, // 6: switchyard.coordinator.v1.EventService.PublishEvent:input_type -> switchyard.coordinator.v1.PublishEventRequest
+	2, // 7: switchyard.coordinator.v1.EventService.PublishEvents:input_type -> switchyard.coordinator.v1.PublishEventsRequest
+	1, // 8: switchyard.coordinator.v1.EventService.PublishEvent:output_type -> switchyard.coordinator.v1.PublishEventResponse
+	3, // 9: switchyard.coordinator.v1.EventService.PublishEvents:output_type -> switchyard.coordinator.v1.PublishEventsResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_coordinator_v1_event_proto_init() }
@@ -220,13 +488,17 @@ func file_switchyard_coordinator_v1_event_proto_init() {
 		return
 	}
 	file_switchyard_coordinator_v1_delivery_proto_init()
+	file_switchyard_coordinator_v1_event_proto_msgTypes[4].OneofWrappers = []any{
+		(*PublishEventResult_Published)(nil),
+		(*PublishEventResult_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchyard_coordinator_v1_event_proto_rawDesc), len(file_switchyard_coordinator_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,7 +22,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EventService_PublishEvent_FullMethodName = "/switchyard.coordinator.v1.EventService/PublishEvent"
+	EventService_PublishEvent_FullMethodName  = "/switchyard.coordinator.v1.EventService/PublishEvent"
+	EventService_PublishEvents_FullMethodName = "/switchyard.coordinator.v1.EventService/PublishEvents"
 )
 
 // EventServiceClient is the client API for EventService service.
@@ -38,6 +39,15 @@ type EventServiceClient interface {
 	// gets RESOURCE_EXHAUSTED). Publishing again with the same idempotency key returns the first
 	// call's event and deliveries and creates nothing.
 	PublishEvent(ctx context.Context, in *PublishEventRequest, opts ...grpc.CallOption) (*PublishEventResponse, error)
+	// PublishEvents publishes up to 1,000 events in one call: each is checked and stored as by
+	// PublishEvent, with its own idempotency key and its own result, in the request's order. A
+	// refused event (unregistered type, invalid payload, idempotency conflict…) gets an error in
+	// its result and does not fail the others. The accepted events are stored in one write round
+	// and the call returns once all of them are durable. The call as a whole fails only when no
+	// event can be taken: an empty or oversized batch (INVALID_ARGUMENT), storage over its limits
+	// (RESOURCE_EXHAUSTED, nothing stored), shutting down (UNAVAILABLE); the request must also
+	// fit the transport's message limit (RESOURCE_EXHAUSTED beyond it).
+	PublishEvents(ctx context.Context, in *PublishEventsRequest, opts ...grpc.CallOption) (*PublishEventsResponse, error)
 }
 
 type eventServiceClient struct {
@@ -58,6 +68,16 @@ func (c *eventServiceClient) PublishEvent(ctx context.Context, in *PublishEventR
 	return out, nil
 }
 
+func (c *eventServiceClient) PublishEvents(ctx context.Context, in *PublishEventsRequest, opts ...grpc.CallOption) (*PublishEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishEventsResponse)
+	err := c.cc.Invoke(ctx, EventService_PublishEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EventServiceServer is the server API for EventService service.
 // All implementations must embed UnimplementedEventServiceServer
 // for forward compatibility.
@@ -71,6 +91,15 @@ type EventServiceServer interface {
 	// gets RESOURCE_EXHAUSTED). Publishing again with the same idempotency key returns the first
 	// call's event and deliveries and creates nothing.
 	PublishEvent(context.Context, *PublishEventRequest) (*PublishEventResponse, error)
+	// PublishEvents publishes up to 1,000 events in one call: each is checked and stored as by
+	// PublishEvent, with its own idempotency key and its own result, in the request's order. A
+	// refused event (unregistered type, invalid payload, idempotency conflict…) gets an error in
+	// its result and does not fail the others. The accepted events are stored in one write round
+	// and the call returns once all of them are durable. The call as a whole fails only when no
+	// event can be taken: an empty or oversized batch (INVALID_ARGUMENT), storage over its limits
+	// (RESOURCE_EXHAUSTED, nothing stored), shutting down (UNAVAILABLE); the request must also
+	// fit the transport's message limit (RESOURCE_EXHAUSTED beyond it).
+	PublishEvents(context.Context, *PublishEventsRequest) (*PublishEventsResponse, error)
 	mustEmbedUnimplementedEventServiceServer()
 }
 
@@ -83,6 +112,9 @@ type UnimplementedEventServiceServer struct{}
 
 func (UnimplementedEventServiceServer) PublishEvent(context.Context, *PublishEventRequest) (*PublishEventResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PublishEvent not implemented")
+}
+func (UnimplementedEventServiceServer) PublishEvents(context.Context, *PublishEventsRequest) (*PublishEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishEvents not implemented")
 }
 func (UnimplementedEventServiceServer) mustEmbedUnimplementedEventServiceServer() {}
 func (UnimplementedEventServiceServer) testEmbeddedByValue()                      {}
@@ -123,6 +155,24 @@ func _EventService_PublishEvent_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EventService_PublishEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EventServiceServer).PublishEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EventService_PublishEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EventServiceServer).PublishEvents(ctx, req.(*PublishEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EventService_ServiceDesc is the grpc.ServiceDesc for EventService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -133,6 +183,10 @@ var EventService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PublishEvent",
 			Handler:    _EventService_PublishEvent_Handler,
+		},
+		{
+			MethodName: "PublishEvents",
+			Handler:    _EventService_PublishEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -79,8 +79,11 @@ type Provider struct {
 	LastReloadError string `protobuf:"bytes,13,opt,name=last_reload_error,json=lastReloadError,proto3" json:"last_reload_error,omitempty"`
 	// When the plugin's last reload ended, whatever its outcome; absent when there was none.
 	LastReloadTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_reload_time,json=lastReloadTime,proto3" json:"last_reload_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Why the plugin's last start failed, while it is not running (e.g. its binary no longer
+	// matches its SHA-256 pin, with both hashes); empty when its last start succeeded.
+	StartError    string `protobuf:"bytes,15,opt,name=start_error,json=startError,proto3" json:"start_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Provider) Reset() {
@@ -209,6 +212,13 @@ func (x *Provider) GetLastReloadTime() *timestamppb.Timestamp {
 		return x.LastReloadTime
 	}
 	return nil
+}
+
+func (x *Provider) GetStartError() string {
+	if x != nil {
+		return x.StartError
+	}
+	return ""
 }
 
 // VersionedSchema is a JSON Schema document with the version of the config shape it describes.
@@ -794,7 +804,7 @@ var File_switchyard_coordinator_v1_provider_proto protoreflect.FileDescriptor
 
 const file_switchyard_coordinator_v1_provider_proto_rawDesc = "" +
 	"\n" +
-	"(switchyard/coordinator/v1/provider.proto\x12\x19switchyard.coordinator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x05\n" +
+	"(switchyard/coordinator/v1/provider.proto\x12\x19switchyard.coordinator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x05\n" +
 	"\bProvider\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tplugin_id\x18\x02 \x01(\tR\bpluginId\x12%\n" +
@@ -810,7 +820,9 @@ const file_switchyard_coordinator_v1_provider_proto_rawDesc = "" +
 	"\fcapabilities\x18\v \x01(\v2/.switchyard.coordinator.v1.ProviderCapabilitiesR\fcapabilities\x12\x18\n" +
 	"\arunning\x18\f \x01(\bR\arunning\x12*\n" +
 	"\x11last_reload_error\x18\r \x01(\tR\x0flastReloadError\x12D\n" +
-	"\x10last_reload_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0elastReloadTime\"L\n" +
+	"\x10last_reload_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0elastReloadTime\x12\x1f\n" +
+	"\vstart_error\x18\x0f \x01(\tR\n" +
+	"startError\"L\n" +
 	"\x0fVersionedSchema\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1f\n" +
 	"\vjson_schema\x18\x02 \x01(\tR\n" +
