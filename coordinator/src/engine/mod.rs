@@ -17,8 +17,8 @@
 
 mod admission;
 mod attempt;
-mod breaker;
 mod batch;
+mod breaker;
 mod clock;
 mod dispatch;
 mod event_cache;
@@ -46,8 +46,8 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use breaker::{BreakerConfig, Snapshot as CircuitSnapshot, State as CircuitState};
 pub use admission::StorageLimits;
+pub use breaker::{BreakerConfig, Snapshot as CircuitSnapshot, State as CircuitState};
 pub use clock::Clock;
 pub use guard::GuardConfig;
 pub use providers::{BoxFuture, PluginCallError, ProviderHandle, Providers};
