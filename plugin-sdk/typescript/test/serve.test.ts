@@ -40,7 +40,7 @@ describe("the seed's providers through switchyard serve", () => {
       const created = await call(api.subscriptions, api.subscriptions.createSubscription, {
         subscription: {
           id: "", name, description: "", providerId, configVersion: 0, eventTypes: ["incident.*"], systemIds: [], enabled: true, disabledReason: "",
-          configJson: JSON.stringify(config), createdAt: undefined, updatedAt: undefined, retryPolicy: undefined, connectionId: "",
+          configJson: JSON.stringify(config), createdAt: undefined, updatedAt: undefined, retryPolicy: undefined, rateLimit: undefined, circuitBreaker: undefined,
         },
       });
       return created.subscription?.id ?? "";
@@ -94,7 +94,7 @@ describe("the seed's providers through switchyard serve", () => {
     const created = await call(api.subscriptions, api.subscriptions.createSubscription, {
       subscription: {
         id: "", name: "alerts", description: "", providerId: "tsexample.http-post", configVersion: 0, eventTypes: ["alert.*"], systemIds: [], enabled: true, disabledReason: "",
-        configJson: JSON.stringify({ url: `${sink.url}/alerts`, token: "alert-token-1234" }), createdAt: undefined, updatedAt: undefined, retryPolicy: undefined, connectionId: "",
+        configJson: JSON.stringify({ url: `${sink.url}/alerts`, token: "alert-token-1234" }), createdAt: undefined, updatedAt: undefined, retryPolicy: undefined, rateLimit: undefined, circuitBreaker: undefined,
       },
     });
     const subscriptionId = created.subscription?.id ?? "";
