@@ -438,6 +438,20 @@ pub async fn create_subscription(c: &mut Clients, sub: api::Subscription) -> api
         .expect("a subscription in the response")
 }
 
+/// The subscription `id` as stored.
+///
+/// # Panics
+/// When the API refuses.
+pub async fn get_subscription(c: &mut Clients, id: &str) -> api::Subscription {
+    c.subscriptions
+        .get_subscription(api::GetSubscriptionRequest { id: id.into() })
+        .await
+        .expect("get the subscription")
+        .into_inner()
+        .subscription
+        .expect("a subscription")
+}
+
 /// Publishes an incident with `payload` and returns the response.
 ///
 /// # Panics

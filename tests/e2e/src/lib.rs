@@ -127,6 +127,28 @@ pub fn process_exists(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// The pid of a child of `parent` whose executable (`/proc/<pid>/exe`) satisfies `is_it`.
+#[must_use]
+pub fn child_pid(parent: u32, is_it: impl Fn(&Path) -> bool) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid ...`; comm may hold spaces, so split after the last ')'.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
+            (ppid == parent && is_it(&exe)).then_some(pid)
+        })
+}
+
 /// Waits up to `limit` for `/proc/<pid>` to disappear; true when it did. (Polls: the death of
 /// a process we are not the parent of cannot be awaited.)
 pub async fn wait_gone(pid: u32, limit: Duration) -> bool {

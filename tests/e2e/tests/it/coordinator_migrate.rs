@@ -18,8 +18,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard::cli::client::Clients;
 use switchyard_e2e::coordinator::{
-    Coordinator, assert_not_in_data_dir, attempts, create_subscription, publish, register_incident,
-    wait_final, with_fixture_args,
+    Coordinator, assert_not_in_data_dir, attempts, create_subscription, get_subscription, publish,
+    register_incident, wait_final, with_fixture_args,
 };
 use switchyard_plugin_sdk::testkit::{HttpSink, RecordedRequest};
 use switchyard_proto::coordinator::v1 as api;
@@ -72,16 +72,6 @@ async fn linked_subscription(c: &mut Clients, name: &str, config: Value) -> api:
         ..api::Subscription::default()
     };
     create_subscription(c, sub).await
-}
-
-async fn get_subscription(c: &mut Clients, id: &str) -> api::Subscription {
-    c.subscriptions
-        .get_subscription(api::GetSubscriptionRequest { id: id.into() })
-        .await
-        .expect("get the subscription")
-        .into_inner()
-        .subscription
-        .expect("a subscription")
 }
 
 /// Publishes one incident, waits for every delivery to finish and returns the requests the

@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard::cli::client::Clients;
 use switchyard_e2e::coordinator::{
-    Coordinator, CoordinatorOptions, attempts, create_subscription, publish, register_incident,
-    wait_delivery, wait_final, webhook_subscription,
+    Coordinator, CoordinatorOptions, attempts, create_subscription, get_subscription, publish,
+    register_incident, wait_delivery, wait_final, webhook_subscription,
 };
 use switchyard_plugin_sdk::testkit::{HttpSink, RecordedRequest, ResponseSpec};
 use switchyard_proto::coordinator::v1 as api;
@@ -29,16 +29,6 @@ fn subscription(name: &str, url: &str, event_types: &[&str]) -> api::Subscriptio
         event_types: event_types.iter().map(|s| (*s).to_owned()).collect(),
         ..webhook_subscription(name, url)
     }
-}
-
-async fn get_subscription(c: &mut Clients, id: &str) -> api::Subscription {
-    c.subscriptions
-        .get_subscription(api::GetSubscriptionRequest { id: id.into() })
-        .await
-        .expect("get the subscription")
-        .into_inner()
-        .subscription
-        .expect("a subscription")
 }
 
 /// Polls the subscription until `done` holds (bounded by [`WAIT`]).
@@ -483,27 +473,6 @@ async fn bad_rate_limits_and_the_reserved_prefix_are_refused_with_what_to_fix() 
     assert!(err.message().contains("reserved"), "{}", err.message());
 }
 
-/// The pid of the coordinator's child process running the executable `name`.
-fn child_pid(parent: u32, name: &str) -> Option<u32> {
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            // "pid (comm) state ppid ...": the comm may hold spaces, so split after its ')'.
-            let ppid: u32 = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
-            (ppid == parent && exe.file_name()? == name).then_some(pid)
-        })
-}
-
 #[tokio::test]
 async fn a_plugin_crash_is_published_as_switchyard_plugin_crashed() {
     let coord = Coordinator::start_default().await;
@@ -516,7 +485,10 @@ async fn a_plugin_crash_is_published_as_switchyard_plugin_crashed() {
     )
     .await;
     let webhook = "switchyard-plugin-webhook";
-    let pid = child_pid(coord.pid().expect("running"), webhook).expect("the webhook plugin");
+    let parent = coord.pid().expect("running");
+    let pid =
+        switchyard_e2e::child_pid(parent, |exe| exe.file_name().is_some_and(|n| n == webhook))
+            .expect("the webhook plugin");
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &pid.to_string()])
         .status()

@@ -27,8 +27,8 @@ use serde_json::{Value, json};
 use switchyard::cli::client::Clients;
 use switchyard::host::{GateFuture, ProviderEntry, Registry, UpgradeGate};
 use switchyard_e2e::coordinator::{
-    Coordinator, CoordinatorOptions, attempts, create_subscription, publish, register_incident,
-    wait_final,
+    Coordinator, CoordinatorOptions, attempts, create_subscription, get_subscription, publish,
+    register_incident, wait_final,
 };
 use switchyard_e2e::{deliver_request, leftovers, options, socket_root, wait_gone, webhook};
 use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
@@ -154,23 +154,7 @@ fn fixture_pid(coord: &Coordinator) -> Option<u32> {
     let parent = coord.pid()?;
     let fixture = switchyard_e2e::binary(switchyard_e2e::FIXTURE);
     let fixture = std::fs::canonicalize(&fixture).unwrap_or(fixture);
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            // `pid (comm) state ppid ...`; comm may hold spaces, so split after the last ')'.
-            let ppid: u32 = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
-            (ppid == parent && exe == fixture).then_some(pid)
-        })
+    switchyard_e2e::child_pid(parent, |exe| exe == fixture)
 }
 
 /// Waits until the fixture's process is another than `old`, and returns it.
@@ -226,16 +210,6 @@ async fn assert_all_delivered_once(c: &mut Clients, sink: &HttpSink, ids: &[Stri
     let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
     want.sort_unstable();
     assert_eq!(seen, want, "the receiver got every delivery exactly once");
-}
-
-async fn get_subscription(c: &mut Clients, id: &str) -> api::Subscription {
-    c.subscriptions
-        .get_subscription(api::GetSubscriptionRequest { id: id.into() })
-        .await
-        .expect("get the subscription")
-        .into_inner()
-        .subscription
-        .expect("a subscription")
 }
 
 fn config_of(sub: &api::Subscription) -> Value {
