@@ -57,7 +57,9 @@ pub struct Timeouts {
     pub start: Duration,
     /// Deadline of each RPC.
     pub call: Duration,
-    /// For the process to exit when it must (no cookie, SIGTERM, parent died).
+    /// For the process to exit when it must (no cookie, SIGTERM, parent died). Generous: a
+    /// loaded machine has stalled the exec of a freshly built binary for over 5 s, and these
+    /// checks judge behaviour, not speed.
     pub exit: Duration,
     /// From Shutdown's answer to the process's exit: the protocol's 2 seconds.
     pub shutdown: Duration,
@@ -68,7 +70,7 @@ impl Default for Timeouts {
         Timeouts {
             start: Duration::from_secs(10),
             call: Duration::from_secs(10),
-            exit: Duration::from_secs(5),
+            exit: Duration::from_secs(15),
             shutdown: Duration::from_secs(2),
         }
     }

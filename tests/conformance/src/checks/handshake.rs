@@ -29,9 +29,10 @@ pub(crate) fn no_cookie(cx: &mut Ctx) -> CheckFuture<'_> {
         let Some(status) = p.wait_exit(cx.opts.timeouts.exit).await else {
             return Err(fail(format!(
                 "still running {:?} after being started without the magic cookie {}; it must print \
-                 an explanation on stderr and exit with a non-zero status",
+                 an explanation on stderr and exit with a non-zero status (stderr so far: {:?})",
                 cx.opts.timeouts.exit,
-                switchyard_proto::handshake::MAGIC_COOKIE_KEY
+                switchyard_proto::handshake::MAGIC_COOKIE_KEY,
+                p.stderr.summary(200)
             )));
         };
         p.stdout.wait_eof(DRAIN).await;
