@@ -901,11 +901,7 @@ fn planned(
     (event, deliveries)
 }
 
-// On sled only for now: on PostgreSQL it passed alone and in the engine suite, but once in a
-// full run it stayed in flight after the breaker opened (to be understood; see the notes).
-#[tokio::test]
-async fn an_open_breaker_defers_without_budget_but_never_past_the_deadline() {
-    let backend = Backend::Sled;
+async fn an_open_breaker_defers_without_budget_but_never_past_the_deadline(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     fake.script([answer(pb::Outcome::Retryable, 500, None)]);
     let cfg = EngineConfig {
@@ -979,15 +975,10 @@ on_both_stores!(
     concurrent_publishes_of_different_events_under_one_key_create_one_and_refuse_the_rest,
     a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries,
     cancelling_a_subscription_cancels_its_scheduled_deliveries,
+    a_slow_provider_does_not_delay_deliveries_to_others,
+    an_open_breaker_defers_without_budget_but_never_past_the_deadline,
 );
 
-// On sled only for now: on PostgreSQL this test hung once in CI at the engine's stop (the
-// releaser spins on the test's single-threaded runtime while the store's calls block it); to be
-// understood, see the notes.
-#[tokio::test]
-async fn a_slow_provider_does_not_delay_deliveries_to_others_on_sled() {
-    a_slow_provider_does_not_delay_deliveries_to_others(Backend::Sled).await;
-}
 #[tokio::test]
 async fn a_batch_whose_flush_fails_acknowledges_nothing_and_its_retry_stores_each_event_once() {
     let (providers, _fake) = providers_with_webhook();

@@ -50,7 +50,13 @@ impl Bridge {
         };
         let block = || {
             let _entered = rt.enter();
-            block_on(fut)
+            // Unconstrained: tokio's cooperative budget belongs to the caller's task, and once it
+            // is spent, a tokio resource the query waits on (the pool's semaphore, the client's
+            // channel) answers Pending and defers its wake-up until that task yields to its
+            // scheduler — which never happens while this thread blocks. On a current-thread
+            // runtime (no `block_in_place`, which lifts the budget itself) that was a deadlock:
+            // a test's 128th store call in one poll never returned.
+            block_on(tokio::task::unconstrained(fut))
         };
         match Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(block),

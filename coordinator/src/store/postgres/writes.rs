@@ -491,24 +491,35 @@ impl PgStore {
     }
 
     /// Updates this handle's claims after a committed batch; a fenced save is logged.
-    fn settle_claims(&self, saves: &[SaveDelivery], saved: &[Result<SaveOutcome, Refusal>]) {
+    ///
+    /// Only the claim a save was fenced with is forgotten: once the batch committed, the
+    /// delivery may already be due again (a retry 20 ms later, woken by the batch's NOTIFY)
+    /// and claimed anew by the dispatcher, and forgetting that newer claim by the delivery's
+    /// id alone would fence its own result out and leave it in flight until the lease expired.
+    fn settle_claims(
+        &self,
+        saves: &[SaveDelivery],
+        tokens: &[Option<Uuid>],
+        saved: &[Result<SaveOutcome, Refusal>],
+    ) {
         let mut claims = self.my_claims();
-        for (w, r) in saves.iter().zip(saved) {
+        for ((w, token), r) in saves.iter().zip(tokens).zip(saved) {
             let id = w.delivery.id;
-            match r {
-                Ok(o) if !o.keep_claim => {
-                    claims.remove(&id);
-                }
+            let settled = match r {
+                Ok(o) => !o.keep_claim,
                 Err(Refusal::Fenced(owner)) => {
-                    claims.remove(&id);
                     tracing::warn!(
                         delivery = %id,
                         owner = owner.as_deref().unwrap_or("none"),
                         "late result rejected by the lease fence: the lease expired and the \
                          delivery was taken over by another coordinator"
                     );
+                    true
                 }
-                _ => {}
+                Err(_) => false,
+            };
+            if settled && token.is_some() && claims.get(&id).map(|h| h.token) == *token {
+                claims.remove(&id);
             }
         }
     }
@@ -544,7 +555,7 @@ impl PgStore {
                 };
             }
         };
-        self.settle_claims(saves, &saved);
+        self.settle_claims(saves, &tokens, &saved);
         let mut results = Vec::with_capacity(events.len());
         for (body, written) in encoded.into_iter().zip(inserted) {
             results.push(match (body, written) {
