@@ -96,6 +96,9 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), ServeFailure> {
         super::output::emit(cfg::DEFAULT_TOML);
         return Ok(());
     }
+    // First: until tokio's handler for a signal is installed, its default action applies, and
+    // SIGHUP's (an operator asking for a reload) would kill a coordinator still starting.
+    let signals = StopSignals::install();
     let cfg = Arc::new(cfg::load(args.config.as_deref(), std::env::vars())?);
     init_logging(&cfg)?;
     let traces = switchyard_traces::init_from_env("switchyard")?;
@@ -103,7 +106,7 @@ pub(super) async fn run(args: ServeArgs) -> Result<(), ServeFailure> {
         tracing::info!("exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)");
     }
     let shutdown = CancellationToken::new();
-    tokio::spawn(wait_for_signal(shutdown.clone()));
+    tokio::spawn(signals.wait(shutdown.clone()));
     let result = run_with(cfg, shutdown).await;
     // The spans of the last moments (the shutdown's included) are exported before exit.
     if let Some(traces) = traces {
@@ -330,22 +333,43 @@ fn init_logging(cfg: &Config) -> Result<(), ServeFailure> {
     result.map_err(|e| ServeFailure::Log(e.to_string()))
 }
 
-/// Cancels `shutdown` on the first SIGTERM or SIGINT.
-async fn wait_for_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop the coordinator with SIGKILL");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-        () = shutdown.cancelled() => return,
+/// SIGTERM and SIGINT, which stop the coordinator, with SIGHUP's handler installed beside them
+/// (its reloads are started with the engine, [`reloads::start`]; one received before is
+/// ignored: the plugins are being started from their current binaries anyway).
+struct StopSignals {
+    /// `None` when the handlers could not be installed (logged once logging is up).
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Tokio never uninstalls a signal's handler, so dropping this stream keeps SIGHUP from
+        // killing the process.
+        drop(signal(SignalKind::hangup()));
+        let streams = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Some((term, int)),
+            _ => None,
+        };
+        Self { streams }
     }
-    shutdown.cancel();
+
+    /// Cancels `shutdown` on the first SIGTERM or SIGINT.
+    async fn wait(self, shutdown: CancellationToken) {
+        let Some((mut term, mut int)) = self.streams else {
+            tracing::error!("cannot install signal handlers; stop the coordinator with SIGKILL");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+            () = shutdown.cancelled() => return,
+        }
+        shutdown.cancel();
+    }
 }
 
 /// The spec of one configured plugin: its pin (its own, else `[plugins.sha256]`'s) and its

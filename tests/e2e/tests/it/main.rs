@@ -39,6 +39,7 @@ mod secret_echo;
 mod secrets_rotate;
 mod serve_lock;
 mod shell;
+mod signals;
 mod slack;
 mod storage_limits;
 mod teams;
