@@ -23,8 +23,8 @@ use super::guard::Gate;
 use super::providers::Resolved;
 use super::retry::{self, Decision, GiveUp, Outcome};
 use crate::model::{
-    Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryId, DeliveryStatus, Subscription,
-    SubscriptionId, to_millis,
+    Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryId, DeliveryState, DeliveryStatus,
+    SUBSCRIPTION_GONE, Subscription, SubscriptionId, to_millis,
 };
 use crate::observe::traces;
 use crate::secrets::secret_pointers;
@@ -125,8 +125,8 @@ pub(super) struct InFlight {
     inner: Arc<Inner>,
     delivery: Delivery,
     trigger: AttemptTrigger,
-    /// For a manual attempt: the status and due time to restore if it fails.
-    restore: Option<(DeliveryStatus, Option<DateTime<Utc>>)>,
+    /// For a manual attempt: the state to restore if it fails (the one it had before).
+    restore: Option<DeliveryState>,
     /// Whether this attempt is its subscription's half-open circuit-breaker probe.
     probe: bool,
     _claim: Option<OwnedSemaphorePermit>,
@@ -159,7 +159,7 @@ pub(super) async fn run_manual(
         inner,
         delivery: claimed.delivery,
         trigger: AttemptTrigger::Manual,
-        restore: Some((claimed.previous_status, claimed.previous_due)),
+        restore: Some(claimed.previous),
         probe: false,
         _claim: claim,
     };
@@ -708,30 +708,26 @@ impl InFlight {
         let mut d = self.delivery.clone();
         d.attempts = d.attempts.saturating_add(1);
         d.updated_at = now;
-        d.next_attempt_at = None;
         d.last_error.clone_from(&result.error);
         match decision {
             Decision::Succeed => {
-                d.status = DeliveryStatus::Succeeded;
+                d.state = DeliveryState::Succeeded;
                 d.last_error = None;
             }
             Decision::Retry { delay, counted } => {
                 d.budget_used += u32::from(counted);
                 match sub {
                     Some(s) if s.enabled => {
-                        d.status = DeliveryStatus::Retrying;
-                        d.next_attempt_at = Some(after(now, delay));
+                        d.state = DeliveryState::Retrying {
+                            due: after(now, delay),
+                        };
                     }
-                    _ => {
-                        d.status = DeliveryStatus::Cancelled;
-                        d.last_error =
-                            Some("cancelled: the subscription was deleted or disabled".into());
-                    }
+                    _ => d.cancel(now, SUBSCRIPTION_GONE),
                 }
             }
             Decision::GiveUp(GiveUp::ManualFailed) => self.restore_after_manual(&mut d, now),
             Decision::GiveUp(why) => {
-                d.status = DeliveryStatus::Failed;
+                d.state = DeliveryState::Failed;
                 let err = result.error.as_deref().unwrap_or("no reason given");
                 d.last_error = Some(format!("{why}: {err}"));
             }
@@ -766,8 +762,7 @@ impl InFlight {
                 "it waited for the rate limit"
             };
             let last = d.last_error.take().unwrap_or_else(|| "none".into());
-            d.status = DeliveryStatus::Failed;
-            d.next_attempt_at = None;
+            d.state = DeliveryState::Failed;
             d.last_error = Some(format!(
                 "{}: {held}; last error: {last}",
                 GiveUp::DeadlinePassed
@@ -780,12 +775,7 @@ impl InFlight {
             }
             return;
         }
-        d.status = if d.attempts == 0 {
-            DeliveryStatus::Pending
-        } else {
-            DeliveryStatus::Retrying
-        };
-        d.next_attempt_at = Some(until);
+        d.state = DeliveryState::scheduled(d.attempts, until);
         if reason.is_some() {
             d.last_error = reason;
         }
@@ -804,18 +794,14 @@ impl InFlight {
     /// After a failed manual attempt: keep a scheduled retry if there was one (due no earlier
     /// than now: the store wants no due time in the past), else failed.
     fn restore_after_manual(&self, d: &mut Delivery, now: DateTime<Utc>) {
-        match self.restore {
-            Some((DeliveryStatus::Pending | DeliveryStatus::Retrying, Some(due))) => {
-                d.status = DeliveryStatus::Retrying;
-                d.next_attempt_at = Some(due.max(now));
+        d.state = match self.restore {
+            Some(DeliveryState::Pending { due } | DeliveryState::Retrying { due }) => {
+                DeliveryState::Retrying { due: due.max(now) }
             }
             // Still behind an earlier delivery of its correlation key.
-            Some((DeliveryStatus::Waiting, _)) => {
-                d.status = DeliveryStatus::Waiting;
-                d.next_attempt_at = None;
-            }
-            _ => d.status = DeliveryStatus::Failed,
-        }
+            Some(DeliveryState::Waiting) => DeliveryState::Waiting,
+            _ => DeliveryState::Failed,
+        };
     }
 
     fn attempt_record(&self, r: &CallResult, d: &Delivery) -> Attempt {
@@ -832,7 +818,7 @@ impl InFlight {
             status_code: r.status_code,
             external_id: r.external_id.clone(),
             retry_after_ms: r.retry_after_ms,
-            next_attempt_at: d.next_attempt_at,
+            next_attempt_at: d.next_attempt_at(),
             response_excerpt: r.response_excerpt.clone(),
             state: r.state.clone(),
         }
@@ -842,10 +828,7 @@ impl InFlight {
     async fn cancel(self, reason: String) {
         self.abandon_probe();
         let mut d = self.delivery.clone();
-        d.status = DeliveryStatus::Cancelled;
-        d.next_attempt_at = None;
-        d.updated_at = self.inner.clock.now();
-        d.last_error = Some(reason);
+        d.cancel(self.inner.clock.now(), reason);
         self.write(d, None).await;
     }
 
@@ -855,20 +838,18 @@ impl InFlight {
         let mut d = self.delivery.clone();
         let now = self.inner.clock.now();
         d.updated_at = now;
-        match self.restore {
-            Some((status, due)) => {
-                d.status = status;
-                d.next_attempt_at = due.map(|due| due.max(now));
+        d.state = match self.restore {
+            // A manual attempt puts back what it found (due no earlier than now: the store
+            // wants no due time in the past); one found in flight (the record of an attempt a
+            // crash interrupted) is due again.
+            Some(DeliveryState::InFlight { due }) => {
+                DeliveryState::scheduled(d.attempts, due.max(now))
             }
-            None => {
-                d.status = if d.attempts == 0 {
-                    DeliveryStatus::Pending
-                } else {
-                    DeliveryStatus::Retrying
-                };
-                d.next_attempt_at = Some(now);
-            }
-        }
+            Some(DeliveryState::Pending { due }) => DeliveryState::Pending { due: due.max(now) },
+            Some(DeliveryState::Retrying { due }) => DeliveryState::Retrying { due: due.max(now) },
+            Some(other) => other,
+            None => DeliveryState::scheduled(d.attempts, now),
+        };
         self.write(d, None).await;
     }
 
@@ -884,7 +865,7 @@ impl InFlight {
         let d = &write.delivery;
         // A correlated delivery that ended may have let the next one of its key go ahead.
         let rescheduled =
-            d.next_attempt_at.is_some() || (d.correlation_key.is_some() && d.status.is_final());
+            d.next_attempt_at().is_some() || (d.correlation_key.is_some() && d.state.is_final());
         // Copied for the watchers only when someone watches.
         let watched = (inner.updates.receiver_count() > 0)
             .then(|| (write.delivery.clone(), write.attempt.clone()));
