@@ -11,7 +11,7 @@ use super::*;
 use crate::model::{
     AttemptOutcome, AttemptTrigger, CORRELATION_HISTORY, Delivery, DeliveryFilter, DeliveryId,
     DeliveryState, DeliveryStatus, Event, EventId, PageRequest, Subscription, SubscriptionFilter,
-    SubscriptionId, from_millis,
+    SubscriptionId, from_millis, to_millis,
 };
 
 fn open() -> (tempfile::TempDir, SledStore) {
@@ -806,6 +806,53 @@ fn the_history_read_from_memory_follows_every_end_and_matches_the_store() {
     assert_eq!(reopened.correlation_history(sub, "inc-1").unwrap(), cached);
 }
 
+fn a_claim_keeps_the_due_time_and_reports_the_state_it_took(store: &dyn Store) {
+    let due = from_millis(to_millis(Utc::now()) - 60_000);
+    let ev = event_at(due, None);
+    let d = delivery(&ev, SubscriptionId::new(), due);
+    store
+        .insert_event(&ev, std::slice::from_ref(&d))
+        .expect("insert");
+    let state = |id| store.get_delivery(id).expect("get").expect("present").state;
+    let mut claimed = store.claim_due(Utc::now(), 10).expect("claim").remove(0);
+    assert_eq!(claimed.state, DeliveryState::InFlight { due });
+    assert_eq!(
+        state(d.id),
+        DeliveryState::InFlight { due },
+        "reads show the claim"
+    );
+    let retry_at = due + chrono::Duration::hours(1);
+    claimed.state = DeliveryState::Retrying { due: retry_at };
+    store
+        .save_delivery(&claimed, None, DeliveryStatus::InFlight)
+        .expect("save the retry");
+    assert_eq!(state(d.id), DeliveryState::Retrying { due: retry_at });
+    // A manual claim of a scheduled delivery keeps its due time and hands back what it took.
+    let now = from_millis(to_millis(Utc::now()));
+    let manual = store.claim(d.id, now).expect("manual claim");
+    assert_eq!(manual.previous, DeliveryState::Retrying { due: retry_at });
+    assert_eq!(
+        manual.delivery.state,
+        DeliveryState::InFlight { due: retry_at }
+    );
+    let mut failed = manual.delivery;
+    failed.state = DeliveryState::Failed;
+    store
+        .save_delivery(&failed, None, DeliveryStatus::InFlight)
+        .expect("save the failure");
+    // One that had no due time runs from the claim's time.
+    let later = now + chrono::Duration::seconds(1);
+    let manual = store
+        .claim(d.id, later)
+        .expect("manual claim of a failed one");
+    assert_eq!(manual.previous, DeliveryState::Failed);
+    assert_eq!(
+        manual.delivery.state,
+        DeliveryState::InFlight { due: later }
+    );
+    assert_eq!(state(d.id), DeliveryState::InFlight { due: later });
+}
+
 /// Runs each named test (a `fn(&dyn Store)`) on both stores.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
@@ -850,4 +897,5 @@ on_both_stores!(
     a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled,
     modify_reruns_on_a_concurrent_update_and_never_overwrites_it,
     history_outlives_a_chain_by_the_retention_and_stays_bounded,
+    a_claim_keeps_the_due_time_and_reports_the_state_it_took,
 );
