@@ -794,14 +794,7 @@ impl InFlight {
     /// After a failed manual attempt: keep a scheduled retry if there was one (due no earlier
     /// than now: the store wants no due time in the past), else failed.
     fn restore_after_manual(&self, d: &mut Delivery, now: DateTime<Utc>) {
-        d.state = match self.restore {
-            Some(DeliveryState::Pending { due } | DeliveryState::Retrying { due }) => {
-                DeliveryState::Retrying { due: due.max(now) }
-            }
-            // Still behind an earlier delivery of its correlation key.
-            Some(DeliveryState::Waiting) => DeliveryState::Waiting,
-            _ => DeliveryState::Failed,
-        };
+        d.state = after_failed_manual(self.restore, now);
     }
 
     fn attempt_record(&self, r: &CallResult, d: &Delivery) -> Attempt {
@@ -838,18 +831,7 @@ impl InFlight {
         let mut d = self.delivery.clone();
         let now = self.inner.clock.now();
         d.updated_at = now;
-        d.state = match self.restore {
-            // A manual attempt puts back what it found (due no earlier than now: the store
-            // wants no due time in the past); one found in flight (the record of an attempt a
-            // crash interrupted) is due again.
-            Some(DeliveryState::InFlight { due }) => {
-                DeliveryState::scheduled(d.attempts, due.max(now))
-            }
-            Some(DeliveryState::Pending { due }) => DeliveryState::Pending { due: due.max(now) },
-            Some(DeliveryState::Retrying { due }) => DeliveryState::Retrying { due: due.max(now) },
-            Some(other) => other,
-            None => DeliveryState::scheduled(d.attempts, now),
-        };
+        d.state = handed_back(self.restore, d.attempts, now);
         self.write(d, None).await;
     }
 
@@ -889,9 +871,87 @@ impl InFlight {
     }
 }
 
+/// The state after a failed manual attempt that found `restore`: a scheduled retry is kept
+/// (due no earlier than `now`: the store wants no due time in the past), a delivery behind an
+/// earlier one of its key waits again, anything else failed.
+fn after_failed_manual(restore: Option<DeliveryState>, now: DateTime<Utc>) -> DeliveryState {
+    match restore {
+        Some(DeliveryState::Pending { due } | DeliveryState::Retrying { due }) => {
+            DeliveryState::Retrying { due: due.max(now) }
+        }
+        // Still behind an earlier delivery of its correlation key.
+        Some(DeliveryState::Waiting) => DeliveryState::Waiting,
+        _ => DeliveryState::Failed,
+    }
+}
+
+/// The state of an attempt handed back before its call (shutdown): a scheduled attempt is due
+/// again at `now`; a manual one puts back what it found (`restore`, due no earlier than
+/// `now`), except that one found in flight (the record of an attempt a crash interrupted) is
+/// scheduled again rather than written back in flight.
+fn handed_back(restore: Option<DeliveryState>, attempts: u32, now: DateTime<Utc>) -> DeliveryState {
+    match restore {
+        None => DeliveryState::scheduled(attempts, now),
+        Some(DeliveryState::InFlight { due }) => DeliveryState::scheduled(attempts, due.max(now)),
+        Some(DeliveryState::Pending { due }) => DeliveryState::Pending { due: due.max(now) },
+        Some(DeliveryState::Retrying { due }) => DeliveryState::Retrying { due: due.max(now) },
+        Some(other) => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::from_millis;
+
+    #[test]
+    fn a_handed_back_attempt_is_due_again_or_gets_back_what_it_found() {
+        let (past, now, later) = (from_millis(1_000), from_millis(2_000), from_millis(3_000));
+        let back = |restore, attempts| handed_back(restore, attempts, now);
+        assert_eq!(back(None, 0), DeliveryState::Pending { due: now });
+        assert_eq!(back(None, 2), DeliveryState::Retrying { due: now });
+        let retrying = DeliveryState::Retrying { due: later };
+        assert_eq!(back(Some(retrying), 2), retrying);
+        assert_eq!(
+            back(Some(DeliveryState::Pending { due: past }), 0),
+            DeliveryState::Pending { due: now },
+            "never due in the past"
+        );
+        assert_eq!(
+            back(Some(DeliveryState::InFlight { due: past }), 1),
+            DeliveryState::Retrying { due: now },
+            "an interrupted attempt's record is scheduled again, not written back in flight"
+        );
+        for kept in [
+            DeliveryState::Succeeded,
+            DeliveryState::Failed,
+            DeliveryState::Cancelled,
+            DeliveryState::Waiting,
+        ] {
+            assert_eq!(back(Some(kept), 1), kept);
+        }
+    }
+
+    #[test]
+    fn a_failed_manual_attempt_keeps_a_scheduled_retry_or_a_wait_else_fails() {
+        let (past, now) = (from_millis(1_000), from_millis(2_000));
+        assert_eq!(
+            after_failed_manual(Some(DeliveryState::Pending { due: past }), now),
+            DeliveryState::Retrying { due: now }
+        );
+        assert_eq!(
+            after_failed_manual(Some(DeliveryState::Waiting), now),
+            DeliveryState::Waiting
+        );
+        for failed in [
+            None,
+            Some(DeliveryState::Succeeded),
+            Some(DeliveryState::Cancelled),
+            Some(DeliveryState::InFlight { due: past }),
+        ] {
+            assert_eq!(after_failed_manual(failed, now), DeliveryState::Failed);
+        }
+    }
 
     #[test]
     fn excerpts_are_cut_on_a_character_boundary() {
