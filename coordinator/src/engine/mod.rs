@@ -53,8 +53,8 @@ pub use guard::GuardConfig;
 pub use providers::{BoxFuture, PluginCallError, ProviderHandle, Providers};
 
 use crate::model::{
-    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event, EventId, NewEvent,
-    PageRequest, RetryPolicy, Stats, SubscriptionId,
+    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryState, DeliveryStatus, Event, EventId,
+    NewEvent, PageRequest, RetryPolicy, Stats, SubscriptionId,
 };
 use crate::secrets::Secrets;
 use crate::store::{InsertEvent, NewEventRecord, Store, StoreError};
@@ -281,11 +281,8 @@ impl Inner {
             .into_iter()
             .rev()
         {
-            let expected = d.status;
-            d.status = DeliveryStatus::Cancelled;
-            d.next_attempt_at = None;
-            d.updated_at = now;
-            d.last_error = Some("cancelled: the subscription was deleted or disabled".into());
+            let expected = d.status();
+            d.cancel(now, crate::model::SUBSCRIPTION_GONE);
             match self.store.save_delivery(&d, None, expected) {
                 Ok(()) => {
                     n += 1;
@@ -475,8 +472,7 @@ impl Engine {
                 InsertEvent::Inserted { waiting },
             ) => {
                 for d in deliveries.iter_mut().filter(|d| waiting.contains(&d.id)) {
-                    d.status = DeliveryStatus::Waiting;
-                    d.next_attempt_at = None;
+                    d.state = DeliveryState::Waiting;
                 }
                 inner.wake.notify_one();
                 inner.admission.accepted(deliveries.len());

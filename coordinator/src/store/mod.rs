@@ -4,14 +4,16 @@
 //! [`Store`] is object-safe so that a shared database can later back several coordinators; the
 //! one implementation today is [`SledStore`]. Every state change is atomic (one sled
 //! transaction across trees). The store keeps its indexes (schedule, per subscription,
-//! idempotency keys) consistent with the records itself, from each delivery's `status` and
-//! `next_attempt_at`, so callers cannot forget one. It never sees
+//! idempotency keys) consistent with the records itself, from each delivery's typed state
+//! ([`crate::model::DeliveryState`]: the status with its due time), so callers cannot forget one. It never sees
 //! tonic, and it only ever holds configs in their stored (secrets-encrypted) form.
 //!
 //! Writes are not flushed one by one: callers that need durability call [`Store::flush`]. The
 //! engine writes what its callers queue meanwhile in one [`Store::write_batch`] and shares one
 //! flush among them (group commit).
 
+#[cfg(test)]
+mod compat_tests;
 mod keys;
 mod postgres;
 mod sled_store;
@@ -29,8 +31,8 @@ pub use sled_store::SledStore;
 
 use crate::model::{
     Attempt, Connection, ConnectionId, CorrelatedDelivery, Delivery, DeliveryFilter, DeliveryId,
-    DeliveryStatus, Event, EventId, EventType, Page, PageRequest, Stats, Subscription,
-    SubscriptionFilter, SubscriptionId,
+    DeliveryState, DeliveryStatus, Event, EventId, EventType, Page, PageRequest, Stats,
+    Subscription, SubscriptionFilter, SubscriptionId,
 };
 
 /// Errors of the store. `NotFound`/`AlreadyExists`/`Conflict` are about the request; `Io` and
@@ -103,12 +105,10 @@ pub enum InsertEvent {
 /// before, so a manual attempt can restore a pending retry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claimed {
-    /// The delivery, status `InFlight`.
+    /// The delivery, state `InFlight`.
     pub delivery: Delivery,
-    /// Its status before the claim.
-    pub previous_status: DeliveryStatus,
-    /// Its due time before the claim (`None` if it was not scheduled).
-    pub previous_due: Option<DateTime<Utc>>,
+    /// Its state before the claim (with its due time, if it was scheduled).
+    pub previous: DeliveryState,
 }
 
 /// One save of [`Store::write_batch`]: a delivery's new state, the attempt that led to it
@@ -128,7 +128,7 @@ pub struct SaveDelivery {
 pub struct NewEventRecord {
     /// The event.
     pub event: Event,
-    /// Its deliveries, scheduled at their `next_attempt_at`.
+    /// Its deliveries, scheduled at their state's due time.
     pub deliveries: Vec<Delivery>,
 }
 
@@ -221,7 +221,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn subscriptions(&self) -> StoreResult<Arc<[Subscription]>>;
 
     // ---- events and deliveries ----
-    /// Atomically stores an event with its deliveries (scheduled at their `next_attempt_at`),
+    /// Atomically stores an event with its deliveries (scheduled at their state's due time),
     /// unless its idempotency key is taken: then nothing is written and the earlier event is
     /// returned.
     fn insert_event(&self, event: &Event, deliveries: &[Delivery]) -> StoreResult<InsertEvent>;
@@ -258,8 +258,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The earliest due time in the schedule, if any.
     fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Writes a delivery's new state (and appends the attempt that led to it, if any)
-    /// atomically, keeping the schedule index in step: a delivery is scheduled exactly when it
-    /// is `Pending`, `Retrying` or `InFlight` with a `next_attempt_at`. `expected` guards
+    /// atomically, keeping the schedule index in step: a delivery is scheduled exactly when it is
+    /// `Pending`, `Retrying` or `InFlight` (the states with a due time). `expected` guards
     /// against races: the stored status must equal it (`Conflict` otherwise). Saving a claimed
     /// delivery in another status than `InFlight` releases the claim. A new due time must not
     /// lie in the past (use `now` instead).

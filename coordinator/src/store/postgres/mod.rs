@@ -29,6 +29,7 @@
 
 mod bridge;
 mod claims;
+mod delivery_row;
 mod listen;
 mod purge;
 mod reads;
@@ -231,17 +232,6 @@ impl PgStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
-}
-
-/// The due time a delivery's schedule entry has: set exactly when it is `Pending`, `Retrying`
-/// or `InFlight` with a `next_attempt_at` (the rule of sled's schedule index).
-pub(super) fn scheduled_due(d: &Delivery) -> Option<DateTime<Utc>> {
-    matches!(
-        d.status,
-        DeliveryStatus::Pending | DeliveryStatus::Retrying | DeliveryStatus::InFlight
-    )
-    .then_some(d.next_attempt_at)
-    .flatten()
 }
 
 /// A status from its stored name.
