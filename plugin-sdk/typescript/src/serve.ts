@@ -130,7 +130,7 @@ export async function serve(options: PluginOptions, env: NodeJS.ProcessEnv = pro
   setPolicy(policy);
   globalThis.fetch = fetch as typeof globalThis.fetch;
   // Loads the OpenTelemetry packages only if the host passed OTEL_* variables asking for traces.
-  const traces = await startTracing(env, `switchyard-plugin-${options.pluginId}`);
+  const traces = await startTracing(env, `switchyard-plugin-${options.pluginId}`, (message) => write("warn", "switchyard_plugin", `traces: ${message}`));
   if (traces.warning !== undefined) write("warn", "switchyard_plugin", traces.warning);
   let stopping = false;
   const service = new ProviderService(registered, options.pluginId, options.version, version);

@@ -83,10 +83,11 @@ async function load() {
 /**
  * Turns traces on if `env` asks, with `serviceName` as `service.name` unless the variables name
  * one. Resolves to whether they are on, and the warning to log when they were asked for but
- * cannot be had (an unsupported variable, packages that will not load); the plugin serves
- * either way.
+ * cannot be had (an unsupported variable, packages that will not load, an exporter that cannot
+ * be built); the plugin serves either way. `report` gets OpenTelemetry's own errors later (an
+ * export that failed: the collector is unreachable…), their message only.
  */
-export async function startTracing(env: NodeJS.ProcessEnv, serviceName: string): Promise<{ on: boolean; warning?: string }> {
+export async function startTracing(env: NodeJS.ProcessEnv, serviceName: string, report: (message: string) => void = () => undefined): Promise<{ on: boolean; warning?: string }> {
   const asked = tracesWanted(env);
   if (asked.problem !== undefined) return { on: false, warning: `traces are off: ${asked.problem}` };
   if (!asked.wanted || on) return { on: on !== undefined };
@@ -102,10 +103,15 @@ export async function startTracing(env: NodeJS.ProcessEnv, serviceName: string):
     .defaultResource()
     .merge(resources.resourceFromAttributes({ "service.name": serviceName }))
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
-  const provider = new sdk.BasicTracerProvider({
-    resource,
-    spanProcessors: [new sdk.BatchSpanProcessor(new otlp.OTLPTraceExporter())],
-  });
+  let provider: BasicTracerProvider;
+  try {
+    provider = new sdk.BasicTracerProvider({ resource, spanProcessors: [new sdk.BatchSpanProcessor(new otlp.OTLPTraceExporter())] });
+  } catch (err) {
+    return { on: false, warning: `traces are off: cannot set up the OTLP exporter (OTEL_EXPORTER_OTLP_ENDPOINT): ${(err as Error).message}` };
+  }
+  // Errors only: OpenTelemetry's warnings may quote an OTEL_EXPORTER_OTLP_HEADERS value.
+  const quoted = (message: string) => report(message);
+  api.diag.setLogger({ error: quoted, warn: quoted, info: quoted, debug: quoted, verbose: quoted }, api.DiagLogLevel.ERROR);
   api.context.setGlobalContextManager(new hooks.AsyncLocalStorageContextManager().enable());
   api.trace.setGlobalTracerProvider(provider);
   api.propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());

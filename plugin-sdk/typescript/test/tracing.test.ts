@@ -4,7 +4,9 @@
  *
  * - the variables that turn traces on and off (the Rust SDK's rules);
  * - without `OTEL_*` variables the plugin loads no OpenTelemetry package at all (every module
- *   it resolves is recorded by a `node --import` hook), even for a call with a `traceparent`;
+ *   it resolves is recorded by a `node --import` hook), even for a call with a `traceparent`,
+ *   nor with a protocol it cannot speak (a warning names the variable);
+ * - with the collector unreachable the plugin still delivers, and logs that the export failed;
  * - with them, a `Deliver` call is a server span under the host's `traceparent`, the vendor
  *   request made through the SDK's `fetch` a client span under it (host, port, status; never the
  *   URL's path or the token), and the provider's log line carries the trace id;
@@ -93,6 +95,51 @@ describe("traces off", () => {
     assert.ok(loaded.some((url) => url.includes("/node_modules/@grpc/grpc-js/")), `the hook records the packages loaded: ${loaded.join("\n")}`);
     assert.deepEqual(loaded.filter((url) => url.includes(OTEL_PACKAGES)), []);
     assert.equal(p.stderr().includes("trace_id"), false, p.stderr());
+  });
+
+  it("with a protocol it cannot speak: a warning naming the variable, and still no OpenTelemetry package", async () => {
+    const modules = moduleLog();
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" };
+    const p = await startPlugin(TSEXAMPLE, { ...ALLOW, ...otel, ...modules.env });
+    await p.close();
+    const loaded = modules.loaded();
+    rmSync(modules.dir, { recursive: true, force: true });
+    assert.equal((await p.exited).code, 0);
+    assert.match(p.stderr(), /traces are off: OTEL_EXPORTER_OTLP_PROTOCOL=\\"http\/protobuf\\" is not supported/);
+    assert.deepEqual(loaded.filter((url) => url.includes(OTEL_PACKAGES)), []);
+  });
+});
+
+/** Resolves once the plugin has written a stderr line that `matches`. */
+function stderrLine(p: PluginProcess, matches: (line: string) => boolean): Promise<string> {
+  return new Promise((done) => {
+    const check = () => {
+      const line = p.stderr().split("\n").find(matches);
+      if (line === undefined) return false;
+      p.child.stderr?.off("data", check);
+      done(line);
+      return true;
+    };
+    if (!check()) p.child.stderr?.on("data", check);
+  });
+}
+
+describe("traces on, the collector unreachable", () => {
+  it("serves and delivers, and says in its log that the export failed", async () => {
+    const sink = await HttpSink.start();
+    // Nothing listens on port 1: the connection is refused.
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:1", OTEL_BSP_SCHEDULE_DELAY: "50" };
+    const p = await startPlugin(TSEXAMPLE, { ...ALLOW, ...otel });
+    try {
+      const answer = await call(p.plugin, p.plugin.deliver, deliverRequest("http-post", { url: `${sink.url}/hook`, token: TOKEN }), 20_000, traceparent());
+      assert.equal(answer.outcome, Outcome.OUTCOME_DELIVERED, answer.error);
+      const line = JSON.parse(await stderrLine(p, (l) => l.includes("traces: "))) as Record<string, unknown>;
+      assert.equal(line["@level"], "warn");
+      assert.equal(String(line["@message"]).includes(TOKEN), false);
+    } finally {
+      await p.close();
+      await sink.close();
+    }
   });
 });
 
