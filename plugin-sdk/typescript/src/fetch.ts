@@ -20,7 +20,7 @@ import type { LookupFunction } from "node:net";
 import { Readable } from "node:stream";
 
 import { NetworkPolicy, NetworkPolicyRefusal, parseAddress } from "./net-policy.js";
-import { inClientSpan } from "./tracing.js";
+import { inClientSpan, tracingEnabled } from "./tracing.js";
 import { SDK_VERSION } from "./version.js";
 
 /** The `User-Agent` sent unless the provider sets one. */
@@ -212,7 +212,7 @@ export function policyFetch(policy: NetworkPolicy): Fetch {
   return async (input, init) => {
     const out = await outgoing(input, init);
     // A client span while traces are on (tracing.ts): method, host, port and status only.
-    return inClientSpan(out.method, out.url, () => send(out, policy));
+    return tracingEnabled() ? inClientSpan(out.method, out.url, () => send(out, policy)) : send(out, policy);
   };
 }
 
