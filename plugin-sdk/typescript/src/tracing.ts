@@ -25,7 +25,7 @@
  * under the call's span too.
  */
 
-import type { Metadata } from "@grpc/grpc-js";
+import { status, type Metadata } from "@grpc/grpc-js";
 import type * as Api from "@opentelemetry/api";
 import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 
@@ -178,12 +178,18 @@ export async function inDeliverSpan(metadata: Metadata, request: DeliverRequest,
     if (answer.outcome !== Outcome.OUTCOME_DELIVERED) span.setStatus({ code: api.SpanStatusCode.ERROR, message: answer.error });
     return answer;
   } catch (err) {
-    // Only the kind: a thrown text may quote config values.
-    span.setStatus({ code: api.SpanStatusCode.ERROR, message: err instanceof Error ? err.name : "the call failed" });
+    // The status the host gets (calls.ts: an RpcFailure's code, else INTERNAL), never the text.
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: statusName(err) });
     throw err;
   } finally {
     span.end();
   }
+}
+
+/** The gRPC status name a `Deliver` that threw is answered with (`NOT_FOUND`, `INTERNAL`…). */
+function statusName(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "number" && status[code] !== undefined ? status[code] : "INTERNAL";
 }
 
 /** The text a failed request's span gets: its kind, never its message (which may name the URL). */

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
 
-import { Metadata } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 
 import { Outcome } from "../src/gen/switchyard/plugin/v1/plugin.js";
 import { DELIVER_SPAN, tracesWanted } from "../src/tracing.js";
@@ -208,6 +208,16 @@ describe("traces on, the plugin called directly", () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 1, p.stderr());
     assert.equal(lines[0]?.["trace_id"], TRACE_ID);
+  });
+
+  it("fails the span of a call answered with a status, naming the status only", async () => {
+    const request = deliverRequest("no-such-provider", {});
+    request.event.deliveryId = "del-unknown";
+    await assert.rejects(call(p.plugin, p.plugin.deliver, request, 20_000, traceparent()), (err: { code?: number }) => err.code === status.NOT_FOUND);
+    const find = (all: ReceivedSpan[]) => all.find((s) => s.attribute("switchyard.delivery.id") === "del-unknown");
+    const served = find(await receiver.waitFor("the failed call's span", (all) => find(all) !== undefined));
+    assert.equal(served?.parentId, PARENT_SPAN);
+    assert.deepEqual([served?.span.status?.code, served?.span.status?.message], [ERROR, "NOT_FOUND"]);
   });
 
   it("loaded the OTLP exporter", () => {
