@@ -101,7 +101,7 @@ impl DeliveryService for Deliveries {
             .redeliver(d.id)
             .await
             .map_err(ApiError::from)?;
-        tracing::info!(delivery = %d.id, "manual redelivery started");
+        tracing::info!(delivery = %d.id, subscription = %d.subscription_id, "manual redelivery started");
         Ok(Response::new(api::RedeliverDeliveryResponse {
             delivery: Some(delivery_to_api(&d)),
         }))

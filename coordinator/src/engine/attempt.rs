@@ -129,6 +129,8 @@ pub(super) struct InFlight {
     restore: Option<DeliveryState>,
     /// Whether this attempt is its subscription's half-open circuit-breaker probe.
     probe: bool,
+    /// The trace id of its log lines once the event is read (empty before, or without one).
+    trace_id: String,
     _claim: Option<OwnedSemaphorePermit>,
 }
 
@@ -144,6 +146,7 @@ pub(super) async fn run_scheduled(
         trigger: AttemptTrigger::Scheduled,
         restore: None,
         probe: false,
+        trace_id: String::new(),
         _claim: claim,
     };
     run(flight).await;
@@ -161,6 +164,7 @@ pub(super) async fn run_manual(
         trigger: AttemptTrigger::Manual,
         restore: Some(claimed.previous),
         probe: false,
+        trace_id: String::new(),
         _claim: claim,
     };
     run(flight).await;
@@ -194,6 +198,7 @@ async fn run(mut flight: InFlight) {
     // First: its trace context names the trace of every log line about the attempt.
     let event = event_text(&inner, d);
     let ids = Ids::of(d, event.as_ref().ok().map(|e| &**e));
+    flight.trace_id = ids.trace.to_owned();
     let sub = inner.subscription(d.subscription_id);
     let prepared = match (&sub, &event) {
         (Ok(sub), Ok(event)) => {
@@ -212,7 +217,7 @@ async fn run(mut flight: InFlight) {
     let result = match prepared {
         Ok(prepared) => {
             let trace = event.as_ref().ok().and_then(|e| e.trace.as_deref());
-            traced_call(&inner, d, trace, prepared).await
+            traced_call(&inner, d, trace, prepared, &ids).await
         }
         Err(Stop::Cancel(reason)) => return flight.cancel(reason).await,
         Err(Stop::Fail(outcome, reason)) => {
@@ -432,13 +437,14 @@ async fn traced_call(
     d: &Delivery,
     trace: Option<&crate::model::TraceContext>,
     p: Prepared,
+    ids: &Ids<'_>,
 ) -> CallResult {
     use opentelemetry::context::FutureExt as _;
     let number = d.attempts.saturating_add(1);
     let Some(cx) = traces::attempt(trace, d, number) else {
-        return call(inner, &p.provider, p.req, p.secrets).await;
+        return call(inner, &p.provider, p.req, p.secrets, ids).await;
     };
-    let result = call(inner, &p.provider, p.req, p.secrets)
+    let result = call(inner, &p.provider, p.req, p.secrets, ids)
         .with_context(cx.clone())
         .await;
     let failed = (result.outcome != Outcome::Delivered).then_some(result.error.as_deref());
@@ -452,12 +458,13 @@ async fn call(
     provider: &Resolved,
     req: pb::DeliverRequest,
     secrets: Scrubber,
+    ids: &Ids<'_>,
 ) -> CallResult {
     let started_at = inner.clock.now();
     let answer = provider.handle.deliver_hiding(req, secrets.clone()).await;
     let ended_at = inner.clock.now();
     let result = match answer {
-        Ok(resp) => classify(&resp, started_at, ended_at),
+        Ok(resp) => classify(&resp, started_at, ended_at, ids),
         Err(e) => {
             let outcome = if e.retryable {
                 Outcome::Retryable { retry_after: None }
@@ -555,10 +562,11 @@ fn log_outcome(ids: &Ids<'_>, attempt: u32, result: &CallResult, decision: &Deci
 }
 
 /// Maps a `DeliverResponse` to an outcome; diagnostics make it permanent.
-pub(super) fn classify(
+fn classify(
     resp: &pb::DeliverResponse,
     started_at: DateTime<Utc>,
     ended_at: DateTime<Utc>,
+    ids: &Ids<'_>,
 ) -> CallResult {
     let retry_after = resp.retry_after_ms.map(std::time::Duration::from_millis);
     let mut outcome = match resp.outcome() {
@@ -598,7 +606,7 @@ pub(super) fn classify(
         retry_after_ms: resp.retry_after_ms,
         response_excerpt: (!resp.response_excerpt.is_empty())
             .then(|| resp.response_excerpt.clone()),
-        state: state(outcome, &resp.state),
+        state: state(outcome, &resp.state, ids),
         started_at,
         ended_at,
     }
@@ -618,12 +626,14 @@ fn excerpt(text: &str) -> Option<String> {
 
 /// The correlation state a successful attempt returned; state of a failure is not kept, and
 /// state over [`MAX_STATE`] is dropped rather than cut (cut state would be corrupt).
-fn state(outcome: Outcome, text: &str) -> Option<String> {
+fn state(outcome: Outcome, text: &str, ids: &Ids<'_>) -> Option<String> {
     if text.is_empty() || outcome != Outcome::Delivered {
         return None;
     }
     if text.len() > MAX_STATE {
-        tracing::warn!(
+        log_delivery!(
+            warn,
+            ids,
             bytes = text.len(),
             limit = MAX_STATE,
             "the plugin returned correlation state over the limit; it is not kept"
@@ -863,7 +873,11 @@ impl InFlight {
             }
             // The in-flight record stays; the next start resumes it (at-least-once).
             Err(e) => {
-                let ids = Ids::of(&self.delivery, None);
+                let ids = Ids {
+                    delivery: self.delivery.id,
+                    subscription: self.delivery.subscription_id,
+                    trace: &self.trace_id,
+                };
                 log_delivery!(error, ids, error = %e, "cannot record the attempt's result");
                 false
             }
@@ -968,6 +982,12 @@ mod tests {
 
     #[test]
     fn state_is_kept_only_for_a_delivered_attempt_and_within_its_bound() {
+        let ids = Ids {
+            delivery: DeliveryId::new(),
+            subscription: SubscriptionId::new(),
+            trace: "",
+        };
+        let state = |outcome, text: &str| state(outcome, text, &ids);
         assert_eq!(state(Outcome::Delivered, "ts-1").as_deref(), Some("ts-1"));
         assert_eq!(state(Outcome::Permanent, "ts-1"), None);
         // Over the bound it is dropped whole: cut state would be corrupt.
