@@ -100,6 +100,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => Self::NotFound(err.to_string()),
             StoreError::AlreadyExists { .. } => Self::AlreadyExists(err.to_string()),
             StoreError::Conflict(message) => Self::FailedPrecondition(message),
+            StoreError::ConnectionInUse { .. } => Self::FailedPrecondition(err.to_string()),
             StoreError::Io(_)
             | StoreError::Backend(_)
             | StoreError::NotDurable(_)

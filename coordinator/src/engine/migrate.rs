@@ -150,30 +150,25 @@ fn disable_users(inner: &Inner, conn: &Connection) {
     }
 }
 
-/// Disables a subscription with `reason` and cancels its scheduled deliveries (as disabling it
-/// through the API does), so none waits in `retrying` for a subscription that cannot send.
-/// Only those fields of the stored record change: `sub` may be an older read of it, whose
-/// config a secret-key rotation has re-encrypted since.
+/// Disables a subscription with `reason` and cancels its scheduled deliveries in one store
+/// operation (as disabling it through the API does), so none waits in `retrying` for a
+/// subscription that cannot send. Only those fields of the stored record change: `sub` may be
+/// an older read of it, whose config a secret-key rotation has re-encrypted since.
 fn disable(inner: &Inner, sub: Subscription, reason: String) {
-    let (id, now) = (sub.id, inner.clock.now());
-    let written = inner.store.modify_subscription(id, &mut |stored| {
-        Some(Subscription {
-            enabled: false,
-            disabled_reason: Some(reason.clone()),
-            updated_at: now,
-            ..stored.clone()
-        })
-    });
-    if let Err(e) = written {
-        tracing::error!(subscription = %id, error = %e, "cannot disable subscription");
-        return;
-    }
-    match inner.cancel_scheduled(id) {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::info!(subscription = %id, cancelled = n, "scheduled deliveries cancelled")
+    let id = sub.id;
+    match inner
+        .store
+        .disable_subscription(id, Some(&reason), inner.clock.now())
+    {
+        Ok(Some(done)) => {
+            inner.announce_cancelled(&done);
+            if !done.cancelled.is_empty() {
+                let n = done.cancelled.len();
+                tracing::info!(subscription = %id, cancelled = n, "scheduled deliveries cancelled");
+            }
         }
-        Err(e) => tracing::error!(subscription = %id, error = %e, "cannot cancel deliveries"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(subscription = %id, error = %e, "cannot disable subscription"),
     }
 }
 

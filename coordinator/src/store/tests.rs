@@ -859,3 +859,6 @@ on_both_stores!(
     modify_reruns_on_a_concurrent_update_and_never_overwrites_it,
     history_outlives_a_chain_by_the_retention_and_stays_bounded,
 );
+
+// After the macro, which it uses.
+mod lifecycle;
