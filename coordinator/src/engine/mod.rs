@@ -273,14 +273,15 @@ impl Inner {
     fn cancel_scheduled(&self, subscription: SubscriptionId) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let mut n = 0;
-        // Newest first: a correlated delivery cancelled before the one ahead of it never gets
-        // scheduled by that one's cancellation.
-        for d in self
+        // The waiting ones first: a chain's head cancelled before the deliveries waiting behind
+        // it would promote the next (id order alone does not say which is behind within one
+        // millisecond).
+        let (behind, heads): (Vec<_>, Vec<_>) = self
             .store
             .scheduled_of_subscription(subscription)?
             .into_iter()
-            .rev()
-        {
+            .partition(|d| d.status == DeliveryStatus::Waiting);
+        for d in behind.into_iter().chain(heads) {
             let expected = d.status;
             let d = crate::store::lifecycle::cancelled(&d, now);
             match self.store.save_delivery(&d, None, expected) {
