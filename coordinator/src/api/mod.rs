@@ -10,9 +10,10 @@
 //! the handlers convert to and from it.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
-//! They reach the state through [`ApiContext`]: the store for records, the engine for publish,
-//! redelivery, watching and cancellation, the host registry for plugin calls, and the secrets
-//! module for configs. Configs in responses are always redacted.
+//! They reach the state through [`ApiContext`]: the application layer ([`ApiContext::app`])
+//! for subscription and connection lifecycles, the store for other records, the engine for
+//! publish, redelivery and watching, the host registry for plugin calls, and the secrets module
+//! for configs. Configs in responses are always redacted.
 
 pub(crate) mod auth;
 pub mod bounds;
