@@ -15,6 +15,7 @@
 #[cfg(test)]
 mod compat_tests;
 mod keys;
+pub mod lifecycle;
 mod postgres;
 mod sled_store;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+pub use lifecycle::SubscriptionCancelled;
 #[cfg(test)]
 pub(crate) use postgres::testing::TestDb as PgTestDb;
 pub use postgres::{PgOptions, PgStore};
@@ -69,6 +71,18 @@ pub enum StoreError {
     /// driver's, which never contains the connection URL or its password.
     #[error("database error: {0}")]
     Backend(String),
+    /// A connection cannot be deleted while subscriptions use it (they would fail at delivery).
+    #[error(
+        "connection {connection} is used by subscriptions {}; delete them or point them at \
+         another connection first",
+        list_ids(subscriptions)
+    )]
+    ConnectionInUse {
+        /// The connection.
+        connection: ConnectionId,
+        /// The subscriptions whose config names it.
+        subscriptions: Vec<SubscriptionId>,
+    },
     /// A stored record could not be decoded.
     #[error("corrupt record in {tree}: {message}")]
     Corrupt {
@@ -77,6 +91,13 @@ pub enum StoreError {
         /// What failed to decode.
         message: String,
     },
+}
+
+fn list_ids(ids: &[SubscriptionId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Result alias for the store.
@@ -307,6 +328,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// (qualified ids): a coordinator that shares its store with others claims only the work
     /// of the plugins it runs. A store that serves one coordinator (sled) ignores it.
     fn serve_providers(&self, _providers: &[String]) {}
+
+    // ---- lifecycles: each one atomic operation ----
+    /// Stores `subscription`, new (`new`: `AlreadyExists` if the id is taken) or replacing the
+    /// stored one (`NotFound` if absent), only if the connection its config names, if any,
+    /// exists (`NotFound` naming the connection otherwise). Atomic with
+    /// [`Store::delete_unused_connection`]: a subscription never names a deleted connection.
+    fn save_subscription_checked(&self, subscription: &Subscription, new: bool) -> StoreResult<()>;
+    /// Disables subscription `id` (`updated_at` = `now`; `reason`, when given, becomes its
+    /// disabled reason, else the stored one stays) and cancels its pending, retrying and
+    /// waiting deliveries, in one transaction. A delivery claimed meanwhile (in flight) is left
+    /// to its attempt. `None` when the subscription does not exist.
+    fn disable_subscription(
+        &self,
+        id: SubscriptionId,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>>;
+    /// Deletes subscription `id` (its deliveries stay, for history) and cancels its pending,
+    /// retrying and waiting deliveries, in one transaction, as [`Store::disable_subscription`].
+    /// `None` when it does not exist.
+    fn delete_subscription_cancelling(
+        &self,
+        id: SubscriptionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>>;
+    /// Deletes connection `id` unless a subscription's config names it (`ConnectionInUse`,
+    /// naming them), in one operation that no concurrent
+    /// [`Store::save_subscription_checked`] can slip into. False when it does not exist.
+    fn delete_unused_connection(&self, id: ConnectionId) -> StoreResult<bool>;
 
     /// Fires when another coordinator sharing the store scheduled work (PostgreSQL
     /// LISTEN/NOTIFY), so an idle dispatcher wakes at once instead of at its next poll. `None`

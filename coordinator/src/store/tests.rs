@@ -899,3 +899,6 @@ on_both_stores!(
     history_outlives_a_chain_by_the_retention_and_stays_bounded,
     a_claim_keeps_the_due_time_and_reports_the_state_it_took,
 );
+
+// After the macro, which it uses.
+mod lifecycle;

@@ -30,6 +30,7 @@
 mod bridge;
 mod claims;
 mod delivery_row;
+mod lifecycle;
 mod listen;
 mod purge;
 mod reads;
@@ -54,7 +55,7 @@ use uuid::Uuid;
 
 use super::{
     Backlog, BatchResults, Claimed, InsertEvent, NewEventRecord, Purged, SaveDelivery, Store,
-    StoreError, StoreResult,
+    StoreError, StoreResult, SubscriptionCancelled,
 };
 use crate::model::{
     Attempt, Connection, ConnectionId, CorrelatedDelivery, Delivery, DeliveryFilter, DeliveryId,
@@ -433,6 +434,34 @@ impl Store for PgStore {
 
     fn backlog(&self, now: DateTime<Utc>) -> StoreResult<Backlog> {
         self.bridge.run(PgStore::backlog(self, now))
+    }
+
+    fn save_subscription_checked(&self, s: &Subscription, new: bool) -> StoreResult<()> {
+        self.bridge
+            .run(PgStore::save_subscription_checked(self, s, new))
+    }
+
+    fn disable_subscription(
+        &self,
+        id: SubscriptionId,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>> {
+        self.bridge
+            .run(PgStore::disable_subscription(self, id, reason, now))
+    }
+
+    fn delete_subscription_cancelling(
+        &self,
+        id: SubscriptionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>> {
+        self.bridge
+            .run(PgStore::delete_subscription_cancelling(self, id, now))
+    }
+
+    fn delete_unused_connection(&self, id: ConnectionId) -> StoreResult<bool> {
+        self.bridge.run(PgStore::delete_unused_connection(self, id))
     }
 
     fn serve_providers(&self, providers: &[String]) {

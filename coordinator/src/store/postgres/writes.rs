@@ -35,11 +35,11 @@ use crate::store::{
 const CHAIN_LOCK: i32 = 0x5359_0003;
 
 /// How often a batch that deadlocked (or failed to serialize) is tried again.
-const BATCH_TRIES: usize = 5;
+pub(super) const BATCH_TRIES: usize = 5;
 
 /// Why a batch's transaction failed.
 #[derive(Debug)]
-enum TxError {
+pub(super) enum TxError {
     Db(tokio_postgres::Error),
     Store(StoreError),
 }
@@ -51,13 +51,13 @@ impl From<tokio_postgres::Error> for TxError {
 }
 
 impl TxError {
-    fn retryable(&self) -> bool {
+    pub(super) fn retryable(&self) -> bool {
         matches!(self, Self::Db(e) if e.code().is_some_and(|c| {
             *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
         }))
     }
 
-    fn into_store(self) -> StoreError {
+    pub(super) fn into_store(self) -> StoreError {
         match self {
             Self::Db(e) => backend(e),
             Self::Store(e) => e,
@@ -74,13 +74,13 @@ enum Written {
 
 /// A save that was written: whether this handle keeps the claim, and whether something is
 /// due now that was not (the others are told).
-struct SaveOutcome {
+pub(super) struct SaveOutcome {
     keep_claim: bool,
-    scheduled: bool,
+    pub(super) scheduled: bool,
 }
 
 /// A save that wrote nothing.
-enum Refusal {
+pub(super) enum Refusal {
     Refused(StoreError),
     /// This handle's claim was taken over (its lease had expired); the owner now.
     Fenced(Option<String>),
@@ -114,7 +114,7 @@ fn chains_of<'a>(
 }
 
 /// Locks every chain the batch touches, in one order (fewer deadlocks between coordinators).
-async fn lock_chains(
+pub(super) async fn lock_chains(
     tx: &Transaction<'_>,
     events: &[NewEventRecord],
     saves: &[SaveDelivery],
@@ -324,7 +324,7 @@ async fn refusal(
 
 /// Checks the status machine and writes one delivery's new state (with its attempt).
 /// `token`: the claim this handle holds on it.
-async fn save(
+pub(super) async fn save(
     tx: &Transaction<'_>,
     w: &SaveDelivery,
     token: Option<Uuid>,
