@@ -10,7 +10,8 @@
 //! `cargo build --release --workspace --bins && PG_EXTRA_OPTS= scripts/with-postgres.sh
 //! cargo bench -p switchyard-e2e --bench multi`.
 //! Knobs (environment): `MULTI_BENCH_SCENARIOS` ("sled,pg1,pg2,pg3,kill"; `pg<N>` runs N
-//! coordinators on PostgreSQL, `kill` one takeover trial), `MULTI_BENCH_ROUNDS` (3),
+//! coordinators on PostgreSQL, `pg<N>a` the same with the database's `synchronous_commit` off,
+//! to show what waiting for the WAL flush costs; `kill` one takeover trial), `MULTI_BENCH_ROUNDS` (3),
 //! `MULTI_BENCH_EVENTS` (10000 a round), `MULTI_BENCH_PUBLISHERS` (64), `MULTI_BENCH_SUBS`
 //! (subscriptions, 1), `MULTI_BENCH_LEASE_MS` (`store.lease`, 2000; the heartbeat renews every
 //! third of it). Without `SWITCHYARD_TEST_PG_URL` only the sled scenario runs.
@@ -53,8 +54,10 @@ const TAKEOVER_EVENTS: usize = 2000;
 enum Scenario {
     /// One coordinator on sled in its data dir.
     Sled,
-    /// This many coordinators on one fresh PostgreSQL database.
-    Pg(usize),
+    /// This many coordinators on one fresh PostgreSQL database; `true`: with the database's
+    /// `synchronous_commit` off (a commit does not wait for its WAL flush: shows what the
+    /// fsync per commit costs; not a setting to run with).
+    Pg(usize, bool),
     /// One lease-takeover trial.
     Kill,
 }
@@ -64,19 +67,29 @@ impl Scenario {
         match token.trim() {
             "sled" => Some(Scenario::Sled),
             "kill" => Some(Scenario::Kill),
-            t => t
-                .strip_prefix("pg")
-                .and_then(|n| n.parse().ok())
-                .filter(|n| *n > 0)
-                .map(Scenario::Pg),
+            t => {
+                let t = t.strip_prefix("pg")?;
+                let (n, async_commit) = t.strip_suffix('a').map_or((t, false), |n| (n, true));
+                n.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(|n| Scenario::Pg(n, async_commit))
+            }
         }
     }
 
     fn label(self) -> String {
         match self {
             Scenario::Sled => "sled, 1 coordinator".into(),
-            Scenario::Pg(1) => "PostgreSQL, 1 coordinator".into(),
-            Scenario::Pg(n) => format!("PostgreSQL, {n} coordinators"),
+            Scenario::Pg(n, async_commit) => format!(
+                "PostgreSQL, {n} coordinator{}{}",
+                if n == 1 { "" } else { "s" },
+                if async_commit {
+                    ", synchronous_commit off"
+                } else {
+                    ""
+                }
+            ),
             Scenario::Kill => "lease takeover after SIGKILL".into(),
         }
     }
@@ -239,7 +252,20 @@ fn cpu_now(coords: &[Coordinator]) -> [f64; 3] {
 /// One throughput round of `scenario`.
 async fn throughput(scenario: Scenario, settings: &Settings) -> Figures {
     let (db, n) = match scenario {
-        Scenario::Pg(n) => (Database::create().await, n),
+        Scenario::Pg(n, async_commit) => {
+            let db = Database::create().await;
+            if let (Some(db), true) = (&db, async_commit) {
+                db.admin_client()
+                    .await
+                    .batch_execute(&format!(
+                        "ALTER DATABASE {} SET synchronous_commit = off",
+                        db.name()
+                    ))
+                    .await
+                    .expect("turn synchronous_commit off");
+            }
+            (db, n)
+        }
         _ => (None, 1),
     };
     let sink = HttpSink::start().await;
