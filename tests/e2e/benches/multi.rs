@@ -46,7 +46,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// One secret key for every coordinator of a database (base64 of the bytes 0..32).
 const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-/// Events of a takeover trial (published through the survivor while the trial runs).
+/// Events of a takeover trial (published through the survivor while the trial runs); the
+/// smoke run under `cargo test` publishes a tenth of it.
 const TAKEOVER_EVENTS: usize = 2000;
 
 /// What a round runs.
@@ -102,6 +103,8 @@ struct Settings {
     publishers: usize,
     subs: usize,
     lease: Duration,
+    /// Events of a takeover trial.
+    takeover_events: usize,
 }
 
 /// What one throughput round measured.
@@ -122,6 +125,11 @@ async fn main() {
         publishers: env_usize("MULTI_BENCH_PUBLISHERS", 64).max(1),
         subs: env_usize("MULTI_BENCH_SUBS", 1).max(1),
         lease: Duration::from_millis(env_usize("MULTI_BENCH_LEASE_MS", 2000) as u64),
+        takeover_events: if measuring {
+            TAKEOVER_EVENTS
+        } else {
+            TAKEOVER_EVENTS / 10
+        },
     };
     let has_pg = std::env::var(PG_URL_VAR).is_ok();
     let wanted =
@@ -150,7 +158,7 @@ async fn main() {
             " -- smoke run, use `cargo bench`"
         },
     );
-    let rounds = env_usize("MULTI_BENCH_ROUNDS", 3).max(1);
+    let rounds = env_usize("MULTI_BENCH_ROUNDS", if measuring { 3 } else { 1 }).max(1);
     let mut figures: Vec<(Scenario, Vec<Figures>)> = Vec::new();
     let mut takeovers: Vec<Takeover> = Vec::new();
     for round in 1..=rounds {
@@ -455,13 +463,18 @@ async fn takeover(settings: &Settings) -> Option<Takeover> {
     let mut coords = start(Some(&db), 2, settings, &sink).await;
     let addrs = vec![coords[1].addr()];
     let shape = Shape {
-        events: TAKEOVER_EVENTS,
-        incidents: TAKEOVER_EVENTS,
+        events: settings.takeover_events,
+        incidents: settings.takeover_events,
         publishers: 16,
         batch: None,
     };
     let publishers = tokio::spawn(async move { publish_all(&addrs, &shape).await });
-    wait_for_count(&sink, 200, Duration::from_secs(120)).await;
+    wait_for_count(
+        &sink,
+        settings.takeover_events / 10,
+        Duration::from_secs(120),
+    )
+    .await;
     let pid = coords[0].pid().expect("running");
     let client = db.client().await;
     wait_for_claims(&client, pid).await;
