@@ -3,7 +3,8 @@
 # (clients/typescript). For each: install the pinned dependencies (npm ci), generate the stubs
 # from proto/ and compile once (npm run build), lint (tsc --noEmit), then run the conformance
 # harness over the TypeScript example plugins and both packages' tests (Node's test runner,
-# against real plugin processes, a real `switchyard serve` and local HTTP receivers).
+# against real plugin processes, a real `switchyard serve`, local HTTP receivers and an
+# OTLP/gRPC trace receiver).
 # Expects the cargo binaries already built: target/debug/switchyard,
 # target/debug/switchyard-plugin-webhook and target/debug/switchyard-conformance.
 set -euo pipefail

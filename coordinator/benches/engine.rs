@@ -24,7 +24,8 @@ use switchyard::engine::{
     BoxFuture, DeliveryUpdate, Engine, EngineConfig, PluginCallError, ProviderHandle, Providers,
 };
 use switchyard::model::{
-    Delivery, DeliveryId, DeliveryStatus, Event, EventId, NewEvent, Subscription, SubscriptionId,
+    Delivery, DeliveryId, DeliveryState, DeliveryStatus, Event, EventId, NewEvent, Subscription,
+    SubscriptionId,
 };
 use switchyard::secrets::Secrets;
 use switchyard::store::{SaveDelivery, SledStore, Store};
@@ -60,17 +61,16 @@ fn main() {
 
 // ---------------------------------------------------------------- due work
 
-fn delivery_for(event: &Event, due: chrono::DateTime<Utc>, status: DeliveryStatus) -> Delivery {
+fn delivery_for(event: &Event, state: DeliveryState) -> Delivery {
     Delivery {
         id: DeliveryId::new_at(event.received_at),
         event_id: event.id,
         event_type: event.event_type.clone(),
         subscription_id: SubscriptionId::new(),
         provider_id: "webhook.webhook".into(),
-        status,
+        state,
         attempts: 1,
         budget_used: 1,
-        next_attempt_at: Some(due),
         last_error: Some("HTTP 503".into()),
         created_at: event.received_at,
         updated_at: event.received_at,
@@ -106,7 +106,7 @@ fn fill(store: &SledStore, pending: usize) -> Duration {
             .map(|_| {
                 n += 1;
                 let due = now + chrono::Duration::seconds(3600 + (n * 7919 % 82_800) as i64);
-                delivery_for(&ev, due, DeliveryStatus::Retrying)
+                delivery_for(&ev, DeliveryState::Retrying { due })
             })
             .collect();
         left -= batch.len();
@@ -114,7 +114,7 @@ fn fill(store: &SledStore, pending: usize) -> Duration {
     }
     let ev = event_now();
     let due: Vec<Delivery> = (0..10)
-        .map(|_| delivery_for(&ev, now, DeliveryStatus::Retrying))
+        .map(|_| delivery_for(&ev, DeliveryState::Retrying { due: now }))
         .collect();
     store.insert_event(&ev, &due).expect("insert due");
     store.flush().expect("flush");
@@ -138,8 +138,7 @@ fn time_claims(store: &SledStore, runs: usize) -> (Duration, Duration) {
         claims.push(t.elapsed());
         assert_eq!(claimed.len(), 10, "exactly the due ones are claimed");
         for mut d in claimed {
-            d.status = DeliveryStatus::Retrying;
-            d.next_attempt_at = Some(now);
+            d.state = DeliveryState::Retrying { due: now };
             store
                 .save_delivery(&d, None, DeliveryStatus::InFlight)
                 .expect("put back");
@@ -214,7 +213,7 @@ fn store_ops() {
     let t = Instant::now();
     for _ in 0..n {
         let ev = event_now();
-        let d = delivery_for(&ev, now, DeliveryStatus::Pending);
+        let d = delivery_for(&ev, DeliveryState::Pending { due: now });
         store.insert_event(&ev, &[d]).expect("insert");
     }
     let insert = t.elapsed();
@@ -235,8 +234,7 @@ fn store_ops() {
     let get = t.elapsed();
     let t = Instant::now();
     for mut d in claimed {
-        d.status = DeliveryStatus::Succeeded;
-        d.next_attempt_at = None;
+        d.state = DeliveryState::Succeeded;
         store
             .save_delivery(&d, None, DeliveryStatus::InFlight)
             .expect("save");
@@ -247,7 +245,10 @@ fn store_ops() {
     for _ in 0..21 {
         let ev = event_now();
         store
-            .insert_event(&ev, &[delivery_for(&ev, now, DeliveryStatus::Pending)])
+            .insert_event(
+                &ev,
+                &[delivery_for(&ev, DeliveryState::Pending { due: now })],
+            )
             .expect("insert");
         let t = Instant::now();
         store.flush().expect("flush");
@@ -273,7 +274,7 @@ fn time_batched_saves(store: &SledStore, n: usize) -> Duration {
     let now = Utc::now();
     for _ in 0..n {
         let ev = event_now();
-        let d = delivery_for(&ev, now, DeliveryStatus::Pending);
+        let d = delivery_for(&ev, DeliveryState::Pending { due: now });
         store.insert_event(&ev, &[d]).expect("insert");
     }
     let mut claimed = Vec::new();
@@ -287,8 +288,7 @@ fn time_batched_saves(store: &SledStore, n: usize) -> Duration {
     let writes: Vec<SaveDelivery> = claimed
         .into_iter()
         .map(|mut d| {
-            d.status = DeliveryStatus::Succeeded;
-            d.next_attempt_at = None;
+            d.state = DeliveryState::Succeeded;
             SaveDelivery {
                 delivery: d,
                 attempt: None,
@@ -475,7 +475,7 @@ async fn count_succeeded(
     let mut n = 0;
     while n < total {
         match updates.recv().await {
-            Ok(u) if u.delivery.status == DeliveryStatus::Succeeded => n += 1,
+            Ok(u) if u.delivery.status() == DeliveryStatus::Succeeded => n += 1,
             Ok(_) => {}
             Err(e) => panic!("watch stream failed: {e}"),
         }

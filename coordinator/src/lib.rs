@@ -16,6 +16,7 @@
 //! - [`text`]: untrusted text made safe to show (short quotes in errors, escaped controls).
 
 pub mod api;
+pub mod app;
 pub mod cfg;
 pub mod cli;
 pub mod engine;

@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+mod delivery_state;
+pub use delivery_state::DeliveryState;
+
 /// A string that is not a valid id of the named kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -546,8 +549,9 @@ impl FromStr for DeliveryStatus {
     }
 }
 
-/// One event on its way to one subscription.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One event on its way to one subscription. Stored as the earlier versions stored it (see
+/// [`delivery_state`]'s record), so its serde impls are there.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     /// Delivery id (stable across attempts).
     pub id: DeliveryId,
@@ -559,16 +563,13 @@ pub struct Delivery {
     pub subscription_id: SubscriptionId,
     /// The subscription's qualified provider id at creation time.
     pub provider_id: String,
-    /// Current status.
-    pub status: DeliveryStatus,
+    /// Current state, with its due time where it has one.
+    pub state: DeliveryState,
     /// Attempts made so far, of any trigger.
     pub attempts: u32,
     /// Scheduled attempts that counted against the retry budget (rate-limited deferrals and
     /// manual attempts do not).
     pub budget_used: u32,
-    /// When the next scheduled attempt is due (`Pending`/`Retrying`); for `InFlight`, when the
-    /// running attempt was due (it is attempted again from then on if the coordinator dies).
-    pub next_attempt_at: Option<DateTime<Utc>>,
     /// The last failure's reason, or why it was cancelled/failed without an attempt.
     pub last_error: Option<String>,
     /// Creation time.
@@ -577,12 +578,36 @@ pub struct Delivery {
     pub updated_at: DateTime<Utc>,
     /// The event's correlation key, if any: deliveries of one subscription and one key are
     /// attempted in publish order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_key: Option<String>,
     /// Made by `SendTestEvent`: one attempt, never retried, even for a disabled subscription.
     /// Left out of the stored form when false, so records written before it read back as is.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub test: bool,
+}
+
+/// Why a delivery whose subscription was deleted or disabled before it was delivered was
+/// cancelled (its last error).
+pub const SUBSCRIPTION_GONE: &str = "cancelled: the subscription was deleted or disabled";
+
+impl Delivery {
+    /// Its status (derived from its state).
+    pub fn status(&self) -> DeliveryStatus {
+        self.state.status()
+    }
+
+    /// When its next attempt is due (`Pending`/`Retrying`); for `InFlight`, when the running
+    /// attempt was due (it is attempted again from then on if its claim is lost). Derived from
+    /// its state.
+    pub fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        self.state.due()
+    }
+
+    /// Cancelled at `now` without an attempt, for `reason` (its subscription was deleted or
+    /// disabled).
+    pub fn cancel(&mut self, now: DateTime<Utc>, reason: impl Into<String>) {
+        self.state = DeliveryState::Cancelled;
+        self.updated_at = now;
+        self.last_error = Some(reason.into());
+    }
 }
 
 /// What an earlier delivery of the same subscription and correlation key left behind, handed

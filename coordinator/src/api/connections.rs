@@ -1,6 +1,7 @@
-//! `ConnectionService`: connections CRUD (config validated against the provider's connection
-//! schema with defaults applied, then by the plugin's ValidateConfig when it declares it;
-//! secrets encrypted at rest and redacted in every response),
+//! `ConnectionService`: connections CRUD (the lifecycle is `app::connections`': config
+//! validated against the provider's connection schema with defaults applied, then by the
+//! plugin's ValidateConfig when it declares it; secrets encrypted at rest and redacted in every
+//! response; deleted only while unused),
 //! plus the two calls that reach into a plugin: TestConnection and GetConnectionOptions.
 
 use serde_json::Value;
@@ -10,11 +11,11 @@ use tonic::{Request, Response, Status};
 
 use super::ApiContext;
 use super::bounds;
-use super::configs::{self, Kind};
 use super::convert::{parse_id, parse_json_object, timestamp};
 use super::providers::resolve;
 use super::status::{ApiError, ApiResult};
-use super::validate_config::Pending;
+use crate::app;
+use crate::app::config_pipeline::{self as configs, Kind};
 use crate::model::{Connection, ConnectionId};
 
 mod plugin_calls;
@@ -29,7 +30,6 @@ impl ConnectionService for Connections {
         &self,
         req: Request<api::CreateConnectionRequest>,
     ) -> Result<Response<api::CreateConnectionResponse>, Status> {
-        let _keys = self.0.secrets.writing().await;
         let conn = create(&self.0, req.into_inner()).await?;
         Ok(Response::new(api::CreateConnectionResponse {
             connection: Some(to_api(&self.0, &conn)),
@@ -67,7 +67,6 @@ impl ConnectionService for Connections {
         &self,
         req: Request<api::UpdateConnectionRequest>,
     ) -> Result<Response<api::UpdateConnectionResponse>, Status> {
-        let _keys = self.0.secrets.writing().await;
         let conn = update(&self.0, req.into_inner()).await?;
         Ok(Response::new(api::UpdateConnectionResponse {
             connection: Some(to_api(&self.0, &conn)),
@@ -78,7 +77,8 @@ impl ConnectionService for Connections {
         &self,
         req: Request<api::DeleteConnectionRequest>,
     ) -> Result<Response<api::DeleteConnectionResponse>, Status> {
-        delete(&self.0, &req.into_inner().id)?;
+        let id: ConnectionId = parse_id("id", &req.into_inner().id)?;
+        app::connections::delete(&self.0.app(), id).map_err(ApiError::from)?;
         Ok(Response::new(api::DeleteConnectionResponse {}))
     }
 
@@ -103,92 +103,32 @@ impl ConnectionService for Connections {
 
 async fn create(ctx: &ApiContext, req: api::CreateConnectionRequest) -> ApiResult<Connection> {
     let entry = resolve(ctx, &req.provider_id)?;
-    let schema = configs::schema(&entry, Kind::Connection)?;
     bounds::name("name", &req.name)?;
-    let mut config = parse_json_object("config_json", &req.config_json)?;
-    configs::refuse_markers(&schema, "config_json", &config)?;
-    configs::complete_and_validate(&schema, "config_json", &mut config)?;
-    let config = plugin_checked(entry.clone(), config).await?;
-    let now = chrono::Utc::now();
-    let conn = Connection {
-        id: ConnectionId::new_at(now),
-        provider_id: entry.qualified_id.clone(),
-        name: req.name,
-        config: configs::encrypt(ctx, &schema, config)?,
-        schema_version: schema.version,
-        migration_error: None,
-        created_at: now,
-        updated_at: now,
-    };
-    ctx.store.insert_connection(&conn)?;
-    tracing::info!(connection = %conn.id, provider = %conn.provider_id, "connection created");
-    Ok(conn)
+    let config = parse_json_object("config_json", &req.config_json)?;
+    Ok(app::connections::create(&ctx.app(), entry, req.name, config).await?)
 }
 
 async fn update(ctx: &ApiContext, req: api::UpdateConnectionRequest) -> ApiResult<Connection> {
-    let mut conn = get(ctx, &req.id)?;
-    if !req.config_json.is_empty() {
-        let entry = resolve(ctx, &conn.provider_id)?;
-        let schema = configs::schema(&entry, Kind::Connection)?;
-        let new = parse_json_object("config_json", &req.config_json)?;
-        let mut config = configs::merge(ctx, &schema, &conn.config, new)?;
-        configs::complete_and_validate(&schema, "config_json", &mut config)?;
-        let config = plugin_checked(entry, config).await?;
-        conn.config = configs::encrypt(ctx, &schema, config)?;
-        conn.schema_version = schema.version;
-        conn.migration_error = None;
-    }
-    if !req.name.trim().is_empty() {
+    let id: ConnectionId = parse_id("id", &req.id)?;
+    // The stored record must exist before the input is judged (NOT_FOUND first).
+    app::connections::get(&ctx.app(), id)?;
+    let config = if req.config_json.is_empty() {
+        None
+    } else {
+        Some(parse_json_object("config_json", &req.config_json)?)
+    };
+    let name = if req.name.trim().is_empty() {
+        None
+    } else {
         bounds::name("name", &req.name)?;
-        conn.name = req.name;
-    }
-    conn.updated_at = chrono::Utc::now();
-    ctx.store.update_connection(&conn)?;
-    tracing::info!(connection = %conn.id, "connection updated");
-    Ok(conn)
-}
-
-/// The connection config once the plugin's ValidateConfig (if declared) has passed it.
-async fn plugin_checked(entry: crate::host::ProviderEntry, config: Value) -> ApiResult<Value> {
-    Pending {
-        entry,
-        kind: Kind::Connection,
-        field: "config_json",
-        config,
-        connection_json: String::new(),
-        connection_broken: false,
-    }
-    .check()
-    .await
-}
-
-/// Refuses to delete a connection that subscriptions still use: they would fail at delivery.
-fn delete(ctx: &ApiContext, id: &str) -> ApiResult<()> {
-    let conn = get(ctx, id)?;
-    let users: Vec<String> = ctx
-        .store
-        .subscriptions()?
-        .iter()
-        .filter(|s| s.connection_id() == Some(conn.id))
-        .map(|s| s.id.to_string())
-        .collect();
-    if !users.is_empty() {
-        return Err(ApiError::FailedPrecondition(format!(
-            "connection {} is used by subscriptions {}; delete them or point them at another connection first",
-            conn.id,
-            users.join(", ")
-        )));
-    }
-    ctx.store.delete_connection(conn.id)?;
-    tracing::info!(connection = %conn.id, "connection deleted");
-    Ok(())
+        Some(req.name)
+    };
+    Ok(app::connections::update(&ctx.app(), id, name, config).await?)
 }
 
 fn get(ctx: &ApiContext, id: &str) -> ApiResult<Connection> {
     let id: ConnectionId = parse_id("id", id)?;
-    ctx.store
-        .get_connection(id)?
-        .ok_or_else(|| ApiError::NotFound(format!("connection {id} does not exist")))
+    Ok(app::connections::get(&ctx.app(), id)?)
 }
 
 fn to_api(ctx: &ApiContext, c: &Connection) -> api::Connection {
@@ -208,17 +148,9 @@ fn to_api(ctx: &ApiContext, c: &Connection) -> api::Connection {
     }
 }
 
-/// Refuses to hand a plugin a connection whose config could not be migrated: it follows an
-/// older schema, so its secrets may not be where the plugin looks for them.
+/// Refuses to hand a plugin a connection whose config could not be migrated.
 pub(crate) fn ensure_current(conn: &Connection) -> ApiResult<()> {
-    match &conn.migration_error {
-        None => Ok(()),
-        Some(problem) => Err(ApiError::FailedPrecondition(format!(
-            "connection {} cannot be used until it is fixed: its {problem}; update it with a \
-             config valid for the provider's current connection schema",
-            conn.id
-        ))),
-    }
+    Ok(app::connections::ensure_current(conn)?)
 }
 
 /// `{}` for an empty context.

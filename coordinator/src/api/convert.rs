@@ -75,11 +75,7 @@ pub(crate) fn parse_json_object_or_empty(field: &str, text: &str) -> ApiResult<O
 
 /// Parses an id field; INVALID_ARGUMENT naming `field` when it is not an id.
 pub(crate) fn parse_id<T: FromStr<Err = InvalidId>>(field: &str, text: &str) -> ApiResult<T> {
-    if text.is_empty() {
-        return Err(ApiError::field(field, "is required"));
-    }
-    text.parse()
-        .map_err(|e: InvalidId| ApiError::field(field, e))
+    Ok(crate::app::parse_id(field, text)?)
 }
 
 /// Parses an optional id filter ("" means none).

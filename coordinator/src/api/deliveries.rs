@@ -88,7 +88,7 @@ impl DeliveryService for Deliveries {
         req: Request<api::RedeliverDeliveryRequest>,
     ) -> Res<api::RedeliverDeliveryResponse> {
         let d = get(&self.0, &req.into_inner().id)?;
-        if d.status == DeliveryStatus::InFlight {
+        if d.status() == DeliveryStatus::InFlight {
             return Err(ApiError::FailedPrecondition(format!(
                 "delivery {} has an attempt in flight; wait for it to finish, then redeliver",
                 d.id
@@ -101,7 +101,7 @@ impl DeliveryService for Deliveries {
             .redeliver(d.id)
             .await
             .map_err(ApiError::from)?;
-        tracing::info!(delivery = %d.id, "manual redelivery started");
+        tracing::info!(delivery = %d.id, subscription = %d.subscription_id, "manual redelivery started");
         Ok(Response::new(api::RedeliverDeliveryResponse {
             delivery: Some(delivery_to_api(&d)),
         }))
@@ -200,9 +200,9 @@ pub(crate) fn delivery_to_api(d: &Delivery) -> api::Delivery {
         event_type: d.event_type.clone(),
         subscription_id: d.subscription_id.to_string(),
         provider_id: d.provider_id.clone(),
-        status: status_to_api(d.status).into(),
+        status: status_to_api(d.status()).into(),
         attempts: d.attempts,
-        next_attempt_at: d.next_attempt_at.map(timestamp),
+        next_attempt_at: d.next_attempt_at().map(timestamp),
         last_error: d.last_error.clone().unwrap_or_default(),
         created_at: Some(timestamp(d.created_at)),
         updated_at: Some(timestamp(d.updated_at)),

@@ -5,17 +5,18 @@
 //! socket + TCP, with `tls` when configured) with gRPC health and `reflection`; `auth` holds
 //! the role table every call is checked against; [`uds_authority`] lets standard gRPC clients
 //! (grpcio, grpc-java) use the Unix socket; [`console`] serves the web console next to
-//! gRPC-Web; [`bounds`] holds the documented limits of every name, id and description. [`validate_config`] asks a plugin
-//! about a config before it is saved.
+//! gRPC-Web; [`bounds`] holds the documented limits of every name, id and description. Subscription and
+//! connection lifecycles and the config pipeline are the application layer's (`crate::app`);
+//! the handlers convert to and from it.
 //!
 //! Handlers validate everything before the first write, so a rejected call stores nothing.
-//! They reach the state through [`ApiContext`]: the store for records, the engine for publish,
-//! redelivery, watching and cancellation, the host registry for plugin calls, and the secrets
-//! module for configs. Configs in responses are always redacted.
+//! They reach the state through [`ApiContext`]: the application layer ([`ApiContext::app`])
+//! for subscription and connection lifecycles, the store for other records, the engine for
+//! publish, redelivery and watching, the host registry for plugin calls, and the secrets module
+//! for configs. Configs in responses are always redacted.
 
 pub(crate) mod auth;
 pub mod bounds;
-pub mod configs;
 pub mod connections;
 pub mod console;
 pub mod convert;
@@ -34,7 +35,6 @@ pub mod subscriptions;
 pub(crate) mod tls;
 pub mod transport_errors;
 pub mod uds_authority;
-pub mod validate_config;
 
 use std::sync::Arc;
 
@@ -71,4 +71,16 @@ pub struct ApiContext {
     /// Cancelled at shutdown: ends the `WatchDeliveries` streams, so that the listeners'
     /// graceful shutdown is not held up by clients that never hang up.
     pub shutdown: CancellationToken,
+}
+
+impl ApiContext {
+    /// The application layer over this context's state, for one call.
+    pub fn app(&self) -> crate::app::App<'_> {
+        crate::app::App {
+            store: &*self.store,
+            engine: &self.engine,
+            secrets: &self.secrets,
+            registry: &self.registry,
+        }
+    }
 }

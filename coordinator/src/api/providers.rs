@@ -10,7 +10,6 @@ use super::ApiContext;
 use super::bounds;
 use super::status::{ApiError, ApiResult};
 use crate::host::ProviderEntry;
-use crate::text::quote;
 
 /// Serves `ProviderService`.
 #[derive(Debug, Clone)]
@@ -102,24 +101,7 @@ pub(crate) fn resolve(ctx: &ApiContext, id: &str) -> ApiResult<ProviderEntry> {
         ));
     }
     bounds::id("provider_id", id)?;
-    ctx.registry.resolve(id).ok_or_else(|| {
-        let mut known: Vec<String> = ctx
-            .registry
-            .providers()
-            .into_iter()
-            .map(|p| p.qualified_id)
-            .collect();
-        known.sort();
-        ApiError::NotFound(format!(
-            "unknown provider {}; known providers: {}",
-            quote(id),
-            if known.is_empty() {
-                "none (no plugin is running)".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ))
-    })
+    Ok(crate::app::provider(&ctx.app(), id)?)
 }
 
 fn to_api(entry: &ProviderEntry) -> api::Provider {

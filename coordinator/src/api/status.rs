@@ -7,6 +7,7 @@
 
 use tonic::{Code, Status};
 
+use crate::app::AppError;
 use crate::engine::EngineError;
 use crate::host::{CallError, ReloadError};
 use crate::schema::SchemaProblem;
@@ -100,10 +101,26 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => Self::NotFound(err.to_string()),
             StoreError::AlreadyExists { .. } => Self::AlreadyExists(err.to_string()),
             StoreError::Conflict(message) => Self::FailedPrecondition(message),
+            StoreError::ConnectionInUse { .. } => Self::FailedPrecondition(err.to_string()),
             StoreError::Io(_)
             | StoreError::Backend(_)
             | StoreError::NotDurable(_)
             | StoreError::Corrupt { .. } => Self::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::InvalidArgument(message) => Self::InvalidArgument(message),
+            AppError::NotFound(message) => Self::NotFound(message),
+            AppError::FailedPrecondition(message) => Self::FailedPrecondition(message),
+            AppError::Internal(message) => Self::Internal(message),
+            AppError::Store(e) => e.into(),
+            AppError::Secrets(e) => e.into(),
+            AppError::Plugin(e) => e.into(),
+            AppError::Engine(e) => e.into(),
         }
     }
 }

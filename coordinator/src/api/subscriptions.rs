@@ -1,11 +1,11 @@
 //! `SubscriptionService`: subscriptions CRUD, filtered and paged listing with a `total` that
-//! respects the filters, enable/disable. The config is validated against the provider's config
-//! schema with defaults applied, then by the plugin's ValidateConfig when it declares it, and
-//! stored with the schema version, secrets encrypted; a
-//! connection-based provider's `connectionId` must name one of its connections. Disabling or
-//! deleting a subscription cancels its pending deliveries through the engine. A subscription
-//! cannot be enabled while its connection's config migration failed. Configs in responses are
-//! redacted, including encrypted values an older schema version marked secret.
+//! respects the filters, enable/disable. The handlers check the request's shape (names,
+//! provider, event types, system ids, retry policy, rate limit) and leave the lifecycle to
+//! `app::subscriptions`: the config pipeline (schema, defaults, the plugin's ValidateConfig,
+//! the connection a connection-based provider's `connectionId` names, encryption), disable and
+//! delete cancelling the pending deliveries in one store operation, no enable while its
+//! connection's config migration failed. Configs in responses are redacted, including encrypted
+//! values an older schema version marked secret.
 //! PreviewDelivery ([`preview`]) and SendTestEvent ([`test_event`]) share the choice of the
 //! event and its payload ([`sample`]). The rate limit and the circuit breaker's state are
 //! converted in [`guard`].
@@ -18,11 +18,11 @@ use tonic::{Request, Response, Status};
 
 use super::ApiContext;
 use super::bounds;
-use super::configs::{self, Kind};
 use super::convert::{next_page_token, page_request, parse_id, parse_json_object, timestamp};
 use super::providers::resolve;
 use super::status::{ApiError, ApiResult};
-use super::validate_config::Pending;
+use crate::app::config_pipeline::{self as configs, Kind};
+use crate::app::{self, subscriptions::Draft};
 use crate::model::{RetryPolicy, Subscription, SubscriptionFilter, SubscriptionId};
 use crate::text::quote;
 
@@ -43,39 +43,14 @@ impl SubscriptionService for Subscriptions {
         &self,
         req: Request<api::CreateSubscriptionRequest>,
     ) -> Res<api::CreateSubscriptionResponse> {
-        // Held from the read of the stored record (or the encryption) until the write.
-        let _keys = self.0.secrets.writing().await;
         let input = req
             .into_inner()
             .subscription
             .ok_or_else(|| ApiError::field("subscription", "is required"))?;
-        let now = chrono::Utc::now();
-        let mut sub = Subscription {
-            id: SubscriptionId::new_at(now),
-            name: String::new(),
-            description: String::new(),
-            provider_id: String::new(),
-            config: serde_json::Value::Null,
-            schema_version: 0,
-            event_types: Vec::new(),
-            system_ids: Vec::new(),
-            enabled: input.enabled,
-            disabled_reason: None,
-            retry_policy: None,
-            created_at: now,
-            updated_at: now,
-            rate_limit: None,
-        };
-        let pending = apply_input(&self.0, &mut sub, input, None)?;
-        store_checked_config(&self.0, &mut sub, pending).await?;
-        if sub.enabled {
-            ensure_connection_current(&self.0, &sub)?;
-        }
-        self.0
-            .store
-            .insert_subscription(&sub)
+        let draft = draft(&self.0, input)?;
+        let sub = app::subscriptions::create(&self.0.app(), draft)
+            .await
             .map_err(ApiError::from)?;
-        tracing::info!(subscription = %sub.id, provider = %sub.provider_id, "subscription created");
         Ok(Response::new(api::CreateSubscriptionResponse {
             subscription: Some(to_api(&self.0, &sub)),
         }))
@@ -118,20 +93,17 @@ impl SubscriptionService for Subscriptions {
         &self,
         req: Request<api::UpdateSubscriptionRequest>,
     ) -> Res<api::UpdateSubscriptionResponse> {
-        // Held from the read of the stored record (or the encryption) until the write.
-        let _keys = self.0.secrets.writing().await;
         let input = req
             .into_inner()
             .subscription
             .ok_or_else(|| ApiError::field("subscription", "is required"))?;
-        let old = get(&self.0, &input.id)?;
-        let mut sub = old.clone();
-        let enable = input.enabled;
-        let pending = apply_input(&self.0, &mut sub, input, Some(&old))?;
-        store_checked_config(&self.0, &mut sub, pending).await?;
-        sub.updated_at = chrono::Utc::now();
-        let (sub, _) = set_enabled(&self.0, sub, enable).await?;
-        tracing::info!(subscription = %sub.id, "subscription updated");
+        let id = parse_id("id", &input.id)?;
+        // The stored record must exist before the input is judged (NOT_FOUND first).
+        app::subscriptions::get(&self.0.app(), id).map_err(ApiError::from)?;
+        let draft = draft(&self.0, input)?;
+        let sub = app::subscriptions::update(&self.0.app(), id, draft)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(api::UpdateSubscriptionResponse {
             subscription: Some(to_api(&self.0, &sub)),
         }))
@@ -141,19 +113,8 @@ impl SubscriptionService for Subscriptions {
         &self,
         req: Request<api::DeleteSubscriptionRequest>,
     ) -> Res<api::DeleteSubscriptionResponse> {
-        let sub = get(&self.0, &req.into_inner().id)?;
-        // Delete first, so fan-out stops matching it; then cancel what is still scheduled.
-        self.0
-            .store
-            .delete_subscription(sub.id)
-            .map_err(ApiError::from)?;
-        let cancelled = self
-            .0
-            .engine
-            .cancel_subscription_deliveries(sub.id)
-            .await
-            .map_err(ApiError::from)?;
-        tracing::info!(subscription = %sub.id, cancelled, "subscription deleted");
+        let id = parse_id("id", &req.into_inner().id)?;
+        let cancelled = app::subscriptions::delete(&self.0.app(), id).map_err(ApiError::from)?;
         Ok(Response::new(api::DeleteSubscriptionResponse {
             cancelled_deliveries: cancelled as u64,
         }))
@@ -163,9 +124,10 @@ impl SubscriptionService for Subscriptions {
         &self,
         req: Request<api::EnableSubscriptionRequest>,
     ) -> Res<api::EnableSubscriptionResponse> {
-        let _keys = self.0.secrets.writing().await;
-        let sub = get(&self.0, &req.into_inner().id)?;
-        let (sub, _) = set_enabled(&self.0, sub, true).await?;
+        let id = parse_id("id", &req.into_inner().id)?;
+        let sub = app::subscriptions::enable(&self.0.app(), id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(api::EnableSubscriptionResponse {
             subscription: Some(to_api(&self.0, &sub)),
         }))
@@ -175,9 +137,10 @@ impl SubscriptionService for Subscriptions {
         &self,
         req: Request<api::DisableSubscriptionRequest>,
     ) -> Res<api::DisableSubscriptionResponse> {
-        let _keys = self.0.secrets.writing().await;
-        let sub = get(&self.0, &req.into_inner().id)?;
-        let (sub, cancelled) = set_enabled(&self.0, sub, false).await?;
+        let id = parse_id("id", &req.into_inner().id)?;
+        let (sub, cancelled) = app::subscriptions::disable(&self.0.app(), id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(api::DisableSubscriptionResponse {
             subscription: Some(to_api(&self.0, &sub)),
             cancelled_deliveries: cancelled as u64,
@@ -203,72 +166,13 @@ impl SubscriptionService for Subscriptions {
     }
 }
 
-/// Stores `sub` with `enabled` set; a user's enable clears the coordinator's disabled reason.
-/// Disabling (also through an update) cancels the pending deliveries; returns how many.
-async fn set_enabled(
-    ctx: &ApiContext,
-    mut sub: Subscription,
-    enabled: bool,
-) -> ApiResult<(Subscription, usize)> {
-    if enabled {
-        ensure_connection_current(ctx, &sub)?;
-        sub.disabled_reason = None;
-    }
-    sub.enabled = enabled;
-    sub.updated_at = chrono::Utc::now();
-    ctx.store.update_subscription(&sub)?;
-    let mut cancelled = 0;
-    if !enabled {
-        // After the write, so fan-out no longer picks it; idempotent when already disabled.
-        cancelled = ctx.engine.cancel_subscription_deliveries(sub.id).await?;
-        tracing::info!(subscription = %sub.id, cancelled, "subscription disabled");
-    }
-    Ok((sub, cancelled))
-}
-
-/// Refuses to enable `sub` while the connection its config names failed to migrate: the
-/// coordinator disabled it for that reason, and deliveries would only fail again. The error
-/// names the connection, its problem and what to fix.
-fn ensure_connection_current(ctx: &ApiContext, sub: &Subscription) -> ApiResult<()> {
-    let Some(conn) = sub.connection_id() else {
-        return Ok(());
-    };
-    let Some(conn) = ctx.store.get_connection(conn)? else {
-        return Ok(());
-    };
-    super::connections::ensure_current(&conn).map_err(|e| {
-        ApiError::FailedPrecondition(format!(
-            "subscription {} cannot be enabled: {e}; then enable the subscription",
-            sub.id
-        ))
-    })
-}
-
-/// Puts the config into `sub`, encrypted, once the plugin's ValidateConfig (if declared) has
-/// passed it. Nothing is stored here.
-async fn store_checked_config(
-    ctx: &ApiContext,
-    sub: &mut Subscription,
-    pending: Pending,
-) -> ApiResult<()> {
-    let schema = configs::schema(&pending.entry, Kind::Provider)?;
-    let config = pending.check().await?;
-    sub.config = configs::encrypt(ctx, &schema, config)?;
-    Ok(())
-}
-
-/// Validates the user-settable fields of `input` into `sub` (`old`: the stored subscription on
-/// update, whose secrets the marker keeps), all but the config, which is returned for the
-/// plugin's check. Nothing is stored here.
-fn apply_input(
-    ctx: &ApiContext,
-    sub: &mut Subscription,
-    input: api::Subscription,
-    old: Option<&Subscription>,
-) -> ApiResult<Pending> {
+/// Checks the shape of `input` (names, provider, event types, system ids, retry policy, rate
+/// limit) and converts it for the application layer, which judges the config. Nothing is
+/// stored here.
+fn draft(ctx: &ApiContext, input: api::Subscription) -> ApiResult<Draft> {
     bounds::name("subscription.name", &input.name)?;
     bounds::description("subscription.description", &input.description)?;
-    let entry = resolve(ctx, &input.provider_id)?;
+    let provider = resolve(ctx, &input.provider_id)?;
     check_event_types(ctx, &input.event_types)?;
     bounds::id_list("subscription.system_ids", &input.system_ids)?;
     if input.system_ids.iter().any(|s| s.trim().is_empty()) {
@@ -277,62 +181,21 @@ fn apply_input(
             "must not contain empty ids",
         ));
     }
-    let schema = configs::schema(&entry, Kind::Provider)?;
-    let new = parse_json_object("subscription.config_json", &input.config_json)?;
-    let mut config = match old {
-        Some(old) if old.provider_id == entry.qualified_id => {
-            configs::merge(ctx, &schema, &old.config, new)?
-        }
-        _ => {
-            configs::refuse_markers(&schema, "subscription.config_json", &new)?;
-            new
-        }
-    };
-    configs::complete_and_validate(&schema, "subscription.config_json", &mut config)?;
-    let (mut connection_json, mut connection_broken) = (String::new(), false);
-    if entry.provider.connection_schema.is_some() {
-        let id = config
-            .get("connectionId")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default();
-        if id.is_empty() {
-            return Err(ApiError::field(
-                "subscription.config_json",
-                format!(
-                    "/connectionId: provider {} needs a connection id",
-                    entry.qualified_id
-                ),
-            ));
-        }
-        let conn = configs::connection_of(
-            ctx,
-            &entry.qualified_id,
-            "subscription.config_json/connectionId",
-            id,
-        )?;
-        connection_broken = conn.migration_error.is_some();
-        if Pending::wanted(&entry) && !connection_broken {
-            connection_json = configs::connection_json(ctx, &entry, &conn)?;
-        }
-    }
-    sub.retry_policy = input
+    let config = parse_json_object("subscription.config_json", &input.config_json)?;
+    let retry_policy = input
         .retry_policy
         .map(|p| retry_policy(ctx, p))
         .transpose()?;
-    sub.rate_limit = guard::rate_limit(input.rate_limit)?;
-    sub.schema_version = schema.version;
-    sub.provider_id.clone_from(&entry.qualified_id);
-    sub.name = input.name;
-    sub.description = input.description;
-    sub.event_types = input.event_types;
-    sub.system_ids = input.system_ids;
-    Ok(Pending {
-        entry,
-        kind: Kind::Provider,
-        field: "subscription.config_json",
+    Ok(Draft {
+        name: input.name,
+        description: input.description,
+        provider,
+        event_types: input.event_types,
+        system_ids: input.system_ids,
         config,
-        connection_json,
-        connection_broken,
+        enabled: input.enabled,
+        retry_policy,
+        rate_limit: guard::rate_limit(input.rate_limit)?,
     })
 }
 
@@ -393,9 +256,7 @@ fn retry_policy(ctx: &ApiContext, p: api::RetryPolicy) -> ApiResult<RetryPolicy>
 
 fn get(ctx: &ApiContext, id: &str) -> ApiResult<Subscription> {
     let id: SubscriptionId = parse_id("id", id)?;
-    ctx.store
-        .get_subscription(id)?
-        .ok_or_else(|| ApiError::NotFound(format!("subscription {id} does not exist")))
+    Ok(app::subscriptions::get(&ctx.app(), id)?)
 }
 
 fn to_api(ctx: &ApiContext, s: &Subscription) -> api::Subscription {

@@ -23,8 +23,8 @@ use super::guard::Gate;
 use super::providers::Resolved;
 use super::retry::{self, Decision, GiveUp, Outcome};
 use crate::model::{
-    Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryId, DeliveryStatus, Subscription,
-    SubscriptionId, to_millis,
+    Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryId, DeliveryState, DeliveryStatus,
+    SUBSCRIPTION_GONE, Subscription, SubscriptionId, to_millis,
 };
 use crate::observe::traces;
 use crate::secrets::secret_pointers;
@@ -125,10 +125,12 @@ pub(super) struct InFlight {
     inner: Arc<Inner>,
     delivery: Delivery,
     trigger: AttemptTrigger,
-    /// For a manual attempt: the status and due time to restore if it fails.
-    restore: Option<(DeliveryStatus, Option<DateTime<Utc>>)>,
+    /// For a manual attempt: the state to restore if it fails (the one it had before).
+    restore: Option<DeliveryState>,
     /// Whether this attempt is its subscription's half-open circuit-breaker probe.
     probe: bool,
+    /// The trace id of its log lines once the event is read (empty before, or without one).
+    trace_id: String,
     _claim: Option<OwnedSemaphorePermit>,
 }
 
@@ -144,6 +146,7 @@ pub(super) async fn run_scheduled(
         trigger: AttemptTrigger::Scheduled,
         restore: None,
         probe: false,
+        trace_id: String::new(),
         _claim: claim,
     };
     run(flight).await;
@@ -159,8 +162,9 @@ pub(super) async fn run_manual(
         inner,
         delivery: claimed.delivery,
         trigger: AttemptTrigger::Manual,
-        restore: Some((claimed.previous_status, claimed.previous_due)),
+        restore: Some(claimed.previous),
         probe: false,
+        trace_id: String::new(),
         _claim: claim,
     };
     run(flight).await;
@@ -194,6 +198,7 @@ async fn run(mut flight: InFlight) {
     // First: its trace context names the trace of every log line about the attempt.
     let event = event_text(&inner, d);
     let ids = Ids::of(d, event.as_ref().ok().map(|e| &**e));
+    flight.trace_id = ids.trace.to_owned();
     let sub = inner.subscription(d.subscription_id);
     let prepared = match (&sub, &event) {
         (Ok(sub), Ok(event)) => {
@@ -212,7 +217,7 @@ async fn run(mut flight: InFlight) {
     let result = match prepared {
         Ok(prepared) => {
             let trace = event.as_ref().ok().and_then(|e| e.trace.as_deref());
-            traced_call(&inner, d, trace, prepared).await
+            traced_call(&inner, d, trace, prepared, &ids).await
         }
         Err(Stop::Cancel(reason)) => return flight.cancel(reason).await,
         Err(Stop::Fail(outcome, reason)) => {
@@ -432,13 +437,14 @@ async fn traced_call(
     d: &Delivery,
     trace: Option<&crate::model::TraceContext>,
     p: Prepared,
+    ids: &Ids<'_>,
 ) -> CallResult {
     use opentelemetry::context::FutureExt as _;
     let number = d.attempts.saturating_add(1);
     let Some(cx) = traces::attempt(trace, d, number) else {
-        return call(inner, &p.provider, p.req, p.secrets).await;
+        return call(inner, &p.provider, p.req, p.secrets, ids).await;
     };
-    let result = call(inner, &p.provider, p.req, p.secrets)
+    let result = call(inner, &p.provider, p.req, p.secrets, ids)
         .with_context(cx.clone())
         .await;
     let failed = (result.outcome != Outcome::Delivered).then_some(result.error.as_deref());
@@ -452,12 +458,13 @@ async fn call(
     provider: &Resolved,
     req: pb::DeliverRequest,
     secrets: Scrubber,
+    ids: &Ids<'_>,
 ) -> CallResult {
     let started_at = inner.clock.now();
     let answer = provider.handle.deliver_hiding(req, secrets.clone()).await;
     let ended_at = inner.clock.now();
     let result = match answer {
-        Ok(resp) => classify(&resp, started_at, ended_at),
+        Ok(resp) => classify(&resp, started_at, ended_at, ids),
         Err(e) => {
             let outcome = if e.retryable {
                 Outcome::Retryable { retry_after: None }
@@ -555,10 +562,11 @@ fn log_outcome(ids: &Ids<'_>, attempt: u32, result: &CallResult, decision: &Deci
 }
 
 /// Maps a `DeliverResponse` to an outcome; diagnostics make it permanent.
-pub(super) fn classify(
+fn classify(
     resp: &pb::DeliverResponse,
     started_at: DateTime<Utc>,
     ended_at: DateTime<Utc>,
+    ids: &Ids<'_>,
 ) -> CallResult {
     let retry_after = resp.retry_after_ms.map(std::time::Duration::from_millis);
     let mut outcome = match resp.outcome() {
@@ -598,7 +606,7 @@ pub(super) fn classify(
         retry_after_ms: resp.retry_after_ms,
         response_excerpt: (!resp.response_excerpt.is_empty())
             .then(|| resp.response_excerpt.clone()),
-        state: state(outcome, &resp.state),
+        state: state(outcome, &resp.state, ids),
         started_at,
         ended_at,
     }
@@ -618,12 +626,14 @@ fn excerpt(text: &str) -> Option<String> {
 
 /// The correlation state a successful attempt returned; state of a failure is not kept, and
 /// state over [`MAX_STATE`] is dropped rather than cut (cut state would be corrupt).
-fn state(outcome: Outcome, text: &str) -> Option<String> {
+fn state(outcome: Outcome, text: &str, ids: &Ids<'_>) -> Option<String> {
     if text.is_empty() || outcome != Outcome::Delivered {
         return None;
     }
     if text.len() > MAX_STATE {
-        tracing::warn!(
+        log_delivery!(
+            warn,
+            ids,
             bytes = text.len(),
             limit = MAX_STATE,
             "the plugin returned correlation state over the limit; it is not kept"
@@ -708,30 +718,26 @@ impl InFlight {
         let mut d = self.delivery.clone();
         d.attempts = d.attempts.saturating_add(1);
         d.updated_at = now;
-        d.next_attempt_at = None;
         d.last_error.clone_from(&result.error);
         match decision {
             Decision::Succeed => {
-                d.status = DeliveryStatus::Succeeded;
+                d.state = DeliveryState::Succeeded;
                 d.last_error = None;
             }
             Decision::Retry { delay, counted } => {
                 d.budget_used += u32::from(counted);
                 match sub {
                     Some(s) if s.enabled => {
-                        d.status = DeliveryStatus::Retrying;
-                        d.next_attempt_at = Some(after(now, delay));
+                        d.state = DeliveryState::Retrying {
+                            due: after(now, delay),
+                        };
                     }
-                    _ => {
-                        d.status = DeliveryStatus::Cancelled;
-                        d.last_error =
-                            Some("cancelled: the subscription was deleted or disabled".into());
-                    }
+                    _ => d.cancel(now, SUBSCRIPTION_GONE),
                 }
             }
             Decision::GiveUp(GiveUp::ManualFailed) => self.restore_after_manual(&mut d, now),
             Decision::GiveUp(why) => {
-                d.status = DeliveryStatus::Failed;
+                d.state = DeliveryState::Failed;
                 let err = result.error.as_deref().unwrap_or("no reason given");
                 d.last_error = Some(format!("{why}: {err}"));
             }
@@ -766,8 +772,7 @@ impl InFlight {
                 "it waited for the rate limit"
             };
             let last = d.last_error.take().unwrap_or_else(|| "none".into());
-            d.status = DeliveryStatus::Failed;
-            d.next_attempt_at = None;
+            d.state = DeliveryState::Failed;
             d.last_error = Some(format!(
                 "{}: {held}; last error: {last}",
                 GiveUp::DeadlinePassed
@@ -780,12 +785,7 @@ impl InFlight {
             }
             return;
         }
-        d.status = if d.attempts == 0 {
-            DeliveryStatus::Pending
-        } else {
-            DeliveryStatus::Retrying
-        };
-        d.next_attempt_at = Some(until);
+        d.state = DeliveryState::scheduled(d.attempts, until);
         if reason.is_some() {
             d.last_error = reason;
         }
@@ -804,18 +804,7 @@ impl InFlight {
     /// After a failed manual attempt: keep a scheduled retry if there was one (due no earlier
     /// than now: the store wants no due time in the past), else failed.
     fn restore_after_manual(&self, d: &mut Delivery, now: DateTime<Utc>) {
-        match self.restore {
-            Some((DeliveryStatus::Pending | DeliveryStatus::Retrying, Some(due))) => {
-                d.status = DeliveryStatus::Retrying;
-                d.next_attempt_at = Some(due.max(now));
-            }
-            // Still behind an earlier delivery of its correlation key.
-            Some((DeliveryStatus::Waiting, _)) => {
-                d.status = DeliveryStatus::Waiting;
-                d.next_attempt_at = None;
-            }
-            _ => d.status = DeliveryStatus::Failed,
-        }
+        d.state = after_failed_manual(self.restore, now);
     }
 
     fn attempt_record(&self, r: &CallResult, d: &Delivery) -> Attempt {
@@ -832,7 +821,7 @@ impl InFlight {
             status_code: r.status_code,
             external_id: r.external_id.clone(),
             retry_after_ms: r.retry_after_ms,
-            next_attempt_at: d.next_attempt_at,
+            next_attempt_at: d.next_attempt_at(),
             response_excerpt: r.response_excerpt.clone(),
             state: r.state.clone(),
         }
@@ -842,10 +831,7 @@ impl InFlight {
     async fn cancel(self, reason: String) {
         self.abandon_probe();
         let mut d = self.delivery.clone();
-        d.status = DeliveryStatus::Cancelled;
-        d.next_attempt_at = None;
-        d.updated_at = self.inner.clock.now();
-        d.last_error = Some(reason);
+        d.cancel(self.inner.clock.now(), reason);
         self.write(d, None).await;
     }
 
@@ -855,20 +841,7 @@ impl InFlight {
         let mut d = self.delivery.clone();
         let now = self.inner.clock.now();
         d.updated_at = now;
-        match self.restore {
-            Some((status, due)) => {
-                d.status = status;
-                d.next_attempt_at = due.map(|due| due.max(now));
-            }
-            None => {
-                d.status = if d.attempts == 0 {
-                    DeliveryStatus::Pending
-                } else {
-                    DeliveryStatus::Retrying
-                };
-                d.next_attempt_at = Some(now);
-            }
-        }
+        d.state = handed_back(self.restore, d.attempts, now);
         self.write(d, None).await;
     }
 
@@ -884,7 +857,7 @@ impl InFlight {
         let d = &write.delivery;
         // A correlated delivery that ended may have let the next one of its key go ahead.
         let rescheduled =
-            d.next_attempt_at.is_some() || (d.correlation_key.is_some() && d.status.is_final());
+            d.next_attempt_at().is_some() || (d.correlation_key.is_some() && d.state.is_final());
         // Copied for the watchers only when someone watches.
         let watched = (inner.updates.receiver_count() > 0)
             .then(|| (write.delivery.clone(), write.attempt.clone()));
@@ -900,7 +873,11 @@ impl InFlight {
             }
             // The in-flight record stays; the next start resumes it (at-least-once).
             Err(e) => {
-                let ids = Ids::of(&self.delivery, None);
+                let ids = Ids {
+                    delivery: self.delivery.id,
+                    subscription: self.delivery.subscription_id,
+                    trace: &self.trace_id,
+                };
                 log_delivery!(error, ids, error = %e, "cannot record the attempt's result");
                 false
             }
@@ -908,9 +885,87 @@ impl InFlight {
     }
 }
 
+/// The state after a failed manual attempt that found `restore`: a scheduled retry is kept
+/// (due no earlier than `now`: the store wants no due time in the past), a delivery behind an
+/// earlier one of its key waits again, anything else failed.
+fn after_failed_manual(restore: Option<DeliveryState>, now: DateTime<Utc>) -> DeliveryState {
+    match restore {
+        Some(DeliveryState::Pending { due } | DeliveryState::Retrying { due }) => {
+            DeliveryState::Retrying { due: due.max(now) }
+        }
+        // Still behind an earlier delivery of its correlation key.
+        Some(DeliveryState::Waiting) => DeliveryState::Waiting,
+        _ => DeliveryState::Failed,
+    }
+}
+
+/// The state of an attempt handed back before its call (shutdown): a scheduled attempt is due
+/// again at `now`; a manual one puts back what it found (`restore`, due no earlier than
+/// `now`), except that one found in flight (the record of an attempt a crash interrupted) is
+/// scheduled again rather than written back in flight.
+fn handed_back(restore: Option<DeliveryState>, attempts: u32, now: DateTime<Utc>) -> DeliveryState {
+    match restore {
+        None => DeliveryState::scheduled(attempts, now),
+        Some(DeliveryState::InFlight { due }) => DeliveryState::scheduled(attempts, due.max(now)),
+        Some(DeliveryState::Pending { due }) => DeliveryState::Pending { due: due.max(now) },
+        Some(DeliveryState::Retrying { due }) => DeliveryState::Retrying { due: due.max(now) },
+        Some(other) => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::from_millis;
+
+    #[test]
+    fn a_handed_back_attempt_is_due_again_or_gets_back_what_it_found() {
+        let (past, now, later) = (from_millis(1_000), from_millis(2_000), from_millis(3_000));
+        let back = |restore, attempts| handed_back(restore, attempts, now);
+        assert_eq!(back(None, 0), DeliveryState::Pending { due: now });
+        assert_eq!(back(None, 2), DeliveryState::Retrying { due: now });
+        let retrying = DeliveryState::Retrying { due: later };
+        assert_eq!(back(Some(retrying), 2), retrying);
+        assert_eq!(
+            back(Some(DeliveryState::Pending { due: past }), 0),
+            DeliveryState::Pending { due: now },
+            "never due in the past"
+        );
+        assert_eq!(
+            back(Some(DeliveryState::InFlight { due: past }), 1),
+            DeliveryState::Retrying { due: now },
+            "an interrupted attempt's record is scheduled again, not written back in flight"
+        );
+        for kept in [
+            DeliveryState::Succeeded,
+            DeliveryState::Failed,
+            DeliveryState::Cancelled,
+            DeliveryState::Waiting,
+        ] {
+            assert_eq!(back(Some(kept), 1), kept);
+        }
+    }
+
+    #[test]
+    fn a_failed_manual_attempt_keeps_a_scheduled_retry_or_a_wait_else_fails() {
+        let (past, now) = (from_millis(1_000), from_millis(2_000));
+        assert_eq!(
+            after_failed_manual(Some(DeliveryState::Pending { due: past }), now),
+            DeliveryState::Retrying { due: now }
+        );
+        assert_eq!(
+            after_failed_manual(Some(DeliveryState::Waiting), now),
+            DeliveryState::Waiting
+        );
+        for failed in [
+            None,
+            Some(DeliveryState::Succeeded),
+            Some(DeliveryState::Cancelled),
+            Some(DeliveryState::InFlight { due: past }),
+        ] {
+            assert_eq!(after_failed_manual(failed, now), DeliveryState::Failed);
+        }
+    }
 
     #[test]
     fn excerpts_are_cut_on_a_character_boundary() {
@@ -927,6 +982,12 @@ mod tests {
 
     #[test]
     fn state_is_kept_only_for_a_delivered_attempt_and_within_its_bound() {
+        let ids = Ids {
+            delivery: DeliveryId::new(),
+            subscription: SubscriptionId::new(),
+            trace: "",
+        };
+        let state = |outcome, text: &str| state(outcome, text, &ids);
         assert_eq!(state(Outcome::Delivered, "ts-1").as_deref(), Some("ts-1"));
         assert_eq!(state(Outcome::Permanent, "ts-1"), None);
         // Over the bound it is dropped whole: cut state would be corrupt.

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::EngineError;
 use super::providers::ProviderCache;
-use crate::model::{Delivery, DeliveryId, DeliveryStatus, Event, EventId, NewEvent, Subscription};
+use crate::model::{Delivery, DeliveryId, DeliveryState, Event, EventId, NewEvent, Subscription};
 
 /// Rejects payloads that are not objects or are larger than `limit` bytes of JSON text;
 /// returns the JSON text (made once per event, handed to every delivery's plugin call).
@@ -93,10 +93,9 @@ fn delivery(sub: &Subscription, event: &Event, now: DateTime<Utc>) -> Delivery {
         event_type: event.event_type.clone(),
         subscription_id: sub.id,
         provider_id: sub.provider_id.clone(),
-        status: DeliveryStatus::Pending,
+        state: DeliveryState::Pending { due: now },
         attempts: 0,
         budget_used: 0,
-        next_attempt_at: Some(now),
         last_error: None,
         created_at: now,
         updated_at: now,

@@ -1,8 +1,10 @@
 //! Config versions: a stored subscription or connection config whose schema version is older
 //! than its provider's is upgraded — decrypt (every stored envelope: the old schema that said
 //! what was secret is gone) → the plugin's `MigrateConfig` (or, for a provider without that
-//! capability, the config as it is) → defaults → `schema::validate` → encrypt under the current
-//! schema → one atomic write of the record. Runs at engine start for everything, and before a
+//! capability, the config as it is) → the one config pipeline's end
+//! (`app::config_pipeline::finish_migrated`: defaults, validation, encryption under the current
+//! schema) → one atomic write of the record. A subscription disabled for a failed upgrade has
+//! its scheduled deliveries cancelled in the same store operation. Runs at engine start for everything, and before a
 //! delivery whose subscription is still behind.
 //!
 //! A failed upgrade never touches the stored config: the subscription is disabled with the
@@ -16,9 +18,8 @@ use switchyard_proto::plugin::v1 as pb;
 
 use super::Inner;
 use super::providers::Resolved;
+use crate::app::config_pipeline::{self, pointer_or_root};
 use crate::model::{Connection, Subscription};
-use crate::schema;
-use crate::secrets;
 
 /// Upgrades every subscription and connection that is behind its provider's schema version.
 pub(super) async fn upgrade_all(inner: &Inner) {
@@ -150,30 +151,25 @@ fn disable_users(inner: &Inner, conn: &Connection) {
     }
 }
 
-/// Disables a subscription with `reason` and cancels its scheduled deliveries (as disabling it
-/// through the API does), so none waits in `retrying` for a subscription that cannot send.
-/// Only those fields of the stored record change: `sub` may be an older read of it, whose
-/// config a secret-key rotation has re-encrypted since.
+/// Disables a subscription with `reason` and cancels its scheduled deliveries in one store
+/// operation (as disabling it through the API does), so none waits in `retrying` for a
+/// subscription that cannot send. Only those fields of the stored record change: `sub` may be
+/// an older read of it, whose config a secret-key rotation has re-encrypted since.
 fn disable(inner: &Inner, sub: Subscription, reason: String) {
-    let (id, now) = (sub.id, inner.clock.now());
-    let written = inner.store.modify_subscription(id, &mut |stored| {
-        Some(Subscription {
-            enabled: false,
-            disabled_reason: Some(reason.clone()),
-            updated_at: now,
-            ..stored.clone()
-        })
-    });
-    if let Err(e) = written {
-        tracing::error!(subscription = %id, error = %e, "cannot disable subscription");
-        return;
-    }
-    match inner.cancel_scheduled(id) {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::info!(subscription = %id, cancelled = n, "scheduled deliveries cancelled")
+    let id = sub.id;
+    match inner
+        .store
+        .disable_subscription(id, Some(&reason), inner.clock.now())
+    {
+        Ok(Some(done)) => {
+            inner.announce_cancelled(&done);
+            if !done.cancelled.is_empty() {
+                let n = done.cancelled.len();
+                tracing::info!(subscription = %id, cancelled = n, "scheduled deliveries cancelled");
+            }
         }
-        Err(e) => tracing::error!(subscription = %id, error = %e, "cannot cancel deliveries"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(subscription = %id, error = %e, "cannot disable subscription"),
     }
 }
 
@@ -193,20 +189,12 @@ pub(super) async fn upgrade(
         .secrets
         .decrypt_envelopes(&mut plain)
         .map_err(|e| e.to_string())?;
-    let mut migrated = if p.can_migrate() {
+    let migrated = if p.can_migrate() {
         call_migrate(p, kind, from, &plain, to).await?
     } else {
         plain
     };
-    schema::apply_defaults(schema, &mut migrated);
-    if let Err(problems) = schema::validate(schema, &migrated) {
-        return Err(describe_problems(schema, &migrated, &problems));
-    }
-    inner
-        .secrets
-        .encrypt_secrets(schema, &mut migrated)
-        .map_err(|e| e.to_string())?;
-    Ok(migrated)
+    config_pipeline::finish_migrated(&inner.secrets, schema, migrated)
 }
 
 async fn call_migrate(
@@ -243,27 +231,4 @@ async fn call_migrate(
     }
     serde_json::from_str(&resp.config_json)
         .map_err(|e| format!("the plugin returned a config that is not JSON: {e}"))
-}
-
-fn pointer_or_root(p: &str) -> &str {
-    if p.is_empty() { "(root)" } else { p }
-}
-
-/// Schema problems as text; problems at secret values are named without their message, which
-/// may quote the value.
-fn describe_problems(schema: &Value, config: &Value, problems: &[schema::SchemaProblem]) -> String {
-    let secret = secrets::secret_pointers(schema, config);
-    problems
-        .iter()
-        .map(|pr| {
-            let is_secret = secret.iter().any(|s| pr.json_path.starts_with(s.as_str()));
-            let msg = if is_secret {
-                "invalid secret value"
-            } else {
-                pr.message.as_str()
-            };
-            format!("at {}: {msg}", pointer_or_root(&pr.json_path))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }

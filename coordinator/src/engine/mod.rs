@@ -53,8 +53,8 @@ pub use guard::GuardConfig;
 pub use providers::{BoxFuture, PluginCallError, ProviderHandle, Providers};
 
 use crate::model::{
-    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event, EventId, NewEvent,
-    PageRequest, RetryPolicy, Stats, SubscriptionId,
+    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryState, DeliveryStatus, Event, EventId,
+    NewEvent, PageRequest, RetryPolicy, Stats, SubscriptionId,
 };
 use crate::secrets::Secrets;
 use crate::store::{InsertEvent, NewEventRecord, Store, StoreError};
@@ -273,19 +273,17 @@ impl Inner {
     fn cancel_scheduled(&self, subscription: SubscriptionId) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let mut n = 0;
-        // Newest first: a correlated delivery cancelled before the one ahead of it never gets
-        // scheduled by that one's cancellation.
-        for mut d in self
+        // The waiting ones first: a chain's head cancelled before the deliveries waiting behind
+        // it would promote the next (id order alone does not say which is behind within one
+        // millisecond).
+        let (behind, heads): (Vec<_>, Vec<_>) = self
             .store
             .scheduled_of_subscription(subscription)?
             .into_iter()
-            .rev()
-        {
-            let expected = d.status;
-            d.status = DeliveryStatus::Cancelled;
-            d.next_attempt_at = None;
-            d.updated_at = now;
-            d.last_error = Some("cancelled: the subscription was deleted or disabled".into());
+            .partition(|d| d.status() == DeliveryStatus::Waiting);
+        for d in behind.into_iter().chain(heads) {
+            let expected = d.status();
+            let d = crate::store::lifecycle::cancelled(&d, now);
             match self.store.save_delivery(&d, None, expected) {
                 Ok(()) => {
                     n += 1;
@@ -296,6 +294,14 @@ impl Inner {
             }
         }
         Ok(n)
+    }
+
+    /// Announces to the watchers the deliveries a store operation cancelled with their
+    /// subscription ([`Store::disable_subscription`], [`Store::delete_subscription_cancelling`]).
+    fn announce_cancelled(&self, done: &crate::store::SubscriptionCancelled) {
+        for d in &done.cancelled {
+            self.publish_update(d, None);
+        }
     }
 
     fn policy_for(&self, sub: Option<&crate::model::Subscription>) -> RetryPolicy {
@@ -475,8 +481,7 @@ impl Engine {
                 InsertEvent::Inserted { waiting },
             ) => {
                 for d in deliveries.iter_mut().filter(|d| waiting.contains(&d.id)) {
-                    d.status = DeliveryStatus::Waiting;
-                    d.next_attempt_at = None;
+                    d.state = DeliveryState::Waiting;
                 }
                 inner.wake.notify_one();
                 inner.admission.accepted(deliveries.len());
@@ -572,6 +577,23 @@ impl Engine {
             self.inner.limits.forget_subscription(subscription);
         }
         Ok(n)
+    }
+
+    /// Brings the engine's memory in step with a subscription that a store operation disabled
+    /// or deleted together with the cancellation of its deliveries: the watchers see the
+    /// cancellations, the breaker forgets its failures (enabled again later, it starts closed),
+    /// and a deleted subscription's concurrency limits are dropped.
+    pub fn subscription_cancelled(
+        &self,
+        done: &crate::store::SubscriptionCancelled,
+        deleted: bool,
+    ) {
+        self.inner.announce_cancelled(done);
+        let id = done.subscription.id;
+        self.inner.guard.forget(id);
+        if deleted {
+            self.inner.limits.forget_subscription(id);
+        }
     }
 
     /// Publishes `switchyard.plugin.crashed` for each crash `reports` tells of, until shutdown.

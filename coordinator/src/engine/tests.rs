@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::model::{
-    AttemptOutcome, AttemptTrigger, Delivery, DeliveryStatus, NewEvent, Subscription,
-    SubscriptionId,
+    AttemptOutcome, AttemptTrigger, Delivery, DeliveryState, DeliveryStatus, NewEvent,
+    Subscription, SubscriptionId,
 };
 use crate::store::SledStore;
 
@@ -278,7 +278,7 @@ impl Harness {
         let wait = async {
             loop {
                 if let Some(d) = self.store.get_delivery(id).expect("get")
-                    && d.status == status
+                    && d.status() == status
                 {
                     return d;
                 }
@@ -644,10 +644,10 @@ async fn a_manual_redeliver_appends_a_manual_attempt_and_never_schedules_retries
     let id = h.subscribe_all_and_publish().await;
     h.wait_status(id, DeliveryStatus::Failed).await;
     let started = h.engine.redeliver(id).await.expect("redeliver");
-    assert_eq!(started.status, DeliveryStatus::InFlight);
+    assert_eq!(started.status(), DeliveryStatus::InFlight);
     let d = h.wait_status(id, DeliveryStatus::Failed).await;
     assert_eq!(d.attempts, 2);
-    assert_eq!(d.next_attempt_at, None);
+    assert_eq!(d.next_attempt_at(), None);
     h.engine.redeliver(id).await.expect("redeliver again");
     let d = h.wait_status(id, DeliveryStatus::Succeeded).await;
     assert_eq!(d.attempts, 3);
@@ -733,7 +733,7 @@ async fn deliveries_in_flight_at_a_crash_are_resumed_at_start() {
         store
             .get_delivery(delivery_id)
             .expect("get")
-            .map(|d| d.status),
+            .map(|d| d.status()),
         Some(DeliveryStatus::Pending)
     );
     let mut h = Harness::start_on(dir, store, providers, fast_config(), |_| {}).await;
@@ -770,7 +770,7 @@ async fn cancelling_a_subscription_cancels_its_scheduled_deliveries(backend: Bac
         1
     );
     let d = h.wait_status(id, DeliveryStatus::Cancelled).await;
-    assert_eq!(d.next_attempt_at, None);
+    assert_eq!(d.next_attempt_at(), None);
     assert_eq!(h.store.next_due().expect("next"), None);
     h.stop().await;
 }
@@ -850,7 +850,11 @@ async fn configs_behind_the_schema_version_are_migrated_and_failures_disable_wit
     let h = Harness::start_on(dir, store, providers, fast_config(), |_| {}).await;
     // Cancelled at start, not left `retrying` until it is due.
     let cancelled = h.store.get_delivery(waiting).expect("get").expect("kept");
-    assert_eq!(cancelled.status, DeliveryStatus::Cancelled, "{cancelled:?}");
+    assert_eq!(
+        cancelled.status(),
+        DeliveryStatus::Cancelled,
+        "{cancelled:?}"
+    );
     let disabled = h
         .store
         .get_subscription(bad.id)
@@ -875,9 +879,10 @@ fn retrying_in_an_hour(
     let now = chrono::Utc::now();
     let (event, mut deliveries) = planned(sub, providers, now);
     assert_eq!(deliveries.len(), 1, "the subscription matches the event");
-    deliveries[0].status = DeliveryStatus::Retrying;
+    deliveries[0].state = DeliveryState::Retrying {
+        due: now + chrono::Duration::hours(1),
+    };
     deliveries[0].attempts = 1;
-    deliveries[0].next_attempt_at = Some(now + chrono::Duration::hours(1));
     store.insert_event(&event, &deliveries).expect("insert");
     deliveries[0].id
 }

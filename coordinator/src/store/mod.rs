@@ -4,15 +4,18 @@
 //! [`Store`] is object-safe so that a shared database can later back several coordinators; the
 //! one implementation today is [`SledStore`]. Every state change is atomic (one sled
 //! transaction across trees). The store keeps its indexes (schedule, per subscription,
-//! idempotency keys) consistent with the records itself, from each delivery's `status` and
-//! `next_attempt_at`, so callers cannot forget one. It never sees
+//! idempotency keys) consistent with the records itself, from each delivery's typed state
+//! ([`crate::model::DeliveryState`]: the status with its due time), so callers cannot forget one. It never sees
 //! tonic, and it only ever holds configs in their stored (secrets-encrypted) form.
 //!
 //! Writes are not flushed one by one: callers that need durability call [`Store::flush`]. The
 //! engine writes what its callers queue meanwhile in one [`Store::write_batch`] and shares one
 //! flush among them (group commit).
 
+#[cfg(test)]
+mod compat_tests;
 mod keys;
+pub mod lifecycle;
 mod postgres;
 mod sled_store;
 #[cfg(test)]
@@ -22,6 +25,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+pub use lifecycle::SubscriptionCancelled;
 #[cfg(test)]
 pub(crate) use postgres::testing::TestDb as PgTestDb;
 pub use postgres::{PgOptions, PgStore};
@@ -29,8 +33,8 @@ pub use sled_store::SledStore;
 
 use crate::model::{
     Attempt, Connection, ConnectionId, CorrelatedDelivery, Delivery, DeliveryFilter, DeliveryId,
-    DeliveryStatus, Event, EventId, EventType, Page, PageRequest, Stats, Subscription,
-    SubscriptionFilter, SubscriptionId,
+    DeliveryState, DeliveryStatus, Event, EventId, EventType, Page, PageRequest, Stats,
+    Subscription, SubscriptionFilter, SubscriptionId,
 };
 
 /// Errors of the store. `NotFound`/`AlreadyExists`/`Conflict` are about the request; `Io` and
@@ -67,6 +71,18 @@ pub enum StoreError {
     /// driver's, which never contains the connection URL or its password.
     #[error("database error: {0}")]
     Backend(String),
+    /// A connection cannot be deleted while subscriptions use it (they would fail at delivery).
+    #[error(
+        "connection {connection} is used by subscriptions {}; delete them or point them at \
+         another connection first",
+        list_ids(subscriptions)
+    )]
+    ConnectionInUse {
+        /// The connection.
+        connection: ConnectionId,
+        /// The subscriptions whose config names it.
+        subscriptions: Vec<SubscriptionId>,
+    },
     /// A stored record could not be decoded.
     #[error("corrupt record in {tree}: {message}")]
     Corrupt {
@@ -75,6 +91,13 @@ pub enum StoreError {
         /// What failed to decode.
         message: String,
     },
+}
+
+fn list_ids(ids: &[SubscriptionId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Result alias for the store.
@@ -103,12 +126,10 @@ pub enum InsertEvent {
 /// before, so a manual attempt can restore a pending retry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claimed {
-    /// The delivery, status `InFlight`.
+    /// The delivery, state `InFlight`.
     pub delivery: Delivery,
-    /// Its status before the claim.
-    pub previous_status: DeliveryStatus,
-    /// Its due time before the claim (`None` if it was not scheduled).
-    pub previous_due: Option<DateTime<Utc>>,
+    /// Its state before the claim (with its due time, if it was scheduled).
+    pub previous: DeliveryState,
 }
 
 /// One save of [`Store::write_batch`]: a delivery's new state, the attempt that led to it
@@ -128,7 +149,7 @@ pub struct SaveDelivery {
 pub struct NewEventRecord {
     /// The event.
     pub event: Event,
-    /// Its deliveries, scheduled at their `next_attempt_at`.
+    /// Its deliveries, scheduled at their state's due time.
     pub deliveries: Vec<Delivery>,
 }
 
@@ -221,7 +242,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn subscriptions(&self) -> StoreResult<Arc<[Subscription]>>;
 
     // ---- events and deliveries ----
-    /// Atomically stores an event with its deliveries (scheduled at their `next_attempt_at`),
+    /// Atomically stores an event with its deliveries (scheduled at their state's due time),
     /// unless its idempotency key is taken: then nothing is written and the earlier event is
     /// returned.
     fn insert_event(&self, event: &Event, deliveries: &[Delivery]) -> StoreResult<InsertEvent>;
@@ -258,8 +279,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The earliest due time in the schedule, if any.
     fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Writes a delivery's new state (and appends the attempt that led to it, if any)
-    /// atomically, keeping the schedule index in step: a delivery is scheduled exactly when it
-    /// is `Pending`, `Retrying` or `InFlight` with a `next_attempt_at`. `expected` guards
+    /// atomically, keeping the schedule index in step: a delivery is scheduled exactly when it is
+    /// `Pending`, `Retrying` or `InFlight` (the states with a due time). `expected` guards
     /// against races: the stored status must equal it (`Conflict` otherwise). Saving a claimed
     /// delivery in another status than `InFlight` releases the claim. A new due time must not
     /// lie in the past (use `now` instead).
@@ -307,6 +328,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// (qualified ids): a coordinator that shares its store with others claims only the work
     /// of the plugins it runs. A store that serves one coordinator (sled) ignores it.
     fn serve_providers(&self, _providers: &[String]) {}
+
+    // ---- lifecycles: each one atomic operation ----
+    /// Stores `subscription`, new (`new`: `AlreadyExists` if the id is taken) or replacing the
+    /// stored one (`NotFound` if absent), only if the connection its config names, if any,
+    /// exists (`NotFound` naming the connection otherwise). Atomic with
+    /// [`Store::delete_unused_connection`]: a subscription never names a deleted connection.
+    fn save_subscription_checked(&self, subscription: &Subscription, new: bool) -> StoreResult<()>;
+    /// Disables subscription `id` (`updated_at` = `now`; `reason`, when given, becomes its
+    /// disabled reason, else the stored one stays) and cancels its pending, retrying and
+    /// waiting deliveries, in one transaction. A delivery claimed meanwhile (in flight) is left
+    /// to its attempt. `None` when the subscription does not exist.
+    fn disable_subscription(
+        &self,
+        id: SubscriptionId,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>>;
+    /// Deletes subscription `id` (its deliveries stay, for history) and cancels its pending,
+    /// retrying and waiting deliveries, in one transaction, as [`Store::disable_subscription`].
+    /// `None` when it does not exist.
+    fn delete_subscription_cancelling(
+        &self,
+        id: SubscriptionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>>;
+    /// Deletes connection `id` unless a subscription's config names it (`ConnectionInUse`,
+    /// naming them), in one operation that no concurrent
+    /// [`Store::save_subscription_checked`] can slip into. False when it does not exist.
+    fn delete_unused_connection(&self, id: ConnectionId) -> StoreResult<bool>;
 
     /// Fires when another coordinator sharing the store scheduled work (PostgreSQL
     /// LISTEN/NOTIFY), so an idle dispatcher wakes at once instead of at its next poll. `None`

@@ -32,6 +32,7 @@ use sled::transaction::ConflictableTransactionResult;
 mod chains;
 mod claims;
 mod codec;
+mod lifecycle;
 mod purge;
 mod reads;
 mod records;
@@ -40,7 +41,7 @@ mod writes;
 
 use super::{
     Backlog, BatchResults, Claimed, InsertEvent, NewEventRecord, Purged, SaveDelivery, Store,
-    StoreError, StoreResult,
+    StoreError, StoreResult, SubscriptionCancelled,
 };
 use crate::model::{
     Attempt, Connection, ConnectionId, CorrelatedDelivery, Delivery, DeliveryFilter, DeliveryId,
@@ -69,6 +70,8 @@ pub struct SledStore {
     /// Event types read so far (every publish looks its type up); cleared on a change.
     event_types_cache: Mutex<std::collections::HashMap<String, EventType>>,
     claims: Mutex<Claims>,
+    /// Serializes a subscription's save against a connection's deletion ([`lifecycle`]).
+    lifecycle: Mutex<()>,
     /// Tests make flushes fail with this, to see what callers are told.
     #[cfg(test)]
     fail_flush: std::sync::atomic::AtomicBool,
@@ -141,6 +144,7 @@ impl SledStore {
                 late: Vec::new(),
                 last_full_scan: Instant::now(),
             }),
+            lifecycle: Mutex::new(()),
             #[cfg(test)]
             fail_flush: std::sync::atomic::AtomicBool::new(false),
             db,
@@ -313,6 +317,31 @@ impl Store for SledStore {
 
     fn backlog(&self, now: DateTime<Utc>) -> StoreResult<Backlog> {
         SledStore::backlog(self, now)
+    }
+
+    fn save_subscription_checked(&self, s: &Subscription, new: bool) -> StoreResult<()> {
+        SledStore::save_subscription_checked(self, s, new)
+    }
+
+    fn disable_subscription(
+        &self,
+        id: SubscriptionId,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>> {
+        SledStore::disable_subscription(self, id, reason, now)
+    }
+
+    fn delete_subscription_cancelling(
+        &self,
+        id: SubscriptionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>> {
+        SledStore::delete_subscription_cancelling(self, id, now)
+    }
+
+    fn delete_unused_connection(&self, id: ConnectionId) -> StoreResult<bool> {
+        SledStore::delete_unused_connection(self, id)
     }
 
     fn stored_bytes(&self) -> StoreResult<Option<u64>> {

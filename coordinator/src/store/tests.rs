@@ -10,8 +10,8 @@ use serde_json::json;
 use super::*;
 use crate::model::{
     AttemptOutcome, AttemptTrigger, CORRELATION_HISTORY, Delivery, DeliveryFilter, DeliveryId,
-    DeliveryStatus, Event, EventId, PageRequest, Subscription, SubscriptionFilter, SubscriptionId,
-    from_millis,
+    DeliveryState, DeliveryStatus, Event, EventId, PageRequest, Subscription, SubscriptionFilter,
+    SubscriptionId, from_millis, to_millis,
 };
 
 fn open() -> (tempfile::TempDir, SledStore) {
@@ -60,10 +60,9 @@ pub(super) fn delivery(event: &Event, sub: SubscriptionId, due: DateTime<Utc>) -
         event_type: event.event_type.clone(),
         subscription_id: sub,
         provider_id: "webhook.webhook".into(),
-        status: DeliveryStatus::Pending,
+        state: DeliveryState::Pending { due },
         attempts: 0,
         budget_used: 0,
-        next_attempt_at: Some(due),
         last_error: None,
         created_at: event.received_at,
         updated_at: event.received_at,
@@ -118,7 +117,7 @@ fn claiming_takes_only_due_work_and_marks_it_in_flight(store: &dyn Store) {
     let claimed = store.claim_due(now, 10).expect("claim");
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].id, due.id);
-    assert_eq!(claimed[0].status, DeliveryStatus::InFlight);
+    assert_eq!(claimed[0].status(), DeliveryStatus::InFlight);
     assert!(store.claim_due(now, 10).expect("claim again").is_empty());
     let next = store
         .next_due()
@@ -126,7 +125,7 @@ fn claiming_takes_only_due_work_and_marks_it_in_flight(store: &dyn Store) {
         .map(|t| t.timestamp_millis());
     assert_eq!(
         next,
-        later.next_attempt_at.map(|t| t.timestamp_millis()),
+        later.next_attempt_at().map(|t| t.timestamp_millis()),
         "claimed work is not due again"
     );
     assert!(matches!(
@@ -150,9 +149,10 @@ fn saving_checks_the_expected_status_and_moves_the_indexes(store: &dyn Store) {
     let mut claimed = store.claim_due(now, 1).expect("claim").remove(0);
     let err = store.save_delivery(&claimed, None, DeliveryStatus::Pending);
     assert!(matches!(err, Err(StoreError::Conflict(_))));
-    claimed.status = DeliveryStatus::Retrying;
+    claimed.state = DeliveryState::Retrying {
+        due: now + chrono::Duration::seconds(60),
+    };
     claimed.attempts = 1;
-    claimed.next_attempt_at = Some(now + chrono::Duration::seconds(60));
     let attempt = crate::model::Attempt {
         delivery_id: d.id,
         number: 1,
@@ -165,7 +165,7 @@ fn saving_checks_the_expected_status_and_moves_the_indexes(store: &dyn Store) {
         status_code: Some(503),
         external_id: None,
         retry_after_ms: None,
-        next_attempt_at: claimed.next_attempt_at,
+        next_attempt_at: claimed.next_attempt_at(),
         response_excerpt: None,
         state: None,
     };
@@ -173,7 +173,7 @@ fn saving_checks_the_expected_status_and_moves_the_indexes(store: &dyn Store) {
         .save_delivery(&claimed, Some(&attempt), DeliveryStatus::InFlight)
         .expect("save");
     assert_eq!(
-        store.get_delivery(d.id).expect("get").map(|d| d.status),
+        store.get_delivery(d.id).expect("get").map(|d| d.status()),
         Some(DeliveryStatus::Retrying)
     );
     assert_eq!(store.attempts(d.id).expect("attempts"), vec![attempt]);
@@ -317,8 +317,7 @@ fn purge_removes_old_events_whose_deliveries_are_all_final(store: &dyn Store) {
         .expect("insert");
     let claimed = store.claim_due(old, 10).expect("claim");
     assert_eq!(claimed.len(), 1);
-    done.status = DeliveryStatus::Succeeded;
-    done.next_attempt_at = None;
+    done.state = DeliveryState::Succeeded;
     store
         .save_delivery(&done, None, DeliveryStatus::InFlight)
         .expect("save");
@@ -386,13 +385,12 @@ fn the_status_machine_is_enforced_on_save(store: &dyn Store) {
     store
         .insert_event(&ev, std::slice::from_ref(&d))
         .expect("insert");
-    d.status = DeliveryStatus::Succeeded;
-    d.next_attempt_at = None;
+    d.state = DeliveryState::Succeeded;
     let err = store.save_delivery(&d, None, DeliveryStatus::Pending);
     assert!(
         matches!(err, Err(StoreError::Conflict(m)) if m.contains("cannot go from pending to succeeded"))
     );
-    d.status = DeliveryStatus::Cancelled;
+    d.state = DeliveryState::Cancelled;
     store
         .save_delivery(&d, None, DeliveryStatus::Pending)
         .expect("pending → cancelled");
@@ -434,8 +432,7 @@ fn batched_saves_check_each_write_on_its_own(store: &dyn Store) {
     assert_eq!(claimed.len(), 2);
     let done = |d: &Delivery, expected| SaveDelivery {
         delivery: Delivery {
-            status: DeliveryStatus::Succeeded,
-            next_attempt_at: None,
+            state: DeliveryState::Succeeded,
             attempts: 1,
             ..d.clone()
         },
@@ -458,7 +455,7 @@ fn batched_saves_check_each_write_on_its_own(store: &dyn Store) {
     assert!(results[0].is_ok());
     assert!(matches!(results[1], Err(StoreError::Conflict(_))));
     assert!(matches!(results[2], Err(StoreError::NotFound { .. })));
-    let status = |id| store.get_delivery(id).expect("get").map(|d| d.status);
+    let status = |id| store.get_delivery(id).expect("get").map(|d| d.status());
     assert_eq!(status(a.id), Some(DeliveryStatus::Succeeded));
     // Still claimed, so still shown in flight, and not claimable again.
     assert_eq!(status(b.id), Some(DeliveryStatus::InFlight));
@@ -542,8 +539,7 @@ fn a_batch_writes_new_events_and_results_together(store: &dyn Store) {
         .expect("insert");
     let claimed = store.claim_due(now, 1).expect("claim").remove(0);
     let mut done = claimed.clone();
-    done.status = DeliveryStatus::Succeeded;
-    done.next_attempt_at = None;
+    done.state = DeliveryState::Succeeded;
     let new = event_at(now, None);
     let fresh = delivery(&new, sub, now);
     let results = store.write_batch(
@@ -562,7 +558,7 @@ fn a_batch_writes_new_events_and_results_together(store: &dyn Store) {
         [Ok(InsertEvent::Inserted { .. })]
     ));
     assert!(matches!(results.saves[..], [Ok(())]));
-    let status = |id| store.get_delivery(id).expect("get").map(|d| d.status);
+    let status = |id| store.get_delivery(id).expect("get").map(|d| d.status());
     assert_eq!(status(d.id), Some(DeliveryStatus::Succeeded));
     assert_eq!(status(fresh.id), Some(DeliveryStatus::Pending));
 }
@@ -580,20 +576,18 @@ fn correlated(store: &dyn Store, sub: SubscriptionId, key: &str, at: DateTime<Ut
         panic!("not inserted");
     };
     if waiting.contains(&d.id) {
-        d.status = DeliveryStatus::Waiting;
-        d.next_attempt_at = None;
+        d.state = DeliveryState::Waiting;
     }
     d
 }
 
-fn ended(store: &dyn Store, d: &Delivery, status: DeliveryStatus, at: DateTime<Utc>) {
+fn ended(store: &dyn Store, d: &Delivery, state: DeliveryState, at: DateTime<Utc>) {
     let mut done = d.clone();
-    done.status = status;
-    done.next_attempt_at = None;
+    done.state = state;
     done.updated_at = at;
     done.attempts = 1;
     store
-        .save_delivery(&done, None, d.status)
+        .save_delivery(&done, None, d.status())
         .expect("save the end of the delivery");
 }
 
@@ -605,16 +599,16 @@ fn correlated_deliveries_wait_for_the_one_ahead_and_go_when_it_ends(store: &dyn 
     let third = correlated(store, sub, "inc-1", now);
     let other_key = correlated(store, sub, "inc-2", now);
     let other_sub = correlated(store, SubscriptionId::new(), "inc-1", now);
-    assert_eq!(first.status, DeliveryStatus::Pending);
-    assert_eq!(second.status, DeliveryStatus::Waiting);
-    assert_eq!(third.status, DeliveryStatus::Waiting);
+    assert_eq!(first.status(), DeliveryStatus::Pending);
+    assert_eq!(second.status(), DeliveryStatus::Waiting);
+    assert_eq!(third.status(), DeliveryStatus::Waiting);
     assert_eq!(
-        other_key.status,
+        other_key.status(),
         DeliveryStatus::Pending,
         "keys are independent"
     );
     assert_eq!(
-        other_sub.status,
+        other_sub.status(),
         DeliveryStatus::Pending,
         "subscriptions too"
     );
@@ -628,11 +622,11 @@ fn correlated_deliveries_wait_for_the_one_ahead_and_go_when_it_ends(store: &dyn 
 
     // The head fails: the next one becomes due; the history says what happened.
     let mut head = first.clone();
-    head.status = DeliveryStatus::InFlight;
-    ended(store, &head, DeliveryStatus::Failed, now);
+    head.state = DeliveryState::InFlight { due: now };
+    ended(store, &head, DeliveryState::Failed, now);
     let stored = |id| store.get_delivery(id).unwrap().unwrap();
-    assert_eq!(stored(second.id).status, DeliveryStatus::Pending);
-    assert_eq!(stored(third.id).status, DeliveryStatus::Waiting);
+    assert_eq!(stored(second.id).status(), DeliveryStatus::Pending);
+    assert_eq!(stored(third.id).status(), DeliveryStatus::Waiting);
     let history = store.correlation_history(sub, "inc-1").unwrap();
     assert_eq!(history.len(), 1);
     assert!(!history[0].delivered && history[0].delivery_id == first.id);
@@ -660,17 +654,16 @@ fn a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled(store: &dy
             .any(|c| c.id == first.id)
     );
     let mut head = first.clone();
-    head.status = DeliveryStatus::InFlight;
-    ended(store, &head, DeliveryStatus::Succeeded, now);
+    head.state = DeliveryState::InFlight { due: now };
+    ended(store, &head, DeliveryState::Succeeded, now);
     // The manual attempt fails and puts it back to waiting: nothing is ahead any more.
     let mut back = second.clone();
-    back.status = DeliveryStatus::Waiting;
-    back.next_attempt_at = None;
+    back.state = DeliveryState::Waiting;
     store
         .save_delivery(&back, None, DeliveryStatus::InFlight)
         .expect("put back");
     let d = store.get_delivery(second.id).unwrap().unwrap();
-    assert_eq!(d.status, DeliveryStatus::Pending, "{d:?}");
+    assert_eq!(d.status(), DeliveryStatus::Pending, "{d:?}");
     assert!(
         store
             .claim_due(now, 10)
@@ -725,16 +718,16 @@ fn history_outlives_a_chain_by_the_retention_and_stays_bounded(store: &dyn Store
     // delivery: its history stays, cut to the newest ones. inc-3 ended recently: kept.
     for _ in 0..3 {
         let d = correlated(store, sub, "inc-1", long_ago);
-        ended(store, &d, DeliveryStatus::Failed, long_ago);
+        ended(store, &d, DeliveryState::Failed, long_ago);
     }
     let extra = 5;
     for _ in 0..CORRELATION_HISTORY + extra {
         let d = correlated(store, sub, "inc-2", long_ago);
-        ended(store, &d, DeliveryStatus::Failed, long_ago);
+        ended(store, &d, DeliveryState::Failed, long_ago);
     }
     let open_one = correlated(store, sub, "inc-2", long_ago);
     let recent = correlated(store, sub, "inc-3", Utc::now());
-    ended(store, &recent, DeliveryStatus::Failed, Utc::now());
+    ended(store, &recent, DeliveryState::Failed, Utc::now());
     assert_eq!(store.correlation_history(sub, "inc-1").unwrap().len(), 3);
     store
         .purge_finished(Utc::now() - chrono::Duration::days(1))
@@ -745,8 +738,8 @@ fn history_outlives_a_chain_by_the_retention_and_stays_bounded(store: &dyn Store
     assert_eq!(store.correlation_history(sub, "inc-3").unwrap().len(), 1);
     // The open delivery still heads its chain: the next one waits behind it.
     let behind = correlated(store, sub, "inc-2", Utc::now());
-    assert_eq!(open_one.status, DeliveryStatus::Pending);
-    assert_eq!(behind.status, DeliveryStatus::Waiting);
+    assert_eq!(open_one.status(), DeliveryStatus::Pending);
+    assert_eq!(behind.status(), DeliveryStatus::Waiting);
 }
 
 /// Ends a claimed correlated delivery with a successful attempt that returned `external_id`.
@@ -757,9 +750,8 @@ fn delivered(store: &dyn Store, d: &Delivery, external_id: &str, at: DateTime<Ut
         .into_iter()
         .find(|c| c.id == d.id)
         .expect("due");
-    claimed.status = DeliveryStatus::Succeeded;
+    claimed.state = DeliveryState::Succeeded;
     claimed.attempts = 1;
-    claimed.next_attempt_at = None;
     claimed.updated_at = at;
     let attempt = crate::model::Attempt {
         delivery_id: d.id,
@@ -791,7 +783,7 @@ fn the_history_read_from_memory_follows_every_end_and_matches_the_store() {
     let first = correlated(store, sub, "inc-1", now);
     let second = correlated(store, sub, "inc-1", now);
     // An end without an attempt drops the chain from memory; the next read scans the store.
-    ended(store, &first, DeliveryStatus::Failed, now);
+    ended(store, &first, DeliveryState::Failed, now);
     assert_eq!(store.correlation_history(sub, "inc-1").unwrap().len(), 1);
     // From here on the reads come from memory, which each end must keep in step. (Ends in
     // distinct milliseconds: within one, the store orders them by id.)
@@ -812,6 +804,53 @@ fn the_history_read_from_memory_follows_every_end_and_matches_the_store() {
     drop(owned);
     let reopened = SledStore::open(dir.path()).expect("reopen");
     assert_eq!(reopened.correlation_history(sub, "inc-1").unwrap(), cached);
+}
+
+fn a_claim_keeps_the_due_time_and_reports_the_state_it_took(store: &dyn Store) {
+    let due = from_millis(to_millis(Utc::now()) - 60_000);
+    let ev = event_at(due, None);
+    let d = delivery(&ev, SubscriptionId::new(), due);
+    store
+        .insert_event(&ev, std::slice::from_ref(&d))
+        .expect("insert");
+    let state = |id| store.get_delivery(id).expect("get").expect("present").state;
+    let mut claimed = store.claim_due(Utc::now(), 10).expect("claim").remove(0);
+    assert_eq!(claimed.state, DeliveryState::InFlight { due });
+    assert_eq!(
+        state(d.id),
+        DeliveryState::InFlight { due },
+        "reads show the claim"
+    );
+    let retry_at = due + chrono::Duration::hours(1);
+    claimed.state = DeliveryState::Retrying { due: retry_at };
+    store
+        .save_delivery(&claimed, None, DeliveryStatus::InFlight)
+        .expect("save the retry");
+    assert_eq!(state(d.id), DeliveryState::Retrying { due: retry_at });
+    // A manual claim of a scheduled delivery keeps its due time and hands back what it took.
+    let now = from_millis(to_millis(Utc::now()));
+    let manual = store.claim(d.id, now).expect("manual claim");
+    assert_eq!(manual.previous, DeliveryState::Retrying { due: retry_at });
+    assert_eq!(
+        manual.delivery.state,
+        DeliveryState::InFlight { due: retry_at }
+    );
+    let mut failed = manual.delivery;
+    failed.state = DeliveryState::Failed;
+    store
+        .save_delivery(&failed, None, DeliveryStatus::InFlight)
+        .expect("save the failure");
+    // One that had no due time runs from the claim's time.
+    let later = now + chrono::Duration::seconds(1);
+    let manual = store
+        .claim(d.id, later)
+        .expect("manual claim of a failed one");
+    assert_eq!(manual.previous, DeliveryState::Failed);
+    assert_eq!(
+        manual.delivery.state,
+        DeliveryState::InFlight { due: later }
+    );
+    assert_eq!(state(d.id), DeliveryState::InFlight { due: later });
 }
 
 /// Runs each named test (a `fn(&dyn Store)`) on both stores.
@@ -858,4 +897,8 @@ on_both_stores!(
     a_waiting_delivery_put_back_after_the_one_ahead_ended_is_scheduled,
     modify_reruns_on_a_concurrent_update_and_never_overwrites_it,
     history_outlives_a_chain_by_the_retention_and_stays_bounded,
+    a_claim_keeps_the_due_time_and_reports_the_state_it_took,
 );
+
+// After the macro, which it uses.
+mod lifecycle;

@@ -182,6 +182,13 @@ impl HttpSink {
         sink
     }
 
+    /// Changes how unscripted requests are answered from now on: the echo answer of
+    /// [`HttpSink::start_echo`] with `status`, or (0) the default `200` answer — a receiver
+    /// that goes down and comes back at the same address.
+    pub fn set_echo_status(&self, status: u16) {
+        self.state.echo_status.store(status, Ordering::SeqCst);
+    }
+
     /// The base URL, e.g. `http://127.0.0.1:40123`.
     #[must_use]
     pub fn url(&self) -> String {

@@ -20,6 +20,7 @@ import type { LookupFunction } from "node:net";
 import { Readable } from "node:stream";
 
 import { NetworkPolicy, NetworkPolicyRefusal, parseAddress } from "./net-policy.js";
+import { inClientSpan, tracingEnabled } from "./tracing.js";
 import { SDK_VERSION } from "./version.js";
 
 /** The `User-Agent` sent unless the provider sets one. */
@@ -208,7 +209,11 @@ export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promi
 
 /** A `fetch` held to `policy`. */
 export function policyFetch(policy: NetworkPolicy): Fetch {
-  return async (input, init) => send(await outgoing(input, init), policy);
+  return async (input, init) => {
+    const out = await outgoing(input, init);
+    // A client span while traces are on (tracing.ts): method, host, port and status only.
+    return tracingEnabled() ? inClientSpan(out.method, out.url, () => send(out, policy)) : send(out, policy);
+  };
 }
 
 let current: NetworkPolicy | undefined;

@@ -1,7 +1,8 @@
 /**
  * `@switchyard/plugin-sdk`: write Switchyard provider plugins in TypeScript. The provider type
  * mirrors the platform's `IntegrationProvider`; {@link serve} runs a plugin (handshake, gRPC,
- * health, Shutdown, hclog logs, parent-death exit). Helpers: zod config schemas with the
+ * health, Shutdown, hclog logs, parent-death exit, OpenTelemetry traces when the host's `OTEL_*`
+ * variables ask). Helpers: zod config schemas with the
  * platform's `configString`/`configNumber`, HTTP classification and Retry-After (`http`), the
  * network policy and its `fetch`, templates, secret scrubbing. Guide:
  * `docs/writing-a-plugin-typescript.md`.

@@ -8,10 +8,12 @@
  * `logger.error("Failed to get options", error)`); extra arguments become fields: a plain
  * object is merged, an `Error` becomes `error`, anything else `arg1`, `arg2`…. Never log a
  * config: it carries decrypted secrets. As a safety net, every line written while a call runs
- * is scrubbed of that call's secrets ({@link scrubActive}).
+ * is scrubbed of that call's secrets ({@link scrubActive}); while traces are on, a line written
+ * during a traced call carries its `trace_id`.
  */
 
 import { scrubActive } from "./scrub.js";
+import { currentTraceId } from "./tracing.js";
 
 /** hclog's level names. */
 export type Level = "trace" | "debug" | "info" | "warn" | "error";
@@ -79,6 +81,9 @@ export function formatLine(level: Level, module: string, message: string, args: 
   for (const [key, value] of Object.entries(fieldsOf(args))) {
     if (!key.startsWith("@")) line[key] = scrubValue(value);
   }
+  // The trace of the call the line is written in, while traces are on (tracing.ts).
+  const traceId = currentTraceId();
+  if (traceId !== undefined) line["trace_id"] = traceId;
   return JSON.stringify(line);
 }
 

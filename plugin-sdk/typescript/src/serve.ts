@@ -7,7 +7,9 @@
  * (calls in flight get 1.5 s, the host waits 2 s), having removed its socket. When the parent
  * is gone (the host sets PR_SET_PDEATHSIG, and the SDK also polls `process.ppid`, which catches
  * a parent that is a shell or a launcher) nobody is left to answer: it removes its socket and
- * exits 1 at once. It also installs the network policy's `fetch` as `globalThis.fetch`.
+ * exits 1 at once. It also installs the network policy's `fetch` as `globalThis.fetch`, and
+ * turns traces on when the host's `OTEL_*` variables ask (`tracing.ts`; the spans still queued
+ * are exported before the exit, for at most {@link TRACE_FLUSH_MS}).
  */
 
 import { rmSync } from "node:fs";
@@ -29,6 +31,7 @@ import { NetworkPolicy, PolicyError } from "./net-policy.js";
 import type { AnyProvider } from "./provider.js";
 import { PluginDefinitionError, register } from "./registry.js";
 import { ProviderService } from "./service.js";
+import { startTracing, stopTracing } from "./tracing.js";
 import { SDK_VERSION } from "./version.js";
 
 /** What a plugin registers. */
@@ -44,6 +47,8 @@ export interface PluginOptions {
 export const STOP_GRACE_MS = 1500;
 /** How often the parent process is checked. */
 export const PARENT_POLL_MS = 200;
+/** How long the spans still queued may take to export on the way out (tracing.ts). */
+export const TRACE_FLUSH_MS = 400;
 /** Largest message accepted or sent (a 1 MiB payload plus config fits comfortably). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -124,6 +129,9 @@ export async function serve(options: PluginOptions, env: NodeJS.ProcessEnv = pro
   const { version, registered, policy, path } = prepare(options, env);
   setPolicy(policy);
   globalThis.fetch = fetch as typeof globalThis.fetch;
+  // Loads the OpenTelemetry packages only if the host passed OTEL_* variables asking for traces.
+  const traces = await startTracing(env, `switchyard-plugin-${options.pluginId}`, (message) => write("warn", "switchyard_plugin", `traces: ${message}`));
+  if (traces.warning !== undefined) write("warn", "switchyard_plugin", traces.warning);
   let stopping = false;
   const service = new ProviderService(registered, options.pluginId, options.version, version);
   const server = buildServer(service, (reason) => void stop(reason), () => !stopping);
@@ -137,6 +145,8 @@ export async function serve(options: PluginOptions, env: NodeJS.ProcessEnv = pro
       clearTimeout(forced);
     }
     removeSocket(path);
+    // After the calls: their spans have ended. Bounded, so that a dead collector cannot hold us.
+    await stopTracing(TRACE_FLUSH_MS);
     process.exit(code);
   };
   // A promise a provider forgot to await must not take every other call down with the process.

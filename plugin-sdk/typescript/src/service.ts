@@ -44,6 +44,7 @@ import {
   unary,
 } from "./calls.js";
 import { logger } from "./log.js";
+import { inDeliverSpan, tracingEnabled } from "./tracing.js";
 import { PAYLOAD_JSON } from "./template/json.js";
 import type { IntegrationDeliveryContext, TestConnectionResult } from "./provider.js";
 import type { Registered } from "./registry.js";
@@ -273,7 +274,8 @@ export class ProviderService {
   implementation(): ProviderPluginServer {
     return {
       describe: unary("Describe", async () => this.describeAnswer),
-      deliver: unary("Deliver", (req, call) => this.deliver(req, call)),
+      // While traces are off not even the span's closure is made.
+      deliver: unary("Deliver", (req, call) => (tracingEnabled() ? inDeliverSpan(call.metadata, req, () => this.deliver(req, call)) : this.deliver(req, call))),
       testConnection: unary("TestConnection", (req) => this.testConnection(req)),
       getConnectionOptions: unary("GetConnectionOptions", (req) => this.getConnectionOptions(req)),
       migrateConfig: unary("MigrateConfig", (req) => this.migrateConfig(req)),

@@ -51,8 +51,11 @@ export class Coordinator {
     return this.log;
   }
 
-  /** Starts one serving `plugins` (commands) and waits until it listens. */
-  static async start(plugins: string[]): Promise<Coordinator> {
+  /**
+   * Starts one serving `plugins` (commands) and waits until it listens; `env` is added to its
+   * environment (e.g. `OTEL_*`, which it passes on to its plugins).
+   */
+  static async start(plugins: string[], env: Record<string, string> = {}): Promise<Coordinator> {
     const dir = mkdtempSync(join(tmpdir(), "sy-e2e-"));
     const extra = plugins.map((c) => `[[plugins.extra]]\ncommand = ${JSON.stringify(c)}\n`).join("");
     const config =
@@ -62,7 +65,7 @@ export class Coordinator {
       `[delivery]\nretry_delays = ["100ms", "200ms"]\njitter = 0.0\n`;
     writeFileSync(join(dir, "switchyard.toml"), config);
     const child = spawn(SWITCHYARD, ["serve", "--config", join(dir, "switchyard.toml")], {
-      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...env },
       stdio: ["ignore", "ignore", "pipe"],
     });
     const c = new Coordinator(dir, child);

@@ -109,16 +109,17 @@ export class HttpSink {
 
 /**
  * Calls a callback-style unary gRPC method as a promise (typed from the method's last overload,
- * the one with metadata and options), with a deadline of `deadlineMs`.
+ * the one with metadata and options), with a deadline of `deadlineMs` and `metadata` sent.
  */
 export function call<Req, Res>(
   client: Client,
   method: (req: Req, metadata: Metadata, options: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown,
   request: Req,
   deadlineMs = 20_000,
+  metadata: Metadata = new Metadata(),
 ): Promise<Res> {
   return new Promise((done, fail) =>
-    method.call(client, request, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? fail(err) : done(res))),
+    method.call(client, request, metadata, { deadline: Date.now() + deadlineMs }, (err, res) => (err ? fail(err) : done(res))),
   );
 }
 

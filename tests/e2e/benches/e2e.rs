@@ -18,14 +18,22 @@
 //! receiver in this process: "1,1m,1o" measures their overhead side by side), `E2E_BENCH_ROUNDS`
 //! (1; rounds interleave the scenarios), `E2E_BENCH_PER_SUB` (per-subscription in-flight limit, 64).
 //! With more than one round, the medians of each scenario's figures over the rounds end the
-//! output, with their ratios to the first scenario's.
+//! output, with their ratios to the first scenario's. `E2E_BENCH_BUILDS` (comma-separated
+//! directories, e.g. "/work/base17/target/release,target/release") runs every scenario against
+//! each directory's `switchyard` and plugins in turn, the order alternating from round to round,
+//! and ends with the per-round ratios of the last build's figures to the first's (the config
+//! file leaves out `plugins.network_allow` for a build that does not know it).
 //! Figures go to docs/benchmarks.md ("End to end"). Not a test: nothing here asserts a speed.
 
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use switchyard::cli::client::Clients;
+use switchyard_e2e::bench::{
+    Cpu, EPOCH, Shape, delivered_latencies, env_usize, median, percentiles, publish_all,
+    quantile_ms, wait_for_count,
+};
 use switchyard_e2e::coordinator::{
     Coordinator, CoordinatorOptions, INCIDENT, create_subscription, register_incident,
     webhook_subscription,
@@ -37,9 +45,6 @@ use switchyard_proto::coordinator::v1 as api;
 // uses a cheaper allocator than the system one.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The publishers' clock: payloads carry their publish time as microseconds since it.
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// Concurrent publishers (the platform's API clients) unless `E2E_BENCH_PUBLISHERS` says.
 const PUBLISHERS: usize = 64;
@@ -63,6 +68,16 @@ async fn main() {
     // `E2E_BENCH_SCENARIOS=1,10t` picks scenarios (see the module's doc).
     let wanted = std::env::var("E2E_BENCH_SCENARIOS").unwrap_or_else(|_| "0,1,10,100".into());
     let rounds = env_usize("E2E_BENCH_ROUNDS", 1).max(1);
+    // `E2E_BENCH_BUILDS=/old/target/release,target/release` runs every scenario against each
+    // build's binaries, interleaved (the order alternates from round to round).
+    let builds: Vec<Option<PathBuf>> = match std::env::var("E2E_BENCH_BUILDS") {
+        Ok(dirs) => dirs
+            .split(',')
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| Some(PathBuf::from(d.trim())))
+            .collect(),
+        Err(_) => vec![None],
+    };
     let mut figures: Vec<(String, Vec<Figures>)> = Vec::new();
     for round in 1..=rounds {
         if rounds > 1 {
@@ -74,18 +89,73 @@ async fn main() {
             } else {
                 events
             };
-            let f = run(&scenario, n_events, publishers).await;
-            match figures
-                .iter_mut()
-                .find(|(label, _)| *label == scenario.label())
-            {
-                Some((_, all)) => all.push(f),
-                None => figures.push((scenario.label(), vec![f])),
+            let mut order: Vec<&Option<PathBuf>> = builds.iter().collect();
+            if round % 2 == 0 {
+                order.reverse();
+            }
+            for build in order {
+                let label = build_label(&scenario, build.as_deref(), builds.len());
+                let f = run(&scenario, &label, n_events, publishers, build.as_deref()).await;
+                match figures.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, all)) => all.push(f),
+                    None => figures.push((label, vec![f])),
+                }
             }
         }
     }
     if rounds > 1 {
         print_medians(&figures);
+    }
+    if builds.len() > 1 {
+        print_build_ratios(&figures, &builds);
+    }
+}
+
+/// The scenario's label, with the build's directory when several builds are compared.
+fn build_label(scenario: &Scenario, build: Option<&Path>, builds: usize) -> String {
+    match build {
+        Some(dir) if builds > 1 => format!("{} [{}]", scenario.label(), dir.display()),
+        _ => scenario.label(),
+    }
+}
+
+/// For each scenario, the per-round ratios of the last build's figures to the first build's
+/// (deliveries/s, coordinator and plugin CPU per delivery, publish → delivered p50 and p99),
+/// and their medians.
+fn print_build_ratios(figures: &[(String, Vec<Figures>)], builds: &[Option<PathBuf>]) {
+    let dir = |b: &Option<PathBuf>| {
+        b.as_ref()
+            .map_or(String::new(), |d| d.display().to_string())
+    };
+    let (Some(first), Some(last)) = (builds.first().map(dir), builds.last().map(dir)) else {
+        return;
+    };
+    println!("## per-round ratios, [{last}] / [{first}] (median last)");
+    let suffix = format!(" [{first}]");
+    for (label, base) in figures {
+        let Some(scenario) = label.strip_suffix(&suffix) else {
+            continue;
+        };
+        let Some((_, other)) = figures
+            .iter()
+            .find(|(l, _)| *l == format!("{scenario} [{last}]"))
+        else {
+            continue;
+        };
+        let ratios = |f: fn(&Figures) -> f64| {
+            let r: Vec<f64> = other.iter().zip(base).map(|(o, b)| f(o) / f(b)).collect();
+            let shown: Vec<String> = r.iter().map(|x| format!("{x:.2}")).collect();
+            format!("{} → {:.2}", shown.join(", "), median(r.into_iter()))
+        };
+        println!(
+            "{scenario}: deliveries/s {}; coordinator CPU per delivery {}; plugins CPU per \
+             delivery {}; publish → delivered p50 {}, p99 {}",
+            ratios(|f| f.deliveries_per_s),
+            ratios(|f| f.coordinator_cpu_per_k),
+            ratios(|f| f.plugins_cpu_per_k),
+            ratios(|f| f.delivered_p50_ms),
+            ratios(|f| f.delivered_p99_ms),
+        );
     }
 }
 
@@ -96,16 +166,7 @@ struct Figures {
     coordinator_cpu_per_k: f64,
     plugins_cpu_per_k: f64,
     delivered_p50_ms: f64,
-}
-
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
+    delivered_p99_ms: f64,
 }
 
 /// The medians over the rounds of each scenario, and their ratios to the first scenario's.
@@ -221,13 +282,6 @@ impl Scenario {
     }
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The coordinator's environment for `scenario`, and the OTLP receiver it exports to (keep it
 /// until the run ends) when traces are on.
 async fn scenario_env(
@@ -269,10 +323,19 @@ async fn scenario_env(
     (env, receiver)
 }
 
-async fn run(scenario: &Scenario, events: usize, publishers: usize) -> Figures {
+/// One run of `scenario` (printed as `label`), with the binaries of `build` (`None`: next to
+/// this executable).
+async fn run(
+    scenario: &Scenario,
+    label: &str,
+    events: usize,
+    publishers: usize,
+    build: Option<&Path>,
+) -> Figures {
     let (env, receiver) = scenario_env(scenario).await;
     let coord = Coordinator::start(CoordinatorOptions {
         env,
+        bin_dir: build.map(Path::to_path_buf),
         ..CoordinatorOptions::default()
     })
     .await;
@@ -284,7 +347,7 @@ async fn run(scenario: &Scenario, events: usize, publishers: usize) -> Figures {
     let sink = HttpSink::start().await;
     set_up(&coord, scenario, &sink).await;
     let expected = events * scenario.subs;
-    let cpu_before = Cpu::of(&coord);
+    let cpu_before = Cpu::of(coord.pid());
     let start = Instant::now();
     let incidents = if scenario.keyed { INCIDENTS } else { events };
     let shape = Shape {
@@ -293,11 +356,11 @@ async fn run(scenario: &Scenario, events: usize, publishers: usize) -> Figures {
         publishers,
         batch: scenario.batch,
     };
-    let mut latencies = publish_all(&addr, &shape).await;
+    let mut latencies = publish_all(std::slice::from_ref(&addr), &shape).await;
     let published_in = start.elapsed();
     let received = wait_for_count(&sink, expected, Duration::from_secs(600)).await;
     let delivered_in = start.elapsed();
-    let cpu = Cpu::of(&coord).since(&cpu_before);
+    let cpu = Cpu::of(coord.pid()).since(&cpu_before);
     assert_eq!(received, expected, "not every delivery arrived");
     // Per 1,000 deliveries; per 1,000 events when nothing is delivered (publish only).
     let per_k = |s: f64| s * 1000.0 / expected.max(events).max(1) as f64;
@@ -305,7 +368,7 @@ async fn run(scenario: &Scenario, events: usize, publishers: usize) -> Figures {
         "{}: {expected} deliveries of {events} events in {:.2} s = {:.0} deliveries/s end to end; \
          publishing took {:.2} s ({:.0} events/s); latency of one call {}; publish → delivered {}; \
          CPU s per 1,000 deliveries (events if none): coordinator {:.3}, plugins {:.3}",
-        scenario.label(),
+        label,
         delivered_in.as_secs_f64(),
         expected as f64 / delivered_in.as_secs_f64(),
         published_in.as_secs_f64(),
@@ -324,9 +387,8 @@ async fn run(scenario: &Scenario, events: usize, publishers: usize) -> Figures {
         deliveries_per_s: expected as f64 / delivered_in.as_secs_f64(),
         coordinator_cpu_per_k: per_k(cpu.coordinator),
         plugins_cpu_per_k: per_k(cpu.plugins),
-        delivered_p50_ms: delivered
-            .get(delivered.len() / 2)
-            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
+        delivered_p50_ms: quantile_ms(&delivered, 0.50),
+        delivered_p99_ms: quantile_ms(&delivered, 0.99),
     }
 }
 
@@ -343,117 +405,6 @@ async fn set_up(coord: &Coordinator, scenario: &Scenario, sink: &HttpSink) {
             webhook_subscription(&format!("bench-{n}"), &sink.url()),
         )
         .await;
-    }
-}
-
-/// "p50 1.23 ms, p99 4.56 ms" of `latencies` (sorted here); "n/a" when empty.
-fn percentiles(latencies: &mut [Duration]) -> String {
-    if latencies.is_empty() {
-        return "n/a".into();
-    }
-    latencies.sort_unstable();
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
-    format!(
-        "p50 {:.2} ms, p99 {:.2} ms",
-        pct(0.50).as_secs_f64() * 1000.0,
-        pct(0.99).as_secs_f64() * 1000.0
-    )
-}
-
-/// For each request the sink received: from the publish its payload names (`data.sentUs`, the
-/// webhook's default body) to its arrival.
-fn delivered_latencies(sink: &HttpSink) -> Vec<Duration> {
-    let epoch = *EPOCH;
-    sink.requests()
-        .iter()
-        .zip(sink.arrivals())
-        .filter_map(|(r, arrived)| {
-            let sent = Duration::from_micros(r.json()["data"]["sentUs"].as_u64()?);
-            Some(arrived.duration_since(epoch).saturating_sub(sent))
-        })
-        .collect()
-}
-
-/// CPU seconds used so far (user + system) by the coordinator and by its child processes,
-/// the plugins (alive now: read before and after a round, while they run).
-struct Cpu {
-    coordinator: f64,
-    plugins: f64,
-}
-
-impl Cpu {
-    fn of(coord: &Coordinator) -> Cpu {
-        let Some(pid) = coord.pid() else {
-            return Cpu {
-                coordinator: 0.0,
-                plugins: 0.0,
-            };
-        };
-        Cpu {
-            coordinator: cpu_seconds(pid),
-            plugins: children(pid).into_iter().map(cpu_seconds).sum(),
-        }
-    }
-
-    fn since(&self, before: &Cpu) -> Cpu {
-        Cpu {
-            coordinator: self.coordinator - before.coordinator,
-            plugins: self.plugins - before.plugins,
-        }
-    }
-}
-
-/// utime + stime of `pid` from `/proc/<pid>/stat`, in seconds (0 when unreadable).
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // The command name (field 2) may hold spaces; the fields after its `)` are fixed.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // After `)`: state is index 0, so utime (field 14) is 11 and stime (15) is 12.
-    // USER_HZ, the unit of these fields, is 100 on every Linux architecture's ABI.
-    (ticks(11) + ticks(12)) as f64 / 100.0
-}
-
-/// The child processes of `pid` (from each of its threads' `children` list).
-fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    let mut out: Vec<u32> = tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|list| {
-            list.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-/// Waits until the sink has recorded `n` requests (or `timeout`), returns the count. Polls every
-/// 2 ms instead of waking on each request: at thousands of requests a second the per-request
-/// wake-up would cost the machine more CPU than the check (and this is a bench, not a test).
-async fn wait_for_count(sink: &HttpSink, n: usize, timeout: Duration) -> usize {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let count = sink.request_count();
-        if count >= n || Instant::now() >= deadline {
-            return count;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
@@ -476,77 +427,4 @@ async fn correlate_incidents(c: &mut Clients) {
         })
         .await
         .expect("declare the correlation path");
-}
-
-/// What the publishers send: `events` events of `incidents` incidents (event n is of incident
-/// n mod `incidents`) from `publishers` concurrent clients, one per call or `batch` per call.
-struct Shape {
-    events: usize,
-    incidents: usize,
-    publishers: usize,
-    batch: Option<usize>,
-}
-
-/// One event's request; its payload carries the publish time (`sentUs`).
-fn event(n: usize, incidents: usize) -> api::PublishEventRequest {
-    api::PublishEventRequest {
-        event_type: INCIDENT.into(),
-        payload_json: json!({
-            "incidentId": format!("inc-{}", n % incidents),
-            "title": "bench",
-            "severity": "major",
-            "sentUs": u64::try_from(EPOCH.elapsed().as_micros()).unwrap_or(0),
-        })
-        .to_string(),
-        idempotency_key: String::new(),
-        timestamp: None,
-    }
-}
-
-/// Publishes as `shape` says; returns each call's latency.
-async fn publish_all(addr: &str, shape: &Shape) -> Vec<Duration> {
-    let per_call = shape.batch.unwrap_or(1);
-    let calls = shape.events.div_ceil(per_call);
-    let mut tasks = Vec::new();
-    for worker in 0..shape.publishers {
-        let mut c: Clients = switchyard::cli::client::connect(addr, None)
-            .await
-            .expect("connect to the coordinator");
-        let (events, incidents, batch) = (shape.events, shape.incidents, shape.batch);
-        let publishers = shape.publishers;
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            for call in (worker..calls).step_by(publishers) {
-                let first = call * per_call;
-                let last = (first + per_call).min(events);
-                let t = Instant::now();
-                if batch.is_some() {
-                    let events = (first..last).map(|n| event(n, incidents)).collect();
-                    let answer = c
-                        .events
-                        .publish_events(api::PublishEventsRequest { events })
-                        .await
-                        .expect("publish a batch")
-                        .into_inner();
-                    assert!(
-                        answer.results.iter().all(|r| matches!(
-                            r.outcome,
-                            Some(api::publish_event_result::Outcome::Published(_))
-                        )),
-                        "an event of the batch was refused"
-                    );
-                } else {
-                    let req = event(first, incidents);
-                    c.events.publish_event(req).await.expect("publish");
-                }
-                latencies.push(t.elapsed());
-            }
-            latencies
-        }));
-    }
-    let mut all = Vec::with_capacity(calls);
-    for t in tasks {
-        all.extend(t.await.expect("publisher task"));
-    }
-    all
 }

@@ -35,6 +35,11 @@ pub struct CoordinatorOptions {
     /// TOML appended to the generated config file, for what the environment cannot set
     /// (e.g. `[[api.tokens]]` tables, or `[api.tls]`).
     pub extra_config: String,
+    /// Where the `switchyard` and plugin binaries are (default: next to the running
+    /// executable). A bench points it at another build's `target/release` to compare builds;
+    /// the config file then holds only keys that build's default config knows (an older
+    /// coordinator refuses unknown keys: `plugins.network_allow` is left out when it has none).
+    pub bin_dir: Option<PathBuf>,
 }
 
 impl Default for CoordinatorOptions {
@@ -46,6 +51,7 @@ impl Default for CoordinatorOptions {
             extra_plugins: Vec::new(),
             env: Vec::new(),
             extra_config: String::new(),
+            bin_dir: None,
         }
     }
 }
@@ -167,7 +173,7 @@ impl Coordinator {
     /// When the binary cannot be run.
     #[must_use]
     pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(crate::binary(SWITCHYARD))
+        let out = Command::new(self.binary(SWITCHYARD))
             .arg("--addr")
             .arg(self.addr())
             .args(args)
@@ -179,8 +185,30 @@ impl Coordinator {
         (out.status.success(), text(out.stdout), text(out.stderr))
     }
 
+    /// The path of binary `name`: in [`CoordinatorOptions::bin_dir`], or next to this executable.
+    fn binary(&self, name: &str) -> PathBuf {
+        match &self.opts.bin_dir {
+            Some(dir) => dir.join(name),
+            None => crate::binary(name),
+        }
+    }
+
+    /// Whether the coordinator binary knows `plugins.network_allow` (every build of this tree
+    /// does; an older one from [`CoordinatorOptions::bin_dir`] may not).
+    fn knows_network_allow(&self) -> bool {
+        if self.opts.bin_dir.is_none() {
+            return true;
+        }
+        Command::new(self.binary(SWITCHYARD))
+            .args(["serve", "--print-default-config"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("network_allow"))
+    }
+
     fn write_config(&self) {
-        let webhook = crate::binary(crate::WEBHOOK);
+        let webhook = self.binary(crate::WEBHOOK);
         let delays: Vec<String> = self
             .opts
             .retry_delays
@@ -192,7 +220,7 @@ impl Coordinator {
             webhook.display().to_string()
         );
         for (name, args) in &self.opts.extra_plugins {
-            let command = crate::binary(name).display().to_string();
+            let command = self.binary(name).display().to_string();
             plugins.push_str(&format!(
                 "[[plugins.extra]]\ncommand = {command:?}\nargs = {args:?}\n"
             ));
@@ -201,10 +229,15 @@ impl Coordinator {
             "data_dir = {data:?}\n\
              [api]\nsocket = {sock:?}\ntcp_listen = \"\"\nmax_payload_bytes = {max}\n\
              [plugins]\ndiscover_next_to_binary = false\nstart_timeout = \"30s\"\n\
-             network_allow = [\"127.0.0.0/8\"]\n\
+             {allow}\
              {plugins}\
              [delivery]\nretry_delays = [{delays}]\njitter = 0.0\nmax_retry_after = {cap:?}\n\
              [log]\nlevel = \"info,switchyard=debug\"\n{extra}",
+            allow = if self.knows_network_allow() {
+                "network_allow = [\"127.0.0.0/8\"]\n"
+            } else {
+                ""
+            },
             data = self.data_dir().display().to_string(),
             sock = self.socket().display().to_string(),
             max = self.opts.max_payload_bytes,
@@ -217,7 +250,7 @@ impl Coordinator {
 
     async fn spawn(&mut self) {
         self.write_config();
-        let mut cmd = Command::new(crate::binary(SWITCHYARD));
+        let mut cmd = Command::new(self.binary(SWITCHYARD));
         cmd.arg("serve")
             .arg("--config")
             .arg(self.config_path())

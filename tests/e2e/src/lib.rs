@@ -6,10 +6,14 @@
 //! Binaries of other packages are found next to the running test executable
 //! (`target/<profile>/`); build them first with `cargo build --workspace --bins`.
 
+/// Measuring helpers shared by the end-to-end benches.
+pub mod bench;
 /// Running the real `switchyard serve` in tests: [`coordinator::Coordinator`] and API helpers.
 pub mod coordinator;
 /// An OTLP trace receiver in the test process.
 pub mod otlp;
+/// A database of its own in the test PostgreSQL cluster.
+pub mod pg;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

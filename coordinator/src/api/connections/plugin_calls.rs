@@ -12,10 +12,10 @@ use switchyard_scrub::Scrubber;
 
 use super::{context_or_empty, ensure_current};
 use crate::api::ApiContext;
-use crate::api::configs::{self, Kind};
 use crate::api::convert::parse_json_object;
 use crate::api::providers::{require, resolve};
 use crate::api::status::{ApiError, ApiResult};
+use crate::app::config_pipeline::{self as configs, Kind};
 use crate::host::ProviderEntry;
 
 /// TestConnection: an unsaved config, a saved connection, or an unsaved config over a saved one.
@@ -84,23 +84,23 @@ fn connection_config(
         (true, false) => parse_json_object("config_json", &req.config_json)?,
         (false, true) => {
             let conn = configs::connection_of(
-                ctx,
+                &ctx.app(),
                 &entry.qualified_id,
                 "connection_id",
                 &req.connection_id,
             )?;
             ensure_current(&conn)?;
-            configs::decrypt(ctx, &schema, &conn.config)?
+            configs::decrypt(&ctx.app(), &schema, &conn.config)?
         }
         (false, false) => {
             let conn = configs::connection_of(
-                ctx,
+                &ctx.app(),
                 &entry.qualified_id,
                 "connection_id",
                 &req.connection_id,
             )?;
             let new = parse_json_object("config_json", &req.config_json)?;
-            configs::merge(ctx, &schema, &conn.config, new)?
+            configs::merge(&ctx.app(), &schema, &conn.config, new)?
         }
     };
     configs::complete_and_validate(&schema, "config_json", &mut config)?;
@@ -117,7 +117,8 @@ fn provider_config(
     let mut config = parse_json_object("config_json", &req.config_json)?;
     configs::complete_and_validate(&schema, "config_json", &mut config)?;
     let connection_json =
-        configs::connection_json_for(ctx, entry, &config, &req.connection_id)?.unwrap_or_default();
+        configs::connection_json_for(&ctx.app(), entry, &config, &req.connection_id)?
+            .unwrap_or_default();
     Ok((plugin::ConfigKind::Provider, config, connection_json))
 }
 
@@ -158,13 +159,13 @@ pub(super) async fn options(
             ));
         }
         let conn = configs::connection_of(
-            ctx,
+            &ctx.app(),
             &entry.qualified_id,
             "connection_id",
             &req.connection_id,
         )?;
         ensure_current(&conn)?;
-        configs::connection_json(ctx, &entry, &conn)?
+        configs::connection_json(&ctx.app(), &entry, &conn)?
     } else {
         String::new()
     };

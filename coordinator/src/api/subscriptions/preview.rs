@@ -11,11 +11,11 @@ use switchyard_proto::plugin::v1 as plugin;
 
 use super::sample::{Sample, sample};
 use crate::api::ApiContext;
-use crate::api::configs::{self, Kind};
 use crate::api::convert::parse_json_object;
 use crate::api::providers::{require, resolve};
 use crate::api::status::{ApiError, ApiResult};
-use crate::api::validate_config::refusal;
+use crate::app::config_pipeline::{self as configs, Kind};
+use crate::app::plugin_check::refusal;
 use crate::host::ProviderEntry;
 use crate::model::Subscription;
 use switchyard_scrub::Scrubber;
@@ -69,7 +69,7 @@ pub(super) async fn preview(
                 ..d
             })
             .collect();
-        return Err(refusal(target.field, diagnostics));
+        return Err(refusal(target.field, diagnostics).into());
     }
     let rendered = answer.request.ok_or_else(|| {
         ApiError::Internal(format!(
@@ -98,7 +98,7 @@ fn saved(ctx: &ApiContext, id: &str) -> ApiResult<Target> {
             sub.id, sub.schema_version, entry.qualified_id, schema.version
         )));
     }
-    let config = configs::decrypt(ctx, &schema, &sub.config)?;
+    let config = configs::decrypt(&ctx.app(), &schema, &sub.config)?;
     let field = "subscription config";
     target(ctx, entry, config, "", field).map(|t| Target {
         sub: Some(sub),
@@ -124,8 +124,8 @@ fn target(
     connection_id: &str,
     field: &'static str,
 ) -> ApiResult<Target> {
-    let connection_json =
-        configs::connection_json_for(ctx, &entry, &config, connection_id)?.unwrap_or_default();
+    let connection_json = configs::connection_json_for(&ctx.app(), &entry, &config, connection_id)?
+        .unwrap_or_default();
     let secrets = configs::scrubber_of(&entry, Kind::Provider, &config, &connection_json);
     Ok(Target {
         entry,

@@ -16,9 +16,10 @@ use deadpool_postgres::Pool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::delivery_row::{StateColumns, columns};
 use super::records::{dec, enc};
-use super::{DB_NOW_MS, PgStore, backend, parse_status, scheduled_due};
-use crate::model::{Delivery, DeliveryId, DeliveryStatus, from_millis, to_millis};
+use super::{DB_NOW_MS, PgStore, backend};
+use crate::model::{Delivery, DeliveryId, from_millis, to_millis};
 use crate::store::{Backlog, Claimed, StoreError, StoreResult};
 
 /// A claim this handle holds: its token (the fence of the save) and the latest moment its
@@ -188,7 +189,8 @@ impl PgStore {
         let mut tokens = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut d: Delivery = dec("deliveries", row.get::<_, &[u8]>(2))?;
-            d.status = DeliveryStatus::InFlight;
+            // The body stays due (where the schedule resumes it if the lease expires).
+            d.state = d.state.claimed(now);
             let token = row.get::<_, Uuid>(1);
             tokens.push((
                 d.id,
@@ -201,7 +203,7 @@ impl PgStore {
             claimed.push(d);
         }
         self.my_claims().extend(tokens);
-        claimed.sort_by_key(|d| (d.next_attempt_at, d.id));
+        claimed.sort_by_key(|d| (d.next_attempt_at(), d.id));
         Ok(claimed)
     }
 
@@ -218,7 +220,7 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         let sql = format!(
-            "SELECT body, status, event_id, \
+            "SELECT body, event_id, \
              (claim_token IS NOT NULL AND lease_ms > {DB_NOW_MS}) \
              FROM deliveries WHERE id = $1 FOR UPDATE"
         );
@@ -228,29 +230,26 @@ impl PgStore {
                 id: id.to_string(),
             });
         };
-        if row.get::<_, bool>(3) {
+        if row.get::<_, bool>(2) {
             return Err(in_flight());
         }
         // Held until the commit: the retention purge skips an event locked this way.
         tx.execute(
             "SELECT 1 FROM events WHERE id = $1 FOR SHARE",
-            &[&row.get::<_, Uuid>(2)],
+            &[&row.get::<_, Uuid>(1)],
         )
         .await
         .map_err(backend)?;
-        let mut old: Delivery = dec("deliveries", row.get::<_, &[u8]>(0))?;
-        old.status = parse_status(row.get(1))?;
-        let previous_due = scheduled_due(&old);
+        let old: Delivery = dec("deliveries", row.get::<_, &[u8]>(0))?;
         let mut new = old.clone();
-        new.status = DeliveryStatus::InFlight;
-        new.next_attempt_at = Some(previous_due.unwrap_or(now));
+        new.state = old.state.claimed(now);
         new.updated_at = now;
         let sql = format!(
             "UPDATE deliveries SET status = 'in_flight', due_ms = $2, body = $3, \
              claimed_by = $4, claim_token = gen_random_uuid(), lease_ms = {DB_NOW_MS} + $5 \
              WHERE id = $1 RETURNING claim_token"
         );
-        let due = new.next_attempt_at.map(ms);
+        let StateColumns { due_ms: due, .. } = columns(&new);
         let token_row = tx
             .query_one(
                 &sql,
@@ -273,8 +272,7 @@ impl PgStore {
         self.my_claims().insert(id, held);
         Ok(Claimed {
             delivery: new,
-            previous_status: old.status,
-            previous_due,
+            previous: old.state,
         })
     }
 

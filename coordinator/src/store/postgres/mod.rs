@@ -29,6 +29,8 @@
 
 mod bridge;
 mod claims;
+mod delivery_row;
+mod lifecycle;
 mod listen;
 mod purge;
 mod reads;
@@ -53,7 +55,7 @@ use uuid::Uuid;
 
 use super::{
     Backlog, BatchResults, Claimed, InsertEvent, NewEventRecord, Purged, SaveDelivery, Store,
-    StoreError, StoreResult,
+    StoreError, StoreResult, SubscriptionCancelled,
 };
 use crate::model::{
     Attempt, Connection, ConnectionId, CorrelatedDelivery, Delivery, DeliveryFilter, DeliveryId,
@@ -231,17 +233,6 @@ impl PgStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
-}
-
-/// The due time a delivery's schedule entry has: set exactly when it is `Pending`, `Retrying`
-/// or `InFlight` with a `next_attempt_at` (the rule of sled's schedule index).
-pub(super) fn scheduled_due(d: &Delivery) -> Option<DateTime<Utc>> {
-    matches!(
-        d.status,
-        DeliveryStatus::Pending | DeliveryStatus::Retrying | DeliveryStatus::InFlight
-    )
-    .then_some(d.next_attempt_at)
-    .flatten()
 }
 
 /// A status from its stored name.
@@ -443,6 +434,34 @@ impl Store for PgStore {
 
     fn backlog(&self, now: DateTime<Utc>) -> StoreResult<Backlog> {
         self.bridge.run(PgStore::backlog(self, now))
+    }
+
+    fn save_subscription_checked(&self, s: &Subscription, new: bool) -> StoreResult<()> {
+        self.bridge
+            .run(PgStore::save_subscription_checked(self, s, new))
+    }
+
+    fn disable_subscription(
+        &self,
+        id: SubscriptionId,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>> {
+        self.bridge
+            .run(PgStore::disable_subscription(self, id, reason, now))
+    }
+
+    fn delete_subscription_cancelling(
+        &self,
+        id: SubscriptionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionCancelled>> {
+        self.bridge
+            .run(PgStore::delete_subscription_cancelling(self, id, now))
+    }
+
+    fn delete_unused_connection(&self, id: ConnectionId) -> StoreResult<bool> {
+        self.bridge.run(PgStore::delete_unused_connection(self, id))
     }
 
     fn serve_providers(&self, providers: &[String]) {

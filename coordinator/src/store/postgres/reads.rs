@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
+use super::delivery_row::shown;
 use super::records::dec;
 use super::{PgStore, backend, parse_status};
 use crate::model::{
@@ -26,14 +27,10 @@ fn count(counts: &mut StatusCounts, status: DeliveryStatus, n: u64) {
 impl PgStore {
     /// A delivery from a row of `body, shown status`.
     fn delivery_of(&self, row: &Row) -> StoreResult<Delivery> {
-        let mut d: Delivery = dec("deliveries", row.get::<_, &[u8]>(0))?;
-        d.status = parse_status(row.get(1))?;
-        if d.status != DeliveryStatus::InFlight
-            && self.my_claims().get(&d.id).is_some_and(|h| !h.lost)
-        {
-            d.status = DeliveryStatus::InFlight;
-        }
-        Ok(d)
+        let leased = row.get::<_, &str>(1) == DeliveryStatus::InFlight.as_str();
+        shown(row.get::<_, &[u8]>(0), leased, |id| {
+            self.my_claims().get(&id).is_some_and(|h| !h.lost)
+        })
     }
 
     pub(super) async fn get_event(&self, id: EventId) -> StoreResult<Option<Event>> {
@@ -197,7 +194,7 @@ impl PgStore {
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(all
             .into_iter()
-            .filter(|d| d.status != DeliveryStatus::InFlight)
+            .filter(|d| d.status() != DeliveryStatus::InFlight)
             .collect())
     }
 }

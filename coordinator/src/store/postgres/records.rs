@@ -105,7 +105,7 @@ const SUBSCRIPTIONS: Table = Table {
 
 impl PgStore {
     /// Tells every coordinator (this one included) that configuration changed.
-    async fn config_changed(&self) -> StoreResult<()> {
+    pub(super) async fn config_changed(&self) -> StoreResult<()> {
         self.caches.invalidate();
         let client = self.client().await?;
         client

@@ -61,6 +61,15 @@ impl TestDb {
     pub(crate) fn open(&self) -> PgStore {
         self.open_with_lease(Duration::from_secs(30))
     }
+
+    /// Runs `sql` in this schema, as another version of the coordinator (or an operator)
+    /// would write it; panics on failure.
+    pub(crate) fn execute(&self, sql: &str) {
+        let sql = format!("SET search_path TO {}; {sql}", self.schema);
+        if let Err(e) = execute(&self.url, &sql) {
+            panic!("cannot run {sql:?}: {e}");
+        }
+    }
 }
 
 impl Drop for TestDb {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::testing::TestDb;
-use crate::model::{DeliveryStatus, SubscriptionId};
+use crate::model::{DeliveryState, DeliveryStatus, SubscriptionId};
 use crate::store::tests::{delivery, event_at};
 use crate::store::{InsertEvent, Store, StoreError};
 
@@ -44,7 +44,7 @@ fn an_expired_lease_is_taken_over_and_the_late_result_is_refused_by_the_fence() 
         "leased"
     );
     assert_eq!(
-        other.get_delivery(d.id).expect("get").map(|d| d.status),
+        other.get_delivery(d.id).expect("get").map(|d| d.status()),
         Some(DeliveryStatus::InFlight),
         "another coordinator's claim reads as in flight"
     );
@@ -52,21 +52,19 @@ fn an_expired_lease_is_taken_over_and_the_late_result_is_refused_by_the_fence() 
     paused_store.stop_heartbeat();
     let mut taken = claim_when_due(other);
     assert_eq!(taken.iter().map(|d| d.id).collect::<Vec<_>>(), [d.id]);
-    late.status = DeliveryStatus::Succeeded;
-    late.next_attempt_at = None;
+    late.state = DeliveryState::Succeeded;
     let refused = paused.save_delivery(&late, None, DeliveryStatus::InFlight);
     assert!(
         matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("taken over")),
         "{refused:?}"
     );
     let mut owner = taken.remove(0);
-    owner.status = DeliveryStatus::Failed;
-    owner.next_attempt_at = None;
+    owner.state = DeliveryState::Failed;
     other
         .save_delivery(&owner, None, DeliveryStatus::InFlight)
         .expect("the owner's result");
     assert_eq!(
-        paused.get_delivery(d.id).expect("get").map(|d| d.status),
+        paused.get_delivery(d.id).expect("get").map(|d| d.status()),
         Some(DeliveryStatus::Failed),
         "the late result did not overwrite the owner's"
     );
@@ -106,12 +104,11 @@ fn a_live_coordinator_renews_its_leases_and_keeps_its_work() {
     std::thread::sleep(LEASE * 3);
     assert!(other.claim_due(Utc::now(), 10).expect("claim").is_empty());
     assert!(live.holds_claim(d.id), "renewed, so still held");
-    claimed.status = DeliveryStatus::Succeeded;
-    claimed.next_attempt_at = None;
+    claimed.state = DeliveryState::Succeeded;
     live.save_delivery(&claimed, None, DeliveryStatus::InFlight)
         .expect("save");
     assert_eq!(
-        other.get_delivery(d.id).expect("get").map(|d| d.status),
+        other.get_delivery(d.id).expect("get").map(|d| d.status()),
         Some(DeliveryStatus::Succeeded)
     );
 }
@@ -163,8 +160,7 @@ fn idempotency_keys_and_correlation_chains_hold_across_coordinators() {
     );
     let mut head = a.claim_due(now, 10).expect("claim").remove(0);
     assert_eq!(head.id, d1.id, "only the head is due");
-    head.status = DeliveryStatus::Succeeded;
-    head.next_attempt_at = None;
+    head.state = DeliveryState::Succeeded;
     a.save_delivery(&head, None, DeliveryStatus::InFlight)
         .expect("save");
     let next = b.claim_due(Utc::now(), 10).expect("claim");

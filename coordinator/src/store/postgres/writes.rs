@@ -20,11 +20,12 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
+use super::delivery_row::{StateColumns, columns};
 use super::records::{dec, enc};
-use super::{DB_NOW_MS, PgStore, backend, scheduled_due};
+use super::{DB_NOW_MS, PgStore, backend};
 use crate::model::{
-    Attempt, CorrelatedDelivery, Delivery, DeliveryStatus, Event, EventId, SubscriptionId,
-    to_millis,
+    Attempt, CorrelatedDelivery, Delivery, DeliveryState, DeliveryStatus, Event, EventId,
+    SubscriptionId, to_millis,
 };
 use crate::store::{
     BatchResults, InsertEvent, NewEventRecord, SaveDelivery, StoreError, StoreResult,
@@ -34,11 +35,11 @@ use crate::store::{
 const CHAIN_LOCK: i32 = 0x5359_0003;
 
 /// How often a batch that deadlocked (or failed to serialize) is tried again.
-const BATCH_TRIES: usize = 5;
+pub(super) const BATCH_TRIES: usize = 5;
 
 /// Why a batch's transaction failed.
 #[derive(Debug)]
-enum TxError {
+pub(super) enum TxError {
     Db(tokio_postgres::Error),
     Store(StoreError),
 }
@@ -50,13 +51,13 @@ impl From<tokio_postgres::Error> for TxError {
 }
 
 impl TxError {
-    fn retryable(&self) -> bool {
+    pub(super) fn retryable(&self) -> bool {
         matches!(self, Self::Db(e) if e.code().is_some_and(|c| {
             *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
         }))
     }
 
-    fn into_store(self) -> StoreError {
+    pub(super) fn into_store(self) -> StoreError {
         match self {
             Self::Db(e) => backend(e),
             Self::Store(e) => e,
@@ -73,13 +74,13 @@ enum Written {
 
 /// A save that was written: whether this handle keeps the claim, and whether something is
 /// due now that was not (the others are told).
-struct SaveOutcome {
+pub(super) struct SaveOutcome {
     keep_claim: bool,
-    scheduled: bool,
+    pub(super) scheduled: bool,
 }
 
 /// A save that wrote nothing.
-enum Refusal {
+pub(super) enum Refusal {
     Refused(StoreError),
     /// This handle's claim was taken over (its lease had expired); the owner now.
     Fenced(Option<String>),
@@ -113,7 +114,7 @@ fn chains_of<'a>(
 }
 
 /// Locks every chain the batch touches, in one order (fewer deadlocks between coordinators).
-async fn lock_chains(
+pub(super) async fn lock_chains(
     tx: &Transaction<'_>,
     events: &[NewEventRecord],
     saves: &[SaveDelivery],
@@ -135,7 +136,7 @@ async fn lock_chains(
 
 async fn insert_delivery(tx: &Transaction<'_>, d: &Delivery) -> Result<(), TxError> {
     let body = enc(d).map_err(TxError::Store)?;
-    let due = scheduled_due(d).map(millis);
+    let StateColumns { status, due_ms } = columns(d);
     tx.execute(
         "INSERT INTO deliveries (id, event_id, subscription_id, provider_id, event_type, \
          status, due_ms, correlation_key, created_us, body) \
@@ -146,8 +147,8 @@ async fn insert_delivery(tx: &Transaction<'_>, d: &Delivery) -> Result<(), TxErr
             d.subscription_id.as_uuid(),
             &d.provider_id,
             &d.event_type,
-            &d.status.as_str(),
-            &due,
+            &status,
+            &due_ms,
             &d.correlation_key,
             &micros(d.created_at),
             &body,
@@ -205,14 +206,14 @@ async fn promote_head(
         return Ok(false);
     }
     let mut next: Delivery = dec("deliveries", &body).map_err(TxError::Store)?;
-    next.status = DeliveryStatus::Pending;
-    next.next_attempt_at = Some(at);
+    next.state = DeliveryState::Pending { due: at };
     next.updated_at = at;
+    let StateColumns { status, due_ms } = columns(&next);
     let n = tx
         .execute(
-            "UPDATE deliveries SET status = 'pending', due_ms = $2, body = $3 \
+            "UPDATE deliveries SET status = $2, due_ms = $3, body = $4 \
              WHERE id = $1 AND status = 'waiting'",
-            &[&id, &millis(at), &enc(&next).map_err(TxError::Store)?],
+            &[&id, &status, &due_ms, &enc(&next).map_err(TxError::Store)?],
         )
         .await?;
     Ok(n == 1)
@@ -221,9 +222,9 @@ async fn promote_head(
 /// What an ended delivery leaves for the later ones of its key; `None` when it never reached
 /// the receiver's side (cancelled).
 fn history_entry(d: &Delivery, last: Option<&Attempt>) -> Option<CorrelatedDelivery> {
-    let delivered = match d.status {
-        DeliveryStatus::Succeeded => true,
-        DeliveryStatus::Failed => false,
+    let delivered = match d.state {
+        DeliveryState::Succeeded => true,
+        DeliveryState::Failed => false,
         _ => return None,
     };
     Some(CorrelatedDelivery {
@@ -250,7 +251,7 @@ async fn chain_after_save(
     let Some(key) = d.correlation_key.as_deref() else {
         return Ok(false);
     };
-    if d.status.is_final() {
+    if d.state.is_final() {
         let last = match attempt {
             Some(a) => Some(a.clone()),
             None => last_attempt(tx, d).await?,
@@ -274,7 +275,7 @@ async fn chain_after_save(
         }
         return Ok(false);
     }
-    if d.status == DeliveryStatus::Waiting {
+    if d.state == DeliveryState::Waiting {
         let head = chain_head(tx, d.subscription_id, key).await?;
         if head.is_some_and(|(id, _, _)| id == *d.id.as_uuid()) {
             return promote_head(tx, d.subscription_id, key, d.updated_at).await;
@@ -323,7 +324,7 @@ async fn refusal(
 
 /// Checks the status machine and writes one delivery's new state (with its attempt).
 /// `token`: the claim this handle holds on it.
-async fn save(
+pub(super) async fn save(
     tx: &Transaction<'_>,
     w: &SaveDelivery,
     token: Option<Uuid>,
@@ -340,20 +341,24 @@ async fn save(
             d.id, w.expected
         )))));
     }
-    if from != d.status && !from.can_become(d.status) {
+    let to = d.status();
+    if from != to && !from.can_become(to) {
         return Ok(Err(Refusal::Refused(StoreError::Conflict(format!(
-            "delivery {} cannot go from {from} to {}",
-            d.id, d.status
+            "delivery {} cannot go from {from} to {to}",
+            d.id
         )))));
     }
     let head_before = match d.correlation_key.as_deref() {
-        Some(key) if d.status.is_final() => chain_head(tx, d.subscription_id, key)
+        Some(key) if d.state.is_final() => chain_head(tx, d.subscription_id, key)
             .await?
             .map(|(id, _, _)| id),
         _ => None,
     };
-    let keep_claim = d.status == DeliveryStatus::InFlight;
-    let due = scheduled_due(d).map(millis);
+    let keep_claim = to == DeliveryStatus::InFlight;
+    let StateColumns {
+        status,
+        due_ms: due,
+    } = columns(d);
     let sql = format!(
         "UPDATE deliveries SET status = $2, due_ms = $3, body = $4, \
          claimed_by = CASE WHEN $5 THEN claimed_by END, \
@@ -369,7 +374,7 @@ async fn save(
             &sql,
             &[
                 d.id.as_uuid(),
-                &d.status.as_str(),
+                &status,
                 &due,
                 &body,
                 &keep_claim,
@@ -430,8 +435,7 @@ async fn insert_event(
         if let Some(key) = d.correlation_key.as_deref()
             && chain_busy(tx, d.subscription_id, key).await?
         {
-            d.status = DeliveryStatus::Waiting;
-            d.next_attempt_at = None;
+            d.state = DeliveryState::Waiting;
             waiting.push(d.id);
         }
         insert_delivery(tx, &d).await?;

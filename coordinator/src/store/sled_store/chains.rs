@@ -31,7 +31,7 @@ use super::codec::{abort, dec, enc};
 use super::tx::{StoredDelivery, Tx, schedule_key};
 use super::{SledStore, TxResult};
 use crate::model::{
-    Attempt, CORRELATION_HISTORY, CorrelatedDelivery, Delivery, DeliveryId, DeliveryStatus,
+    Attempt, CORRELATION_HISTORY, CorrelatedDelivery, Delivery, DeliveryId, DeliveryState,
     SubscriptionId, to_millis,
 };
 use crate::store::{StoreError, StoreResult};
@@ -121,8 +121,7 @@ impl Tx<'_> {
         let mut pending = self.pending(&key)?;
         let waits = !pending.is_empty();
         if waits {
-            d.status = DeliveryStatus::Waiting;
-            d.next_attempt_at = None;
+            d.state = DeliveryState::Waiting;
         }
         pending.push(d.id);
         self.put_pending(&key, &pending)?;
@@ -139,10 +138,10 @@ impl Tx<'_> {
             return Ok(None);
         };
         let key = chain_key(d.subscription_id, key);
-        if d.status.is_final() {
+        if d.state.is_final() {
             return self.leave_chain(&key, saved);
         }
-        if d.status == DeliveryStatus::Waiting && self.pending(&key)?.first() == Some(&d.id) {
+        if d.state == DeliveryState::Waiting && self.pending(&key)?.first() == Some(&d.id) {
             return self.promote(d.id, d);
         }
         Ok(None)
@@ -172,13 +171,14 @@ impl Tx<'_> {
         let Some(mut next) = self.delivery(id)? else {
             return Ok(None);
         };
-        if next.delivery.status != DeliveryStatus::Waiting {
+        if next.delivery.state != DeliveryState::Waiting {
             // Started by hand meanwhile: it is scheduled (or running) already.
             return Ok(None);
         }
         let old = next.delivery.clone();
-        next.delivery.status = DeliveryStatus::Pending;
-        next.delivery.next_attempt_at = Some(ended.updated_at);
+        next.delivery.state = DeliveryState::Pending {
+            due: ended.updated_at,
+        };
         next.delivery.updated_at = ended.updated_at;
         self.put_delivery(Some(&old), &next)?;
         Ok(schedule_key(&next.delivery))
@@ -193,9 +193,9 @@ fn history_entry(ended: &StoredDelivery) -> Option<CorrelatedDelivery> {
 
 /// [`history_entry`] of a delivery in its final state `d` whose last attempt is `last`.
 fn ended_entry(d: &Delivery, last: Option<&Attempt>) -> Option<CorrelatedDelivery> {
-    let delivered = match d.status {
-        DeliveryStatus::Succeeded => true,
-        DeliveryStatus::Failed => false,
+    let delivered = match d.state {
+        DeliveryState::Succeeded => true,
+        DeliveryState::Failed => false,
         _ => return None,
     };
     Some(CorrelatedDelivery {
@@ -308,7 +308,7 @@ impl SledStore {
         let Some(key) = d.correlation_key.as_deref() else {
             return;
         };
-        if !d.status.is_final() {
+        if !d.state.is_final() {
             return;
         }
         let chain = chain_key(d.subscription_id, key);

@@ -51,7 +51,7 @@ impl Claims {
     /// After a delivery's new state was written: a final or rescheduled delivery is no longer
     /// claimed, and its schedule entry may have landed behind the cursor.
     pub(super) fn saved(&mut self, delivery: &Delivery) {
-        if delivery.status != DeliveryStatus::InFlight {
+        if delivery.status() != DeliveryStatus::InFlight {
             self.set.remove(&delivery.id);
         }
         self.note_scheduled(schedule_key(delivery));
@@ -67,10 +67,11 @@ impl SledStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Shows a delivery this process has claimed as `InFlight` (claims are not written).
+    /// Shows a delivery this process has claimed as `InFlight` (claims are not written: its
+    /// record stays due at the time the attempt started from).
     pub(super) fn overlay(&self, mut d: Delivery) -> Delivery {
-        if d.status != DeliveryStatus::InFlight && self.claims().set.contains(&d.id) {
-            d.status = DeliveryStatus::InFlight;
+        if d.status() != DeliveryStatus::InFlight && self.claims().set.contains(&d.id) {
+            d.state = d.state.claimed(d.updated_at);
         }
         d
     }
@@ -131,11 +132,11 @@ impl SledStore {
             let mut d = stored.delivery;
             // Compared in whole milliseconds, as the schedule keys are: an entry the scan
             // passed must be claimed now, or the cursor would leave it behind.
-            let due = schedule_key(&d).and(d.next_attempt_at).map(to_millis);
+            let due = d.state.due().map(to_millis);
             if due.is_none_or(|due| due > to_millis(now)) {
                 continue;
             }
-            d.status = DeliveryStatus::InFlight;
+            d.state = d.state.claimed(now);
             claimed.push(d);
         }
         claims.set.extend(claimed.iter().map(|d| d.id));
@@ -152,15 +153,12 @@ impl SledStore {
         let claimed = self.tx(|t| {
             let mut stored = t.existing(id)?;
             let old = stored.delivery.clone();
-            let previous_due = schedule_key(&old).and(old.next_attempt_at);
-            stored.delivery.status = DeliveryStatus::InFlight;
-            stored.delivery.next_attempt_at = Some(previous_due.unwrap_or(now));
+            stored.delivery.state = old.state.claimed(now);
             stored.delivery.updated_at = now;
             t.put_delivery(Some(&old), &stored)?;
             Ok(Claimed {
                 delivery: stored.delivery,
-                previous_status: old.status,
-                previous_due,
+                previous: old.state,
             })
         })?;
         claims.set.insert(id);

@@ -19,7 +19,7 @@ impl SledStore {
             let mut finals = Vec::with_capacity(stored.deliveries.len());
             for id in &stored.deliveries {
                 match t.delivery(*id)? {
-                    Some(cur) if cur.delivery.status.is_final() => finals.push(cur.delivery),
+                    Some(cur) if cur.delivery.state.is_final() => finals.push(cur.delivery),
                     Some(_) => return Ok(None),
                     None => {}
                 }

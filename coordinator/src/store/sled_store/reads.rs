@@ -8,7 +8,7 @@ use super::SledStore;
 use super::codec::dec;
 use super::tx::{StoredDelivery, StoredEvent};
 use crate::model::{
-    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Event, EventId, Page,
+    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryState, Event, EventId, Page,
     PageRequest, Stats, SubscriptionId,
 };
 use crate::store::StoreResult;
@@ -18,7 +18,7 @@ use crate::store::keys;
 pub(super) fn delivery_matches(d: &Delivery, f: &DeliveryFilter) -> bool {
     f.subscription_id.is_none_or(|s| s == d.subscription_id)
         && f.event_type.as_deref().is_none_or(|t| t == d.event_type)
-        && f.status.is_none_or(|s| s == d.status)
+        && f.status.is_none_or(|s| s == d.status())
         && f.from.is_none_or(|from| d.created_at >= from)
         && f.to.is_none_or(|to| d.created_at < to)
 }
@@ -128,17 +128,18 @@ impl SledStore {
         };
         for v in self.deliveries.range(keys::time_bound(since)..).values() {
             let d = self.overlay(dec::<StoredDelivery>("deliveries", &v?)?.delivery);
-            stats.overall.add(d.status);
+            let status = d.status();
+            stats.overall.add(status);
             stats
                 .by_event_type
                 .entry(d.event_type)
                 .or_default()
-                .add(d.status);
+                .add(status);
             stats
                 .by_provider
                 .entry(d.provider_id)
                 .or_default()
-                .add(d.status);
+                .add(status);
         }
         Ok(stats)
     }
@@ -151,8 +152,10 @@ impl SledStore {
         for d in self.deliveries_of_sub(id, [0u8; 16], [0xffu8; 16]) {
             let d = d?;
             if matches!(
-                d.status,
-                DeliveryStatus::Pending | DeliveryStatus::Retrying | DeliveryStatus::Waiting
+                d.state,
+                DeliveryState::Pending { .. }
+                    | DeliveryState::Retrying { .. }
+                    | DeliveryState::Waiting
             ) {
                 out.push(d);
             }

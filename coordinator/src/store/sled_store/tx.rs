@@ -62,16 +62,9 @@ pub(super) enum Written {
     Duplicate(sled::IVec),
 }
 
-/// The schedule key a delivery should have, if any.
+/// The schedule key a delivery should have: one exactly when its state has a due time.
 pub(super) fn schedule_key(d: &Delivery) -> Option<[u8; 24]> {
-    let scheduled = matches!(
-        d.status,
-        DeliveryStatus::Pending | DeliveryStatus::Retrying | DeliveryStatus::InFlight
-    );
-    scheduled
-        .then_some(d.next_attempt_at)
-        .flatten()
-        .map(|due| keys::schedule(due, d.id))
+    d.state.due().map(|due| keys::schedule(due, d.id))
 }
 
 /// The delivery-state trees inside one transaction.
@@ -142,7 +135,7 @@ impl Tx<'_> {
         let status = if claimed {
             DeliveryStatus::InFlight
         } else {
-            old.status
+            old.status()
         };
         if status != expected {
             return Ok(Err(StoreError::Conflict(format!(
@@ -150,10 +143,11 @@ impl Tx<'_> {
                 delivery.id
             ))));
         }
-        if status != delivery.status && !status.can_become(delivery.status) {
+        let next = delivery.status();
+        if status != next && !status.can_become(next) {
             return Ok(Err(StoreError::Conflict(format!(
-                "delivery {} cannot go from {status} to {}",
-                delivery.id, delivery.status
+                "delivery {} cannot go from {status} to {next}",
+                delivery.id
             ))));
         }
         stored.delivery = delivery.clone();

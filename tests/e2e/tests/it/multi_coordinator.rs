@@ -17,9 +17,9 @@ use switchyard_e2e::coordinator::{
     Coordinator, CoordinatorOptions, count_deliveries, create_subscription, publish,
     register_incident, webhook_subscription,
 };
+use switchyard_e2e::pg::Database;
 use switchyard_plugin_sdk::testkit::{HttpSink, ResponseSpec};
 use switchyard_proto::coordinator::v1 as api;
-use tokio_postgres::NoTls;
 
 const EVENTS: usize = 10_000;
 /// The coordinators' lease; the pause lasts three of them.
@@ -30,45 +30,6 @@ const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const PER_SUBSCRIPTION: usize = 16;
 /// What the paused coordinator logs for each late result the fence refuses.
 const FENCED: &str = "late result rejected by the lease fence";
-
-/// A database of its own in the test cluster, dropped at the end.
-struct Database {
-    admin: String,
-    name: String,
-}
-
-async fn execute(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("connect to the test cluster");
-    tokio::spawn(connection);
-    client.batch_execute(sql).await.expect("run SQL");
-}
-
-impl Database {
-    async fn create() -> Option<Self> {
-        let Ok(admin) = std::env::var("SWITCHYARD_TEST_PG_URL") else {
-            eprintln!("SWITCHYARD_TEST_PG_URL is not set: skipping the multi-coordinator test");
-            return None;
-        };
-        let name = format!("sy_{}", std::process::id());
-        execute(&admin, &format!("CREATE DATABASE {name}")).await;
-        Some(Self { admin, name })
-    }
-
-    /// The coordinators' `store.url` (key-value form: a later `dbname` wins).
-    fn url(&self) -> String {
-        format!("{} dbname={}", self.admin, self.name)
-    }
-
-    async fn remove(self) {
-        execute(
-            &self.admin,
-            &format!("DROP DATABASE {} WITH (FORCE)", self.name),
-        )
-        .await;
-    }
-}
 
 fn options(url: &str) -> CoordinatorOptions {
     CoordinatorOptions {

@@ -10,8 +10,8 @@
 use serde_json::Value;
 use switchyard_proto::plugin::v1 as plugin;
 
-use super::configs::Kind;
-use super::status::{ApiError, ApiResult};
+use super::config_pipeline::Kind;
+use super::error::{AppError, AppResult};
 use crate::host::{CallError, ProviderEntry};
 use crate::schema::SchemaProblem;
 
@@ -30,7 +30,7 @@ pub(crate) struct Pending {
     pub(crate) connection_json: String,
     /// The connection it uses failed to migrate: its config follows an older schema, so it
     /// cannot be handed to the plugin, and the check is skipped. Such a subscription cannot be
-    /// enabled until the connection is fixed (`subscriptions::ensure_connection_current`).
+    /// enabled until the connection is fixed (`app::subscriptions`).
     pub(crate) connection_broken: bool,
 }
 
@@ -45,7 +45,7 @@ impl Pending {
 
     /// Asks the plugin, when the provider declares the capability. `Ok` hands back the config,
     /// to be stored.
-    pub(crate) async fn check(self) -> ApiResult<Value> {
+    pub(crate) async fn check(self) -> AppResult<Value> {
         if !Self::wanted(&self.entry) || self.connection_broken {
             return Ok(self.config);
         }
@@ -53,7 +53,7 @@ impl Pending {
             Kind::Provider => plugin::ConfigKind::Provider,
             Kind::Connection => plugin::ConfigKind::Connection,
         };
-        let secrets = super::configs::scrubber_of(
+        let secrets = super::config_pipeline::scrubber_of(
             &self.entry,
             self.kind,
             &self.config,
@@ -93,10 +93,10 @@ impl Pending {
 }
 
 /// INVALID_ARGUMENT listing the plugin's diagnostics as schema problems of `field`.
-pub(crate) fn refusal(field: &str, diagnostics: Vec<plugin::Diagnostic>) -> ApiError {
+pub(crate) fn refusal(field: &str, diagnostics: Vec<plugin::Diagnostic>) -> AppError {
     let problems: Vec<SchemaProblem> = diagnostics
         .into_iter()
         .map(|d| SchemaProblem::new(d.json_path, d.message))
         .collect();
-    ApiError::schema(field, &problems)
+    AppError::schema(field, &problems)
 }
