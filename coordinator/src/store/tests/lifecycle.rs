@@ -10,8 +10,8 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{correlated, delivery, event_at, open, sub};
-use crate::model::{Connection, ConnectionId, DeliveryStatus, Subscription, SubscriptionId};
 use crate::model::SUBSCRIPTION_GONE;
+use crate::model::{Connection, ConnectionId, DeliveryStatus, Subscription, SubscriptionId};
 use crate::store::{InsertEvent, Store, StoreError};
 
 fn connection(store: &dyn Store) -> Connection {

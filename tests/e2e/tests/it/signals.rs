@@ -87,7 +87,9 @@ async fn a_sighup_during_the_plugin_start_does_not_kill_the_coordinator() {
     let coordinator_pid = Pid::from_raw(i32::try_from(coordinator).expect("pid"));
     kill(coordinator_pid, Signal::SIGHUP).expect("SIGHUP");
     open_gate(&gate);
-    let coord = starting.await.expect("the coordinator started despite the SIGHUP");
+    let coord = starting
+        .await
+        .expect("the coordinator started despite the SIGHUP");
     assert_eq!(coord.pid(), Some(coordinator), "gated plugin {gated}");
     let mut c = coord.clients().await;
     let providers = c
