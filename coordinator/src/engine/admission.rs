@@ -156,7 +156,9 @@ impl Admission {
         }
     }
 
-    /// Counts the pending deliveries; what was accepted during the scan stays counted.
+    /// Counts the pending deliveries; what was accepted during the scan stays counted. That errs
+    /// on the safe side: a delivery the scan saw but whose publish was answered only after the
+    /// scan began (its round's flush) is counted twice until the next scan.
     fn scan_pending(&self, inner: &Inner) {
         let before = self.accepted_since.load(Ordering::Relaxed);
         match inner.store.backlog(inner.clock.now()) {
