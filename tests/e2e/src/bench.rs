@@ -111,7 +111,7 @@ impl Cpu {
         };
         Cpu {
             coordinator: cpu_seconds(pid),
-            plugins: children(pid).into_iter().map(cpu_seconds).sum(),
+            plugins: crate::children(pid).into_iter().map(cpu_seconds).sum(),
         }
     }
 
@@ -145,26 +145,6 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // After `)`: state is index 0, so utime (field 14) is 11 and stime (15) is 12.
     // USER_HZ, the unit of these fields, is 100 on every Linux architecture's ABI.
     (ticks(11) + ticks(12)) as f64 / 100.0
-}
-
-/// The child processes of `pid` (from each of its threads' `children` list).
-#[must_use]
-pub fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    let mut out: Vec<u32> = tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|list| {
-            list.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
 }
 
 /// What the publishers send: `events` events of `incidents` incidents (event n is of incident

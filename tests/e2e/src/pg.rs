@@ -163,6 +163,6 @@ pub fn server_pids() -> Vec<u32> {
         return Vec::new();
     };
     let mut pids = vec![postmaster];
-    pids.extend(crate::bench::children(postmaster));
+    pids.extend(crate::children(postmaster));
     pids
 }

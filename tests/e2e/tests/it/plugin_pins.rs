@@ -101,15 +101,8 @@ async fn wait_provider(
 
 /// The plugin processes of the coordinator `pid` whose argv[0] is `command`.
 fn plugin_pid(coordinator: u32, command: &Path) -> Option<u32> {
-    let tasks = std::fs::read_dir(format!("/proc/{coordinator}/task")).ok()?;
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|list| {
-            list.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
+    switchyard_e2e::children(coordinator)
+        .into_iter()
         .find(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             cmdline.split(|b| *b == 0).next() == Some(command.as_os_str().as_encoded_bytes())
