@@ -22,12 +22,7 @@ fn process_mentioning(needle: &str) -> Option<(u32, u32)> {
         if !String::from_utf8_lossy(&cmdline).contains(needle) {
             continue;
         }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // `pid (comm) state ppid …`: comm may hold spaces, so split after its closing paren.
-        let ppid = stat
-            .rsplit_once(") ")
-            .and_then(|(_, rest)| rest.split(' ').nth(1))
-            .and_then(|p| p.parse().ok())?;
+        let ppid = switchyard_e2e::parent_of(pid)?;
         return Some((pid, ppid));
     }
     None
@@ -60,16 +55,19 @@ async fn wait_for_gated(gate: &Path) -> (u32, u32) {
     }
 }
 
-/// Lets the gated plugin go on. Opened for reading and writing, which a FIFO never blocks on
-/// (Linux): had the coordinator died, its plugin would be gone and a write-only open would wait
-/// for a reader forever.
-fn open_gate(gate: &Path) {
+/// Lets the gated plugin go on; keep the answer until it has read the line. Opened for reading
+/// and writing, which a FIFO never blocks on (Linux): had the coordinator died, its plugin
+/// would be gone and a write-only open would wait for a reader forever. Held open, because the
+/// plugin may not have opened its end yet, and a FIFO's data is dropped when its last
+/// descriptor closes.
+fn open_gate(gate: &Path) -> std::fs::File {
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(gate)
         .expect("open the gate");
     f.write_all(b"go\n").expect("write the gate");
+    f
 }
 
 #[tokio::test]
@@ -86,10 +84,11 @@ async fn a_sighup_during_the_plugin_start_does_not_kill_the_coordinator() {
     let (gated, coordinator) = wait_for_gated(&gate).await;
     let coordinator_pid = Pid::from_raw(i32::try_from(coordinator).expect("pid"));
     kill(coordinator_pid, Signal::SIGHUP).expect("SIGHUP");
-    open_gate(&gate);
+    let gate = open_gate(&gate);
     let coord = starting
         .await
         .expect("the coordinator started despite the SIGHUP");
+    drop(gate);
     assert_eq!(coord.pid(), Some(coordinator), "gated plugin {gated}");
     let mut c = coord.clients().await;
     let providers = c
@@ -102,6 +101,7 @@ async fn a_sighup_during_the_plugin_start_does_not_kill_the_coordinator() {
     let plugins: Vec<&str> = providers.iter().map(|p| p.plugin_id.as_str()).collect();
     assert!(
         plugins.contains(&"webhook") && plugins.iter().any(|p| *p != "webhook"),
-        "the webhook and the gated fixture plugin serve: {plugins:?}"
+        "the webhook and the gated fixture plugin serve: {plugins:?}; stderr:\n{}",
+        coord.stderr()
     );
 }
