@@ -17,11 +17,11 @@ use switchyard_proto::plugin::v1 as pb;
 use switchyard_scrub::{Builder as ScrubBuilder, Scrubber};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::Inner;
 use super::event_cache::EventText;
 use super::guard::Gate;
 use super::providers::Resolved;
 use super::retry::{self, Decision, GiveUp, Outcome};
+use super::{Inner, SubRef};
 use crate::model::{
     Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryId, DeliveryState, DeliveryStatus,
     SUBSCRIPTION_GONE, Subscription, SubscriptionId, to_millis,
@@ -201,9 +201,7 @@ async fn run(mut flight: InFlight) {
     flight.trace_id = ids.trace.to_owned();
     let sub = inner.subscription(d.subscription_id);
     let prepared = match (&sub, &event) {
-        (Ok(sub), Ok(event)) => {
-            prepare(&inner, d, sub.as_deref(), event, flight.trigger, &ids).await
-        }
+        (Ok(sub), Ok(event)) => prepare(&inner, d, sub.as_ref(), event, flight.trigger, &ids).await,
         (Err(e), _) => {
             log_delivery!(error, ids, error = %e, "cannot read the subscription");
             let retry = Outcome::Retryable { retry_after: None };
@@ -249,7 +247,7 @@ fn gate(inner: &Inner, d: &Delivery, trigger: AttemptTrigger) -> Gate {
 async fn prepare(
     inner: &Inner,
     d: &Delivery,
-    sub: Option<&Subscription>,
+    sub: Option<&SubRef>,
     event: &EventText,
     trigger: AttemptTrigger,
     ids: &Ids<'_>,
@@ -275,22 +273,25 @@ async fn prepare(
         ));
     };
     let migrated;
-    let sub = if sub.schema_version < provider.config_version {
-        migrated = super::migrate::subscription(inner, sub.clone(), &provider)
+    let (sub, call_config) = if sub.schema_version < provider.config_version {
+        migrated = super::migrate::subscription(inner, (**sub).clone(), &provider)
             .await
             .map_err(|reason| Stop::Fail(Outcome::Permanent, reason))?;
-        &migrated
+        let made = super::call_config::make(&migrated, &provider, &inner.secrets);
+        (&migrated, made.map(Arc::new))
     } else {
-        sub
+        let cached = inner.call_configs.get(sub, &provider, &inner.secrets);
+        (&**sub, cached)
     };
-    let mut config = sub.config.clone();
-    inner
-        .secrets
-        .decrypt_secrets(&provider.config_schema, &mut config)
-        .map_err(|e| Stop::Fail(Outcome::Permanent, e.to_string()))?;
-    let mut secrets = Scrubber::builder();
-    secrets.config(&config, &secret_pointers(&provider.config_schema, &config));
-    let connection_json = connection_json(inner, sub, &provider, &mut secrets, ids)?;
+    let call_config = call_config.map_err(|e| Stop::Fail(Outcome::Permanent, e))?;
+    let (connection_json, secrets) = match sub.connection_id() {
+        None => (String::new(), call_config.scrubber.clone()),
+        Some(_) => {
+            let mut secrets = call_config.secrets.clone();
+            let json = connection_json(inner, sub, &provider, &mut secrets, ids)?;
+            (json, secrets.build())
+        }
+    };
     let correlation = correlation(inner, d, ids)?;
     let req = pb::DeliverRequest {
         provider_id: provider.provider().id.clone(),
@@ -306,14 +307,14 @@ async fn prepare(
             id: sub.id.to_string(),
             name: sub.name.clone(),
         }),
-        config_json: config.to_string(),
+        config_json: call_config.config_json.clone(),
         connection_json,
         correlation,
     };
     Ok(Prepared {
         provider,
         req,
-        secrets: secrets.build(),
+        secrets,
     })
 }
 

@@ -19,6 +19,7 @@ mod admission;
 mod attempt;
 mod batch;
 mod breaker;
+mod call_config;
 mod clock;
 mod dispatch;
 mod event_cache;
@@ -206,6 +207,8 @@ struct Inner {
     tracker: TaskTracker,
     rng: Mutex<StdRng>,
     sub_index: Mutex<SubIndex>,
+    /// Decrypted subscription configs as plugins get them ([`call_config`]).
+    call_configs: call_config::CallConfigs,
 }
 
 /// A subscription inside the store's snapshot (no copy of its config per attempt).
@@ -354,6 +357,7 @@ impl Engine {
             wake: Notify::new(),
             rng: Mutex::new(StdRng::from_os_rng()),
             sub_index: Mutex::new(SubIndex::default()),
+            call_configs: call_config::CallConfigs::default(),
             tracker: TaskTracker::new(),
             store,
             secrets,

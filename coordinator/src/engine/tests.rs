@@ -336,6 +336,38 @@ async fn a_published_event_is_delivered_with_the_decrypted_config_in_memory_only
     h.stop().await;
 }
 
+/// The decrypted config is made once per subscription and reused ([`super::call_config`]);
+/// a change of the subscription must reach the next attempt all the same.
+async fn a_changed_secret_reaches_the_next_delivery(backend: Backend) {
+    let (providers, fake) = providers_with_webhook();
+    let mut h = Harness::start_in(&backend, providers, fast_config()).await;
+    let mut sub = h.subscribe("webhook.webhook", &["incident.*"], &[], true);
+    let token = |n: usize, fake: &Fake| -> Value {
+        let config: Value = serde_json::from_str(&fake.requests()[n].config_json).expect("json");
+        config["token"].clone()
+    };
+    for n in 0..2 {
+        let published = h.publish("incident.incident.created", json!({})).await;
+        h.wait_status(published.deliveries[0].id, DeliveryStatus::Succeeded)
+            .await;
+        assert_eq!(token(n, &fake), "tok-SECRET", "delivery {n}");
+    }
+    let mut config = json!({"url": "https://example.test/hook", "token": "tok-ROTATED"});
+    h.secrets
+        .encrypt_secrets(&secret_schema(), &mut config)
+        .expect("encrypt");
+    sub.config = config;
+    sub.updated_at = chrono::Utc::now();
+    h.store.update_subscription(&sub).expect("update");
+    let published = h.publish("incident.incident.created", json!({})).await;
+    let d = h
+        .wait_status(published.deliveries[0].id, DeliveryStatus::Succeeded)
+        .await;
+    assert_eq!(d.attempts, 1);
+    assert_eq!(token(2, &fake), "tok-ROTATED");
+    h.stop().await;
+}
+
 async fn retryable_failures_are_retried_with_the_same_delivery_id_until_success(backend: Backend) {
     let (providers, fake) = providers_with_webhook();
     fake.script([
@@ -969,6 +1001,7 @@ macro_rules! on_both_stores {
 
 on_both_stores!(
     a_published_event_is_delivered_with_the_decrypted_config_in_memory_only,
+    a_changed_secret_reaches_the_next_delivery,
     retryable_failures_are_retried_with_the_same_delivery_id_until_success,
     a_permanent_failure_stops_at_once,
     retries_exhausted_after_four_attempts_fail_the_delivery,

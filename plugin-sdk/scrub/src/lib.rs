@@ -174,10 +174,20 @@ impl Forms {
 }
 
 /// Collects the secrets and other strings of one or more configs.
-#[derive(Debug, Default)]
+#[derive(Default, Clone)]
 pub struct Builder {
     secrets: Vec<Value>,
     others: Vec<String>,
+}
+
+impl std::fmt::Debug for Builder {
+    // Counts only: the values are secrets, and the other strings help decode them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("secrets", &self.secrets.len())
+            .field("others", &self.others.len())
+            .finish()
+    }
 }
 
 impl Builder {

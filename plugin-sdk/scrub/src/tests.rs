@@ -70,3 +70,14 @@ fn a_clean_text_is_borrowed_and_debug_shows_no_secret() {
     assert_eq!(text, "x [REDACTED]");
     assert!(Scrubber::new(&[json!("abc")], []).is_empty());
 }
+
+#[test]
+fn debug_output_shows_no_secret_nor_other_string() {
+    let config = serde_json::json!({"user": "alice", "password": "hunter2-secret"});
+    let mut builder = crate::Scrubber::builder();
+    builder.config(&config, &["/password".to_owned()]);
+    let shown = format!("{builder:?} {:?}", builder.build());
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("alice"), "{shown}");
+    assert!(shown.contains("secrets: 1"), "{shown}");
+}
