@@ -125,6 +125,13 @@ pub use serve::{
 };
 
 /// Re-exported so plugins use the same versions as the SDK.
+/// The allocator the bundled plugins use: declare it in a plugin's `main.rs` with
+/// `#[global_allocator] static GLOBAL: switchyard_plugin_sdk::MiMalloc = switchyard_plugin_sdk::MiMalloc;`.
+/// Every `Deliver` allocates and frees many short-lived buffers (protobuf, JSON, HTTP), where
+/// glibc's malloc took about a sixth of the webhook plugin's CPU under load
+/// (docs/benchmarks.md, "Batch publish: where a delivery's time goes"). Not declared by the
+/// SDK itself, so that a plugin may choose its own.
+pub use mimalloc::MiMalloc;
 pub use schemars;
 pub use serde_json;
 pub use switchyard_proto as proto;

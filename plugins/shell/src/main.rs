@@ -6,6 +6,10 @@ use std::process::ExitCode;
 
 use switchyard_plugin_shell::Allowed;
 
+/// See [`switchyard_plugin_sdk::MiMalloc`].
+#[global_allocator]
+static GLOBAL: switchyard_plugin_sdk::MiMalloc = switchyard_plugin_sdk::MiMalloc;
+
 fn main() -> ExitCode {
     let allowed = match Allowed::from_env() {
         Ok(allowed) => allowed,

@@ -4,6 +4,10 @@
 
 use std::process::ExitCode;
 
+/// See [`switchyard_plugin_sdk::MiMalloc`].
+#[global_allocator]
+static GLOBAL: switchyard_plugin_sdk::MiMalloc = switchyard_plugin_sdk::MiMalloc;
+
 fn main() -> ExitCode {
     switchyard_plugin_sdk::serve(switchyard_plugin_teams::plugin())
 }
