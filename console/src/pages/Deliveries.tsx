@@ -6,15 +6,25 @@
  */
 
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 
 import { api, messageOf } from "../api.js";
 import { DeliveryStatus, type Delivery, type DeliveryAttempt } from "../gen/switchyard/coordinator/v1/delivery_pb.js";
 import { outcomeName, STATUSES, statusName, triggerName } from "../status.js";
 import { ErrorBox, Field, Notice, timeText, useLoad } from "../ui.js";
 
-/** Streams every delivery change matching `filter` to `onChange` while mounted and `on`. */
-function useWatch(on: boolean, filter: { subscriptionId?: string; eventId?: string }, onChange: (d: Delivery) => void, onLag: () => void): string | undefined {
+/**
+ * Streams every delivery change matching `filter` to `onChange` while mounted and `on`. The
+ * coordinator sends the stream's headers once the watch is subscribed, so `onOpen` marks the
+ * moment from which no change is missed: a page reloads there what it fetched before.
+ */
+function useWatch(
+  on: boolean,
+  filter: { subscriptionId?: string; eventId?: string },
+  onChange: (d: Delivery) => void,
+  onLag: () => void,
+  onOpen?: () => void,
+): string | undefined {
   const [error, setError] = useState<string>();
   const key = JSON.stringify(filter);
   useEffect(() => {
@@ -23,7 +33,7 @@ function useWatch(on: boolean, filter: { subscriptionId?: string; eventId?: stri
     setError(undefined);
     (async () => {
       try {
-        for await (const m of api.deliveries.watchDeliveries(filter, { signal: abort.signal })) {
+        for await (const m of api.deliveries.watchDeliveries(filter, { signal: abort.signal, onHeader: () => onOpen?.() })) {
           if (m.delivery) onChange(m.delivery);
           else if (m.lagged) onLag();
         }
@@ -35,6 +45,17 @@ function useWatch(on: boolean, filter: { subscriptionId?: string; eventId?: stri
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [on, key]);
   return error;
+}
+
+/**
+ * The later of two states of one delivery. Answers race one another (a Redeliver's reply can
+ * arrive after the watch has already reported that attempt's outcome), so a page keeps the state
+ * with more attempts, then the later update, never simply the last to arrive.
+ */
+function laterState(current: Delivery | undefined, next: Delivery): Delivery {
+  if (!current || next.attempts !== current.attempts) return !current || next.attempts > current.attempts ? next : current;
+  const millis = (d: Delivery) => (d.updatedAt ? Number(d.updatedAt.seconds) * 1000 + d.updatedAt.nanos / 1e6 : 0);
+  return millis(next) >= millis(current) ? next : current;
 }
 
 function StatusBadge({ status }: { status: DeliveryStatus }) {
@@ -237,13 +258,25 @@ function DeliveryDetail({ id }: { id: string }) {
   const [attempts, setAttempts] = useState<DeliveryAttempt[]>([]);
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
-  const loadAttempts = () =>
-    api.deliveries.listDeliveryAttempts({ deliveryId: id }).then(
-      (r) => setAttempts(r.attempts),
+  const keep = (d: Delivery | undefined) => d && setDelivery((current) => laterState(current, d));
+  // Only the answer to the latest request may set the log: an earlier one can arrive last.
+  const attemptsAsked = useRef(0);
+  const loadAttempts = () => {
+    const asked = ++attemptsAsked.current;
+    return api.deliveries.listDeliveryAttempts({ deliveryId: id }).then(
+      (r) => asked === attemptsAsked.current && setAttempts(r.attempts),
       (err: unknown) => setError(messageOf(err)),
     );
+  };
+  const refresh = () => {
+    api.deliveries.getDelivery({ id }).then(
+      (r) => keep(r.delivery),
+      (err: unknown) => setError(messageOf(err)),
+    );
+    void loadAttempts();
+  };
   useEffect(() => {
-    setDelivery(got.value);
+    keep(got.value);
     void loadAttempts();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [got.value]);
@@ -253,17 +286,18 @@ function DeliveryDetail({ id }: { id: string }) {
     { eventId },
     (d) => {
       if (d.id !== id) return;
-      setDelivery(d);
+      keep(d);
       void loadAttempts();
     },
-    got.reload,
+    refresh,
+    refresh,
   );
   const redeliver = async () => {
     setError(undefined);
     setNotice(undefined);
     try {
       const r = await api.deliveries.redeliverDelivery({ id });
-      setDelivery(r.delivery);
+      keep(r.delivery);
       setNotice("Redelivery started.");
       void loadAttempts();
     } catch (err) {
