@@ -4,18 +4,22 @@
 //! record, written alone); `events` (the event with the ids of its deliveries), `idempotency`,
 //! `deliveries` (each delivery with its attempts), `by_subscription` and `schedule` (delivery
 //! state, always written together in one transaction by [`tx::Tx::put_delivery`], which derives the
-//! index entries from the record); `correlations` and `chain_history` (the ordered chains of
-//! correlated deliveries and what their ended ones left behind, [`chains`], written in the same
-//! transactions). Records are JSON. Nothing here flushes except
+//! index entries from the record); `correlations` and `chain_histories` (the ordered chains
+//! of correlated deliveries and what their ended ones left behind, [`chains`], [`history`],
+//! written in the same transactions). Records are JSON. Nothing here flushes except
 //! [`Store::flush`].
 //!
 //! Writes are what costs (about 10 µs per sled insert), so a delivery takes 6 in its life:
 //! 4 at publish (event share, delivery, schedule, subscription index) and 2 per attempt result
 //! (record with the attempt appended, schedule entry moved or removed); claiming writes
-//! nothing ([`claims`]).
+//! nothing ([`claims`]). A correlated delivery alone in its chain adds one: its end's entry in
+//! the chain's history. (Each sled transactional insert also reads its key first, so a write
+//! of a new key at a random place costs far more than an append.)
 //!
 //! One module per job: [`codec`] (records as bytes), [`records`] (configuration), [`tx`]
-//! (delivery state in a transaction), [`chains`] (ordered correlated deliveries), [`claims`]
+//! (delivery state in a transaction), [`chains`] (ordered correlated deliveries), with
+//! [`pending_index`] (their pending lists in memory) and [`history`] (what ended ones left
+//! behind), [`claims`]
 //! (claiming due work), [`writes`] (the engine's batched writes), [`reads`] (what the API
 //! reads), [`purge`] (retention). This file opens the database and maps the [`Store`] trait
 //! onto them.
@@ -32,7 +36,9 @@ use sled::transaction::ConflictableTransactionResult;
 mod chains;
 mod claims;
 mod codec;
+mod history;
 mod lifecycle;
+mod pending_index;
 mod purge;
 mod reads;
 mod records;
@@ -63,8 +69,10 @@ pub struct SledStore {
     schedule: Tree,
     correlations: Tree,
     chain_history: Tree,
-    /// The history of recently used chains ([`chains`]).
-    history_cache: chains::HistoryCache,
+    /// The history of recently used chains ([`history`]).
+    history_cache: history::HistoryCache,
+    /// Every chain's pending deliveries ([`pending_index`]); held across each transaction.
+    pending_index: Mutex<pending_index::PendingIndex>,
     /// Snapshot of every subscription for fan-out; `None` after a change.
     subs_cache: Mutex<Option<Arc<[Subscription]>>>,
     /// Event types read so far (every publish looks its type up); cleared on a change.
@@ -111,19 +119,35 @@ fn open_db(path: &Path) -> StoreResult<sled::Db> {
     }
 }
 
+/// Rewrites correlation chains stored in earlier layouts (see [`chains::migrate_legacy`] and
+/// [`history::migrate_per_delivery`]); returns how many chains were rewritten.
+fn migrate_chains(db: &sled::Db, correlations: &Tree, histories: &Tree) -> StoreResult<usize> {
+    const PER_DELIVERY: &str = "chain_history";
+    let per_delivery = db.open_tree(PER_DELIVERY)?;
+    let mut migrated = chains::migrate_legacy(correlations, &per_delivery)?;
+    migrated += history::migrate_per_delivery(&per_delivery, histories)?;
+    drop(per_delivery);
+    // Empty by now (opening it created it if it was absent).
+    db.drop_tree(PER_DELIVERY)?;
+    Ok(migrated)
+}
+
 impl SledStore {
     /// Opens (or creates) the database in directory `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let db = open_db(path)?;
         let t = |name: &str| db.open_tree(name);
-        let (correlations, chain_history) = (t("correlations")?, t("chain_history")?);
-        let migrated = chains::migrate_legacy(&correlations, &chain_history)?;
+        let (correlations, chain_history) = (t("correlations")?, t("chain_histories")?);
+        let migrated = migrate_chains(&db, &correlations, &chain_history)?;
         if migrated > 0 {
             tracing::info!(
                 chains = migrated,
                 "rewrote correlation chains in the current layout"
             );
         }
+        let schedule = t("schedule")?;
+        let pending_index =
+            pending_index::PendingIndex::load(&correlations, &schedule, chains::decode_pending)?;
         Ok(Self {
             event_types: t("event_types")?,
             connections: t("connections")?,
@@ -132,10 +156,11 @@ impl SledStore {
             idempotency: t("idempotency")?,
             deliveries: t("deliveries")?,
             by_subscription: t("by_subscription")?,
-            schedule: t("schedule")?,
+            schedule,
             correlations,
             chain_history,
-            history_cache: chains::HistoryCache::default(),
+            history_cache: history::HistoryCache::default(),
+            pending_index: Mutex::new(pending_index),
             subs_cache: Mutex::new(None),
             event_types_cache: Mutex::new(std::collections::HashMap::new()),
             claims: Mutex::new(Claims {
@@ -149,6 +174,14 @@ impl SledStore {
             fail_flush: std::sync::atomic::AtomicBool::new(false),
             db,
         })
+    }
+
+    /// The pending index, locked. Taken after the claims lock where both are held.
+    fn pending_index(&self) -> std::sync::MutexGuard<'_, pending_index::PendingIndex> {
+        // Applied only after a commit, so whatever a panic interrupted is the committed state.
+        self.pending_index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Makes every flush fail (or work again), for tests of what callers are told.

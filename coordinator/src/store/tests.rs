@@ -806,6 +806,78 @@ fn the_history_read_from_memory_follows_every_end_and_matches_the_store() {
     assert_eq!(reopened.correlation_history(sub, "inc-1").unwrap(), cached);
 }
 
+/// Chains are kept in memory and only a chain of two or more has a record on disk; a chain of
+/// one is found again through its delivery's schedule entry. Either way, after reopening, a new
+/// delivery of the key still waits behind the ones that have not ended.
+#[test]
+fn chains_survive_reopening_with_and_without_their_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = Utc::now();
+    let sub = SubscriptionId::new();
+    let reopen = |store: SledStore| {
+        store.flush().expect("flush");
+        drop(store);
+        SledStore::open(dir.path()).expect("reopen")
+    };
+    let store = SledStore::open(dir.path()).expect("open");
+    // A chain of one (no record), a chain of two (a record), and one that went from two to one
+    // when its head ended (the promoted one is scheduled with its chain key).
+    let alone = correlated(&store, sub, "alone", now);
+    let pair = [
+        correlated(&store, sub, "pair", now),
+        correlated(&store, sub, "pair", now),
+    ];
+    let shrunk = [
+        correlated(&store, sub, "shrunk", now),
+        correlated(&store, sub, "shrunk", now),
+    ];
+    ended(&store, &shrunk[0], DeliveryState::Failed, now);
+    // One claimed at the crash: its schedule entry moved, and still names the chain.
+    let claimed = store.claim(alone.id, now).expect("claim");
+    assert_eq!(claimed.delivery.id, alone.id);
+    let store = reopen(store);
+    let mut after_reopen = Vec::new();
+    for key in ["alone", "pair", "shrunk"] {
+        let later = correlated(&store, sub, key, now);
+        assert_eq!(
+            later.status(),
+            DeliveryStatus::Waiting,
+            "a new {key} delivery waits"
+        );
+        after_reopen.push(later);
+    }
+    // The pair's head ends: its second goes ahead, the one published after reopening waits.
+    let stored = |store: &SledStore, id| store.get_delivery(id).unwrap().unwrap();
+    ended(&store, &pair[0], DeliveryState::Failed, now);
+    assert_eq!(stored(&store, pair[1].id).status(), DeliveryStatus::Pending);
+    assert_eq!(
+        stored(&store, after_reopen[1].id).status(),
+        DeliveryStatus::Waiting
+    );
+    let store = reopen(store);
+    let last = correlated(&store, sub, "pair", now);
+    assert_eq!(last.status(), DeliveryStatus::Waiting);
+    // Each end lets the next one go, in publish order.
+    ended(
+        &store,
+        &stored(&store, pair[1].id),
+        DeliveryState::Failed,
+        now,
+    );
+    assert_eq!(
+        stored(&store, after_reopen[1].id).status(),
+        DeliveryStatus::Pending
+    );
+    assert_eq!(stored(&store, last.id).status(), DeliveryStatus::Waiting);
+    ended(
+        &store,
+        &stored(&store, after_reopen[1].id),
+        DeliveryState::Failed,
+        now,
+    );
+    assert_eq!(stored(&store, last.id).status(), DeliveryStatus::Pending);
+}
+
 fn a_claim_keeps_the_due_time_and_reports_the_state_it_took(store: &dyn Store) {
     let due = from_millis(to_millis(Utc::now()) - 60_000);
     let ev = event_at(due, None);

@@ -8,9 +8,10 @@
 
 use chrono::{DateTime, Utc};
 use sled::Transactional;
-use sled::transaction::{TransactionError, TransactionalTree};
+use sled::transaction::TransactionalTree;
 
 use super::codec::{abort, dec, enc, not_found};
+use super::pending_index::ChainView;
 use super::tx::Tx;
 use super::{SledStore, TxResult};
 use crate::model::{ConnectionId, Delivery, DeliveryStatus, Subscription, SubscriptionId};
@@ -73,9 +74,10 @@ impl SledStore {
             &self.correlations,
             &self.chain_history,
         );
-        trees
-            .transaction(
+        self.with_chains(|index| {
+            trees.transaction(
                 |(subs, events, idempotency, deliveries, by_sub, schedule, corr, history)| {
+                    let chains = ChainView::new(index);
                     let t = Tx {
                         events,
                         idempotency,
@@ -84,14 +86,13 @@ impl SledStore {
                         schedule,
                         correlations: corr,
                         chain_history: history,
+                        chains: &chains,
                     };
-                    f(subs, &t)
+                    let out = f(subs, &t)?;
+                    Ok((out, chains.into_changes()))
                 },
             )
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Io(e),
-            })
+        })
     }
 
     /// Changes subscription `id` through `change` (which writes it in the transaction and

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{TransactionError, TransactionalTree};
 
+use super::chains::chain_key;
 use super::codec::{abort, dec, enc, not_found};
+use super::pending_index::{ChainChanges, ChainView, PendingIndex};
 use super::{SledStore, TxResult};
 use crate::model::{Attempt, Delivery, DeliveryId, DeliveryStatus, Event};
 use crate::store::keys;
@@ -76,6 +78,8 @@ pub(super) struct Tx<'a> {
     pub(super) schedule: &'a TransactionalTree,
     pub(super) correlations: &'a TransactionalTree,
     pub(super) chain_history: &'a TransactionalTree,
+    /// The chains' pending lists with this transaction's changes ([`super::pending_index`]).
+    pub(super) chains: &'a ChainView<'a>,
 }
 
 impl Tx<'_> {
@@ -105,7 +109,13 @@ impl Tx<'_> {
                 self.schedule.remove(&k[..])?;
             }
             if let Some(k) = new_key {
-                self.schedule.insert(&k[..], &[][..])?;
+                // A correlated delivery's entry names its chain, for `PendingIndex::load`.
+                let chain = d
+                    .correlation_key
+                    .as_deref()
+                    .map(|key| chain_key(d.subscription_id, key))
+                    .unwrap_or_default();
+                self.schedule.insert(&k[..], chain)?;
             }
         }
         if old.is_none() {
@@ -205,8 +215,8 @@ impl SledStore {
             &self.correlations,
             &self.chain_history,
         );
-        trees
-            .transaction(
+        self.with_chains(|index| {
+            trees.transaction(
                 |(
                     events,
                     idempotency,
@@ -216,7 +226,8 @@ impl SledStore {
                     correlations,
                     chain_history,
                 )| {
-                    f(&Tx {
+                    let chains = ChainView::new(index);
+                    let out = f(&Tx {
                         events,
                         idempotency,
                         deliveries,
@@ -224,12 +235,28 @@ impl SledStore {
                         schedule,
                         correlations,
                         chain_history,
-                    })
+                        chains: &chains,
+                    })?;
+                    Ok((out, chains.into_changes()))
                 },
             )
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Io(e),
-            })
+        })
+    }
+
+    /// Runs a transaction (`run`, which returns the chains it changed with its result) holding
+    /// the pending index's lock, and applies the changes once it has committed.
+    pub(super) fn with_chains<A>(
+        &self,
+        run: impl FnOnce(&PendingIndex) -> Result<(A, ChainChanges), TransactionError<StoreError>>,
+    ) -> StoreResult<A> {
+        let mut index = self.pending_index();
+        match run(&index) {
+            Ok((out, changes)) => {
+                index.apply(changes);
+                Ok(out)
+            }
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(StoreError::Io(e)),
+        }
     }
 }
