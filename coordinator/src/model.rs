@@ -628,6 +628,29 @@ pub struct CorrelatedDelivery {
     pub ended_at: DateTime<Utc>,
 }
 
+impl CorrelatedDelivery {
+    /// What delivery `d`, in its final state, leaves for the later ones of its key, when
+    /// `last` is its last attempt; `None` when it never reached the receiver's side
+    /// (cancelled). Only a delivered one passes on its external id and state.
+    pub fn of_ended(d: &Delivery, last: Option<&Attempt>) -> Option<Self> {
+        let delivered = match d.state {
+            DeliveryState::Succeeded => true,
+            DeliveryState::Failed => false,
+            _ => return None,
+        };
+        Some(Self {
+            delivery_id: d.id,
+            event_type: d.event_type.clone(),
+            delivered,
+            external_id: last
+                .and_then(|a| a.external_id.clone())
+                .filter(|_| delivered),
+            state: last.and_then(|a| a.state.clone()).filter(|_| delivered),
+            ended_at: d.updated_at,
+        })
+    }
+}
+
 /// How many earlier deliveries of one key are kept for the provider.
 pub const CORRELATION_HISTORY: usize = 20;
 

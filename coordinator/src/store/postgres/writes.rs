@@ -219,26 +219,6 @@ async fn promote_head(
     Ok(n == 1)
 }
 
-/// What an ended delivery leaves for the later ones of its key; `None` when it never reached
-/// the receiver's side (cancelled).
-fn history_entry(d: &Delivery, last: Option<&Attempt>) -> Option<CorrelatedDelivery> {
-    let delivered = match d.state {
-        DeliveryState::Succeeded => true,
-        DeliveryState::Failed => false,
-        _ => return None,
-    };
-    Some(CorrelatedDelivery {
-        delivery_id: d.id,
-        event_type: d.event_type.clone(),
-        delivered,
-        external_id: last
-            .and_then(|a| a.external_id.clone())
-            .filter(|_| delivered),
-        state: last.and_then(|a| a.state.clone()).filter(|_| delivered),
-        ended_at: d.updated_at,
-    })
-}
-
 /// Keeps the chain in step with a saved delivery; true when it scheduled another one. A
 /// final delivery joins the history and, when it was the head, lets the next one go; a
 /// delivery put back to `Waiting` that is the head by now is scheduled at once.
@@ -256,7 +236,7 @@ async fn chain_after_save(
             Some(a) => Some(a.clone()),
             None => last_attempt(tx, d).await?,
         };
-        if let Some(entry) = history_entry(d, last.as_ref()) {
+        if let Some(entry) = CorrelatedDelivery::of_ended(d, last.as_ref()) {
             tx.execute(
                 "INSERT INTO chain_history (subscription_id, key, ended_ms, delivery_id, body) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",

@@ -28,8 +28,7 @@ use super::codec::{abort, dec, enc};
 use super::tx::{StoredDelivery, Tx};
 use super::{SledStore, TxResult};
 use crate::model::{
-    Attempt, CORRELATION_HISTORY, CorrelatedDelivery, Delivery, DeliveryState, SubscriptionId,
-    to_millis,
+    Attempt, CORRELATION_HISTORY, CorrelatedDelivery, Delivery, SubscriptionId, to_millis,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -119,26 +118,7 @@ impl Tx<'_> {
 /// What a delivery that ended leaves for the later ones of its key; `None` when it never
 /// reached the receiver's side (cancelled).
 pub(super) fn history_entry(ended: &StoredDelivery) -> Option<CorrelatedDelivery> {
-    ended_entry(&ended.delivery, ended.attempts.last())
-}
-
-/// [`history_entry`] of a delivery in its final state `d` whose last attempt is `last`.
-fn ended_entry(d: &Delivery, last: Option<&Attempt>) -> Option<CorrelatedDelivery> {
-    let delivered = match d.state {
-        DeliveryState::Succeeded => true,
-        DeliveryState::Failed => false,
-        _ => return None,
-    };
-    Some(CorrelatedDelivery {
-        delivery_id: d.id,
-        event_type: d.event_type.clone(),
-        delivered,
-        external_id: last
-            .and_then(|a| a.external_id.clone())
-            .filter(|_| delivered),
-        state: last.and_then(|a| a.state.clone()).filter(|_| delivered),
-        ended_at: d.updated_at,
-    })
+    CorrelatedDelivery::of_ended(&ended.delivery, ended.attempts.last())
 }
 
 /// A chain's history in [`HistoryCache`].
@@ -241,7 +221,7 @@ impl SledStore {
         }
         let chain = chain_key(d.subscription_id, key);
         let mut cache = self.history_cache.lock();
-        let entry = match (attempt, ended_entry(d, attempt)) {
+        let entry = match (attempt, CorrelatedDelivery::of_ended(d, attempt)) {
             (None, _) => {
                 cache.remove(&chain);
                 return;
@@ -360,6 +340,16 @@ mod tests {
         }
     }
 
+    /// The entries a record of `entries` (oldest first) keeps, newest first.
+    fn newest(entries: &[CorrelatedDelivery]) -> Vec<CorrelatedDelivery> {
+        entries
+            .iter()
+            .rev()
+            .take(CORRELATION_HISTORY)
+            .cloned()
+            .collect()
+    }
+
     #[test]
     fn records_keep_the_newest_entries_first_and_refuse_garbage() {
         let mut record: Option<Vec<u8>> = None;
@@ -369,13 +359,7 @@ mod tests {
         }
         let record = record.unwrap();
         let read = decode_record(&record).unwrap();
-        let newest: Vec<_> = entries
-            .iter()
-            .rev()
-            .take(CORRELATION_HISTORY)
-            .cloned()
-            .collect();
-        assert_eq!(read, newest);
+        assert_eq!(read, newest(&entries));
         assert_eq!(newest_end(&record).unwrap(), Some(entries[24].ended_at));
         assert!(decode_record(&[]).is_err());
         assert!(
@@ -410,12 +394,7 @@ mod tests {
             db.flush().unwrap();
         }
         let store = SledStore::open(dir.path()).expect("open");
-        let newest: Vec<_> = entries
-            .iter()
-            .rev()
-            .take(CORRELATION_HISTORY)
-            .cloned()
-            .collect();
+        let newest = newest(&entries);
         assert_eq!(store.chain_history(sub, "inc-10").unwrap(), newest);
         assert_eq!(
             store.chain_history(sub, "inc-1").unwrap(),
