@@ -37,6 +37,7 @@ mod chains;
 mod claims;
 mod codec;
 mod history;
+mod history_record;
 mod lifecycle;
 mod pending_index;
 mod purge;

@@ -2,11 +2,10 @@
 //! (their event types, external ids, provider state, end times), most recent first, at most
 //! [`CORRELATION_HISTORY`] entries.
 //!
-//! `chain_histories` holds one record per chain (key: the chain key, as in `correlations`):
-//! a version byte, then the entries, most recent first, each a 4-byte big-endian length and
-//! the entry's JSON. An end prepends its entry to the record inside the transaction that
-//! writes the delivery ([`Tx::record_history`]) by copying the newer entries' bytes, without
-//! decoding them. The first layout after the single JSON record kept one record per ended
+//! `chain_histories` holds one record per chain (key: the chain key, as in `correlations`;
+//! its bytes: [`super::history_record`]). An end prepends its entry to the record inside the
+//! transaction that writes the delivery ([`Tx::record_history`]), copying the other entries'
+//! bytes without decoding them. The first layout after the single JSON record kept one record per ended
 //! delivery, keyed by chain and end time; those inserts at ever new places were the dearest
 //! write of the ordered path (sled splitting and rewriting pages all over the tree: without
 //! them the ordered path ran 9–24 % faster), so a chain's history is now one record that is
@@ -24,7 +23,8 @@ use chrono::{DateTime, Utc};
 use sled::Tree;
 
 use super::chains::chain_key;
-use super::codec::{abort, dec, enc};
+use super::codec::{abort, dec};
+use super::history_record;
 use super::tx::{StoredDelivery, Tx};
 use super::{SledStore, TxResult};
 use crate::model::{
@@ -32,84 +32,11 @@ use crate::model::{
 };
 use crate::store::{StoreError, StoreResult};
 
-/// The first byte of a `chain_histories` record in this layout.
-const HISTORY_V2: u8 = 2;
-
-fn corrupt(message: &str) -> StoreError {
-    StoreError::Corrupt {
-        tree: "chain_histories",
-        message: message.into(),
-    }
-}
-
-/// The entries of a record, most recent first, as their JSON bytes.
-fn frames(record: &[u8]) -> StoreResult<Vec<&[u8]>> {
-    let (&version, mut rest) = record
-        .split_first()
-        .ok_or_else(|| corrupt("empty record"))?;
-    if version != HISTORY_V2 {
-        return Err(corrupt("not a chain history record"));
-    }
-    let mut frames = Vec::new();
-    while !rest.is_empty() {
-        let (len, tail) = rest
-            .split_first_chunk::<4>()
-            .ok_or_else(|| corrupt("truncated length"))?;
-        let len =
-            usize::try_from(u32::from_be_bytes(*len)).map_err(|_| corrupt("entry too long"))?;
-        if tail.len() < len {
-            return Err(corrupt("truncated entry"));
-        }
-        let (frame, tail) = tail.split_at(len);
-        frames.push(frame);
-        rest = tail;
-    }
-    Ok(frames)
-}
-
-/// A record of `entries` (JSON, most recent first), cut to [`CORRELATION_HISTORY`].
-fn encode_frames<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> StoreResult<Vec<u8>> {
-    let mut record = vec![HISTORY_V2];
-    for entry in entries.into_iter().take(CORRELATION_HISTORY) {
-        let len = u32::try_from(entry.len()).map_err(|_| corrupt("entry too long"))?;
-        record.extend_from_slice(&len.to_be_bytes());
-        record.extend_from_slice(entry);
-    }
-    Ok(record)
-}
-
-/// `record` (or none) with `entry` in front.
-fn prepend(record: Option<&[u8]>, entry: &CorrelatedDelivery) -> StoreResult<Vec<u8>> {
-    let new = enc(entry)?;
-    let older = match record {
-        Some(record) => frames(record)?,
-        None => Vec::new(),
-    };
-    encode_frames(std::iter::once(new.as_slice()).chain(older))
-}
-
-fn decode_record(record: &[u8]) -> StoreResult<Vec<CorrelatedDelivery>> {
-    frames(record)?
-        .into_iter()
-        .map(|frame| dec("chain_histories", frame))
-        .collect()
-}
-
-/// When the most recent entry of a record ended (`None`: the record is empty).
-fn newest_end(record: &[u8]) -> StoreResult<Option<DateTime<Utc>>> {
-    match frames(record)?.first() {
-        Some(frame) => Ok(Some(
-            dec::<CorrelatedDelivery>("chain_histories", frame)?.ended_at,
-        )),
-        None => Ok(None),
-    }
-}
-
 impl Tx<'_> {
     /// Puts `entry` at the front of its chain's history.
     pub(super) fn record_history(&self, chain: &[u8], entry: &CorrelatedDelivery) -> TxResult<()> {
         let record = self.chain_history.get(chain)?;
-        let record = prepend(record.as_deref(), entry).map_err(abort)?;
+        let record = history_record::prepend(record.as_deref(), entry).map_err(abort)?;
         self.chain_history.insert(chain, record)?;
         Ok(())
     }
@@ -204,7 +131,7 @@ impl SledStore {
 
     fn read_history(&self, chain: &[u8]) -> StoreResult<Vec<CorrelatedDelivery>> {
         match self.chain_history.get(chain)? {
-            Some(record) => decode_record(&record),
+            Some(record) => history_record::decode(&record),
             None => Ok(Vec::new()),
         }
     }
@@ -245,7 +172,7 @@ impl SledStore {
     pub(super) fn purge_chains(&self, before: DateTime<Utc>) -> StoreResult<()> {
         for entry in self.chain_history.iter() {
             let (chain, record) = entry?;
-            let old = newest_end(&record)?.is_none_or(|ended| ended < before);
+            let old = history_record::newest_end(&record)?.is_none_or(|ended| ended < before);
             if old && !self.pending_index().holds(&chain) {
                 self.chain_history.remove(&chain)?;
             }
@@ -294,8 +221,10 @@ pub(super) fn migrate_per_delivery(old: &Tree, new: &Tree) -> StoreResult<usize>
     let mut group: Vec<(sled::IVec, sled::IVec)> = Vec::new();
     for entry in old.iter() {
         let (key, value) = entry?;
-        let of =
-            chain_of_per_delivery(&key).ok_or_else(|| corrupt("a per-delivery key too short"))?;
+        let of = chain_of_per_delivery(&key).ok_or_else(|| StoreError::Corrupt {
+            tree: "chain_history",
+            message: "a per-delivery key too short".into(),
+        })?;
         if chain.as_ref() != Some(&of) {
             converted += convert_group(old, new, chain.as_deref(), &group)?;
             chain = Some(of);
@@ -316,8 +245,13 @@ fn convert_group(
     let Some(chain) = chain else {
         return Ok(0);
     };
-    let newest_first = group.iter().rev().map(|(_, value)| value.as_ref());
-    new.insert(chain, encode_frames(newest_first)?)?;
+    let newest_first = group
+        .iter()
+        .rev()
+        .take(CORRELATION_HISTORY)
+        .map(|(_, value)| dec("chain_history", value))
+        .collect::<StoreResult<Vec<CorrelatedDelivery>>>()?;
+    new.insert(chain, history_record::encode(&newest_first)?)?;
     for (key, _) in group {
         old.remove(key)?;
     }
@@ -326,6 +260,7 @@ fn convert_group(
 
 #[cfg(test)]
 mod tests {
+    use super::super::codec::enc;
     use super::*;
     use crate::model::DeliveryId;
 
@@ -348,29 +283,6 @@ mod tests {
             .take(CORRELATION_HISTORY)
             .cloned()
             .collect()
-    }
-
-    #[test]
-    fn records_keep_the_newest_entries_first_and_refuse_garbage() {
-        let mut record: Option<Vec<u8>> = None;
-        let entries: Vec<_> = (0..25).map(entry).collect();
-        for e in &entries {
-            record = Some(prepend(record.as_deref(), e).unwrap());
-        }
-        let record = record.unwrap();
-        let read = decode_record(&record).unwrap();
-        assert_eq!(read, newest(&entries));
-        assert_eq!(newest_end(&record).unwrap(), Some(entries[24].ended_at));
-        assert!(decode_record(&[]).is_err());
-        assert!(
-            decode_record(&[1, 0, 0, 0, 1, b'{']).is_err(),
-            "another version"
-        );
-        assert!(
-            decode_record(&[HISTORY_V2, 0, 0, 0, 9, b'{']).is_err(),
-            "truncated"
-        );
-        assert!(decode_record(&[HISTORY_V2, 0, 0]).is_err(), "a cut length");
     }
 
     #[test]
