@@ -835,7 +835,17 @@ fn chains_survive_reopening_with_and_without_their_record() {
     // One claimed at the crash: its schedule entry moved, and still names the chain.
     let claimed = store.claim(alone.id, now).expect("claim");
     assert_eq!(claimed.delivery.id, alone.id);
+    // One redelivered by hand after it had ended: not in its chain, at the crash or after.
+    let redelivered = correlated(&store, sub, "redelivered", now);
+    ended(&store, &redelivered, DeliveryState::Failed, now);
+    store.claim(redelivered.id, now).expect("manual claim");
     let store = reopen(store);
+    let after = correlated(&store, sub, "redelivered", now);
+    assert_eq!(
+        after.status(),
+        DeliveryStatus::Pending,
+        "nothing is ahead of it"
+    );
     let mut after_reopen = Vec::new();
     for key in ["alone", "pair", "shrunk"] {
         let later = correlated(&store, sub, key, now);

@@ -109,12 +109,13 @@ impl Tx<'_> {
                 self.schedule.remove(&k[..])?;
             }
             if let Some(k) = new_key {
-                // A correlated delivery's entry names its chain, for `PendingIndex::load`.
-                let chain = d
-                    .correlation_key
-                    .as_deref()
-                    .map(|key| chain_key(d.subscription_id, key))
-                    .unwrap_or_default();
+                // A correlated delivery's entry names its chain, for `PendingIndex::load`; one
+                // started by hand after it had ended is not in its chain any more.
+                let member = old.is_none_or(|o| !o.state.is_final());
+                let chain = match d.correlation_key.as_deref() {
+                    Some(key) if member => chain_key(d.subscription_id, key),
+                    _ => Vec::new(),
+                };
                 self.schedule.insert(&k[..], chain)?;
             }
         }
