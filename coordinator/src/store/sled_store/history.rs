@@ -261,19 +261,8 @@ fn convert_group(
 #[cfg(test)]
 mod tests {
     use super::super::codec::enc;
+    use super::super::history_record::tests::entry;
     use super::*;
-    use crate::model::DeliveryId;
-
-    fn entry(n: i64) -> CorrelatedDelivery {
-        CorrelatedDelivery {
-            delivery_id: DeliveryId::new(),
-            event_type: format!("incident.incident.updated.{n}"),
-            delivered: n % 2 == 0,
-            external_id: Some(format!("ts-{n}")),
-            state: None,
-            ended_at: DateTime::from_timestamp_millis(1_700_000_000_000 + n).expect("time"),
-        }
-    }
 
     /// The entries a record of `entries` (oldest first) keeps, newest first.
     fn newest(entries: &[CorrelatedDelivery]) -> Vec<CorrelatedDelivery> {

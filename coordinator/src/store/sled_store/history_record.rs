@@ -174,10 +174,11 @@ pub(super) fn newest_end(record: &[u8]) -> StoreResult<Option<DateTime<Utc>>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn entry(n: i64) -> CorrelatedDelivery {
+    /// A history entry that differs with `n` in every field (also in which are set).
+    pub(in crate::store::sled_store) fn entry(n: i64) -> CorrelatedDelivery {
         CorrelatedDelivery {
             delivery_id: DeliveryId::new(),
             event_type: format!("incident.incident.updated.{n}"),
