@@ -124,12 +124,13 @@ fn open_db(path: &Path) -> StoreResult<sled::Db> {
 /// [`history::migrate_per_delivery`]); returns how many chains were rewritten.
 fn migrate_chains(db: &sled::Db, correlations: &Tree, histories: &Tree) -> StoreResult<usize> {
     const PER_DELIVERY: &str = "chain_history";
-    let per_delivery = db.open_tree(PER_DELIVERY)?;
-    let mut migrated = chains::migrate_legacy(correlations, &per_delivery)?;
-    migrated += history::migrate_per_delivery(&per_delivery, histories)?;
-    drop(per_delivery);
-    // Empty by now (opening it created it if it was absent).
-    db.drop_tree(PER_DELIVERY)?;
+    let mut migrated = chains::migrate_legacy(correlations, histories)?;
+    if db.tree_names().iter().any(|n| n == PER_DELIVERY.as_bytes()) {
+        let per_delivery = db.open_tree(PER_DELIVERY)?;
+        migrated += history::migrate_per_delivery(&per_delivery, histories)?;
+        drop(per_delivery);
+        db.drop_tree(PER_DELIVERY)?;
+    }
     Ok(migrated)
 }
 

@@ -15,11 +15,13 @@ use serde::Deserialize;
 use sled::Tree;
 
 use super::TxResult;
-use super::codec::{dec, enc};
-use super::history::{history_entry, per_delivery_key};
+use super::codec::dec;
+use super::history_record;
 use super::pending_index::Chain;
 use super::tx::{StoredDelivery, Tx, schedule_key};
-use crate::model::{CorrelatedDelivery, Delivery, DeliveryId, DeliveryState, SubscriptionId};
+use crate::model::{
+    CorrelatedDelivery, Delivery, DeliveryId, DeliveryState, SubscriptionId, to_millis,
+};
 use crate::store::{StoreError, StoreResult};
 
 /// The first byte of a `correlations` value in this layout (a JSON record starts with `{`).
@@ -136,7 +138,7 @@ impl Tx<'_> {
         let Chain { mut ids, recorded } = self.chains.get(key);
         let was_head = ids.first() == Some(&d.id);
         ids.retain(|id| *id != d.id);
-        if let Some(entry) = history_entry(ended) {
+        if let Some(entry) = CorrelatedDelivery::of_ended(d, ended.attempts.last()) {
             self.record_history(key, &entry)?;
         }
         let promoted = match ids.first() {
@@ -174,20 +176,25 @@ struct LegacyChain {
 }
 
 /// Rewrites chains stored in the first layout (one JSON record with the pending list and the
-/// history) into the next one (the history one record per delivery in `history`, which
-/// [`super::history::migrate_per_delivery`] converts in turn). Runs before the store is used;
-/// the history is written before the
-/// record is replaced, so a crash half-way leaves records that the next start rewrites again.
-pub(super) fn migrate_legacy(correlations: &Tree, history: &Tree) -> StoreResult<usize> {
+/// history) into this one: the history into its record in `histories`, then the pending list
+/// into the binary `correlations` record. Runs before the store is used; the history is
+/// written before the record is replaced, so a crash half-way leaves records that the next
+/// start rewrites again.
+pub(super) fn migrate_legacy(correlations: &Tree, histories: &Tree) -> StoreResult<usize> {
     let mut migrated = 0;
     for entry in correlations.iter() {
         let (key, value) = entry?;
         if value.first() != Some(&b'{') {
             continue;
         }
-        let legacy: LegacyChain = dec("correlations", &value)?;
-        for earlier in &legacy.earlier {
-            history.insert(per_delivery_key(&key, earlier), enc(earlier)?)?;
+        let mut legacy: LegacyChain = dec("correlations", &value)?;
+        if !legacy.earlier.is_empty() {
+            // Newest first, as the history is read (the layout after this one sorted its
+            // entries by end time, then id; the record keeps that order).
+            legacy.earlier.sort_by_key(|e| {
+                std::cmp::Reverse((to_millis(e.ended_at), e.delivery_id.to_bytes()))
+            });
+            histories.insert(&key, history_record::encode(&legacy.earlier)?)?;
         }
         if legacy.pending.is_empty() {
             correlations.remove(&key)?;

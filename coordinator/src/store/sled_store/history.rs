@@ -5,12 +5,11 @@
 //! `chain_histories` holds one record per chain (key: the chain key, as in `correlations`;
 //! its bytes: [`super::history_record`]). An end prepends its entry to the record inside the
 //! transaction that writes the delivery ([`Tx::record_history`]), copying the other entries'
-//! bytes without decoding them. The first layout after the single JSON record kept one record per ended
-//! delivery, keyed by chain and end time; those inserts at ever new places were the dearest
-//! write of the ordered path (sled splitting and rewriting pages all over the tree: without
-//! them the ordered path ran 9–24 % faster), so a chain's history is now one record that is
-//! rewritten in place, and [`migrate_per_delivery`] converts the old layout when the store
-//! opens.
+//! bytes without decoding them. The layout before kept one record per ended delivery, keyed by
+//! chain and end time; those inserts at ever new places were the dearest write of the ordered
+//! path (sled splitting and rewriting pages all over the tree: without them the ordered path
+//! ran 9–24 % faster), so a chain's history is now one record that is rewritten in place, and
+//! [`migrate_per_delivery`] converts the old layout when the store opens.
 //!
 //! Every attempt of a correlated delivery reads its chain's history, so the history of
 //! recently used chains is also kept in memory ([`HistoryCache`]), filled from the store on a
@@ -25,11 +24,9 @@ use sled::Tree;
 use super::chains::chain_key;
 use super::codec::{abort, dec};
 use super::history_record;
-use super::tx::{StoredDelivery, Tx};
+use super::tx::Tx;
 use super::{SledStore, TxResult};
-use crate::model::{
-    Attempt, CORRELATION_HISTORY, CorrelatedDelivery, Delivery, SubscriptionId, to_millis,
-};
+use crate::model::{Attempt, CORRELATION_HISTORY, CorrelatedDelivery, Delivery, SubscriptionId};
 use crate::store::{StoreError, StoreResult};
 
 impl Tx<'_> {
@@ -40,12 +37,6 @@ impl Tx<'_> {
         self.chain_history.insert(chain, record)?;
         Ok(())
     }
-}
-
-/// What a delivery that ended leaves for the later ones of its key; `None` when it never
-/// reached the receiver's side (cancelled).
-pub(super) fn history_entry(ended: &StoredDelivery) -> Option<CorrelatedDelivery> {
-    CorrelatedDelivery::of_ended(&ended.delivery, ended.attempts.last())
 }
 
 /// A chain's history in [`HistoryCache`].
@@ -182,28 +173,10 @@ impl SledStore {
     }
 }
 
-/// The per-delivery layout's key prefix of a chain: the subscription id, the key's length (so
-/// that `inc-1`'s range is not a prefix of `inc-10`'s) and its text.
-fn per_delivery_prefix(chain_key: &[u8]) -> Vec<u8> {
-    let (sub, key) = chain_key.split_at(16.min(chain_key.len()));
-    let len = u16::try_from(key.len()).unwrap_or(u16::MAX);
-    let mut k = Vec::with_capacity(chain_key.len() + 2 + 24);
-    k.extend_from_slice(sub);
-    k.extend_from_slice(&len.to_be_bytes());
-    k.extend_from_slice(key);
-    k
-}
-
-/// The per-delivery layout's key of one entry: its chain's prefix, its end time in
-/// milliseconds and its delivery id.
-pub(super) fn per_delivery_key(chain_key: &[u8], entry: &CorrelatedDelivery) -> Vec<u8> {
-    let mut k = per_delivery_prefix(chain_key);
-    k.extend_from_slice(&to_millis(entry.ended_at).to_be_bytes());
-    k.extend_from_slice(&entry.delivery_id.to_bytes());
-    k
-}
-
-/// The chain key of a per-delivery layout key (`None` if it is too short to be one).
+/// The chain key of a per-delivery layout key (`None` if it is too short to be one): the
+/// subscription id (16 bytes), the correlation key's length (2 bytes, so that `inc-1`'s range
+/// was not a prefix of `inc-10`'s) and text, then the end time in milliseconds (8 bytes) and
+/// the delivery id (16 bytes).
 fn chain_of_per_delivery(key: &[u8]) -> Option<Vec<u8>> {
     let prefix = key.get(..key.len().checked_sub(24)?)?;
     let mut chain = prefix.get(..16)?.to_vec();
@@ -263,6 +236,27 @@ mod tests {
     use super::super::codec::enc;
     use super::super::history_record::tests::entry;
     use super::*;
+    use crate::model::to_millis;
+
+    /// The per-delivery layout's key prefix of a chain (what the layout before wrote).
+    fn per_delivery_prefix(chain_key: &[u8]) -> Vec<u8> {
+        let (sub, key) = chain_key.split_at(16.min(chain_key.len()));
+        let len = u16::try_from(key.len()).unwrap_or(u16::MAX);
+        let mut k = Vec::with_capacity(chain_key.len() + 2 + 24);
+        k.extend_from_slice(sub);
+        k.extend_from_slice(&len.to_be_bytes());
+        k.extend_from_slice(key);
+        k
+    }
+
+    /// The per-delivery layout's key of one entry: its chain's prefix, its end time in
+    /// milliseconds and its delivery id.
+    fn per_delivery_key(chain_key: &[u8], entry: &CorrelatedDelivery) -> Vec<u8> {
+        let mut k = per_delivery_prefix(chain_key);
+        k.extend_from_slice(&to_millis(entry.ended_at).to_be_bytes());
+        k.extend_from_slice(&entry.delivery_id.to_bytes());
+        k
+    }
 
     /// The entries a record of `entries` (oldest first) keeps, newest first.
     fn newest(entries: &[CorrelatedDelivery]) -> Vec<CorrelatedDelivery> {
