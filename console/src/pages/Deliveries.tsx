@@ -5,7 +5,7 @@
  * a window; one delivery's attempt log, with Redeliver.
  */
 
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampMs } from "@bufbuild/protobuf/wkt";
 import { useEffect, useRef, useState } from "react";
 
 import { api, messageOf } from "../api.js";
@@ -53,9 +53,10 @@ function useWatch(
  * with more attempts, then the later update, never simply the last to arrive.
  */
 function laterState(current: Delivery | undefined, next: Delivery): Delivery {
-  if (!current || next.attempts !== current.attempts) return !current || next.attempts > current.attempts ? next : current;
-  const millis = (d: Delivery) => (d.updatedAt ? Number(d.updatedAt.seconds) * 1000 + d.updatedAt.nanos / 1e6 : 0);
-  return millis(next) >= millis(current) ? next : current;
+  if (!current) return next;
+  if (next.attempts !== current.attempts) return next.attempts > current.attempts ? next : current;
+  const updated = (d: Delivery) => (d.updatedAt ? timestampMs(d.updatedAt) : 0);
+  return updated(next) >= updated(current) ? next : current;
 }
 
 function StatusBadge({ status }: { status: DeliveryStatus }) {
